@@ -1,0 +1,569 @@
+"""Typed configuration: loaded from TOML, overridden by ``GREENPIPE_*`` environment variables.
+
+Defaults live here and only here. Validation happens once, at load, and every error names
+the key, the bad value and the fix (``ConfigError``). Connecting happens later, elsewhere.
+
+Environment overrides follow one rule: ``GREENPIPE_<SECTION>_<KEY>`` sets ``[section] key``
+for the scalar keys of the ``broker``, ``store``, ``collector`` and ``simulator`` sections,
+for example ``GREENPIPE_STORE_URL`` or ``GREENPIPE_BROKER_PORT``. Secrets are never read
+from the TOML file: the broker password comes from ``GREENPIPE_BROKER_PASSWORD`` or from
+the file named by ``broker.password_file``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from greenpipe.errors import ConfigError
+from greenpipe.model import Meter, MeterKind, Sector, Site
+from greenpipe.stores.url import parse_store_url
+
+ENV_PREFIX = "GREENPIPE_"
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+"""Site and meter ids appear in MQTT topics, so they may not contain / + # or spaces."""
+
+UNITS_BY_KIND: dict[MeterKind, tuple[str, ...]] = {
+    MeterKind.ELECTRICITY: ("kWh", "Wh", "MWh"),
+    MeterKind.GAS: ("kWh", "Wh", "MWh"),
+    MeterKind.PV: ("kWh", "Wh", "MWh"),
+    MeterKind.EV_CHARGING: ("kWh", "Wh", "MWh"),
+    MeterKind.HEAT: ("kWh", "Wh", "MWh"),
+    MeterKind.WEATHER: ("degC",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerConfig:
+    """Where the MQTT broker is and how to log in."""
+
+    host: str = ""
+    """Broker host name. Empty means: ``greenpipe demo`` starts the embedded amqtt broker."""
+    port: int = 1883
+    tls: bool = False
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    username: str | None = None
+    password_file: str | None = None
+    """File holding the broker password (alternative to GREENPIPE_BROKER_PASSWORD)."""
+    password: str | None = field(default=None, repr=False)
+    """Filled from the environment or ``password_file`` only; never logged."""
+    topic_prefix: str = "greenpipe/v1"
+    keepalive_s: int = 60
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """Where readings are stored."""
+
+    url: str = "sqlite:var/greenpipe.db"
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorConfig:
+    """Collector tuning."""
+
+    client_id: str = "greenpipe-collector"
+    batch_size: int = 500
+    """Flush to the store once this many readings are waiting. [readings]"""
+    flush_interval_s: float = 1.0
+    """Flush at least this often while readings are waiting. [s]"""
+    summary_interval_s: float = 10.0
+    """Log a one-line throughput summary this often. [s]"""
+    queue_size: int = 20000
+    """Messages buffered between the MQTT thread and the writer. [messages]"""
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorConfig:
+    """Simulated meters."""
+
+    client_id: str = "greenpipe-simulator"
+    seed: int = 42
+    interval_s: int = 1800
+    """Reading interval in backfill; 30 min is the Japanese smart-meter standard. [s]"""
+    live_interval_s: int = 60
+    """Reading interval in live mode, in simulated time. [s]"""
+    backfill_days: int = 400
+    """History ``greenpipe demo`` publishes before going live. [d]"""
+    speed: float = 1.0
+    """Live mode: simulated seconds per real second."""
+    latitude_deg: float = 36.6
+    """Site latitude for the PV clear-sky model (Hitachi City). [deg]"""
+    longitude_deg: float = 140.65
+    """Site longitude for the PV clear-sky model (Hitachi City). [deg]"""
+
+
+@dataclass(frozen=True, slots=True)
+class CityConfig:
+    """The city the programme covers."""
+
+    name: str = "Demo City"
+    timezone: str = "Asia/Tokyo"
+    language: Literal["ja", "en"] = "ja"
+
+
+@dataclass(frozen=True, slots=True)
+class ShutdownPeriod:
+    """A recurring plant shutdown (Golden Week, Obon, New Year), as month-day bounds."""
+
+    name: str
+    start: str
+    """First day, ``MM-DD`` (inclusive)."""
+    end: str
+    """Last day, ``MM-DD`` (inclusive); may be earlier than start to wrap the new year."""
+
+    def contains(self, day: date) -> bool:
+        """Return True when ``day`` (a local calendar date) falls in this shutdown."""
+        md = (day.month, day.day)
+        start = _month_day(self.start)
+        end = _month_day(self.end)
+        if start <= end:
+            return start <= md <= end
+        return md >= start or md <= end
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """A declared efficiency measure, e.g. an LED retrofit that cuts a meter's use by 8%."""
+
+    id: str
+    meter: str
+    start: date
+    """First local day the measure is in effect."""
+    change_pct: float
+    """Change in the meter's energy, e.g. -8 for an 8% saving. [%]"""
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole, validated configuration."""
+
+    broker: BrokerConfig = field(default_factory=BrokerConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    collector: CollectorConfig = field(default_factory=CollectorConfig)
+    simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
+    city: CityConfig = field(default_factory=CityConfig)
+    sites: tuple[Site, ...] = ()
+    meters: tuple[Meter, ...] = ()
+    shutdowns: tuple[ShutdownPeriod, ...] = ()
+    measures: tuple[Measure, ...] = ()
+    source: str = "<defaults>"
+    """Where the configuration was read from, for messages."""
+
+    def site(self, site_id: str) -> Site:
+        """Return the site with ``site_id``; KeyError if there is none."""
+        for s in self.sites:
+            if s.id == site_id:
+                return s
+        raise KeyError(site_id)
+
+    def meter(self, meter_id: str) -> Meter:
+        """Return the meter with ``meter_id``; KeyError if there is none."""
+        for m in self.meters:
+            if m.id == meter_id:
+                return m
+        raise KeyError(meter_id)
+
+    def meters_by_id(self) -> dict[str, Meter]:
+        """Return a mapping from meter id to meter."""
+        return {m.id: m for m in self.meters}
+
+    def sites_by_id(self) -> dict[str, Site]:
+        """Return a mapping from site id to site."""
+        return {s.id: s for s in self.sites}
+
+
+_SECTIONS: dict[str, type] = {
+    "broker": BrokerConfig,
+    "store": StoreConfig,
+    "collector": CollectorConfig,
+    "simulator": SimulatorConfig,
+    "city": CityConfig,
+}
+_LISTS = ("sites", "meters", "shutdowns", "measures")
+_ENV_SECTIONS = ("broker", "store", "collector", "simulator")
+
+
+def default_config_path() -> Path:
+    """Return the config file used when none is given.
+
+    Order: ``$GREENPIPE_CONFIG``, then the example city in the repository's ``config/``,
+    then the copy of it shipped inside the installed package.
+    """
+    env = os.environ.get(ENV_PREFIX + "CONFIG")
+    if env:
+        return Path(env)
+    repo_copy = Path(__file__).resolve().parent.parent / "config" / "example.toml"
+    if repo_copy.is_file():
+        return repo_copy
+    return Path(__file__).resolve().parent / "_data" / "example.toml"
+
+
+def load_config(
+    path: str | Path | None = None, env: Mapping[str, str] | None = None
+) -> Config:
+    """Load, override from the environment and validate the configuration.
+
+    ``path`` defaults to ``default_config_path()``; ``env`` defaults to ``os.environ``.
+    Raises ConfigError for anything invalid, including an unreadable file.
+    """
+    cfg_path = Path(path) if path is not None else default_config_path()
+    try:
+        raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            "--config", str(cfg_path), "the file does not exist; pass an existing TOML file"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("--config", str(cfg_path), f"not valid TOML ({exc})") from None
+    return config_from_dict(raw, env=env, source=str(cfg_path), base_dir=cfg_path.parent)
+
+
+def config_from_dict(
+    raw: Mapping[str, Any],
+    env: Mapping[str, str] | None = None,
+    source: str = "<dict>",
+    base_dir: Path | None = None,
+) -> Config:
+    """Build a validated Config from already-parsed TOML data plus environment overrides."""
+    env = os.environ if env is None else env
+    _reject_unknown(raw, [*_SECTIONS, *_LISTS], "")
+    if "password" in raw.get("broker", {}):
+        raise ConfigError(
+            "broker.password",
+            "***",
+            "secrets do not belong in the config file; set GREENPIPE_BROKER_PASSWORD "
+            "or broker.password_file",
+        )
+    sections: dict[str, Any] = {}
+    for name, cls in _SECTIONS.items():
+        data = dict(raw.get(name, {}))
+        if not isinstance(data, dict):
+            raise ConfigError(name, data, f"[{name}] must be a table")
+        if name in _ENV_SECTIONS:
+            data.update(_env_overrides(name, cls, env))
+        sections[name] = _build(cls, data, name)
+
+    broker: BrokerConfig = sections["broker"]
+    broker = replace(broker, password=_broker_password(broker, env, base_dir))
+    sections["broker"] = broker
+
+    sites = tuple(_build_site(d, f"sites[{i}]") for i, d in enumerate(_table_list(raw, "sites")))
+    meters = tuple(
+        _build_meter(d, f"meters[{i}]") for i, d in enumerate(_table_list(raw, "meters"))
+    )
+    shutdowns = tuple(
+        _build(ShutdownPeriod, d, f"shutdowns[{i}]")
+        for i, d in enumerate(_table_list(raw, "shutdowns"))
+    )
+    measures = tuple(
+        _build(Measure, d, f"measures[{i}]") for i, d in enumerate(_table_list(raw, "measures"))
+    )
+    cfg = Config(
+        sites=sites, meters=meters, shutdowns=shutdowns, measures=measures, source=source,
+        **sections,
+    )
+    _validate(cfg)
+    return cfg
+
+
+def _table_list(raw: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ConfigError(key, value, f"write each entry as a [[{key}]] table")
+    return value
+
+
+def _reject_unknown(data: Mapping[str, Any], known: list[str], where: str) -> None:
+    for key in data:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+            raise ConfigError(f"{where}{key}", data[key], f"unknown key; {hint}")
+
+
+def _env_overrides(section: str, cls: type, env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name == "password":
+            continue
+        var = f"{ENV_PREFIX}{section.upper()}_{f.name.upper()}"
+        if var in env:
+            out[f.name] = _EnvString(env[var], var)
+    return out
+
+
+class _EnvString(str):
+    """A string that came from an environment variable; coerced to the field type."""
+
+    var: str
+
+    def __new__(cls, value: str, var: str) -> _EnvString:
+        obj = super().__new__(cls, value)
+        obj.var = var
+        return obj
+
+
+def _broker_password(
+    broker: BrokerConfig, env: Mapping[str, str], base_dir: Path | None
+) -> str | None:
+    if ENV_PREFIX + "BROKER_PASSWORD" in env:
+        return env[ENV_PREFIX + "BROKER_PASSWORD"]
+    if broker.password_file:
+        p = Path(broker.password_file)
+        if not p.is_absolute() and base_dir is not None:
+            p = base_dir / p
+        try:
+            return p.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                "broker.password_file", broker.password_file,
+                f"cannot read it ({exc.strerror}); create the file or fix the path",
+            ) from None
+    return None
+
+
+def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
+    known = [f.name for f in fields(cls) if f.name != "password"]
+    _reject_unknown(data, known, f"{where}.")
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):
+        key = f"{where}.{f.name}"
+        if f.name in data:
+            kwargs[f.name] = _coerce(data[f.name], hints[f.name], key)
+        elif f.default is MISSING and f.default_factory is MISSING:
+            raise ConfigError(key, None, "this key is required; add it")
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Coerce a TOML (or environment-string) value to the annotated type, or explain why not."""
+    from_env = isinstance(value, _EnvString)
+    label = value.var if from_env else key
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        non_none = [a for a in args if a is not type(None)]
+        if value is None or (from_env and value == ""):
+            return None
+        return _coerce(value, non_none[0], key)
+    if origin is Literal:
+        if from_env:
+            value = str(value)
+        if value not in args:
+            raise ConfigError(label, value, f"choose one of {', '.join(map(str, args))}")
+        return value
+    if tp is bool:
+        if from_env:
+            low = value.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+        elif isinstance(value, bool):
+            return value
+        raise ConfigError(label, value, "use true or false")
+    if tp is int:
+        if from_env:
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        elif isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(label, value, "use a whole number")
+    if tp is float:
+        if from_env:
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(label, value, "use a number")
+    if tp is str:
+        if isinstance(value, str):
+            return str(value)
+        raise ConfigError(label, value, "use a quoted string")
+    if tp is date:
+        if isinstance(value, date):
+            return value
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise ConfigError(label, value, "use a date such as 2025-04-01")
+    raise TypeError(f"unsupported config type {tp!r} for {key}")  # a bug, not user input
+
+
+def _month_day(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"(\d\d)-(\d\d)", text)
+    if not m:
+        raise ValueError(text)
+    month, day = int(m.group(1)), int(m.group(2))
+    date(2024, month, day)  # 2024 is a leap year, so 02-29 is accepted
+    return month, day
+
+
+def _build_site(data: Mapping[str, Any], where: str) -> Site:
+    _reject_unknown(data, [f.name for f in fields(Site)], f"{where}.")
+    for required in ("id", "name", "sector"):
+        if required not in data:
+            raise ConfigError(f"{where}.{required}", None, "this key is required; add it")
+    sector = data["sector"]
+    if sector not in Sector.__members__.values():
+        raise ConfigError(
+            f"{where}.sector", sector, f"choose one of {', '.join(s.value for s in Sector)}"
+        )
+    tz = data.get("timezone", "Asia/Tokyo")
+    try:
+        ZoneInfo(str(tz))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{where}.timezone", tz, "use an IANA time zone name such as Asia/Tokyo"
+        ) from None
+    return Site(
+        id=_coerce(data["id"], str, f"{where}.id"),
+        name=_coerce(data["name"], str, f"{where}.name"),
+        sector=Sector(sector),
+        timezone=str(tz),
+        grid_region=_coerce(data.get("grid_region", "japan"), str, f"{where}.grid_region"),
+    )
+
+
+def _build_meter(data: Mapping[str, Any], where: str) -> Meter:
+    _reject_unknown(data, [f.name for f in fields(Meter)], f"{where}.")
+    for required in ("id", "site", "kind"):
+        if required not in data:
+            raise ConfigError(f"{where}.{required}", None, "this key is required; add it")
+    kind = data["kind"]
+    if kind not in MeterKind.__members__.values():
+        raise ConfigError(
+            f"{where}.kind", kind, f"choose one of {', '.join(k.value for k in MeterKind)}"
+        )
+    mkind = MeterKind(kind)
+    unit = data.get("unit", UNITS_BY_KIND[mkind][0])
+    if unit not in UNITS_BY_KIND[mkind]:
+        raise ConfigError(
+            f"{where}.unit", unit, f"a {kind} meter uses one of {', '.join(UNITS_BY_KIND[mkind])}"
+        )
+    rated = data.get("rated_max_power_kw")
+    rated_kw = None if rated is None else _coerce(rated, float, f"{where}.rated_max_power_kw")
+    if rated_kw is not None and rated_kw <= 0:
+        raise ConfigError(f"{where}.rated_max_power_kw", rated, "use a positive power in kW")
+    nominal = data.get("nominal_kw")
+    nominal_kw = None if nominal is None else _coerce(nominal, float, f"{where}.nominal_kw")
+    if nominal_kw is not None and nominal_kw < 0:
+        raise ConfigError(f"{where}.nominal_kw", nominal, "use a power of 0 kW or more")
+    return Meter(
+        id=_coerce(data["id"], str, f"{where}.id"),
+        site=_coerce(data["site"], str, f"{where}.site"),
+        kind=mkind,
+        unit=unit,
+        cumulative=_coerce(data.get("cumulative", mkind != MeterKind.WEATHER), bool,
+                           f"{where}.cumulative"),
+        rated_max_power_kw=rated_kw,
+        profile=_coerce(data["profile"], str, f"{where}.profile") if "profile" in data else None,
+        nominal_kw=nominal_kw,
+    )
+
+
+def _check_unique(ids: list[str], where: str) -> None:
+    seen: set[str] = set()
+    for i, ident in enumerate(ids):
+        if ident in seen:
+            raise ConfigError(f"{where}[{i}].id", ident, "ids must be unique; rename one")
+        seen.add(ident)
+
+
+def _validate(cfg: Config) -> None:
+    """Cross-field checks that need the whole configuration."""
+    b = cfg.broker
+    if not 1 <= b.port <= 65535:
+        raise ConfigError("broker.port", b.port, "use a TCP port between 1 and 65535")
+    if not b.topic_prefix or b.topic_prefix.endswith("/") or any(c in b.topic_prefix for c in "+#"):
+        raise ConfigError(
+            "broker.topic_prefix", b.topic_prefix,
+            "use a topic prefix without wildcards or a trailing slash, e.g. greenpipe/v1",
+        )
+    for name in ("ca_file", "cert_file", "key_file"):
+        value = getattr(b, name)
+        if value and not Path(value).is_file():
+            raise ConfigError(f"broker.{name}", value, "the file does not exist; fix the path")
+    parse_store_url(cfg.store.url)
+    c = cfg.collector
+    if c.batch_size < 1:
+        raise ConfigError("collector.batch_size", c.batch_size, "use 1 or more")
+    if c.flush_interval_s <= 0:
+        raise ConfigError("collector.flush_interval_s", c.flush_interval_s, "use more than 0 s")
+    if c.queue_size < c.batch_size:
+        raise ConfigError(
+            "collector.queue_size", c.queue_size, "use at least collector.batch_size"
+        )
+    s = cfg.simulator
+    if s.interval_s < 1 or s.live_interval_s < 1:
+        raise ConfigError("simulator.interval_s", s.interval_s, "use 1 s or more")
+    if s.speed <= 0:
+        raise ConfigError("simulator.speed", s.speed, "use a speed-up factor above 0")
+    try:
+        ZoneInfo(cfg.city.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError("city.timezone", cfg.city.timezone, "use an IANA name") from None
+
+    _check_unique([x.id for x in cfg.sites], "sites")
+    _check_unique([x.id for x in cfg.meters], "meters")
+    for i, site in enumerate(cfg.sites):
+        if not ID_PATTERN.match(site.id):
+            raise ConfigError(
+                f"sites[{i}].id", site.id,
+                "use letters, digits, '-', '_' or '.' (ids appear in MQTT topics)",
+            )
+    site_ids = {s.id for s in cfg.sites}
+    for i, meter in enumerate(cfg.meters):
+        if not ID_PATTERN.match(meter.id):
+            raise ConfigError(
+                f"meters[{i}].id", meter.id,
+                "use letters, digits, '-', '_' or '.' (ids appear in MQTT topics)",
+            )
+        if meter.site not in site_ids:
+            raise ConfigError(
+                f"meters[{i}].site", meter.site,
+                "no [[sites]] entry has this id; add the site or fix the meter's site",
+            )
+    for i, sd in enumerate(cfg.shutdowns):
+        for bound in ("start", "end"):
+            text = getattr(sd, bound)
+            try:
+                _month_day(text)
+            except ValueError:
+                raise ConfigError(
+                    f"shutdowns[{i}].{bound}", text, "use month-day as MM-DD, e.g. 12-29"
+                ) from None
+    meter_ids = {m.id for m in cfg.meters}
+    _check_unique([x.id for x in cfg.measures], "measures")
+    for i, ms in enumerate(cfg.measures):
+        if ms.meter not in meter_ids:
+            raise ConfigError(
+                f"measures[{i}].meter", ms.meter, "no [[meters]] entry has this id"
+            )
+        if not -100 < ms.change_pct <= 100:
+            raise ConfigError(
+                f"measures[{i}].change_pct", ms.change_pct,
+                "use a percentage change above -100 and at most 100, e.g. -8",
+            )

@@ -1,0 +1,153 @@
+"""The Store protocol every storage backend implements, and the types it returns.
+
+Time semantics (all backends): a reading's ``energy_kwh`` belongs to the interval that
+*ends* at its ``ts``. An aggregated read therefore assigns a reading to the bucket
+``(b, b + width]`` and labels it ``b``; the time range is ``start < ts <= end``. Buckets
+are aligned to the Unix epoch plus ``offset`` (use ``offset=-9 h`` for JST days).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+import pandas as pd
+
+from greenpipe.model import DeadLetter, Meter, Reading, Site
+
+READ_COLUMNS = ("bucket", "energy_kwh", "power_kw", "temp_air_c", "readings")
+"""Columns of ``Store.read`` besides the group column (named after ``group_by``)."""
+
+
+class GroupBy(StrEnum):
+    """What an aggregated read groups by."""
+
+    METER = "meter"
+    SITE = "site"
+    SECTOR = "sector"
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """The meters and sites a store tags readings with (kind, sector)."""
+
+    meters: Mapping[str, Meter] = field(default_factory=dict)
+    sites: Mapping[str, Site] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, meters: Iterable[Meter], sites: Iterable[Site]) -> Catalog:
+        """Build a catalog from meters and sites (e.g. ``config.meters, config.sites``)."""
+        return cls(meters={m.id: m for m in meters}, sites={s.id: s for s in sites})
+
+    def kind_of(self, meter_id: str) -> str:
+        """Return the meter's kind, or ``unknown`` when the meter is not catalogued."""
+        meter = self.meters.get(meter_id)
+        return meter.kind.value if meter else "unknown"
+
+    def sector_of(self, site_id: str) -> str:
+        """Return the site's sector, or ``unknown`` when the site is not catalogued."""
+        site = self.sites.get(site_id)
+        return site.sector.value if site else "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class MeterStats:
+    """What a store holds for one meter."""
+
+    meter: str
+    site: str
+    readings: int
+    first_ts: datetime | None
+    last_ts: datetime | None
+    energy_kwh: float
+    """Sum of the stored interval energies. [kWh]"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    """What a store holds: per-meter statistics and the number of dead letters."""
+
+    meters: tuple[MeterStats, ...]
+    dead_letters: int
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Storage of readings and dead letters. Implementations: SqliteStore, InfluxStore."""
+
+    def write(self, readings: Sequence[Reading]) -> int:
+        """Store readings; the same meter and timestamp twice keeps one reading (the last).
+
+        Returns the number of readings written. Raises StoreError (retryable or not).
+        """
+        ...
+
+    def read(
+        self,
+        start: datetime,
+        end: datetime,
+        bucket: timedelta,
+        *,
+        group_by: GroupBy | str = GroupBy.METER,
+        meters: Sequence[str] | None = None,
+        sites: Sequence[str] | None = None,
+        sectors: Sequence[str] | None = None,
+        offset: timedelta = timedelta(0),
+    ) -> pd.DataFrame:
+        """Aggregate readings into buckets, in the store.
+
+        Returns one row per group and non-empty bucket with columns: the group column
+        (``meter``, ``site`` or ``sector``), ``bucket`` (UTC), ``energy_kwh`` (sum),
+        ``power_kw`` and ``temp_air_c`` (means) and ``readings`` (count), sorted by group
+        then bucket.
+        """
+        ...
+
+    def latest(self) -> dict[str, Reading]:
+        """Return the newest reading of every meter, keyed by meter id."""
+        ...
+
+    def stats(self) -> StoreStats:
+        """Return per-meter counts, time span and energy, and the dead-letter count."""
+        ...
+
+    def write_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Store messages that could not be turned into readings, with their reasons."""
+        ...
+
+    def read_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """Return the newest dead letters first, at most ``limit``."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the store is unusable afterwards."""
+        ...
+
+
+def empty_read_frame(group_by: GroupBy | str) -> pd.DataFrame:
+    """Return the empty result of ``Store.read`` with the right columns and dtypes."""
+    group = GroupBy(group_by).value
+    return pd.DataFrame(
+        {
+            group: pd.Series(dtype="object"),
+            "bucket": pd.Series(dtype="datetime64[ns, UTC]"),
+            "energy_kwh": pd.Series(dtype="float64"),
+            "power_kw": pd.Series(dtype="float64"),
+            "temp_air_c": pd.Series(dtype="float64"),
+            "readings": pd.Series(dtype="int64"),
+        }
+    )
+
+
+def check_read_args(start: datetime, end: datetime, bucket: timedelta) -> None:
+    """Validate the arguments of ``Store.read``; raises ValueError with the fix."""
+    for name, ts in (("start", start), ("end", end)):
+        if ts.tzinfo is None or ts.utcoffset() is None:
+            raise ValueError(f"{name}={ts.isoformat()} has no UTC offset; pass an aware datetime")
+    if end <= start:
+        raise ValueError(f"end {end.isoformat()} must be after start {start.isoformat()}")
+    if bucket < timedelta(milliseconds=1):
+        raise ValueError(f"bucket width {bucket} is too small; use at least 1 ms")

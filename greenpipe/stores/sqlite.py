@@ -1,0 +1,268 @@
+"""SqliteStore: the embedded default store (one file, no server).
+
+WAL mode lets one writer (the collector) and several reader processes (the dashboard,
+``greenpipe store stats``) work at once. Readings are keyed by (meter, ts), so writing the
+same meter and timestamp twice keeps one reading.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from greenpipe.errors import StoreError
+from greenpipe.model import DeadLetter, Reading
+from greenpipe.stores.base import (
+    Catalog,
+    GroupBy,
+    MeterStats,
+    StoreStats,
+    check_read_args,
+    empty_read_frame,
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS readings (
+    meter_id     TEXT    NOT NULL,
+    ts_ms        INTEGER NOT NULL,
+    site_id      TEXT    NOT NULL,
+    kind         TEXT    NOT NULL,
+    sector       TEXT    NOT NULL,
+    energy_kwh   REAL,
+    register_kwh REAL,
+    power_kw     REAL,
+    temp_air_c   REAL,
+    quality      TEXT    NOT NULL DEFAULT '',
+    PRIMARY KEY (meter_id, ts_ms)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS readings_site_ts ON readings (site_id, ts_ms);
+CREATE INDEX IF NOT EXISTS readings_sector_ts ON readings (sector, ts_ms);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    received_at_ms INTEGER NOT NULL,
+    topic          TEXT    NOT NULL,
+    code           TEXT    NOT NULL,
+    reason         TEXT    NOT NULL,
+    payload        BLOB    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
+"""
+
+_GROUP_COLUMN = {GroupBy.METER: "meter_id", GroupBy.SITE: "site_id", GroupBy.SECTOR: "sector"}
+
+
+def _to_ms(ts: datetime) -> int:
+    return round(ts.timestamp() * 1000)
+
+
+def _from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+class SqliteStore:
+    """A Store in one SQLite file."""
+
+    def __init__(self, path: str | Path, catalog: Catalog | None = None) -> None:
+        """Open (creating if needed) the database at ``path``."""
+        self.path = Path(path)
+        self.catalog = catalog or Catalog()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # One connection shared across threads, serialised by a lock: the collector
+            # writes from its writer thread, Streamlit reads from its script threads.
+            self._conn = sqlite3.connect(
+                self.path, timeout=30.0, check_same_thread=False, isolation_level=None
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA busy_timeout=30000")
+            self._conn.executescript(_SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(
+                f"cannot open SQLite store {self.path}: {exc}; check the path and permissions",
+                retryable=False,
+            ) from exc
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.path)!r})"
+
+    def write(self, readings: Sequence[Reading]) -> int:
+        """Store readings; the same meter and timestamp twice keeps the last one."""
+        if not readings:
+            return 0
+        rows = [
+            (
+                r.meter_id,
+                _to_ms(r.ts),
+                r.site_id,
+                self.catalog.kind_of(r.meter_id),
+                self.catalog.sector_of(r.site_id),
+                r.energy_kwh,
+                r.register_kwh,
+                r.power_kw,
+                r.temp_air_c,
+                ",".join(sorted(r.quality)),
+            )
+            for r in readings
+        ]
+        sql = (
+            "INSERT OR REPLACE INTO readings (meter_id, ts_ms, site_id, kind, sector, "
+            "energy_kwh, register_kwh, power_kw, temp_air_c, quality) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        self._execute_many(sql, rows)
+        return len(rows)
+
+    def _execute_many(self, sql: str, rows: list[tuple[object, ...]]) -> None:
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._conn.executemany(sql, rows)
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                # "database is locked" and disk-full conditions can clear up: keep the batch.
+                raise StoreError(f"SQLite write to {self.path} failed: {exc}", retryable=True) from exc
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite rejected the write to {self.path}: {exc}",
+                                 retryable=False) from exc
+
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite query on {self.path} failed: {exc}",
+                                 retryable=isinstance(exc, sqlite3.OperationalError)) from exc
+
+    def read(
+        self,
+        start: datetime,
+        end: datetime,
+        bucket: timedelta,
+        *,
+        group_by: GroupBy | str = GroupBy.METER,
+        meters: Sequence[str] | None = None,
+        sites: Sequence[str] | None = None,
+        sectors: Sequence[str] | None = None,
+        offset: timedelta = timedelta(0),
+    ) -> pd.DataFrame:
+        """Aggregate readings into ``(b, b + bucket]`` buckets in SQL; see ``Store.read``."""
+        check_read_args(start, end, bucket)
+        group = GroupBy(group_by)
+        col = _GROUP_COLUMN[group]
+        width_ms = round(bucket.total_seconds() * 1000)
+        offset_ms = round(offset.total_seconds() * 1000)
+        where = ["ts_ms > ?", "ts_ms <= ?"]
+        params: list[object] = [_to_ms(start), _to_ms(end)]
+        for column, values in (("meter_id", meters), ("site_id", sites), ("sector", sectors)):
+            if values is not None:
+                if not values:
+                    return empty_read_frame(group)
+                where.append(f"{column} IN ({','.join('?' * len(values))})")
+                params.extend(values)
+        # Floor division that is also correct for negative numerators (SQLite's / truncates).
+        bucket_expr = (
+            f"((ts_ms - 1 - {offset_ms}) - (((ts_ms - 1 - {offset_ms}) % {width_ms}) "
+            f"+ {width_ms}) % {width_ms}) + {offset_ms}"
+        )
+        sql = (
+            f"SELECT {col}, {bucket_expr} AS b, SUM(energy_kwh), AVG(power_kw), "
+            f"AVG(temp_air_c), COUNT(*) FROM readings WHERE {' AND '.join(where)} "
+            f"GROUP BY {col}, b ORDER BY {col}, b"
+        )
+        rows = self._query(sql, params)
+        if not rows:
+            return empty_read_frame(group)
+        frame = pd.DataFrame(
+            rows, columns=[group.value, "bucket", "energy_kwh", "power_kw", "temp_air_c",
+                           "readings"]
+        )
+        frame["bucket"] = pd.to_datetime(frame["bucket"], unit="ms", utc=True)
+        for c in ("energy_kwh", "power_kw", "temp_air_c"):
+            frame[c] = frame[c].astype("float64")
+        frame["readings"] = frame["readings"].astype("int64")
+        return frame
+
+    def latest(self) -> dict[str, Reading]:
+        """Return the newest reading of every meter."""
+        rows = self._query(
+            "SELECT r.meter_id, r.site_id, r.ts_ms, r.energy_kwh, r.register_kwh, r.power_kw, "
+            "r.temp_air_c, r.quality FROM readings r JOIN (SELECT meter_id, MAX(ts_ms) AS m "
+            "FROM readings GROUP BY meter_id) l ON r.meter_id = l.meter_id AND r.ts_ms = l.m"
+        )
+        out: dict[str, Reading] = {}
+        for meter_id, site_id, ts_ms, energy, register, power, temp, quality in rows:
+            out[str(meter_id)] = Reading(
+                meter_id=str(meter_id),
+                site_id=str(site_id),
+                ts=_from_ms(int(ts_ms)),  # type: ignore[call-overload]
+                energy_kwh=energy,  # type: ignore[arg-type]
+                register_kwh=register,  # type: ignore[arg-type]
+                power_kw=power,  # type: ignore[arg-type]
+                temp_air_c=temp,  # type: ignore[arg-type]
+                quality=frozenset(q for q in str(quality).split(",") if q),
+            )
+        return out
+
+    def stats(self) -> StoreStats:
+        """Return per-meter counts, time span and energy, and the dead-letter count."""
+        rows = self._query(
+            "SELECT meter_id, MIN(site_id), COUNT(*), MIN(ts_ms), MAX(ts_ms), "
+            "TOTAL(energy_kwh) FROM readings GROUP BY meter_id ORDER BY meter_id"
+        )
+        meters = tuple(
+            MeterStats(
+                meter=str(m), site=str(s), readings=int(n),  # type: ignore[call-overload]
+                first_ts=_from_ms(int(a)),  # type: ignore[call-overload]
+                last_ts=_from_ms(int(b)),  # type: ignore[call-overload]
+                energy_kwh=float(e),  # type: ignore[arg-type]
+            )
+            for m, s, n, a, b, e in rows
+        )
+        (dead,) = self._query("SELECT COUNT(*) FROM dead_letters")[0]
+        return StoreStats(meters=meters, dead_letters=int(dead))  # type: ignore[call-overload]
+
+    def write_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Store dead letters with their reasons and raw payloads."""
+        if not letters:
+            return
+        rows = [
+            (_to_ms(d.received_at), d.topic, d.code, d.reason, bytes(d.payload)) for d in letters
+        ]
+        self._execute_many(
+            "INSERT INTO dead_letters (received_at_ms, topic, code, reason, payload) "
+            "VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    def read_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """Return the newest dead letters first."""
+        rows = self._query(
+            "SELECT received_at_ms, topic, code, reason, payload FROM dead_letters "
+            "ORDER BY id DESC LIMIT ?",
+            (int(limit),),
+        )
+        return [
+            DeadLetter(
+                received_at=_from_ms(int(t)),  # type: ignore[call-overload]
+                topic=str(topic), payload=bytes(p),  # type: ignore[arg-type]
+                code=str(code), reason=str(reason),
+            )
+            for t, topic, code, reason, p in rows
+        ]
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._conn.close()

@@ -1,0 +1,1 @@
+"""Collector: turns MQTT messages into stored readings."""

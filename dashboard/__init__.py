@@ -1,0 +1,1 @@
+"""Dashboard: the operators' Streamlit app."""

@@ -1,0 +1,1 @@
+"""Forecasting: baselines, savings, CO2 and goal projections from stored readings."""

@@ -1,0 +1,7 @@
+"""``python -m greenpipe``: the same as the ``greenpipe`` console script."""
+
+import sys
+
+from greenpipe.cli import main
+
+sys.exit(main())

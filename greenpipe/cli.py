@@ -1,0 +1,234 @@
+"""The ``greenpipe`` command line.
+
+The CLI is the composition root: it is the one place in the core that imports the
+collector, simulators, forecasting and dashboard packages, and it does so lazily inside
+each command so that ``greenpipe store stats`` never pays for Prophet or Streamlit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from greenpipe import __version__
+from greenpipe.config import Config, load_config
+from greenpipe.errors import GreenpipeError
+
+log = logging.getLogger("greenpipe")
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _load(args: argparse.Namespace) -> Config:
+    """Load the config named by --config and apply --store / --broker overrides."""
+    cfg = load_config(args.config)
+    store = getattr(args, "store", None)
+    if store:
+        from greenpipe.stores.url import parse_store_url
+
+        parse_store_url(store, key="--store")
+        cfg = replace(cfg, store=replace(cfg.store, url=store))
+    broker = getattr(args, "broker", None)
+    if broker:
+        host, _, port = broker.rpartition(":")
+        if not host or not port.isdigit():
+            raise GreenpipeError(f"--broker {broker!r} is not HOST:PORT; e.g. 127.0.0.1:1883")
+        cfg = replace(cfg, broker=replace(cfg.broker, host=host, port=int(port)))
+    return cfg
+
+
+def open_configured_store(cfg: Config):  # type: ignore[no-untyped-def]
+    """Open the store the config names, catalogued with the config's meters and sites."""
+    from greenpipe.stores import Catalog, open_store
+
+    return open_store(cfg.store.url, Catalog.of(cfg.meters, cfg.sites))
+
+
+# ---------------------------------------------------------------- commands
+
+
+def _cmd_broker(args: argparse.Namespace) -> int:
+    from greenpipe.broker import free_loopback_port, run_embedded_broker
+
+    port = args.port or free_loopback_port()
+    print(f"embedded MQTT broker (amqtt) on 127.0.0.1:{port}; Ctrl-C stops it", flush=True)
+    run_embedded_broker(port)
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from simulators.runner import SimulateOptions, run_simulator
+
+    cfg = _load(args)
+    if not cfg.broker.host:
+        raise GreenpipeError(
+            "no MQTT broker configured; set broker.host (or --broker HOST:PORT), "
+            "or run `greenpipe demo`, which starts the embedded one"
+        )
+    options = SimulateOptions(
+        seed=cfg.simulator.seed if args.seed is None else args.seed,
+        backfill_days=args.backfill_days,
+        live=args.live,
+        speed=cfg.simulator.speed if args.speed is None else args.speed,
+        duration_s=args.duration,
+        progress=not args.no_progress,
+    )
+    run_simulator(cfg, options)
+    return 0
+
+
+def _cmd_collect(args: argparse.Namespace) -> int:
+    from collector.service import run_collector
+
+    cfg = _load(args)
+    if not cfg.broker.host:
+        raise GreenpipeError(
+            "no MQTT broker configured; set broker.host (or --broker HOST:PORT), "
+            "or run `greenpipe demo`, which starts the embedded one"
+        )
+    run_collector(cfg, ready_file=Path(args.ready_file) if args.ready_file else None)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from greenpipe.demo import DemoOptions, run_demo
+
+    cfg = _load(args)
+    run_demo(
+        cfg,
+        DemoOptions(
+            config_path=args.config,
+            backfill_days=args.backfill_days,
+            speed=args.speed,
+        ),
+    )
+    return 0
+
+
+def _cmd_store_stats(args: argparse.Namespace) -> int:
+    cfg = _load(args)
+    store = open_configured_store(cfg)
+    try:
+        stats = store.stats()
+    finally:
+        store.close()
+    if args.json:
+        for m in stats.meters:
+            print(json.dumps({
+                "meter": m.meter,
+                "site": m.site,
+                "readings": m.readings,
+                "first_ts": m.first_ts.isoformat() if m.first_ts else None,
+                "last_ts": m.last_ts.isoformat() if m.last_ts else None,
+                "energy_kwh": round(m.energy_kwh, 6),
+            }, ensure_ascii=False))
+        print(json.dumps({"dead_letters": stats.dead_letters}))
+        return 0
+    if not stats.meters:
+        print(f"store {cfg.store.url} holds no readings yet — is the collector running?")
+    else:
+        print(f"{'meter':<22} {'site':<12} {'readings':>9} {'first (UTC)':<17} "
+              f"{'last (UTC)':<17} {'days':>6} {'energy kWh':>14}")
+        for m in stats.meters:
+            days = ((m.last_ts - m.first_ts).total_seconds() / 86400
+                    if m.first_ts and m.last_ts else 0.0)
+            first = m.first_ts.strftime("%Y-%m-%d %H:%M") if m.first_ts else "-"
+            last = m.last_ts.strftime("%Y-%m-%d %H:%M") if m.last_ts else "-"
+            print(f"{m.meter:<22} {m.site:<12} {m.readings:>9} {first:<17} {last:<17} "
+                  f"{days:>6.1f} {m.energy_kwh:>14,.1f}")
+    print(f"dead letters: {stats.dead_letters}")
+    return 0
+
+
+def _cmd_config_check(args: argparse.Namespace) -> int:
+    cfg = _load(args)
+    print(f"config {cfg.source}: OK — {len(cfg.sites)} sites, {len(cfg.meters)} meters, "
+          f"{len(cfg.measures)} measures; store {cfg.store.url}; broker "
+          f"{cfg.broker.host or '(embedded in demo)'}:{cfg.broker.port}")
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser for every ``greenpipe`` subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="greenpipe",
+        description="Energy-monitoring pipeline for green-industry programmes.",
+    )
+    parser.add_argument("--version", action="version", version=f"greenpipe {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=None,
+                        help="TOML config (default: $GREENPIPE_CONFIG or the example city)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("broker", help="run the embedded amqtt MQTT broker")
+    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: free one)")
+    p.set_defaults(func=_cmd_broker)
+
+    p = sub.add_parser("simulate", parents=[common], help="publish simulated meter readings")
+    p.add_argument("--broker", help="HOST:PORT, overrides broker.host/port")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: config)")
+    p.add_argument("--backfill-days", type=float, default=0.0,
+                   help="publish this many days of history first, as fast as the broker takes")
+    p.add_argument("--live", action=argparse.BooleanOptionalAction, default=True,
+                   help="after any backfill, keep publishing in (accelerated) real time")
+    p.add_argument("--speed", type=float, default=None,
+                   help="live mode: simulated seconds per real second")
+    p.add_argument("--duration", type=float, default=None,
+                   help="live mode: stop after this many real seconds")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser("collect", parents=[common], help="ingest MQTT readings into the store")
+    p.add_argument("--broker", help="HOST:PORT, overrides broker.host/port")
+    p.add_argument("--store", help="store URL, overrides store.url")
+    p.add_argument("--ready-file", help="touch this file once subscribed")
+    p.set_defaults(func=_cmd_collect)
+
+    p = sub.add_parser("demo", parents=[common],
+                       help="run broker, simulators and collector on one machine")
+    p.add_argument("--broker", help="HOST:PORT of an existing broker (default: embedded)")
+    p.add_argument("--store", help="store URL, overrides store.url")
+    p.add_argument("--backfill-days", type=float, default=None,
+                   help="history to publish first (default: simulator.backfill_days)")
+    p.add_argument("--speed", type=float, default=None, help="live simulation speed-up")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("store", help="inspect a store")
+    store_sub = p.add_subparsers(dest="store_command", required=True, metavar="SUBCOMMAND")
+    s = store_sub.add_parser("stats", parents=[common], help="readings per meter")
+    s.add_argument("--store", help="store URL, overrides store.url")
+    s.add_argument("--json", action="store_true", help="one JSON object per line")
+    s.set_defaults(func=_cmd_store_stats)
+
+    p = sub.add_parser("config", help="configuration tools")
+    config_sub = p.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
+    s = config_sub.add_parser("check", parents=[common], help="validate a config file")
+    s.set_defaults(func=_cmd_config_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``greenpipe`` CLI; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.func(args))
+    except GreenpipeError as exc:
+        print(f"greenpipe: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

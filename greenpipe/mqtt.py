@@ -1,0 +1,108 @@
+"""Building paho-mqtt clients from the broker config (shared by simulators and collector).
+
+Paho objects stay inside the modules that use them; this module only creates and connects
+clients with the configured protocol, TLS and credentials, and never logs the password.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from greenpipe.config import BrokerConfig
+from greenpipe.errors import GreenpipeError
+
+
+class BrokerUnavailableError(GreenpipeError):
+    """The MQTT broker could not be reached or refused the connection."""
+
+
+def make_client(
+    broker: BrokerConfig,
+    client_id: str,
+    *,
+    clean_session: bool = True,
+    will: tuple[str, bytes] | None = None,
+) -> mqtt.Client:
+    """Return an unconnected paho client (callback API v2) configured from ``broker``.
+
+    ``will`` is an optional ``(topic, payload)`` last will, published retained at QoS 1.
+    """
+    protocol = mqtt.MQTTv5 if broker.protocol == "5" else mqtt.MQTTv311
+    kwargs: dict[str, object] = {}
+    if protocol != mqtt.MQTTv5:
+        kwargs["clean_session"] = clean_session
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol, **kwargs
+    )
+    if broker.username:
+        client.username_pw_set(broker.username, broker.password)
+    if broker.tls:
+        client.tls_set(
+            ca_certs=broker.ca_file,
+            certfile=broker.cert_file,
+            keyfile=broker.key_file,
+            cert_reqs=ssl.CERT_REQUIRED,
+        )
+    if will is not None:
+        client.will_set(will[0], will[1], qos=1, retain=True)
+    return client
+
+
+def connect_and_start(
+    client: mqtt.Client, broker: BrokerConfig, *, timeout_s: float = 15.0
+) -> None:
+    """Connect, start paho's network thread and wait until the broker accepts us.
+
+    Raises BrokerUnavailableError with the host, port and reason when the connection fails
+    within ``timeout_s``.
+    """
+    host = broker.host or "127.0.0.1"
+    connected = threading.Event()
+    outcome: dict[str, object] = {}
+    previous = client.on_connect
+
+    def on_connect(c: mqtt.Client, userdata: object, flags: object, reason: object,
+                   props: object = None) -> None:
+        outcome["reason"] = reason
+        connected.set()
+        if previous is not None:
+            previous(c, userdata, flags, reason, props)
+
+    client.on_connect = on_connect
+    try:
+        client.connect(host, broker.port, keepalive=broker.keepalive_s)
+    except (OSError, ssl.SSLError) as exc:
+        raise BrokerUnavailableError(
+            f"cannot reach MQTT broker {host}:{broker.port}: {exc}; "
+            "check broker.host/broker.port and that the broker is running"
+        ) from None
+    client.loop_start()
+    if not connected.wait(timeout_s):
+        client.loop_stop()
+        raise BrokerUnavailableError(
+            f"MQTT broker {host}:{broker.port} did not answer CONNECT within {timeout_s:.0f} s"
+        )
+    client.on_connect = previous
+    reason = outcome["reason"]
+    if getattr(reason, "is_failure", False):
+        client.loop_stop()
+        raise BrokerUnavailableError(
+            f"MQTT broker {host}:{broker.port} refused the connection: {reason}; "
+            "check broker.username and GREENPIPE_BROKER_PASSWORD"
+        )
+
+
+def wait_for_publish(info: mqtt.MQTTMessageInfo, timeout_s: float = 30.0) -> None:
+    """Wait until a QoS 1 publish is acknowledged, raising BrokerUnavailableError on failure."""
+    deadline = time.monotonic() + timeout_s
+    while not info.is_published():
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_QUEUE_SIZE):
+            raise BrokerUnavailableError(f"publish failed: {mqtt.error_string(info.rc)}")
+        if time.monotonic() > deadline:
+            raise BrokerUnavailableError(f"publish not acknowledged within {timeout_s:.0f} s")
+        time.sleep(0.005)

@@ -1,0 +1,1 @@
+"""Simulated meters: publish realistic readings over MQTT (they know only the wire contract)."""

@@ -1,0 +1,138 @@
+"""Shared fixtures: real brokers on free loopback ports, example config, temporary stores.
+
+Servers are real processes (Mosquitto from Debian, the embedded amqtt broker). Each fixture
+picks a free port on 127.0.0.1, never a fixed one, and fails loudly if the server binary is
+missing: CI installs it (`make test` runs scripts/install-system-deps.sh).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from greenpipe.broker import free_loopback_port
+from greenpipe.config import Config, load_config
+from greenpipe.stores import Catalog
+from greenpipe.stores.sqlite import SqliteStore
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_CONFIG = REPO / "config" / "example.toml"
+
+
+@dataclass(frozen=True)
+class BrokerProcess:
+    """A running MQTT broker started by a fixture."""
+
+    host: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout_s: float = 20.0) -> None:
+    """Wait until something accepts TCP connections on 127.0.0.1:port, or fail the test."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before listening")
+        with socket.socket() as sock:
+            sock.settimeout(0.2)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listened on 127.0.0.1:{port} within {timeout_s} s")
+
+
+def _find_mosquitto() -> str:
+    path = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists(
+        "/usr/sbin/mosquitto") else None)
+    if path is None:
+        pytest.fail("mosquitto is not installed; run `make test` (installs it) or "
+                    "`apt-get install mosquitto`")
+    return path
+
+
+def start_mosquitto(workdir: Path, port: int | None = None) -> BrokerProcess:
+    """Start Mosquitto on a free loopback port with persistence in ``workdir``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = port or free_loopback_port()
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\n"
+        "allow_anonymous true\n"
+        "persistence true\n"
+        f"persistence_location {workdir}/\n"
+        "max_queued_messages 0\n"
+        "max_inflight_messages 0\n"
+        "log_dest stderr\n"
+        "log_type error\n"
+        "log_type warning\n"
+    )
+    log = open(workdir / "mosquitto.log", "ab")  # noqa: SIM115 - lives as long as the process
+    proc = subprocess.Popen([_find_mosquitto(), "-c", str(conf)], stdout=log, stderr=log)
+    wait_for_port(port, proc)
+    return BrokerProcess("127.0.0.1", port, proc)
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
+    """Terminate a process and wait for it; kill it if it does not stop in time."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[BrokerProcess]:
+    """A real Mosquitto broker on a free 127.0.0.1 port, stopped after the test."""
+    broker = start_mosquitto(tmp_path / "mosquitto")
+    yield broker
+    stop_process(broker.process)
+
+
+@pytest.fixture
+def amqtt_broker(tmp_path: Path) -> Iterator[BrokerProcess]:
+    """The embedded amqtt broker (`greenpipe broker`) on a free 127.0.0.1 port."""
+    port = free_loopback_port()
+    log = open(tmp_path / "amqtt.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "greenpipe", "broker", "--port", str(port)],
+        stdout=log, stderr=log,
+    )
+    wait_for_port(port, proc)
+    yield BrokerProcess("127.0.0.1", port, proc)
+    stop_process(proc)
+
+
+@pytest.fixture(scope="session")
+def example_config() -> Config:
+    """The shipped example city configuration, with no environment overrides."""
+    return load_config(EXAMPLE_CONFIG, env={})
+
+
+def config_for_broker(cfg: Config, broker: BrokerProcess, store_url: str | None = None) -> Config:
+    """Return ``cfg`` pointed at a fixture's broker (and optionally a store URL)."""
+    cfg = replace(cfg, broker=replace(cfg.broker, host=broker.host, port=broker.port))
+    if store_url is not None:
+        cfg = replace(cfg, store=replace(cfg.store, url=store_url))
+    return cfg
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path, example_config: Config) -> Iterator[SqliteStore]:
+    """An empty SqliteStore in a temporary directory, catalogued with the example city."""
+    store = SqliteStore(tmp_path / "store.db",
+                        Catalog.of(example_config.meters, example_config.sites))
+    yield store
+    store.close()

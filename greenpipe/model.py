@@ -79,7 +79,7 @@ class Meter:
     site: str
     kind: MeterKind
     unit: str
-    """Unit of the meter's register as the device reports it (``kWh``, ``Wh``, ``MWh``, ``degC``)."""
+    """Unit of the register as the device reports it (``kWh``, ``Wh``, ``MWh``, ``degC``)."""
     cumulative: bool = True
     """True when the meter reports a cumulative register rather than interval energy."""
     rated_max_power_kw: float | None = None

@@ -132,7 +132,9 @@ class SqliteStore:
                 self._conn.execute("COMMIT")
             except sqlite3.OperationalError as exc:
                 # "database is locked" and disk-full conditions can clear up: keep the batch.
-                raise StoreError(f"SQLite write to {self.path} failed: {exc}", retryable=True) from exc
+                raise StoreError(
+                    f"SQLite write to {self.path} failed: {exc}", retryable=True
+                ) from exc
             except sqlite3.Error as exc:
                 raise StoreError(f"SQLite rejected the write to {self.path}: {exc}",
                                  retryable=False) from exc

@@ -1,0 +1,215 @@
+"""``greenpipe demo``: the whole pipeline on one machine with nothing to install.
+
+It runs each part as its own process, as production does, so two cores are used and a
+crash in one part is visible rather than silent:
+
+1. the embedded amqtt broker on a free loopback port (unless ``broker.host`` is set);
+2. the collector, writing to the configured store (SQLite by default);
+3. the simulators: a backfill of ``simulator.backfill_days`` of history, then live data.
+
+Ctrl-C stops the simulators first (they publish ``offline``), then the collector (it
+flushes what it holds), then the broker.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from greenpipe.broker import free_loopback_port
+from greenpipe.config import Config, default_config_path
+from greenpipe.errors import GreenpipeError
+
+READY_TIMEOUT_S = 90.0
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    """Command-line choices for ``greenpipe demo``."""
+
+    config_path: str | None = None
+    backfill_days: float | None = None
+    """History to publish before going live; None means ``simulator.backfill_days``. [d]"""
+    speed: float | None = None
+    """Live simulation speed-up; None means ``simulator.speed``."""
+
+
+@dataclass
+class _Child:
+    name: str
+    process: subprocess.Popen[bytes]
+
+
+def _wait_for_port(port: int, child: _Child, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if child.process.poll() is not None:
+            raise GreenpipeError(f"{child.name} exited with code {child.process.returncode}")
+        with socket.socket() as sock:
+            sock.settimeout(0.2)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise GreenpipeError(f"{child.name} did not listen on 127.0.0.1:{port} in {timeout_s:.0f} s")
+
+
+def _relay(prefix: str, stream: IO[bytes]) -> None:
+    """Copy a child's output to our stdout, one prefixed line at a time."""
+    for raw in iter(stream.readline, b""):
+        line = raw.decode("utf-8", "replace").rstrip()
+        if line:
+            print(f"[{prefix}] {line}", flush=True)
+
+
+def _spawn(name: str, argv: Sequence[str], env: dict[str, str], *, relay: bool) -> _Child:
+    """Start a child in its own session so Ctrl-C reaches only the demo, which stops it."""
+    proc = subprocess.Popen(
+        list(argv),
+        env=env,
+        stdout=subprocess.PIPE if relay else None,
+        stderr=subprocess.STDOUT if relay else None,
+        start_new_session=True,
+    )
+    if relay and proc.stdout is not None:
+        threading.Thread(target=_relay, args=(name, proc.stdout), daemon=True).start()
+    return _Child(name, proc)
+
+
+def _stop(child: _Child, timeout_s: float = 30.0) -> None:
+    if child.process.poll() is not None:
+        return
+    child.process.send_signal(signal.SIGTERM)
+    try:
+        child.process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        print(f"demo: {child.name} did not stop in {timeout_s:.0f} s; killing it", flush=True)
+        child.process.kill()
+        child.process.wait()
+
+
+def resume_backfill_days(cfg: Config, requested_days: float, now: datetime) -> float:
+    """Return how many days of history still need publishing into the configured store.
+
+    A store that already holds readings from an earlier demo run only needs the gap since
+    its newest reading, so a second ``make demo`` neither republishes a year of history nor
+    sends the collector readings older than the ones it holds.
+    """
+    from greenpipe.cli import open_configured_store
+
+    store = open_configured_store(cfg)
+    try:
+        latest = store.latest()
+    finally:
+        store.close()
+    if not latest:
+        return requested_days
+    newest = max(r.ts for r in latest.values())
+    gap_days = (now - newest).total_seconds() / 86400.0
+    # Stay one interval clear of the newest stored reading.
+    gap_days -= cfg.simulator.interval_s / 86400.0
+    return max(0.0, min(requested_days, math.floor(gap_days * 86400) / 86400))
+
+
+def run_demo(cfg: Config, options: DemoOptions) -> None:
+    """Run broker, collector and simulators until Ctrl-C; raises GreenpipeError on failure."""
+    config_path = str(Path(options.config_path or default_config_path()).resolve())
+    runtime = Path("var") / "demo"
+    runtime.mkdir(parents=True, exist_ok=True)
+    ready_file = runtime / "collector.ready"
+    ready_file.unlink(missing_ok=True)
+
+    env = dict(os.environ)
+    env["GREENPIPE_CONFIG"] = config_path
+    env["GREENPIPE_STORE_URL"] = cfg.store.url
+    env["PYTHONUNBUFFERED"] = "1"
+    python = [sys.executable, "-m", "greenpipe"]
+    children: list[_Child] = []
+
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if cfg.broker.host:
+            host, port = cfg.broker.host, cfg.broker.port
+            broker_text = f"{host}:{port} (configured)"
+        else:
+            host, port = "127.0.0.1", free_loopback_port()
+            broker = _spawn("broker", [*python, "broker", "--port", str(port)], env, relay=True)
+            children.append(broker)
+            _wait_for_port(port, broker)
+            broker_text = f"{host}:{port} (embedded amqtt)"
+        env["GREENPIPE_BROKER_HOST"] = host
+        env["GREENPIPE_BROKER_PORT"] = str(port)
+
+        requested = cfg.simulator.backfill_days if options.backfill_days is None \
+            else options.backfill_days
+        backfill_days = resume_backfill_days(cfg, requested, datetime.now(UTC))
+
+        collector = _spawn("collector", [*python, "collect", "--ready-file", str(ready_file)],
+                           env, relay=True)
+        children.append(collector)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not ready_file.exists():
+            if collector.process.poll() is not None:
+                raise GreenpipeError(
+                    f"the collector exited with code {collector.process.returncode}; "
+                    "see its [collector] lines above"
+                )
+            if stop.is_set():
+                return
+            if time.monotonic() > deadline:
+                raise GreenpipeError(f"the collector did not subscribe within {READY_TIMEOUT_S} s")
+            time.sleep(0.1)
+
+        speed = cfg.simulator.speed if options.speed is None else options.speed
+        sim_args = [*python, "simulate", "--backfill-days", f"{backfill_days:.6f}", "--live",
+                    "--speed", str(speed)]
+        simulator = _spawn("simulate", sim_args, env, relay=False)
+        children.append(simulator)
+
+        print(
+            "\n".join([
+                "",
+                "greenpipe demo is running:",
+                f"  config     {config_path}",
+                f"  broker     {broker_text}",
+                f"  store      {cfg.store.url}",
+                f"  collector  pid {collector.process.pid}, subscribed to "
+                f"{cfg.broker.topic_prefix}/+/+/reading",
+                f"  simulator  pid {simulator.process.pid}: {len(cfg.meters)} meters, "
+                f"backfill {backfill_days:.1f} days, then live at {speed:g}x",
+                "",
+                "Look at the data while it runs:",
+                f"  greenpipe store stats --store {cfg.store.url}",
+                "Ctrl-C stops everything cleanly.",
+                "",
+            ]),
+            flush=True,
+        )
+        while not stop.is_set():
+            for child in children:
+                code = child.process.poll()
+                if code is not None:
+                    raise GreenpipeError(f"{child.name} exited unexpectedly with code {code}")
+            stop.wait(0.5)
+        print("demo: stopping simulator, collector and broker ...", flush=True)
+    finally:
+        for child in reversed(children):  # simulator, then collector, then broker
+            _stop(child)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print("demo: stopped cleanly", flush=True)

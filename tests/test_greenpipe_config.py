@@ -1,0 +1,120 @@
+"""Tests for greenpipe.config: loading, environment overrides and validation messages."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from greenpipe.config import config_from_dict, load_config
+from greenpipe.errors import ConfigError
+from greenpipe.model import MeterKind, Sector
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "example.toml"
+
+
+def _example() -> dict[str, Any]:
+    return tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+
+
+def test_example_city_has_the_required_fleet() -> None:
+    cfg = load_config(EXAMPLE, env={})
+    assert cfg.city.timezone == "Asia/Tokyo"
+    profiles = {m.profile for m in cfg.meters}
+    assert {"continuous_process", "two_shift", "sme_workshop"} <= profiles
+    assert sum(1 for s in cfg.sites if s.sector == Sector.COMMERCIAL) >= 2
+    assert any(s.id == "city-hall" and s.sector == Sector.PUBLIC for s in cfg.sites)
+    kinds = {m.kind for m in cfg.meters}
+    assert {MeterKind.PV, MeterKind.EV_CHARGING, MeterKind.WEATHER} <= kinds
+    assert all(s.timezone == "Asia/Tokyo" for s in cfg.sites)
+    assert cfg.measures, "the example declares efficiency measures for forecasting to find"
+
+
+def test_environment_overrides_scalar_keys() -> None:
+    env = {
+        "GREENPIPE_BROKER_HOST": "mqtt.example",
+        "GREENPIPE_BROKER_PORT": "8883",
+        "GREENPIPE_BROKER_TLS": "true",
+        "GREENPIPE_STORE_URL": "sqlite:///tmp/x.db",
+        "GREENPIPE_COLLECTOR_FLUSH_INTERVAL_S": "2.5",
+        "GREENPIPE_BROKER_PASSWORD": "s3cret",
+    }
+    cfg = load_config(EXAMPLE, env=env)
+    assert cfg.broker.host == "mqtt.example"
+    assert cfg.broker.port == 8883
+    assert cfg.broker.tls is True
+    assert cfg.store.url == "sqlite:///tmp/x.db"
+    assert cfg.collector.flush_interval_s == 2.5
+    assert cfg.broker.password == "s3cret"
+    assert "s3cret" not in repr(cfg.broker)
+
+
+def test_password_file_is_read_relative_to_the_config(tmp_path: Path) -> None:
+    (tmp_path / "pw").write_text("from-file\n")
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text('[broker]\nhost = "h"\nusername = "u"\npassword_file = "pw"\n')
+    assert load_config(cfg_file, env={}).broker.password == "from-file"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "key", "value", "fix_words"),
+    [
+        (lambda d: d["broker"].update(port=70000), "broker.port", 70000, "between 1 and 65535"),
+        (lambda d: d["sites"][0].update(sector="factory"), "sites[0].sector", "factory",
+         "industry"),
+        (lambda d: d["sites"][0].update(timezone="Tokyo"), "sites[0].timezone", "Tokyo",
+         "IANA"),
+        (lambda d: d["meters"][0].update(kind="water"), "meters[0].kind", "water", "electricity"),
+        (lambda d: d["meters"][0].update(site="nowhere"), "meters[0].site", "nowhere",
+         "no [[sites]] entry"),
+        (lambda d: d["meters"][0].update(unit="degC"), "meters[0].unit", "degC", "kWh"),
+        (lambda d: d["meters"][0].update(id="bad/id"), "meters[0].id", "bad/id", "MQTT topics"),
+        (lambda d: d["meters"][0].update(rated_max_power_kw=-5), "meters[0].rated_max_power_kw",
+         -5, "positive"),
+        (lambda d: d["store"].update(url="postgres://x"), "store.url", "postgres://x",
+         "unknown store scheme"),
+        (lambda d: d["collector"].update(batch_size="big"), "collector.batch_size", "big",
+         "whole number"),
+        (lambda d: d["simulator"].update(speeed=2), "simulator.speeed", 2, "did you mean 'speed'"),
+        (lambda d: d["measures"][0].update(change_pct=-120), "measures[0].change_pct", -120,
+         "above -100"),
+        (lambda d: d["shutdowns"][0].update(start="5/1"), "shutdowns[0].start", "5/1", "MM-DD"),
+        (lambda d: d["meters"].append(dict(d["meters"][0])), "meters[12].id", "f1-main",
+         "unique"),
+    ],
+)
+def test_validation_error_names_key_value_and_fix(mutate: Any, key: str, value: object,
+                                                  fix_words: str) -> None:
+    raw = _example()
+    mutate(raw)
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(raw, env={})
+    err = info.value
+    assert err.key == key
+    assert err.value == value
+    assert fix_words in str(err)
+
+
+def test_bad_environment_value_names_the_variable() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(EXAMPLE, env={"GREENPIPE_BROKER_PORT": "eighty"})
+    assert info.value.key == "GREENPIPE_BROKER_PORT"
+    assert info.value.value == "eighty"
+
+
+def test_password_in_the_file_is_refused() -> None:
+    raw = _example()
+    raw["broker"]["password"] = "oops"
+    with pytest.raises(ConfigError, match="GREENPIPE_BROKER_PASSWORD"):
+        config_from_dict(raw, env={})
+
+
+def test_missing_and_malformed_files_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.toml", env={})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[broker\nhost=1")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad, env={})

@@ -1,0 +1,1 @@
+"""Benchmarks, run by `make bench`. Each reports ratios against a baseline from the same run."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ssl
 import threading
 import time
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -33,11 +34,12 @@ def make_client(
     ``will`` is an optional ``(topic, payload)`` last will, published retained at QoS 1.
     """
     protocol = mqtt.MQTTv5 if broker.protocol == "5" else mqtt.MQTTv311
-    kwargs: dict[str, object] = {}
-    if protocol != mqtt.MQTTv5:
-        kwargs["clean_session"] = clean_session
     client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol, **kwargs
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=protocol,
+        # MQTT 5 replaces clean_session with clean_start on connect(); paho wants None here.
+        clean_session=None if protocol == mqtt.MQTTv5 else clean_session,
     )
     if broker.username:
         client.username_pw_set(broker.username, broker.password)
@@ -64,10 +66,10 @@ def connect_and_start(
     host = broker.host or "127.0.0.1"
     connected = threading.Event()
     outcome: dict[str, object] = {}
-    previous = client.on_connect
+    previous: Any = client.on_connect
 
-    def on_connect(c: mqtt.Client, userdata: object, flags: object, reason: object,
-                   props: object = None) -> None:
+    def on_connect(c: mqtt.Client, userdata: Any, flags: Any, reason: Any,
+                   props: Any = None) -> None:
         outcome["reason"] = reason
         connected.set()
         if previous is not None:

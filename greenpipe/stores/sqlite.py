@@ -12,6 +12,7 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -120,7 +121,7 @@ class SqliteStore:
         self._execute_many(sql, rows)
         return len(rows)
 
-    def _execute_many(self, sql: str, rows: list[tuple[object, ...]]) -> None:
+    def _execute_many(self, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
         with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
@@ -139,7 +140,7 @@ class SqliteStore:
                 raise StoreError(f"SQLite rejected the write to {self.path}: {exc}",
                                  retryable=False) from exc
 
-    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             try:
                 return self._conn.execute(sql, params).fetchall()
@@ -208,11 +209,11 @@ class SqliteStore:
             out[str(meter_id)] = Reading(
                 meter_id=str(meter_id),
                 site_id=str(site_id),
-                ts=_from_ms(int(ts_ms)),  # type: ignore[call-overload]
-                energy_kwh=energy,  # type: ignore[arg-type]
-                register_kwh=register,  # type: ignore[arg-type]
-                power_kw=power,  # type: ignore[arg-type]
-                temp_air_c=temp,  # type: ignore[arg-type]
+                ts=_from_ms(int(ts_ms)),
+                energy_kwh=energy,
+                register_kwh=register,
+                power_kw=power,
+                temp_air_c=temp,
                 quality=frozenset(q for q in str(quality).split(",") if q),
             )
         return out
@@ -225,15 +226,15 @@ class SqliteStore:
         )
         meters = tuple(
             MeterStats(
-                meter=str(m), site=str(s), readings=int(n),  # type: ignore[call-overload]
-                first_ts=_from_ms(int(a)),  # type: ignore[call-overload]
-                last_ts=_from_ms(int(b)),  # type: ignore[call-overload]
-                energy_kwh=float(e),  # type: ignore[arg-type]
+                meter=str(m), site=str(s), readings=int(n),
+                first_ts=_from_ms(int(a)),
+                last_ts=_from_ms(int(b)),
+                energy_kwh=float(e),
             )
             for m, s, n, a, b, e in rows
         )
         (dead,) = self._query("SELECT COUNT(*) FROM dead_letters")[0]
-        return StoreStats(meters=meters, dead_letters=int(dead))  # type: ignore[call-overload]
+        return StoreStats(meters=meters, dead_letters=int(dead))
 
     def write_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         """Store dead letters with their reasons and raw payloads."""
@@ -257,8 +258,8 @@ class SqliteStore:
         )
         return [
             DeadLetter(
-                received_at=_from_ms(int(t)),  # type: ignore[call-overload]
-                topic=str(topic), payload=bytes(p),  # type: ignore[arg-type]
+                received_at=_from_ms(int(t)),
+                topic=str(topic), payload=bytes(p),
                 code=str(code), reason=str(reason),
             )
             for t, topic, code, reason, p in rows

@@ -1,0 +1,214 @@
+"""End-to-end: simulators -> real broker -> collector -> SqliteStore, as separate processes.
+
+An independent paho observer records every reading the simulators publish, so the test
+knows the exact truth: each meter's stored readings must match the published count, and its
+stored interval energies must add up exactly to its published register delta.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from greenpipe.config import Config, load_config
+from greenpipe.demo import resume_backfill_days
+from greenpipe.model import Reading
+from greenpipe.stores import Catalog
+from greenpipe.stores.sqlite import SqliteStore
+from tests.conftest import EXAMPLE_CONFIG, BrokerProcess, stop_process
+
+pytestmark = pytest.mark.integration
+
+BACKFILL_DAYS = 2
+
+
+@dataclass
+class Observed:
+    """What an independent subscriber saw on the broker, per meter."""
+
+    count: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    first_register: dict[str, float] = field(default_factory=dict)
+    last_register: dict[str, float] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        meter = msg.topic.split("/")[-2]
+        body = json.loads(msg.payload)
+        with self.lock:
+            self.count[meter] += 1
+            if "register_kwh" in body:
+                self.first_register.setdefault(meter, body["register_kwh"])
+                self.last_register[meter] = body["register_kwh"]
+
+
+def _observe(broker: BrokerProcess, prefix: str) -> tuple[mqtt.Client, Observed]:
+    observed = Observed()
+    ready = threading.Event()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-observer",
+                         protocol=mqtt.MQTTv311)
+    client.on_message = observed.on_message
+    client.on_subscribe = lambda *a: ready.set()
+    client.connect(broker.host, broker.port)
+    client.subscribe(f"{prefix}/+/+/reading", qos=1)
+    client.loop_start()
+    assert ready.wait(10), "observer was not subscribed"
+    return client, observed
+
+
+def _run_cli(*args: str, env: dict[str, str] | None = None,
+             **kwargs: object) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "greenpipe", *args],
+        env={**os.environ, **(env or {})}, text=True, **kwargs,  # type: ignore[call-overload]
+    )
+
+
+def _wait_until(predicate: object, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def _pipeline(broker: BrokerProcess, tmp_path: Path, example_config: Config) -> None:
+    db = tmp_path / "pipeline.db"
+    store_url = f"sqlite:///{db}"
+    broker_arg = f"{broker.host}:{broker.port}"
+    ready = tmp_path / "collector.ready"
+    observer, observed = _observe(broker, example_config.broker.topic_prefix)
+    collector = _run_cli("collect", "--config", str(EXAMPLE_CONFIG), "--broker", broker_arg,
+                         "--store", store_url, "--ready-file", str(ready),
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        _wait_until(ready.exists, 60, "the collector to subscribe")
+        sim = subprocess.run(
+            [sys.executable, "-m", "greenpipe", "simulate", "--config", str(EXAMPLE_CONFIG),
+             "--broker", broker_arg, "--seed", "7", "--backfill-days", str(BACKFILL_DAYS),
+             "--no-live", "--no-progress"],
+            capture_output=True, text=True, timeout=300,
+        )
+        assert sim.returncode == 0, sim.stderr
+        # Malformed input in the middle of the stream must not stop valid ingest.
+        bad = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-bad")
+        bad.connect(broker.host, broker.port)
+        bad.loop_start()
+        for payload in (b"not json", b'{"ts": "2025-01-01T00:00:00", "register_kwh": 1}'):
+            bad.publish("greenpipe/v1/factory-1/f1-main/reading", payload, qos=1).wait_for_publish(
+                10)
+        bad.loop_stop()
+        bad.disconnect()
+        expected_total = sum(observed.count.values())
+        assert set(observed.count) == {m.id for m in example_config.meters}
+
+        reader = SqliteStore(db)
+        try:
+            _wait_until(
+                lambda: sum(m.readings for m in reader.stats().meters) >= expected_total
+                and reader.stats().dead_letters >= 2,
+                120, f"{expected_total} readings and 2 dead letters in the store",
+            )
+        finally:
+            reader.close()
+    finally:
+        observer.loop_stop()
+        observer.disconnect()
+        collector.send_signal(signal.SIGTERM)
+        try:
+            out, _ = collector.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            collector.kill()
+            out, _ = collector.communicate()
+    assert collector.returncode == 0, out
+    assert "Traceback" not in out
+
+    store = SqliteStore(db, Catalog.of(example_config.meters, example_config.sites))
+    try:
+        stats = {m.meter: m for m in store.stats().meters}
+        dead = store.read_dead_letters()
+    finally:
+        store.close()
+    for meter in example_config.meters:
+        s = stats[meter.id]
+        assert s.readings == observed.count[meter.id], meter.id
+        if meter.id in observed.first_register:
+            delta = observed.last_register[meter.id] - observed.first_register[meter.id]
+            assert abs(s.energy_kwh - delta) < 1e-6, (meter.id, s.energy_kwh, delta)
+            assert delta > 0
+    # Two shown in this test, exactly: nothing valid was dead-lettered.
+    assert len(dead) == 2
+    assert {d.payload for d in dead} == {
+        b"not json", b'{"ts": "2025-01-01T00:00:00", "register_kwh": 1}'}
+    assert all(d.reason for d in dead)
+
+
+def test_pipeline_on_mosquitto(mosquitto: BrokerProcess, tmp_path: Path,
+                               example_config: Config) -> None:
+    _pipeline(mosquitto, tmp_path, example_config)
+
+
+def test_pipeline_on_embedded_amqtt(amqtt_broker: BrokerProcess, tmp_path: Path,
+                                    example_config: Config) -> None:
+    _pipeline(amqtt_broker, tmp_path, example_config)
+
+
+def test_demo_runs_the_pipeline_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    demo = _run_cli(
+        "demo", "--config", str(EXAMPLE_CONFIG), "--store", f"sqlite:///{db}",
+        "--backfill-days", "1", "--speed", "60",
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    meters = {m.id for m in load_config(EXAMPLE_CONFIG, env={}).meters}
+    try:
+        def all_meters_have_a_day() -> bool:
+            if not db.exists():
+                return False
+            store = SqliteStore(db)
+            try:
+                stats = store.stats().meters
+            finally:
+                store.close()
+            return {m.meter for m in stats if m.readings >= 48} == meters
+        _wait_until(all_meters_have_a_day, 180, "a day of readings for every meter")
+    finally:
+        demo.send_signal(signal.SIGINT)
+        try:
+            out, _ = demo.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            stop_process(demo)  # type: ignore[arg-type]
+            out, _ = demo.communicate()
+    assert demo.returncode == 0, out
+    assert "embedded amqtt" in out
+    assert "stopped cleanly" in out
+    assert "Traceback" not in out
+
+
+def test_second_demo_run_only_backfills_the_gap(tmp_path: Path, example_config: Config) -> None:
+    cfg = example_config
+    db = tmp_path / "resume.db"
+    from dataclasses import replace
+
+    cfg = replace(cfg, store=replace(cfg.store, url=f"sqlite:///{db}"))
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    assert resume_backfill_days(cfg, 400, now) == 400  # empty store: the full history
+    store = SqliteStore(db)
+    store.write([Reading("f1-main", "factory-1", now - timedelta(days=3), register_kwh=5.0)])
+    store.close()
+    days = resume_backfill_days(cfg, 400, now)
+    # Three days since the newest reading, less one 30-minute interval of clearance.
+    assert days == pytest.approx(3 - 1800 / 86400, abs=1 / 86400)

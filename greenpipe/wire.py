@@ -4,6 +4,7 @@ Topics::
 
     <prefix>/<site>/<meter>/reading   JSON reading, QoS 1
     <prefix>/<site>/<meter>/status    retained "online"; last will "offline"
+    <prefix>/_gateway/<client>/status  a multi-meter gateway's retained status and last will
 
 The default prefix is ``greenpipe/v1``. Payloads are documented in ``docs/mqtt.md``.
 This module only builds topics and encodes payloads; decoding lives in the collector's
@@ -30,6 +31,16 @@ def reading_topic(prefix: str, site_id: str, meter_id: str) -> str:
 def status_topic(prefix: str, site_id: str, meter_id: str) -> str:
     """Return the topic a meter publishes its retained online/offline status on."""
     return f"{prefix}/{site_id}/{meter_id}/{STATUS_SUFFIX}"
+
+
+def gateway_status_topic(prefix: str, client_id: str) -> str:
+    """Return the status topic of a gateway that publishes for several meters.
+
+    MQTT allows one last will per connection, so a process that carries many meters (the
+    simulator, a site gateway) registers its will here. Site ids cannot start with ``_``,
+    so this never collides with a meter's status topic.
+    """
+    return f"{prefix}/_gateway/{client_id}/{STATUS_SUFFIX}"
 
 
 def reading_subscription(prefix: str) -> str:

@@ -14,10 +14,12 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from greenpipe import __version__
 from greenpipe.config import Config, load_config
 from greenpipe.errors import GreenpipeError
+from greenpipe.stores import open_configured_store
 
 log = logging.getLogger("greenpipe")
 
@@ -40,13 +42,6 @@ def _load(args: argparse.Namespace) -> Config:
             raise GreenpipeError(f"--broker {broker!r} is not HOST:PORT; e.g. 127.0.0.1:1883")
         cfg = replace(cfg, broker=replace(cfg.broker, host=host, port=int(port)))
     return cfg
-
-
-def open_configured_store(cfg: Config):  # type: ignore[no-untyped-def]
-    """Open the store the config names, catalogued with the config's meters and sites."""
-    from greenpipe.stores import Catalog, open_store
-
-    return open_store(cfg.store.url, Catalog.of(cfg.meters, cfg.sites))
 
 
 # ---------------------------------------------------------------- commands
@@ -145,12 +140,151 @@ def _cmd_store_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from dashboard.launch import run_dashboard
+
+    cfg = _load(args)  # validate before starting Streamlit, so errors read like the CLI's
+    if args.as_of:
+        from dashboard.data import parse_as_of
+
+        parse_as_of(args.as_of)
+    print(f"dashboard on http://{args.address}:{args.port}/ (store {cfg.store.url}); "
+          "Ctrl-C stops it", flush=True)
+    return run_dashboard(args.config, cfg.store.url, args.port, args.address, args.as_of)
+
+
 def _cmd_config_check(args: argparse.Namespace) -> int:
     cfg = _load(args)
     print(f"config {cfg.source}: OK — {len(cfg.sites)} sites, {len(cfg.meters)} meters, "
           f"{len(cfg.measures)} measures; store {cfg.store.url}; broker "
           f"{cfg.broker.host or '(embedded in demo)'}:{cfg.broker.port}")
     return 0
+
+
+def _db_store(args: argparse.Namespace) -> tuple[Config, Any, bool]:
+    """Load the config and open its store; returns (config, store, is_influx)."""
+    cfg = _load(args)
+    store = open_configured_store(cfg)
+    from greenpipe.stores.influx import InfluxStore
+
+    return cfg, store, isinstance(store, InfluxStore)
+
+
+def _cmd_db_init(args: argparse.Namespace) -> int:
+    cfg, store, influx = _db_store(args)
+    try:
+        if not influx:
+            print(f"store {cfg.store.url}: SQLite schema ready (created if it was missing)")
+            return 0
+        from greenpipe.stores.influx_admin import init
+
+        for line in init(store, cfg.store.retention):
+            print(line)
+    finally:
+        store.close()
+    return 0
+
+
+def _cmd_db_check(args: argparse.Namespace) -> int:
+    cfg, store, influx = _db_store(args)
+    try:
+        if not influx:
+            stats = store.stats()
+            print(f"store {cfg.store.url}: SQLite OK, {len(stats.meters)} meters, "
+                  f"{sum(m.readings for m in stats.meters)} readings")
+            return 0
+        from greenpipe.stores.influx_admin import check
+
+        result = check(store)
+        print(f"InfluxDB {result.version} at {result.url}: reachable, token accepted, "
+              f"database {result.database!r} present, write API {result.api}")
+    finally:
+        store.close()
+    return 0
+
+
+def _cmd_db_rollup(args: argparse.Namespace) -> int:
+    cfg, store, influx = _db_store(args)
+    try:
+        if not influx:
+            raise GreenpipeError(
+                f"store {cfg.store.url} is SQLite; hourly rollups are an InfluxDB feature "
+                "(SQLite reads aggregate fast enough), so there is nothing to do"
+            )
+        from greenpipe.stores.influx_admin import run_rollups
+
+        written = run_rollups(store, hours=args.hours, every_s=args.every)
+        print(f"rolled up {written} hourly points over the last {args.hours:g} h")
+    finally:
+        store.close()
+    return 0
+
+
+def _cmd_savings(args: argparse.Namespace) -> int:
+    from forecasting.commands import savings_command
+
+    return savings_command(args)
+
+
+def _cmd_forecast_run(args: argparse.Namespace) -> int:
+    from forecasting.commands import forecast_run_command
+
+    return forecast_run_command(args, _load(args))
+
+
+def _cmd_forecast_export(args: argparse.Namespace) -> int:
+    from forecasting.commands import forecast_export_command
+
+    return forecast_export_command(args, _load(args))
+
+
+def _add_forecasting_parsers(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+                             common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("savings", help="avoided energy of a meter CSV (IPMVP Option C)")
+    p.add_argument("--meter-csv", required=True,
+                   help="interval energy: start,value (OpenEEmeter) or timestamp,energy_kwh")
+    p.add_argument("--temperature-csv", help="outdoor temperature: timestamp,temperature")
+    p.add_argument("--temperature-unit", choices=("C", "F"), default="C")
+    p.add_argument("--baseline", required=True, metavar="START:END",
+                   help="baseline period, END exclusive; dates are local midnights")
+    p.add_argument("--reporting", required=True, metavar="START:END")
+    p.add_argument("--granularity", choices=("daily", "hourly"), default="daily")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--force", action="store_true", help="analyse disqualified data anyway")
+    p.add_argument("--tz", default="Asia/Tokyo", help="local time zone of days and holidays")
+    p.add_argument("--time-column", help="meter CSV timestamp column (default: start/timestamp)")
+    p.add_argument("--value-column", help="meter CSV energy column (default: energy_kwh/value)")
+    p.add_argument("--temperature-time-column")
+    p.add_argument("--temperature-column")
+    p.add_argument("--timestamp-marks", choices=("start", "end"), default=None,
+                   help="meter timestamps mark interval start or end (default: start for a "
+                        "'start' column, else end)")
+    p.add_argument("--interval-level", type=float, default=0.9)
+    p.add_argument("--samples", type=int, default=300, help="posterior samples")
+    p.add_argument("--cv-folds", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_savings)
+
+    p = sub.add_parser("forecast", help="baselines, savings and goal projections for the fleet")
+    fc_sub = p.add_subparsers(dest="forecast_command", required=True, metavar="SUBCOMMAND")
+    s = fc_sub.add_parser("run", parents=[common],
+                          help="fit every site and meter, write forecast and savings results")
+    s.add_argument("--store", help="store URL, overrides store.url")
+    s.add_argument("--workers", type=int, default=None,
+                   help="process-pool size (default: forecasting.workers, 0 = one per core)")
+    s.add_argument("--dask", metavar="SCHEDULER_ADDRESS",
+                   help="run the fits on a Dask cluster instead of the local pool")
+    s.add_argument("--as-of", help="treat this date/datetime as now (default: latest reading)")
+    s.add_argument("--force", action="store_true", help="analyse disqualified data anyway")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.set_defaults(func=_cmd_forecast_run)
+    s = fc_sub.add_parser("export", parents=[common],
+                          help="write the latest results as analyst-ready tidy tables")
+    s.add_argument("--store", help="store URL, overrides store.url")
+    s.add_argument("--format", choices=("csv", "parquet", "json", "xlsx"), required=True)
+    s.add_argument("--out", required=True, help="output file (csv also writes PATH.metadata.json)")
+    s.add_argument("--run-id", help="export this run (default: the latest)")
+    s.set_defaults(func=_cmd_forecast_export)
 
 
 # ---------------------------------------------------------------- parser
@@ -202,6 +336,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=float, default=None, help="live simulation speed-up")
     p.set_defaults(func=_cmd_demo)
 
+    p = sub.add_parser("dashboard", parents=[common], help="serve the operators' dashboard")
+    p.add_argument("--store", help="store URL, overrides store.url")
+    p.add_argument("--port", type=int, default=8501, help="HTTP port (default: 8501)")
+    p.add_argument("--address", default="127.0.0.1",
+                   help="listen address (default: loopback only; 0.0.0.0 exposes it)")
+    p.add_argument("--as-of", default=None,
+                   help="pin the dashboard clock, e.g. 2025-10-01T12:00+09:00 (review the past)")
+    p.set_defaults(func=_cmd_dashboard)
+
     p = sub.add_parser("store", help="inspect a store")
     store_sub = p.add_subparsers(dest="store_command", required=True, metavar="SUBCOMMAND")
     s = store_sub.add_parser("stats", parents=[common], help="readings per meter")
@@ -213,6 +356,27 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub = p.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
     s = config_sub.add_parser("check", parents=[common], help="validate a config file")
     s.set_defaults(func=_cmd_config_check)
+
+    _add_forecasting_parsers(sub, common)
+
+    p = sub.add_parser("db", help="create, check and roll up the store's database")
+    db_sub = p.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")
+    s = db_sub.add_parser("init", parents=[common],
+                          help="create the database/bucket, DBRP mapping and retention policy")
+    s.add_argument("--store", help="store URL, overrides store.url")
+    s.set_defaults(func=_cmd_db_init)
+    s = db_sub.add_parser("check", parents=[common],
+                          help="report server version, reachability, token and database")
+    s.add_argument("--store", help="store URL, overrides store.url")
+    s.set_defaults(func=_cmd_db_check)
+    s = db_sub.add_parser("rollup", parents=[common],
+                          help="recompute hourly rollups (energy_1h) on InfluxDB")
+    s.add_argument("--store", help="store URL, overrides store.url")
+    s.add_argument("--hours", type=float, default=48.0,
+                   help="recompute the hours overlapping this look-back window (default 48)")
+    s.add_argument("--every", type=float, default=None, metavar="SECONDS",
+                   help="keep running, rolling up every SECONDS (for a scheduler service)")
+    s.set_defaults(func=_cmd_db_rollup)
     return parser
 
 

@@ -98,6 +98,17 @@ def _stop(child: _Child, timeout_s: float = 30.0) -> None:
         child.process.wait()
 
 
+def _prepare_influx(store: object, cfg: Config) -> None:
+    """Create the InfluxDB database (idempotent), as `greenpipe db init` would, for the demo."""
+    from greenpipe.stores.influx import InfluxStore
+
+    if isinstance(store, InfluxStore):
+        from greenpipe.stores.influx_admin import init
+
+        for line in init(store, cfg.store.retention):
+            print(f"demo: {line}", flush=True)
+
+
 def resume_backfill_days(cfg: Config, requested_days: float, now: datetime) -> float:
     """Return how many days of history still need publishing into the configured store.
 
@@ -105,10 +116,11 @@ def resume_backfill_days(cfg: Config, requested_days: float, now: datetime) -> f
     its newest reading, so a second ``make demo`` neither republishes a year of history nor
     sends the collector readings older than the ones it holds.
     """
-    from greenpipe.cli import open_configured_store
+    from greenpipe.stores import open_configured_store
 
     store = open_configured_store(cfg)
     try:
+        _prepare_influx(store, cfg)
         latest = store.latest()
     finally:
         store.close()

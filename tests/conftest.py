@@ -68,7 +68,10 @@ def start_mosquitto(workdir: Path, port: int | None = None) -> BrokerProcess:
     conf.write_text(
         f"listener {port} 127.0.0.1\n"
         "allow_anonymous true\n"
-        "persistence true\n"
+        # Keep root so Mosquitto can write its save file into pytest's root-owned tmp dir;
+        # otherwise sessions are lost when a fault test restarts the broker.
+        + ("user root\n" if os.geteuid() == 0 else "")
+        + "persistence true\n"
         f"persistence_location {workdir}/\n"
         "max_queued_messages 0\n"
         "max_inflight_messages 0\n"
@@ -136,3 +139,82 @@ def sqlite_store(tmp_path: Path, example_config: Config) -> Iterator[SqliteStore
                         Catalog.of(example_config.meters, example_config.sites))
     yield store
     store.close()
+
+
+@dataclass(frozen=True)
+class InfluxProcess:
+    """A running InfluxDB 1.x server started by a fixture."""
+
+    host: str
+    port: int
+    process: subprocess.Popen[bytes]
+    version: str
+
+    @property
+    def http_url(self) -> str:
+        """Base HTTP URL, e.g. ``http://127.0.0.1:PORT``."""
+        return f"http://{self.host}:{self.port}"
+
+    def store_url(self, database: str) -> str:
+        """Return the greenpipe store URL of ``database`` on this server."""
+        return f"influxdb://{self.host}:{self.port}/{database}"
+
+
+def _find_influxd() -> str:
+    path = shutil.which("influxd") or ("/usr/bin/influxd" if os.path.exists(
+        "/usr/bin/influxd") else None)
+    if path is None:
+        pytest.fail("influxd is not installed; run `make test` (installs it) or "
+                    "`apt-get install influxdb`")
+    return path
+
+
+def start_influxd(workdir: Path) -> InfluxProcess:
+    """Start influxd 1.x on free loopback ports with its data in ``workdir``; wait for /ping."""
+    import urllib.error
+    import urllib.request
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    http_port, rpc_port = free_loopback_port(), free_loopback_port()
+    while rpc_port == http_port:
+        rpc_port = free_loopback_port()
+    conf = workdir / "influxd.conf"
+    # influxd 1.x also binds the RPC (backup/restore) port, 8088 by default: move it too.
+    conf.write_text(
+        "reporting-disabled = true\n"
+        f'bind-address = "127.0.0.1:{rpc_port}"\n'
+        f'[meta]\n  dir = "{workdir}/meta"\n'
+        f'[data]\n  dir = "{workdir}/data"\n  wal-dir = "{workdir}/wal"\n'
+        "  query-log-enabled = false\n"
+        f'[http]\n  bind-address = "127.0.0.1:{http_port}"\n  log-enabled = false\n'
+        "  max-row-limit = 0\n"
+        "[monitor]\n  store-enabled = false\n"
+        "[continuous_queries]\n  enabled = false\n"
+    )
+    log = open(workdir / "influxd.log", "ab")  # noqa: SIM115 - lives as long as the process
+    proc = subprocess.Popen([_find_influxd(), "-config", str(conf)], stdout=log, stderr=log)
+    deadline = time.monotonic() + 30.0
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"influxd exited with {proc.returncode}; see {workdir}/influxd.log")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/ping", timeout=1) as resp:
+                if resp.status == 204:
+                    version = resp.headers.get("X-Influxdb-Version", "")
+                    return InfluxProcess("127.0.0.1", http_port, proc, version)
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    stop_process(proc)
+    raise RuntimeError(f"influxd did not answer /ping on port {http_port} within 30 s")
+
+
+@pytest.fixture(scope="session")
+def influxdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxProcess]:
+    """A real influxd 1.x (Debian package) on free 127.0.0.1 ports, shared by the session.
+
+    Tests isolate themselves by using their own database names.
+    """
+    server = start_influxd(tmp_path_factory.mktemp("influxd"))
+    yield server
+    stop_process(server.process)

@@ -1,0 +1,448 @@
+"""The collector service: MQTT subscription, the writer thread, shutdown and the summary log.
+
+Threads and ownership:
+
+* paho's network thread (``loop_start``) runs the MQTT callbacks. ``on_message`` only
+  copies the message into an ``Inbound`` and puts it on a bounded queue
+  (``collector.queue_size``). When the queue is full it blocks, so paho stops reading from
+  the socket and the broker holds further messages (backpressure, no drop).
+  Acknowledgement is manual (``manual_ack=True``): a QoS 1 message is acked only after its
+  readings or dead letter are durably stored (store or spool), from ``Pipeline``'s
+  ``on_durable`` hook; so a crash at any point loses nothing, the broker redelivers and
+  the register tracker recognises the duplicates.
+* one writer thread owns the store and the ``Pipeline``: it decodes, converts registers,
+  batches, and flushes by size (``batch_size``), by age (``flush_interval_s``) or when
+  ``max_inflight`` messages wait for their ack (the broker sends no more than that
+  unacknowledged, so waiting longer would only stall intake), and logs
+  the summary line every ``summary_interval_s``.
+* the caller's thread runs ``start()`` / ``stop()`` (``run_collector`` waits there for a
+  stop event, SIGINT or SIGTERM).
+
+Session: client id ``collector.client_id`` with a persistent session (MQTT 3.1.1: clean
+session off; MQTT 5: clean start off and SessionExpiryInterval ``session_expiry_s``), so
+messages published while the collector is down are queued by the broker and delivered on
+restart. Packet ids are per connection: messages delivered on an earlier connection are
+not acked (the broker redelivers them after a reconnect anyway). ``on_connect``
+subscribes at QoS 1 after every (re)connect; paho reconnects with
+backoff (1-30 s) after a broker loss. The ready file is touched on the first SUBACK.
+
+Shutdown (``stop``): close intake (messages arriving now stay unacknowledged, so the broker
+keeps them for the next run); the writer drains the queue, flushes the last partial batch
+and acks it; then disconnect, and close the store. If the store is down at that moment, the writer
+keeps retrying for ``shutdown_grace_s`` before it gives up and logs what it could not store.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from collector.decoders import DecodeContext
+from collector.pipeline import CollectorReport, Inbound, Pipeline, Route, default_routes
+from collector.registers import RegisterTracker
+from greenpipe.config import Config
+from greenpipe.errors import GreenpipeError, StoreError
+from greenpipe.mqtt import connect_and_start, make_client
+from greenpipe.stores import Store, open_configured_store
+
+__all__ = ["Collector", "CollectorReport", "run_collector"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SHUTDOWN_GRACE_S = 15.0
+"""How long ``stop`` keeps retrying an unavailable store before giving up. [s]"""
+RECONNECT_MIN_DELAY_S = 1
+RECONNECT_MAX_DELAY_S = 30
+
+
+class Collector:
+    """Subscribes to meter readings and writes them to the configured store.
+
+    Usable in-process: ``start()``, ``wait_ready()``, ``report()``, ``stop()``; or as a
+    context manager.
+    """
+
+    def __init__(
+        self,
+        cfg: Config,
+        *,
+        ready_file: Path | None = None,
+        routes: Sequence[Route] | None = None,
+        shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S,
+        store_factory: Callable[[Config], Store] | None = None,
+    ) -> None:
+        """Prepare a collector; nothing connects until ``start()``.
+
+        ``store_factory`` defaults to ``greenpipe.stores.open_configured_store``;
+        tests pass a wrapper to inject store faults.
+        """
+        self._cfg = cfg
+        self._ready_file = ready_file
+        self._routes = tuple(routes) if routes is not None else default_routes(cfg)
+        self._grace_s = shutdown_grace_s
+        self._store_factory = store_factory or open_configured_store
+        self._queue: queue.Queue[Inbound] = queue.Queue(maxsize=cfg.collector.queue_size)
+        self._ready = threading.Event()
+        self._drain = threading.Event()
+        self._closing = False
+        self._abandon_at: float | None = None
+        self._received = 0
+        self._dropped = 0
+        self._failure: GreenpipeError | None = None
+        self._started = False
+        self._stopped = False
+        self._store: Store | None = None
+        self._pipeline: Pipeline | None = None
+        self._client: mqtt.Client | None = None
+        self._writer: threading.Thread | None = None
+        self._backpressure_logged = False
+        self._subacks = 0
+        self._conn = 0
+        self._intake_closed = False
+        self._not_taken = 0
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Open the store, start the writer, connect and subscribe (readiness comes later).
+
+        Raises StoreError when the store cannot be opened and BrokerUnavailableError when
+        the broker cannot be reached.
+        """
+        if self._started:
+            raise RuntimeError("a Collector can be started once; create a new one")
+        self._started = True
+        if self._ready_file is not None:
+            self._ready_file.unlink(missing_ok=True)
+        store = self._store_factory(self._cfg)
+        try:
+            tracker = RegisterTracker(store.latest(), is_stored=_store_lookup(store))
+        except BaseException:
+            store.close()
+            raise
+        self._store = store
+        self._pipeline = Pipeline(
+            store, DecodeContext.from_config(self._cfg), tracker, self._routes,
+            batch_size=self._cfg.collector.batch_size, on_durable=self._ack,
+        )
+        self._writer = threading.Thread(
+            target=self._run_writer, name="greenpipe-collector-writer", daemon=True
+        )
+        self._writer.start()
+
+        client = make_client(self._cfg.broker, self._cfg.collector.client_id,
+                             clean_session=False, manual_ack=False)
+        client.reconnect_delay_set(RECONNECT_MIN_DELAY_S, RECONNECT_MAX_DELAY_S)
+        # A bug in a callback must be logged, not end paho's network thread (and intake).
+        client.suppress_exceptions = True
+        client.enable_logger(logging.getLogger(f"{__name__}.paho"))
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        client.on_disconnect = self._on_disconnect
+        self._client = client
+        try:
+            connect_and_start(client, self._cfg.broker,
+                              session_expiry_s=self._cfg.collector.session_expiry_s,
+                              receive_maximum=self._cfg.collector.max_inflight)
+        except BaseException:
+            self.stop()
+            raise
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        """Wait until the broker acknowledged the subscription; raise if it refused it."""
+        deadline = time.monotonic() + timeout_s
+        while not self._ready.wait(min(0.1, max(0.0, deadline - time.monotonic()))):
+            if self._failure is not None:
+                raise self._failure
+            if time.monotonic() >= deadline:
+                return False
+        return True
+
+    @property
+    def failure(self) -> GreenpipeError | None:
+        """A fatal error seen on the MQTT side (e.g. the subscription was refused), or None."""
+        return self._failure
+
+    @property
+    def subscriptions_acknowledged(self) -> int:
+        """How many SUBACKs the broker has sent: 1 after start, +1 after every reconnect."""
+        return self._subacks
+
+    def queue_depth(self) -> int:
+        """Messages waiting between the MQTT thread and the writer."""
+        return self._queue.qsize()
+
+    def report(self) -> CollectorReport:
+        """Return the counts so far (thread-safe)."""
+        if self._pipeline is None:
+            return CollectorReport(received=self._received)
+        report = self._pipeline.report(self._received)
+        if self._dropped:
+            report = replace(report, unwritten=report.unwritten + self._dropped)
+        return report
+
+    def stop(self) -> CollectorReport:
+        """Disconnect, flush everything held to the store, close it; return the report.
+
+        Safe to call more than once and after a failed ``start()``.
+        """
+        if self._stopped or not self._started:
+            return self.report()
+        self._stopped = True
+        self._abandon_at = time.monotonic() + self._grace_s
+        # Close intake first, then store and ack what is held, then disconnect: the acks
+        # must go out on the connection that delivered the messages.
+        self._intake_closed = True
+        self._drain.set()
+        if self._writer is not None:
+            self._writer.join()
+        self._closing = True
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+        left = self._queue.qsize() + self._not_taken
+        if left:
+            log.info("%d messages arrived during shutdown and were not acknowledged; the "
+                     "broker redelivers them to the next run", left)
+        if self._store is not None:
+            self._store.close()
+        report = self.report()
+        log.info("collector stopped: %s", _format_counts(report))
+        return report
+
+    def __enter__(self) -> Collector:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ paho callbacks (network thread)
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
+                    properties: Any = None) -> None:
+        if getattr(reason, "is_failure", False):
+            log.error("broker %s:%d refused the connection: %s", self._cfg.broker.host,
+                      self._cfg.broker.port, reason)
+            return
+        self._conn += 1
+        subscriptions = [(r.subscription, 1) for r in self._routes]
+        log.info("connected to %s:%d as %s (session present: %s); subscribing to %s at QoS 1",
+                 self._cfg.broker.host, self._cfg.broker.port, self._cfg.collector.client_id,
+                 getattr(flags, "session_present", "?"),
+                 ", ".join(s for s, _ in subscriptions))
+        client.subscribe(subscriptions)
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int,
+                      reason_codes: list[Any], properties: Any = None) -> None:
+        topics = ", ".join(r.subscription for r in self._routes)
+        if any(getattr(rc, "is_failure", False) for rc in reason_codes):
+            self._failure = GreenpipeError(
+                f"the broker refused the subscription to {topics} ({reason_codes}); check the "
+                f"broker ACL for client id {self._cfg.collector.client_id!r}"
+            )
+            log.error("%s", self._failure)
+            return
+        if any(getattr(rc, "value", 1) < 1 for rc in reason_codes):
+            log.warning("the broker granted QoS 0 for %s: messages can be lost while the "
+                        "collector is down", topics)
+        log.info("subscribed to %s", topics)
+        self._subacks += 1
+        if not self._ready.is_set():
+            if self._ready_file is not None:
+                try:
+                    self._ready_file.touch()
+                except OSError as exc:
+                    log.error("cannot touch ready file %s: %s", self._ready_file, exc)
+            self._ready.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
+                       properties: Any = None) -> None:
+        if not self._closing:
+            log.warning("lost the connection to %s:%d (%s); reconnecting with backoff "
+                        "(%d-%d s)", self._cfg.broker.host, self._cfg.broker.port, reason,
+                        RECONNECT_MIN_DELAY_S, RECONNECT_MAX_DELAY_S)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if self._intake_closed:  # not acked: the broker keeps it for the next run
+            self._not_taken += 1
+            return
+        self._received += 1
+        try:
+            try:
+                topic, topic_error = msg.topic, None
+            except UnicodeDecodeError:
+                raw = getattr(msg, "_topic", b"")
+                topic = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+                topic_error = "the topic is not valid UTF-8; publish on a UTF-8 topic"
+            item = Inbound(topic=topic, payload=bytes(msg.payload),
+                           received_at=datetime.now(UTC), mid=msg.mid, qos=msg.qos,
+                           topic_error=topic_error, conn=self._conn)
+        except Exception:
+            self._dropped += 1
+            log.exception("cannot take MQTT message mid=%s; message NOT stored", msg.mid)
+            return
+        self._enqueue(item)
+
+    def _enqueue(self, item: Inbound) -> None:
+        """Put on the queue, blocking (backpressure) while it is full; never drop silently."""
+        while True:
+            try:
+                self._queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                if self._intake_closed:  # shutting down: leave it unacked for the next run
+                    self._not_taken += 1
+                    return
+                if not self._backpressure_logged:
+                    self._backpressure_logged = True
+                    log.warning("writer queue full (%d messages): holding MQTT intake until "
+                                "the store catches up", self._queue.maxsize)
+                if self._writer is None or not self._writer.is_alive():
+                    self._dropped += 1
+                    log.error("writer thread is gone; message NOT stored: topic=%s "
+                              "payload=%r", item.topic, item.payload[:500])
+                    return
+
+    # ------------------------------------------------------------ writer thread
+
+    def _ack(self, messages: Sequence[Inbound]) -> None:
+        """Acknowledge messages whose readings are durable (writer thread, after a flush)."""
+        client, conn = self._client, self._conn
+        if client is None:
+            return
+        for m in messages:
+            if m.qos > 0 and m.conn == conn:
+                client.ack(m.mid, m.qos)
+
+    def _give_up(self) -> bool:
+        return self._abandon_at is not None and time.monotonic() >= self._abandon_at
+
+    def _run_writer(self) -> None:
+        pipeline = self._pipeline
+        assert pipeline is not None
+        cc = self._cfg.collector
+        flush_due: float | None = None
+        last_summary = time.monotonic()
+        last_received = 0
+        while True:
+            now = time.monotonic()
+            timeout = 0.25 if flush_due is None else min(0.25, max(0.0, flush_due - now))
+            try:
+                item: Inbound | None = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                item = None
+            try:
+                if item is not None:
+                    if flush_due is None:
+                        flush_due = time.monotonic() + cc.flush_interval_s
+                    pipeline.handle(item)
+                now = time.monotonic()
+                if pipeline.pending_messages and (
+                    pipeline.batch_full() or pipeline.pending_messages >= cc.max_inflight
+                    or (flush_due is not None and now >= flush_due)
+                ):
+                    pipeline.flush(self._give_up)
+                    flush_due = None
+                if now - last_summary >= cc.summary_interval_s:
+                    received = self._received
+                    rate = (received - last_received) / (now - last_summary)
+                    log.info("collector: %.1f msg/s | %s | queue %d/%d", rate,
+                             _format_counts(self.report()), self._queue.qsize(),
+                             self._queue.maxsize)
+                    last_summary, last_received = now, received
+            except Exception:  # the writer must outlive any bug; the message was counted
+                log.exception("collector writer loop error")
+            if item is None and self._drain.is_set() and self._queue.empty():
+                try:
+                    pipeline.flush(self._give_up)
+                except Exception:
+                    log.exception("collector final flush failed")
+                return
+
+
+
+
+def _store_lookup(store: Store) -> Callable[[str, datetime], bool]:
+    """Return ``is_stored(meter_id, ts)``: does the store hold a reading at that instant?"""
+    ms = timedelta(milliseconds=1)
+
+    def is_stored(meter_id: str, ts: datetime) -> bool:
+        try:
+            frame = store.read(ts - ms, ts, ms, meters=[meter_id])
+        except StoreError as exc:  # cannot tell: the caller dead-letters it with the reason
+            log.warning("cannot check whether %s at %s is stored: %s", meter_id,
+                        ts.isoformat(), exc)
+            return False
+        return bool(len(frame)) and int(frame["readings"].sum()) > 0
+
+    return is_stored
+
+
+def _format_counts(report: CollectorReport) -> str:
+    by_code = ", ".join(f"{code}={n}" for code, n in report.rejected.items())
+    text = (f"received {report.received}, written {report.written}, rejected "
+            f"{report.rejected_total}" + (f" ({by_code})" if by_code else "")
+            + f", dead letters {report.dead_letters}, duplicates {report.duplicates}")
+    if report.unwritten:
+        text += f", NOT STORED {report.unwritten}"
+    return text
+
+
+def run_collector(
+    cfg: Config, *, ready_file: Path | None = None, stop: threading.Event | None = None
+) -> CollectorReport:
+    """Run the collector until ``stop`` is set (or SIGINT/SIGTERM in the main thread).
+
+    On shutdown it disconnects, flushes everything it holds and closes the store. Raises
+    GreenpipeError when the broker cannot be reached or refuses the subscription.
+    """
+    stop = stop or threading.Event()
+    collector = Collector(cfg, ready_file=ready_file)
+    restore = _install_signal_handlers(stop)
+    try:
+        collector.start()
+        while not stop.wait(0.2):
+            if collector.failure is not None:
+                break
+    finally:
+        try:
+            report = collector.stop()
+        finally:
+            restore()
+    if collector.failure is not None:
+        raise collector.failure
+    return report
+
+
+def _install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
+    """Make SIGINT/SIGTERM set ``stop`` (a second one aborts); returns the undo function."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        log.info("%s received: stopping after flushing what the collector holds "
+                 "(send it again to abort)", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore

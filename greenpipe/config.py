@@ -7,7 +7,8 @@ Environment overrides follow one rule: ``GREENPIPE_<SECTION>_<KEY>`` sets ``[sec
 for the scalar keys of the ``broker``, ``store``, ``collector`` and ``simulator`` sections,
 for example ``GREENPIPE_STORE_URL`` or ``GREENPIPE_BROKER_PORT``. Secrets are never read
 from the TOML file: the broker password comes from ``GREENPIPE_BROKER_PASSWORD`` or from
-the file named by ``broker.password_file``.
+the file named by ``broker.password_file``; the InfluxDB token from
+``GREENPIPE_INFLUX_TOKEN`` or the file named by ``store.token_file``.
 """
 
 from __future__ import annotations
@@ -69,6 +70,18 @@ class StoreConfig:
     """Where readings are stored."""
 
     url: str = "sqlite:var/greenpipe.db"
+    org: str = ""
+    """InfluxDB 2.x organisation (ignored by 1.x and 3.x)."""
+    token_file: str | None = None
+    """File holding the InfluxDB token (alternative to GREENPIPE_INFLUX_TOKEN)."""
+    api: Literal["auto", "v1", "v2"] = "auto"
+    """InfluxDB write API: ``auto`` detects it from /ping (v2 on 1.8+, 2.x, 3.x)."""
+    retention: str = ""
+    """InfluxDB retention as an InfluxQL duration such as ``400d``; empty keeps data forever."""
+    timeout_s: float = 10.0
+    """InfluxDB request timeout. [s]"""
+    token: str | None = field(default=None, repr=False)
+    """Filled from GREENPIPE_INFLUX_TOKEN or ``token_file`` only; never logged."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +97,20 @@ class CollectorConfig:
     """Log a one-line throughput summary this often. [s]"""
     queue_size: int = 20000
     """Messages buffered between the MQTT thread and the writer. [messages]"""
+    max_inflight: int = 20
+    """QoS 1 messages held unacknowledged before the collector flushes and acks them; sent
+    as Receive Maximum on MQTT 5. On MQTT 3.1.1 set Mosquitto's ``max_inflight_messages``
+    to the same value (its default is 20). [messages]"""
+    session_expiry_s: int = 604800
+    """How long the broker keeps the collector's session (and queues readings) while it is
+    away; MQTT 5 SessionExpiryInterval. [s]"""
+    spool_path: str = "auto"
+    """SQLite file that holds readings while the store is down. ``auto``: for a network
+    store (InfluxDB) ``var/collector-spool-<client_id>.db``, none for SQLite stores (already
+    a local file); empty disables the spool."""
+    spool_max_readings: int = 2000000
+    """Spool capacity; when full, the collector stops acking and the broker holds readings.
+    [readings]"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +140,20 @@ class CityConfig:
     name: str = "Demo City"
     timezone: str = "Asia/Tokyo"
     language: Literal["ja", "en"] = "ja"
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardConfig:
+    """The operators' dashboard (``greenpipe dashboard``)."""
+
+    refresh_s: int = 60
+    """How often live panels (power, meter health) refresh. [s]"""
+    cache_ttl_s: int = 60
+    """How long query results are reused before the store is asked again. [s]"""
+    offline_after_s: int = 3600
+    """A meter whose newest reading is older than this is shown as offline. [s]"""
+    login: bool = False
+    """Require OIDC login (``st.login``); the provider goes in ``.streamlit/secrets.toml``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +190,78 @@ class Measure:
 
 
 @dataclass(frozen=True, slots=True)
+class Target:
+    """An emission-reduction target with its base-year inventory value.
+
+    ``scope`` is ``city`` (all sites), ``sector`` (``id`` is a sector; the Japanese
+    inventory's commercial sector 業務その他部門 includes ``public`` sites) or ``site``.
+    Met when emissions in ``target_fy`` ≤ ``base_co2_t`` × (1 − ``reduction_pct``/100).
+    """
+
+    scope: Literal["city", "sector", "site"]
+    id: str
+    base_fy: int
+    """Base fiscal year (April–March), e.g. 2013."""
+    base_co2_t: float
+    """Base-year inventory emissions of the scope. [t-CO2]"""
+    target_fy: int
+    reduction_pct: float
+    """Required reduction from the base year, e.g. 46; 100 is net zero. [%]"""
+    name: str = ""
+    source: str = ""
+    """Where the base-year inventory value comes from."""
+
+
+@dataclass(frozen=True, slots=True)
+class EmissionFactorOverride:
+    """A user emission factor replacing or adding to ``greenpipe/data/emission_factors.toml``.
+
+    Without ``fiscal_year`` it applies to every year and replaces all shipped values of
+    the same kind, region and basis; with it, it applies from that fiscal year on.
+    """
+
+    kind: Literal["electricity", "ev_charging", "gas", "heat", "pv"]
+    ef_kg_per_kwh: float
+    """Emission factor. [kg-CO2/kWh]"""
+    source: str
+    """Citation, e.g. the retailer's published factor and year (required)."""
+    grid_region: str = "japan"
+    fiscal_year: int | None = None
+    basis: Literal["location", "market", "basic", "adjusted"] = "location"
+
+
+@dataclass(frozen=True, slots=True)
+class ForecastingConfig:
+    """Baselines, savings and projections (``greenpipe forecast run``, ``greenpipe savings``)."""
+
+    granularity: Literal["daily", "hourly"] = "daily"
+    """Model resolution; daily is the robust default for annual savings."""
+    interval_level: float = 0.90
+    """Central probability of reported uncertainty intervals (0.90 = P5–P95)."""
+    uncertainty_samples: int = 300
+    """Prophet posterior samples behind each interval."""
+    shutdown_handling: Literal["holidays", "exclude", "ignore"] = "holidays"
+    """Plant shutdowns as holiday effects, excluded from fits, or ignored."""
+    hdd_base_c: float = 18.0
+    """Heating degree-day base temperature. [°C]"""
+    cdd_base_c: float = 22.0
+    """Cooling degree-day base temperature. [°C]"""
+    min_coverage: float = 0.9
+    """Share of expected intervals that must hold data, else a sufficiency warning."""
+    baseline_days: int = 365
+    """Length of the baseline period before a measure (12 months for yearly seasonality). [d]"""
+    reporting_days: int = 90
+    """Reporting period for meters without a declared measure (a null test). [d]"""
+    cv_folds: int = 3
+    """Time-series cross-validation folds for out-of-sample CV(RMSE)."""
+    emission_basis: Literal["location", "market"] = "location"
+    workers: int = 0
+    """Process-pool size for ``forecast run``; 0 means one per CPU core."""
+    seed: int = 0
+    """Seed of Prophet's posterior sampling, so intervals are reproducible."""
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole, validated configuration."""
 
@@ -157,10 +270,14 @@ class Config:
     collector: CollectorConfig = field(default_factory=CollectorConfig)
     simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
     city: CityConfig = field(default_factory=CityConfig)
+    forecasting: ForecastingConfig = field(default_factory=ForecastingConfig)
+    dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     sites: tuple[Site, ...] = ()
     meters: tuple[Meter, ...] = ()
     shutdowns: tuple[ShutdownPeriod, ...] = ()
     measures: tuple[Measure, ...] = ()
+    targets: tuple[Target, ...] = ()
+    emission_factors: tuple[EmissionFactorOverride, ...] = ()
     source: str = "<defaults>"
     """Where the configuration was read from, for messages."""
 
@@ -193,8 +310,10 @@ _SECTIONS: dict[str, type] = {
     "collector": CollectorConfig,
     "simulator": SimulatorConfig,
     "city": CityConfig,
+    "forecasting": ForecastingConfig,
+    "dashboard": DashboardConfig,
 }
-_LISTS = ("sites", "meters", "shutdowns", "measures")
+_LISTS = ("sites", "meters", "shutdowns", "measures", "targets", "emission_factors")
 _ENV_SECTIONS = ("broker", "store", "collector", "simulator")
 
 
@@ -249,6 +368,12 @@ def config_from_dict(
             "secrets do not belong in the config file; set GREENPIPE_BROKER_PASSWORD "
             "or broker.password_file",
         )
+    if "token" in raw.get("store", {}):
+        raise ConfigError(
+            "store.token", "***",
+            "secrets do not belong in the config file; set GREENPIPE_INFLUX_TOKEN "
+            "or store.token_file",
+        )
     sections: dict[str, Any] = {}
     for name, cls in _SECTIONS.items():
         data = dict(raw.get(name, {}))
@@ -261,6 +386,8 @@ def config_from_dict(
     broker: BrokerConfig = sections["broker"]
     broker = replace(broker, password=_broker_password(broker, env, base_dir))
     sections["broker"] = broker
+    store_cfg: StoreConfig = sections["store"]
+    sections["store"] = replace(store_cfg, token=_influx_token(store_cfg, env, base_dir))
 
     sites = tuple(_build_site(d, f"sites[{i}]") for i, d in enumerate(_table_list(raw, "sites")))
     meters = tuple(
@@ -273,8 +400,16 @@ def config_from_dict(
     measures = tuple(
         _build(Measure, d, f"measures[{i}]") for i, d in enumerate(_table_list(raw, "measures"))
     )
+    targets = tuple(
+        _build(Target, d, f"targets[{i}]") for i, d in enumerate(_table_list(raw, "targets"))
+    )
+    emission_factors = tuple(
+        _build(EmissionFactorOverride, d, f"emission_factors[{i}]")
+        for i, d in enumerate(_table_list(raw, "emission_factors"))
+    )
     cfg = Config(
         sites=sites, meters=meters, shutdowns=shutdowns, measures=measures, source=source,
+        targets=targets, emission_factors=emission_factors,
         **sections,
     )
     _validate(cfg)
@@ -299,7 +434,7 @@ def _reject_unknown(data: Mapping[str, Any], known: list[str], where: str) -> No
 def _env_overrides(section: str, cls: type, env: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields(cls):
-        if f.name == "password":
+        if f.name in _SECRET_FIELDS:
             continue
         var = f"{ENV_PREFIX}{section.upper()}_{f.name.upper()}"
         if var in env:
@@ -316,6 +451,29 @@ class _EnvString(str):
         obj = super().__new__(cls, value)
         obj.var = var
         return obj
+
+
+_SECRET_FIELDS = ("password", "token")
+"""Fields filled only from dedicated environment variables or files, never from TOML."""
+
+
+def _influx_token(
+    store: StoreConfig, env: Mapping[str, str], base_dir: Path | None
+) -> str | None:
+    if env.get(ENV_PREFIX + "INFLUX_TOKEN"):
+        return env[ENV_PREFIX + "INFLUX_TOKEN"]
+    if store.token_file:
+        p = Path(store.token_file)
+        if not p.is_absolute() and base_dir is not None:
+            p = base_dir / p
+        try:
+            return p.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                "store.token_file", store.token_file,
+                f"cannot read it ({exc.strerror}); create the file or fix the path",
+            ) from None
+    return None
 
 
 def _broker_password(
@@ -338,7 +496,7 @@ def _broker_password(
 
 
 def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
-    known = [f.name for f in fields(cls) if f.name != "password"]
+    known = [f.name for f in fields(cls) if f.name not in _SECRET_FIELDS]
     _reject_unknown(data, known, f"{where}.")
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
@@ -516,6 +674,12 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(
             "collector.queue_size", c.queue_size, "use at least collector.batch_size"
         )
+    if not 1 <= c.max_inflight <= 65535:
+        raise ConfigError("collector.max_inflight", c.max_inflight, "use 1 to 65535 messages")
+    if c.session_expiry_s < 1:
+        raise ConfigError("collector.session_expiry_s", c.session_expiry_s, "use 1 s or more")
+    if c.spool_max_readings < 1:
+        raise ConfigError("collector.spool_max_readings", c.spool_max_readings, "use 1 or more")
     s = cfg.simulator
     if s.interval_s < 1 or s.live_interval_s < 1:
         raise ConfigError("simulator.interval_s", s.interval_s, "use 1 s or more")
@@ -567,3 +731,62 @@ def _validate(cfg: Config) -> None:
                 f"measures[{i}].change_pct", ms.change_pct,
                 "use a percentage change above -100 and at most 100, e.g. -8",
             )
+    _validate_forecasting(cfg)
+
+
+def _validate_forecasting(cfg: Config) -> None:
+    """Checks of [forecasting], [[targets]] and [[emission_factors]]."""
+    f = cfg.forecasting
+    if not 0.5 <= f.interval_level < 1:
+        raise ConfigError("forecasting.interval_level", f.interval_level,
+                          "use a probability from 0.5 to below 1, e.g. 0.9")
+    if f.uncertainty_samples < 50:
+        raise ConfigError("forecasting.uncertainty_samples", f.uncertainty_samples,
+                          "use at least 50 posterior samples (300 is the default)")
+    if not 0 < f.min_coverage <= 1:
+        raise ConfigError("forecasting.min_coverage", f.min_coverage,
+                          "use a fraction above 0 and at most 1, e.g. 0.9")
+    if f.hdd_base_c > f.cdd_base_c:
+        raise ConfigError("forecasting.hdd_base_c", f.hdd_base_c,
+                          "the heating base must not exceed forecasting.cdd_base_c")
+    for key in ("baseline_days", "reporting_days", "cv_folds"):
+        if getattr(f, key) < 1:
+            raise ConfigError(f"forecasting.{key}", getattr(f, key), "use 1 or more")
+    if f.workers < 0:
+        raise ConfigError("forecasting.workers", f.workers, "use 0 (one per core) or more")
+    site_ids = {s.id for s in cfg.sites}
+    seen: set[tuple[str, str, int]] = set()
+    for i, t in enumerate(cfg.targets):
+        where = f"targets[{i}]"
+        if t.scope == "sector" and t.id not in {s.value for s in Sector}:
+            raise ConfigError(f"{where}.id", t.id,
+                              f"a sector target names one of {', '.join(s.value for s in Sector)}")
+        if t.scope == "site" and t.id not in site_ids:
+            raise ConfigError(f"{where}.id", t.id, "no [[sites]] entry has this id")
+        if not 1990 <= t.base_fy <= 2100:
+            raise ConfigError(f"{where}.base_fy", t.base_fy, "use a fiscal year such as 2013")
+        if t.target_fy <= t.base_fy:
+            raise ConfigError(f"{where}.target_fy", t.target_fy,
+                              "the target year must come after base_fy")
+        if not t.base_co2_t > 0:
+            raise ConfigError(f"{where}.base_co2_t", t.base_co2_t,
+                              "use the base-year inventory in t-CO2 (above 0)")
+        if not 0 < t.reduction_pct <= 100:
+            raise ConfigError(f"{where}.reduction_pct", t.reduction_pct,
+                              "use a reduction above 0 and at most 100 (net zero), e.g. 46")
+        key = (t.scope, t.id, t.target_fy)
+        if key in seen:
+            raise ConfigError(f"{where}.target_fy", t.target_fy,
+                              f"{t.scope} {t.id!r} already has a target for this year")
+        seen.add(key)
+    for i, ef in enumerate(cfg.emission_factors):
+        where = f"emission_factors[{i}]"
+        if not (ef.ef_kg_per_kwh >= 0 and ef.ef_kg_per_kwh < 10):
+            raise ConfigError(f"{where}.ef_kg_per_kwh", ef.ef_kg_per_kwh,
+                              "use kg-CO2 per kWh from 0 to below 10, e.g. 0.441")
+        if not ef.source.strip():
+            raise ConfigError(f"{where}.source", ef.source,
+                              "name where the factor comes from (publisher and year)")
+        if not ef.grid_region.strip():
+            raise ConfigError(f"{where}.grid_region", ef.grid_region,
+                              "use a region name such as japan or tepco")

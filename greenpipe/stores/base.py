@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 import pandas as pd
 
 from greenpipe.model import DeadLetter, Meter, Reading, Site
+from greenpipe.results import ForecastRecord, SavingsRecord
 
 READ_COLUMNS = ("bucket", "energy_kwh", "power_kw", "temp_air_c", "readings")
 """Columns of ``Store.read`` besides the group column (named after ``group_by``)."""
@@ -120,6 +121,22 @@ class Store(Protocol):
 
     def read_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """Return the newest dead letters first, at most ``limit``."""
+        ...
+
+    def write_forecasts(self, records: Sequence[ForecastRecord]) -> int:
+        """Store projection results (table / measurement ``forecast``); returns the count."""
+        ...
+
+    def read_forecasts(self, run_id: str | None = None) -> list[ForecastRecord]:
+        """Return the forecast records of ``run_id``, by default of the newest run."""
+        ...
+
+    def write_savings(self, records: Sequence[SavingsRecord]) -> int:
+        """Store savings results (table / measurement ``savings``); returns the count."""
+        ...
+
+    def read_savings(self, run_id: str | None = None) -> list[SavingsRecord]:
+        """Return the savings records of ``run_id``, by default of the newest run."""
         ...
 
     def close(self) -> None:

@@ -18,6 +18,16 @@ import pandas as pd
 
 from greenpipe.errors import StoreError
 from greenpipe.model import DeadLetter, Reading
+from greenpipe.results import (
+    FORECAST_TABLE,
+    SAVINGS_TABLE,
+    ForecastRecord,
+    SavingsRecord,
+    columns_of,
+    record_from_row,
+    record_to_row,
+    sort_records,
+)
 from greenpipe.stores.base import (
     Catalog,
     GroupBy,
@@ -55,6 +65,24 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
 """
 
+def _results_schema() -> str:
+    """Tables ``forecast`` and ``savings``: one column per record field (greenpipe.results).
+
+    The keys are unique indexes; ``target_fy`` enters as ``IFNULL(target_fy, -1)`` because
+    SQLite treats NULLs as distinct, and a forecast without a target must be replaced by
+    a rewrite like any other (``INSERT OR REPLACE`` honours expression indexes).
+    """
+    keys = {FORECAST_TABLE: "run_id, scope, scope_id, fiscal_year, IFNULL(target_fy, -1)",
+            SAVINGS_TABLE: "run_id, meter_id, measure_id"}
+    out = []
+    for table, cls in ((FORECAST_TABLE, ForecastRecord), (SAVINGS_TABLE, SavingsRecord)):
+        cols = ",\n    ".join(f"{name} {sql}" for name, sql in columns_of(cls))
+        out.append(f"CREATE TABLE IF NOT EXISTS {table} (\n    {cols}\n);\n"
+                   f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_key ON {table} ({keys[table]});\n"
+                   f"CREATE INDEX IF NOT EXISTS {table}_created ON {table} (created_at);")
+    return "\n".join(out)
+
+
 _GROUP_COLUMN = {GroupBy.METER: "meter_id", GroupBy.SITE: "site_id", GroupBy.SECTOR: "sector"}
 
 
@@ -84,6 +112,7 @@ class SqliteStore:
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA busy_timeout=30000")
             self._conn.executescript(_SCHEMA)
+            self._conn.executescript(_results_schema())
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(
                 f"cannot open SQLite store {self.path}: {exc}; check the path and permissions",
@@ -264,6 +293,46 @@ class SqliteStore:
             )
             for t, topic, code, reason, p in rows
         ]
+
+    def write_forecasts(self, records: Sequence[ForecastRecord]) -> int:
+        """Store forecast records in table ``forecast`` (same run and key replaces)."""
+        return self._write_records(FORECAST_TABLE, records)
+
+    def write_savings(self, records: Sequence[SavingsRecord]) -> int:
+        """Store savings records in table ``savings`` (same run and key replaces)."""
+        return self._write_records(SAVINGS_TABLE, records)
+
+    def read_forecasts(self, run_id: str | None = None) -> list[ForecastRecord]:
+        """Return the forecast records of ``run_id`` (default: the newest run)."""
+        return self._read_records(FORECAST_TABLE, ForecastRecord, run_id)
+
+    def read_savings(self, run_id: str | None = None) -> list[SavingsRecord]:
+        """Return the savings records of ``run_id`` (default: the newest run)."""
+        return self._read_records(SAVINGS_TABLE, SavingsRecord, run_id)
+
+    def _write_records(self, table: str, records: Sequence[ForecastRecord | SavingsRecord]
+                       ) -> int:
+        if not records:
+            return 0
+        rows = [record_to_row(r) for r in records]
+        cols = list(rows[0])
+        sql = (f"INSERT OR REPLACE INTO {table} ({', '.join(cols)}) "
+               f"VALUES ({', '.join('?' * len(cols))})")
+        self._execute_many(sql, [tuple(r[c] for c in cols) for r in rows])
+        return len(rows)
+
+    def _read_records(self, table: str, cls: type[Any], run_id: str | None) -> list[Any]:
+        cols = [c for c, _ in columns_of(cls)]
+        if run_id is None:
+            newest = self._query(
+                f"SELECT run_id FROM {table} ORDER BY created_at DESC, run_id DESC LIMIT 1")
+            if not newest:
+                return []
+            run_id = str(newest[0][0])
+        rows = self._query(f"SELECT {', '.join(cols)} FROM {table} WHERE run_id = ? "
+                           f"ORDER BY rowid", (run_id,))
+        return sort_records(
+            [record_from_row(cls, dict(zip(cols, row, strict=True))) for row in rows])
 
     def close(self) -> None:
         """Close the database connection."""

@@ -1,14 +1,15 @@
-"""Parsing of ``--store`` URLs: ``sqlite:///abs/path.db``, ``sqlite:relative.db``."""
+"""Parsing of ``--store`` URLs: ``sqlite:///abs/path.db``, ``sqlite:relative.db``,
+``influxdb://HOST:PORT/DB`` and ``influxdbs://HOST:PORT/DB`` (TLS)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from greenpipe.errors import ConfigError
 
-SUPPORTED_SCHEMES = ("sqlite",)
+SUPPORTED_SCHEMES = ("sqlite", "influxdb", "influxdbs")
 """Store URL schemes this version understands."""
 
 
@@ -48,6 +49,8 @@ def parse_store_url(url: str, key: str = "store.url") -> StoreUrl:
         if not str(path) or str(path) in (".", "/"):
             raise ConfigError(key, url, "name a database file, e.g. sqlite:var/greenpipe.db")
         return StoreUrl(scheme="sqlite", path=path)
+    if scheme in ("influxdb", "influxdbs"):
+        return _parse_influx_url(url, scheme, key)
     parts = urlsplit(url)
     raise ConfigError(
         key,
@@ -55,3 +58,23 @@ def parse_store_url(url: str, key: str = "store.url") -> StoreUrl:
         f"unknown store scheme {parts.scheme!r}; supported: "
         + ", ".join(f"{s}:" for s in SUPPORTED_SCHEMES),
     )
+
+
+def _parse_influx_url(url: str, scheme: str, key: str) -> StoreUrl:
+    example = f"{scheme}://127.0.0.1:8086/greenpipe"
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        # Tokens end up in logs and process lists when they ride in URLs.
+        raise ConfigError(key, "<url with credentials>",
+                          "never put credentials in the URL; set GREENPIPE_INFLUX_TOKEN or "
+                          f"store.token_file and use {example}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(key, url, f"the port is not a number; e.g. {example}") from None
+    if not parts.hostname:
+        raise ConfigError(key, url, f"name the host, e.g. {example}")
+    database = unquote(parts.path.lstrip("/"))
+    if not database or parts.query or parts.fragment:
+        raise ConfigError(key, url, f"name the database or bucket as the path, e.g. {example}")
+    return StoreUrl(scheme=scheme, host=parts.hostname, port=port or 8086, database=database)

@@ -1,0 +1,508 @@
+"""InfluxStore: the production store, on InfluxDB 1.x, 2.x or 3.x.
+
+Writes use influxdb-client's synchronous ``WriteApi`` where the server has the v2 write API
+(2.x, 3.x, 1.8+) and the v1 ``/write`` endpoint on 1.0-1.7 (detected from ``/ping`` or set
+by ``store.api``). Its batching mode is not used: it can drop buffered points on close
+(influxdb-client-python issues 165, 394, 504); batching belongs to the collector. Line
+protocol always comes from influxdb-client's ``Point`` serializer.
+
+Reads are InfluxQL over ``/query`` (see ``greenpipe.stores.influxql``), aggregated in the
+database with ``GROUP BY time(...)``, explicit bounds and ``fill(none)``. Schema and
+semantics are documented in docs/storage.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from influxdb_client import Point, WritePrecision
+
+from greenpipe.errors import ConfigError, StoreError
+from greenpipe.model import DeadLetter, Reading
+from greenpipe.results import FORECAST_TABLE, SAVINGS_TABLE, ForecastRecord, R, SavingsRecord
+from greenpipe.stores import influx_results
+from greenpipe.stores.base import (
+    Catalog,
+    GroupBy,
+    MeterStats,
+    StoreStats,
+    check_read_args,
+    empty_read_frame,
+)
+from greenpipe.stores.influxql import (
+    InfluxError,
+    InfluxHttp,
+    Series,
+    classify_http_error,
+    ms_of,
+    quote_ident,
+    quote_literal,
+    time_literal_ns,
+)
+from greenpipe.stores.url import StoreUrl, parse_store_url
+
+log = logging.getLogger(__name__)
+
+MEASUREMENT = "energy"
+"""Measurement of readings: tags site, meter, kind, sector."""
+ROLLUP_MEASUREMENT = "energy_1h"
+"""Measurement of hourly rollups, stamped at the end of their hour."""
+DEAD_LETTER_MEASUREMENT = "dead_letter"
+TOKEN_ENV = "GREENPIPE_INFLUX_TOKEN"
+"""Environment variable holding the InfluxDB token (``user:password`` on 1.x)."""
+
+_HOUR_MS = 3_600_000
+_FORBIDDEN_IN_TAGS = ("\n", "\r", "\t", "\\")
+_dead_letter_seen: OrderedDict[int, int] = OrderedDict()
+"""Recent received-at microseconds -> how many dead letters this process stamped with it."""
+_dead_letter_lock = threading.Lock()
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def parse_version(version: str) -> tuple[int, int]:
+    """Return (major, minor) of an X-Influxdb-Version such as ``1.6.7~rc0`` or ``v2.7.4``."""
+    text = version.strip().lstrip("vV")
+    parts = text.replace("~", ".").replace("-", ".").split(".")
+    try:
+        return int(parts[0]), int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+    except ValueError:
+        return 0, 0
+
+
+def api_for_version(version: str) -> str:
+    """Return ``v2`` when a server version has the v2 write API (1.8+), else ``v1``."""
+    major, minor = parse_version(version)
+    if major >= 2 or (major == 1 and minor >= 8):
+        return "v2"
+    return "v1"
+
+
+def read_token(token_file: str | None = None, env: dict[str, str] | None = None) -> str | None:
+    """Return the token from GREENPIPE_INFLUX_TOKEN, else from ``token_file``, else None."""
+    env_map = os.environ if env is None else env
+    if env_map.get(TOKEN_ENV):
+        return env_map[TOKEN_ENV]
+    if token_file:
+        try:
+            return Path(token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                "store.token_file", token_file,
+                f"cannot read it ({exc.strerror}); create it or fix the path",
+            ) from None
+    return None
+
+
+def _check_tag(name: str, value: str) -> str:
+    if not value:
+        raise StoreError(f"cannot store an empty {name} id in InfluxDB (tags must be non-empty)",
+                         retryable=False)
+    for ch in _FORBIDDEN_IN_TAGS:
+        if ch in value:
+            raise StoreError(
+                f"{name} id {value!r} contains {ch!r}, which InfluxDB line protocol cannot carry "
+                "in a tag unchanged; rename it (newlines, tabs and backslashes are not allowed)",
+                retryable=False,
+            )
+    return value
+
+
+def _unique_ns(ts: datetime) -> int:
+    """Return ``ts`` in ns, with the digits below the microsecond counting repeats.
+
+    Every dead letter lives in one series, where InfluxDB would merge two points with the
+    same timestamp; letters received in the same microsecond get 0, 1, 2, ... ns on top
+    (in the order written), so they stay apart and keep their received time.
+    """
+    delta = ts.astimezone(UTC) - _EPOCH
+    us = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    with _dead_letter_lock:
+        n = _dead_letter_seen.pop(us, 0)
+        _dead_letter_seen[us] = n + 1
+        while len(_dead_letter_seen) > 10_000:
+            _dead_letter_seen.popitem(last=False)
+    return us * 1000 + n % 1000
+
+
+def _from_ms(ms: int) -> datetime:
+    return _EPOCH + timedelta(milliseconds=int(ms))
+
+
+def _float(value: float | None) -> float | None:
+    # Always float: an int would be written as an integer field and conflict later.
+    return None if value is None else float(value)
+
+
+class InfluxStore:
+    """A Store in an InfluxDB database (1.x) or bucket (2.x, 3.x)."""
+
+    def __init__(
+        self,
+        url: str | StoreUrl,
+        catalog: Catalog | None = None,
+        *,
+        org: str = "",
+        token: str | None = None,
+        api: str = "auto",
+        timeout_s: float = 10.0,
+    ) -> None:
+        """Prepare a store for ``influxdb://HOST:PORT/DB`` (no connection is made yet)."""
+        parsed = url if isinstance(url, StoreUrl) else parse_store_url(url, key="store.url")
+        if parsed.scheme not in ("influxdb", "influxdbs") or not parsed.database:
+            raise ConfigError("store.url", str(url), "use influxdb://HOST:PORT/DATABASE")
+        if api not in ("auto", "v1", "v2"):
+            raise ConfigError("store.api", api, "choose one of auto, v1, v2")
+        self.catalog = catalog or Catalog()
+        self.database: str = parsed.database
+        self.org = org
+        scheme = "https" if parsed.scheme == "influxdbs" else "http"
+        host = parsed.host or "127.0.0.1"
+        host = f"[{host}]" if ":" in host else host
+        self.base_url = f"{scheme}://{host}:{parsed.port or 8086}"
+        self._token = token if token is not None else read_token()
+        self._timeout_s = timeout_s
+        self._api = api
+        self._version: str | None = None
+        self.http = InfluxHttp(self.base_url, self._token, timeout_s)
+        self._client: Any = None
+        self._write_api: Any = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"InfluxStore({self.base_url!r}, database={self.database!r})"
+
+    # ------------------------------------------------------------------ writes
+
+    @property
+    def api(self) -> str:
+        """The write API in use, ``v1`` or ``v2`` (detected from ``/ping`` when ``auto``)."""
+        if self._api == "auto":
+            self._version = self.http.ping()
+            self._api = api_for_version(self._version)
+            log.info("InfluxDB at %s: using the %s write API", self.base_url, self._api)
+        return self._api
+
+    def reading_lines(self, readings: Sequence[Reading]) -> list[str]:
+        """Serialize readings to line protocol with influxdb-client's ``Point``."""
+        lines = []
+        for r in readings:
+            point = (
+                Point(MEASUREMENT)
+                .tag("meter", _check_tag("meter", r.meter_id))
+                .tag("site", _check_tag("site", r.site_id))
+                .tag("kind", self.catalog.kind_of(r.meter_id))
+                .tag("sector", self.catalog.sector_of(r.site_id))
+                .field("energy_kwh", _float(r.energy_kwh))
+                .field("register_kwh", _float(r.register_kwh))
+                .field("power_kw", _float(r.power_kw))
+                .field("temp_air_c", _float(r.temp_air_c))
+                # Always present, so COUNT("quality") counts readings.
+                .field("quality", ",".join(sorted(r.quality)))
+                .time(ms_of(r.ts), WritePrecision.MS)
+            )
+            lines.append(point.to_line_protocol())
+        return lines
+
+    def write(self, readings: Sequence[Reading]) -> int:
+        """Store readings; the same meter and timestamp twice keeps one point (the last)."""
+        if not readings:
+            return 0
+        self.write_lines(self.reading_lines(readings))
+        return len(readings)
+
+    def write_lines(self, lines: Sequence[str]) -> None:
+        """Write line-protocol lines (ms precision); a 413 splits the batch in halves."""
+        if not lines:
+            return
+        try:
+            self._write_once(lines)
+        except InfluxError as exc:
+            if exc.status != 413:
+                raise
+            if len(lines) == 1:
+                raise InfluxError(
+                    f"InfluxDB refused a single point as too large (HTTP 413): {exc.body}",
+                    retryable=False, status=413, body=exc.body,
+                ) from exc
+            half = len(lines) // 2
+            log.info("InfluxDB answered 413 for %d points; writing halves", len(lines))
+            self.write_lines(lines[:half])
+            self.write_lines(lines[half:])
+
+    def _write_once(self, lines: Sequence[str], precision: str = "ms") -> None:
+        if self.api == "v1":
+            self.http.write_v1(self.database, lines, precision=precision)
+            return
+        from influxdb_client.rest import ApiException
+        from urllib3.exceptions import HTTPError
+
+        what = f"write of {len(lines)} points to {self.database!r}"
+        if not self.org and self._version and parse_version(self._version)[0] == 2:
+            raise InfluxError(
+                f"{what}: InfluxDB {self._version} needs the organisation; set store.org "
+                "(GREENPIPE_STORE_ORG) and open the store with the [store] config",
+                retryable=True,
+            )
+        try:
+            self._v2_write_api().write(
+                bucket=self.database, org=self.org or "-", record=list(lines),
+                write_precision=WritePrecision.NS if precision == "ns" else WritePrecision.MS,
+            )
+        except ApiException as exc:
+            raise classify_http_error(int(exc.status or 0), exc.body, exc.headers, what) from exc
+        except HTTPError as exc:
+            raise InfluxError(f"{what}: cannot reach InfluxDB at {self.base_url} ({exc}); "
+                              "check store.url and that the server is running",
+                              retryable=True) from exc
+
+    def _v2_write_api(self) -> Any:
+        with self._lock:
+            if self._write_api is None:
+                from influxdb_client import InfluxDBClient
+                from influxdb_client.client.write_api import SYNCHRONOUS
+
+                self._client = InfluxDBClient(
+                    url=self.base_url, token=self._token or "", org=self.org or "-",
+                    timeout=round(self._timeout_s * 1000), retries=False,
+                )
+                self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
+            return self._write_api
+
+    # ------------------------------------------------------------------ reads
+
+    def query(self, statements: str) -> list[list[Series]]:
+        """Run InfluxQL statements against this store's database."""
+        return self.http.query(self.database, statements)
+
+    def read(
+        self,
+        start: datetime,
+        end: datetime,
+        bucket: timedelta,
+        *,
+        group_by: GroupBy | str = GroupBy.METER,
+        meters: Sequence[str] | None = None,
+        sites: Sequence[str] | None = None,
+        sectors: Sequence[str] | None = None,
+        offset: timedelta = timedelta(0),
+    ) -> pd.DataFrame:
+        """Aggregate readings into ``(b, b + bucket]`` buckets in InfluxDB; see ``Store.read``."""
+        select = ('SUM("energy_kwh"), MEAN("power_kw"), MEAN("temp_air_c"), '
+                  'COUNT("quality")')
+        return self._aggregate(MEASUREMENT, select, start, end, bucket, group_by,
+                               meters, sites, sectors, offset, rollup=False)
+
+    def read_rollup(
+        self,
+        start: datetime,
+        end: datetime,
+        bucket: timedelta,
+        *,
+        group_by: GroupBy | str = GroupBy.METER,
+        meters: Sequence[str] | None = None,
+        sites: Sequence[str] | None = None,
+        sectors: Sequence[str] | None = None,
+        offset: timedelta = timedelta(0),
+    ) -> pd.DataFrame:
+        """Like ``read`` but from the hourly rollups; bucket and offset must be whole hours.
+
+        Equals ``read`` for hours that ``greenpipe db rollup`` has covered, and is much
+        faster over long ranges. Means are weighted by reading counts, so they are exact.
+        """
+        for name, value in (("bucket", bucket), ("offset", offset)):
+            if round(value.total_seconds() * 1000) % _HOUR_MS:
+                raise ValueError(f"{name} {value} is not a whole number of hours; "
+                                 "use read() for finer buckets")
+        select = ('SUM("energy_kwh"), SUM("power_kw_sum"), SUM("power_n"), '
+                  'SUM("temp_air_c_sum"), SUM("temp_n"), SUM("readings")')
+        return self._aggregate(ROLLUP_MEASUREMENT, select, start, end, bucket, group_by,
+                               meters, sites, sectors, offset, rollup=True)
+
+    def _aggregate(
+        self, measurement: str, select: str, start: datetime, end: datetime,
+        bucket: timedelta, group_by: GroupBy | str, meters: Sequence[str] | None,
+        sites: Sequence[str] | None, sectors: Sequence[str] | None, offset: timedelta,
+        *, rollup: bool,
+    ) -> pd.DataFrame:
+        check_read_args(start, end, bucket)
+        group = GroupBy(group_by)
+        where = [f"time > {time_literal_ns(start)}", f"time <= {time_literal_ns(end)}"]
+        for tag, values in (("meter", meters), ("site", sites), ("sector", sectors)):
+            if values is not None:
+                if not values:
+                    return empty_read_frame(group)
+                where.append("(" + " OR ".join(
+                    f"{quote_ident(tag)} = {quote_literal(v)}" for v in values) + ")")
+        width_ms = round(bucket.total_seconds() * 1000)
+        # InfluxQL buckets are [t, t + w); shifting them by 1 ms gives (b, b + w] for
+        # ms-precision timestamps, labelled b + 1 ms, which we shift back below.
+        shift_ms = (round(offset.total_seconds() * 1000) + 1) % width_ms
+        q = (f"SELECT {select} FROM {quote_ident(measurement)} WHERE {' AND '.join(where)} "
+             f"GROUP BY time({width_ms}ms, {shift_ms}ms), {quote_ident(group.value)} "
+             "fill(none)")
+        rows: list[tuple[Any, ...]] = []
+        for series in self.query(q)[0]:
+            key = series.tags.get(group.value, "")
+            for v in series.values:
+                if rollup:
+                    _, energy, p_sum, p_n, t_sum, t_n, n = v
+                    power = p_sum / p_n if p_n else None
+                    temp = t_sum / t_n if t_n else None
+                    rows.append((key, v[0] - 1, energy, power, temp, int(n or 0)))
+                else:
+                    rows.append((key, v[0] - 1, v[1], v[2], v[3], int(v[4] or 0)))
+        if not rows:
+            return empty_read_frame(group)
+        rows.sort(key=lambda r: (r[0], r[1]))
+        frame = pd.DataFrame(rows, columns=[group.value, "bucket", "energy_kwh", "power_kw",
+                                            "temp_air_c", "readings"])
+        frame["bucket"] = pd.to_datetime(frame["bucket"], unit="ms", utc=True)
+        for c in ("energy_kwh", "power_kw", "temp_air_c"):
+            frame[c] = frame[c].astype("float64")
+        frame["readings"] = frame["readings"].astype("int64")
+        return frame
+
+    def latest(self) -> dict[str, Reading]:
+        """Return the newest reading of every meter."""
+        q = (f'SELECT "site", "energy_kwh", "register_kwh", "power_kw", "temp_air_c", '
+             f'"quality" FROM {quote_ident(MEASUREMENT)} GROUP BY "meter" '
+             "ORDER BY time DESC LIMIT 1")
+        out: dict[str, Reading] = {}
+        for series in self.query(q)[0]:
+            meter = series.tags.get("meter", "")
+            for ts, site, energy, register, power, temp, quality in series.values[:1]:
+                out[meter] = Reading(
+                    meter_id=meter, site_id=str(site),
+                    ts=_from_ms(ts),
+                    energy_kwh=_float(energy), register_kwh=_float(register),
+                    power_kw=_float(power), temp_air_c=_float(temp),
+                    quality=frozenset(q for q in str(quality or "").split(",") if q),
+                )
+        return out
+
+    def stats(self) -> StoreStats:
+        """Return per-meter counts, time span and energy, and the dead-letter count."""
+        m = quote_ident(MEASUREMENT)
+        results = self.query(
+            f'SELECT COUNT("quality"), SUM("energy_kwh") FROM {m} GROUP BY "meter", "site"; '
+            f'SELECT FIRST("quality") FROM {m} GROUP BY "meter"; '
+            f'SELECT LAST("quality") FROM {m} GROUP BY "meter"; '
+            f'SELECT COUNT("code") FROM {quote_ident(DEAD_LETTER_MEASUREMENT)}'
+        )
+        results += [[]] * (4 - len(results))
+        counts: dict[str, list[Any]] = {}
+        for s in results[0]:
+            meter, site = s.tags.get("meter", ""), s.tags.get("site", "")
+            _, n, energy = s.values[0]
+            entry = counts.setdefault(meter, [site, 0, 0.0])
+            entry[0] = min(entry[0], site)
+            entry[1] += int(n or 0)
+            entry[2] += float(energy or 0.0)
+        first = {s.tags.get("meter", ""): s.values[0][0] for s in results[1] if s.values}
+        last = {s.tags.get("meter", ""): s.values[0][0] for s in results[2] if s.values}
+        meters = tuple(
+            MeterStats(
+                meter=meter, site=site, readings=n,
+                first_ts=_from_ms(first[meter])
+                if meter in first else None,
+                last_ts=_from_ms(last[meter])
+                if meter in last else None,
+                energy_kwh=energy,
+            )
+            for meter, (site, n, energy) in sorted(counts.items())
+        )
+        dead = int(results[3][0].values[0][1]) if results[3] and results[3][0].values else 0
+        return StoreStats(meters=meters, dead_letters=dead)
+
+    # ------------------------------------------------------------------ dead letters
+
+    def write_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Store dead letters (payload base64-encoded) in the ``dead_letter`` measurement."""
+        if not letters:
+            return
+        lines = []
+        for d in letters:
+            ns = _unique_ns(d.received_at)
+            point = (
+                Point(DEAD_LETTER_MEASUREMENT)
+                .field("topic", d.topic)
+                .field("code", d.code)
+                .field("reason", d.reason)
+                .field("payload_b64", base64.b64encode(bytes(d.payload)).decode("ascii"))
+                .time(ns, WritePrecision.NS)
+            )
+            lines.append(point.to_line_protocol())
+        self._write_once(lines, precision="ns")
+
+    def read_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """Return the newest dead letters first."""
+        q = (f'SELECT "topic", "code", "reason", "payload_b64" FROM '
+             f"{quote_ident(DEAD_LETTER_MEASUREMENT)} ORDER BY time DESC LIMIT {int(limit)}")
+        out = []
+        for series in self.http.query(self.database, q, epoch="ns")[0]:
+            for ts, topic, code, reason, payload in series.values:
+                try:
+                    raw = base64.b64decode(str(payload or ""), validate=True)
+                except binascii.Error:
+                    raw = str(payload).encode("utf-8")
+                out.append(DeadLetter(
+                    received_at=_EPOCH + timedelta(microseconds=int(ts) // 1000),
+                    topic=str(topic), payload=raw, code=str(code), reason=str(reason),
+                ))
+        return out
+
+    # ------------------------------------------------------------------ results
+
+    def write_forecasts(self, records: Sequence[ForecastRecord]) -> int:
+        """Store forecast records in measurement ``forecast`` (same run and key replaces)."""
+        return self._write_records(FORECAST_TABLE, records)
+
+    def write_savings(self, records: Sequence[SavingsRecord]) -> int:
+        """Store savings records in measurement ``savings`` (same run and key replaces)."""
+        return self._write_records(SAVINGS_TABLE, records)
+
+    def read_forecasts(self, run_id: str | None = None) -> list[ForecastRecord]:
+        """Return the forecast records of ``run_id`` (default: the newest run)."""
+        return self._read_records(FORECAST_TABLE, ForecastRecord, run_id)
+
+    def read_savings(self, run_id: str | None = None) -> list[SavingsRecord]:
+        """Return the savings records of ``run_id`` (default: the newest run)."""
+        return self._read_records(SAVINGS_TABLE, SavingsRecord, run_id)
+
+    def _write_records(self, measurement: str,
+                       records: Sequence[ForecastRecord | SavingsRecord]) -> int:
+        if not records:
+            return 0
+        self.write_lines(influx_results.record_lines(measurement, records))
+        return len(records)
+
+    def _read_records(self, measurement: str, cls: type[R], run_id: str | None) -> list[R]:
+        if run_id is None:
+            newest = self.query(influx_results.newest_run_query(measurement))[0]
+            if not newest or not newest[0].values:
+                return []
+            tied = self.query(influx_results.at_time_query(measurement,
+                                                           newest[0].values[0][0]))[0]
+            run_id = influx_results.newest_run_id(tied)
+            if run_id is None:
+                return []
+        series = self.query(influx_results.run_query(measurement, run_id))[0]
+        return influx_results.records_from_series(cls, series)
+
+    def close(self) -> None:
+        """Close HTTP connections."""
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = self._write_api = None
+            self.http.close()

@@ -1,0 +1,383 @@
+"""One contract suite for every Store: SqliteStore and InfluxStore on a real influxd 1.6.7.
+
+Every expectation is hand-computed from the readings written; both stores must produce
+exactly the same results (read semantics: range ``start < ts <= end``, buckets
+``(b, b + w]`` labelled ``b``, aligned to the epoch plus ``offset``).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from greenpipe.model import DeadLetter, Meter, MeterKind, Reading, Sector, Site
+from greenpipe.stores import Catalog, GroupBy, Store
+from greenpipe.stores.base import READ_COLUMNS, empty_read_frame
+from greenpipe.stores.sqlite import SqliteStore
+
+T0 = datetime(2025, 4, 1, tzinfo=UTC)
+H = timedelta(hours=1)
+M30 = timedelta(minutes=30)
+
+CATALOG = Catalog.of(
+    [
+        Meter("p-main", "plant", MeterKind.ELECTRICITY, "kWh"),
+        Meter("p-gas", "plant", MeterKind.GAS, "kWh"),
+        Meter("o-main", "office", MeterKind.ELECTRICITY, "kWh"),
+        Meter("h-weather", "hall", MeterKind.WEATHER, "degC", cumulative=False),
+    ],
+    [
+        Site("plant", "工場 A", Sector.INDUSTRY, "Asia/Tokyo", "tepco"),
+        Site("office", "Office", Sector.COMMERCIAL, "Asia/Tokyo", "tepco"),
+        Site("hall", "City hall", Sector.PUBLIC, "Asia/Tokyo", "tepco"),
+    ],
+)
+
+
+def _r(meter: str, site: str, ts: datetime, **kw: Any) -> Reading:
+    return Reading(meter_id=meter, site_id=site, ts=ts, **kw)
+
+
+CITY = [
+    _r("p-main", "plant", T0 + M30, energy_kwh=1.0, register_kwh=101.0, power_kw=10.0),
+    _r("p-main", "plant", T0 + 2 * M30, energy_kwh=2.0, register_kwh=103.0, power_kw=20.0),
+    _r("p-main", "plant", T0 + 3 * M30, energy_kwh=3.0, register_kwh=106.0, power_kw=30.0),
+    _r("p-main", "plant", T0 + 4 * M30, energy_kwh=4.0, register_kwh=110.0, power_kw=40.0,
+       quality=frozenset({"quality.interval_form", "quality.counter_reset"})),
+    _r("p-gas", "plant", T0 + H, energy_kwh=5.0),
+    _r("p-gas", "plant", T0 + 2 * H, energy_kwh=7.0),
+    _r("o-main", "office", T0 + M30, energy_kwh=0.5, power_kw=1.0),
+    _r("o-main", "office", T0 + H, energy_kwh=0.25, power_kw=3.0),
+    _r("h-weather", "hall", T0 + H, temp_air_c=10.0),
+    _r("h-weather", "hall", T0 + 2 * H, temp_air_c=14.0),
+]
+NAN = float("nan")
+
+
+@pytest.fixture(params=["sqlite", "influx"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """An empty store of each kind, catalogued with the small test city."""
+    if request.param == "sqlite":
+        s: Store = SqliteStore(tmp_path / "contract.db", CATALOG)
+    else:
+        from greenpipe.stores.influx import InfluxStore
+        from greenpipe.stores.influx_admin import init
+
+        server = request.getfixturevalue("influxdb")
+        influx = InfluxStore(server.store_url(f"contract_{uuid.uuid4().hex[:12]}"), CATALOG)
+        init(influx)
+        s = influx
+    yield s
+    s.close()
+
+
+def rows(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
+    """Frame rows as tuples, NaN as None, buckets as ISO strings (for exact comparison)."""
+    assert list(frame.columns[1:]) == list(READ_COLUMNS)
+    out = []
+    for rec in frame.itertuples(index=False):
+        values: list[Any] = []
+        for v in rec:
+            if isinstance(v, float) and math.isnan(v):
+                values.append(None)
+            elif isinstance(v, pd.Timestamp):
+                values.append(v.isoformat())
+            else:
+                values.append(v)
+        out.append(tuple(values))
+    return out
+
+
+def iso(ts: datetime) -> str:
+    return pd.Timestamp(ts).isoformat()
+
+
+def check_dtypes(frame: pd.DataFrame) -> None:
+    assert isinstance(frame["bucket"].dtype, pd.DatetimeTZDtype)
+    assert str(frame["bucket"].dt.tz) == "UTC"
+    for c in ("energy_kwh", "power_kw", "temp_air_c"):
+        assert frame[c].dtype == "float64"
+    assert frame["readings"].dtype == "int64"
+
+
+pytestmark = pytest.mark.integration
+
+
+def test_empty_store(store: Store) -> None:
+    frame = store.read(T0, T0 + H, H)
+    assert list(frame.columns) == list(empty_read_frame(GroupBy.METER).columns)
+    assert frame.empty
+    assert store.read(T0, T0 + H, H, group_by="sector").columns[0] == "sector"
+    assert store.latest() == {}
+    stats = store.stats()
+    assert stats.meters == () and stats.dead_letters == 0
+    assert store.read_dead_letters() == []
+    assert store.write([]) == 0
+
+
+def test_read_by_meter_hand_computed(store: Store) -> None:
+    assert store.write(CITY) == len(CITY)
+    frame = store.read(T0, T0 + 2 * H, H)
+    check_dtypes(frame)
+    assert rows(frame) == [
+        ("h-weather", iso(T0), None, None, 10.0, 1),
+        ("h-weather", iso(T0 + H), None, None, 14.0, 1),
+        ("o-main", iso(T0), 0.75, 2.0, None, 2),
+        ("p-gas", iso(T0), 5.0, None, None, 1),
+        ("p-gas", iso(T0 + H), 7.0, None, None, 1),
+        ("p-main", iso(T0), 3.0, 15.0, None, 2),
+        ("p-main", iso(T0 + H), 7.0, 35.0, None, 2),
+    ]
+
+
+def test_read_by_site_and_sector(store: Store) -> None:
+    store.write(CITY)
+    by_site = store.read(T0, T0 + 2 * H, H, group_by=GroupBy.SITE)
+    assert rows(by_site) == [
+        ("hall", iso(T0), None, None, 10.0, 1),
+        ("hall", iso(T0 + H), None, None, 14.0, 1),
+        ("office", iso(T0), 0.75, 2.0, None, 2),
+        ("plant", iso(T0), 8.0, 15.0, None, 3),
+        ("plant", iso(T0 + H), 14.0, 35.0, None, 3),
+    ]
+    by_sector = store.read(T0, T0 + 2 * H, 2 * H, group_by="sector")
+    assert rows(by_sector) == [
+        ("commercial", iso(T0), 0.75, 2.0, None, 2),
+        ("industry", iso(T0), 22.0, 25.0, None, 6),
+        ("public", iso(T0), None, None, 12.0, 2),
+    ]
+
+
+def test_filters(store: Store) -> None:
+    store.write(CITY)
+    day = timedelta(days=1)
+    frame = store.read(T0, T0 + day, day, meters=["p-main", "o-main"], sites=["plant"])
+    assert rows(frame) == [("p-main", iso(T0), 10.0, 25.0, None, 4)]
+    frame = store.read(T0, T0 + day, day, group_by="site", sectors=["public"])
+    assert rows(frame) == [("hall", iso(T0), None, None, 12.0, 2)]
+    frame = store.read(T0, T0 + day, day, group_by="sector", meters=["o-main", "p-gas"])
+    assert rows(frame) == [
+        ("commercial", iso(T0), 0.75, 2.0, None, 2),
+        ("industry", iso(T0), 12.0, None, None, 2),
+    ]
+    assert store.read(T0, T0 + day, day, meters=[]).empty
+    assert store.read(T0, T0 + day, day, sites=["nowhere"]).empty
+
+
+def test_range_is_start_exclusive_end_inclusive(store: Store) -> None:
+    store.write(CITY)
+    frame = store.read(T0 + M30, T0 + 3 * M30, H)
+    assert rows(frame) == [
+        ("h-weather", iso(T0), None, None, 10.0, 1),
+        ("o-main", iso(T0), 0.25, 3.0, None, 1),
+        ("p-gas", iso(T0), 5.0, None, None, 1),
+        ("p-main", iso(T0), 2.0, 20.0, None, 1),
+        ("p-main", iso(T0 + H), 3.0, 30.0, None, 1),
+    ]
+
+
+def test_bucket_edges_belong_to_the_interval_they_end(store: Store) -> None:
+    ms = timedelta(milliseconds=1)
+    store.write([
+        _r("p-main", "plant", T0, energy_kwh=1.0),            # ends bucket (T0-1h, T0]
+        _r("p-main", "plant", T0 + ms, energy_kwh=2.0),       # first instant of (T0, T0+1h]
+        _r("p-main", "plant", T0 + H - ms, energy_kwh=4.0),
+        _r("p-main", "plant", T0 + H, energy_kwh=8.0),        # last instant of (T0, T0+1h]
+        _r("p-main", "plant", T0 + H + ms, energy_kwh=16.0),
+    ])
+    frame = store.read(T0 - H, T0 + 2 * H, H)
+    assert rows(frame) == [
+        ("p-main", iso(T0 - H), 1.0, None, None, 1),
+        ("p-main", iso(T0), 14.0, None, None, 3),
+        ("p-main", iso(T0 + H), 16.0, None, None, 1),
+    ]
+    # 15-minute buckets aligned to :05, :20, :35, :50.
+    quarter = timedelta(minutes=15)
+    frame = store.read(T0 - H, T0 + 2 * H, quarter, offset=timedelta(minutes=5))
+    assert rows(frame) == [
+        ("p-main", iso(T0 - timedelta(minutes=10)), 3.0, None, None, 2),
+        ("p-main", iso(T0 + timedelta(minutes=50)), 28.0, None, None, 3),
+    ]
+
+
+def test_jst_daily_buckets(store: Store) -> None:
+    store.write([
+        _r("p-main", "plant", datetime(2025, 4, 1, 14, 30, tzinfo=UTC), energy_kwh=1.0),  # 23:30
+        _r("p-main", "plant", datetime(2025, 4, 1, 15, 0, tzinfo=UTC), energy_kwh=2.0),   # 00:00
+        _r("p-main", "plant", datetime(2025, 4, 1, 15, 30, tzinfo=UTC), energy_kwh=4.0),  # 00:30
+        _r("o-main", "office", datetime(2025, 4, 2, 14, 59, tzinfo=UTC), energy_kwh=8.0),
+    ])
+    jst_day = timedelta(days=1)
+    frame = store.read(datetime(2025, 3, 31, 15, tzinfo=UTC), datetime(2025, 4, 3, 15, tzinfo=UTC),
+                       jst_day, offset=timedelta(hours=-9))
+    # JST 2025-04-01 starts at 2025-03-31T15:00Z; the reading at 00:00 JST ends that day.
+    assert rows(frame) == [
+        ("o-main", "2025-04-01T15:00:00+00:00", 8.0, None, None, 1),
+        ("p-main", "2025-03-31T15:00:00+00:00", 3.0, None, None, 2),
+        ("p-main", "2025-04-01T15:00:00+00:00", 4.0, None, None, 1),
+    ]
+    by_sector = store.read(datetime(2025, 3, 31, 15, tzinfo=UTC),
+                           datetime(2025, 4, 3, 15, tzinfo=UTC), jst_day,
+                           group_by="sector", offset=timedelta(hours=15))
+    assert rows(by_sector) == [
+        ("commercial", "2025-04-01T15:00:00+00:00", 8.0, None, None, 1),
+        ("industry", "2025-03-31T15:00:00+00:00", 3.0, None, None, 2),
+        ("industry", "2025-04-01T15:00:00+00:00", 4.0, None, None, 1),
+    ]
+
+
+def test_same_meter_and_timestamp_twice_keeps_the_last(store: Store) -> None:
+    ts = T0 + M30
+    store.write([_r("p-main", "plant", ts, energy_kwh=1.0, power_kw=5.0)])
+    store.write([_r("p-main", "plant", ts, energy_kwh=9.0, power_kw=6.0)])
+    store.write([_r("p-main", "plant", ts + M30, energy_kwh=1.0),
+                 _r("p-main", "plant", ts + M30, energy_kwh=2.5)])
+    stats = store.stats()
+    assert [(m.meter, m.readings, m.energy_kwh) for m in stats.meters] == [("p-main", 2, 11.5)]
+    assert rows(store.read(T0, T0 + H, H)) == [("p-main", iso(T0), 11.5, 6.0, None, 2)]
+
+
+def test_latest(store: Store) -> None:
+    store.write(CITY)
+    latest = store.latest()
+    assert sorted(latest) == ["h-weather", "o-main", "p-gas", "p-main"]
+    assert latest["p-main"] == CITY[3]
+    assert latest["p-gas"] == CITY[5]
+    assert latest["o-main"] == CITY[7]
+    assert latest["h-weather"] == CITY[9]
+    assert isinstance(latest["p-main"].energy_kwh, float)
+
+
+def test_stats(store: Store) -> None:
+    store.write(CITY)
+    store.write_dead_letters([DeadLetter(T0, "t", b"x", "payload.bad_json", "bad")])
+    stats = store.stats()
+    got = [(m.meter, m.site, m.readings, m.first_ts, m.last_ts, m.energy_kwh) for m in stats.meters]
+    assert got == [
+        ("h-weather", "hall", 2, T0 + H, T0 + 2 * H, 0.0),
+        ("o-main", "office", 2, T0 + M30, T0 + H, 0.75),
+        ("p-gas", "plant", 2, T0 + H, T0 + 2 * H, 12.0),
+        ("p-main", "plant", 4, T0 + M30, T0 + 2 * H, 10.0),
+    ]
+    assert stats.dead_letters == 1
+
+
+def test_dead_letters_round_trip(store: Store) -> None:
+    # Received times are kept to the millisecond at least; letters of the same instant
+    # come back newest-written first.
+    letters = [
+        DeadLetter(T0 + timedelta(milliseconds=123), "greenpipe/v1/plant/p-main",
+                   bytes(range(256)), "payload.bad_json", "not JSON: \"\\x00\"\nline 2"),
+        DeadLetter(T0 + timedelta(seconds=1), "topic with spaces/工場", b"",
+                   "payload.empty", "空のペイロード"),
+        DeadLetter(T0 + timedelta(seconds=1), "same/instant", b'{"v": 1}\n',
+                   "payload.schema", "missing key 'ts'; commas, = and spaces"),
+        DeadLetter(T0 + timedelta(seconds=2), "t", b"\xff\xfe\x00", "payload.bad_utf8", "x"),
+    ]
+    store.write_dead_letters(letters[:2])
+    store.write_dead_letters(letters[2:])
+    store.write_dead_letters([])
+    got = store.read_dead_letters()
+    assert got == [letters[3], letters[2], letters[1], letters[0]]
+    assert store.read_dead_letters(limit=2) == [letters[3], letters[2]]
+    assert store.stats().dead_letters == 4
+
+
+def test_naive_datetimes_are_refused(store: Store) -> None:
+    naive = datetime(2025, 4, 1)
+    with pytest.raises(ValueError, match="no UTC offset"):
+        store.read(naive, T0 + H, H)
+    with pytest.raises(ValueError, match="no UTC offset"):
+        store.read(T0, naive + 2 * H, H)
+    with pytest.raises(ValueError):
+        _r("p-main", "plant", naive, energy_kwh=1.0)
+
+
+HOSTILE_METERS = [
+    'a" OR "1"="1',
+    "x' OR ''='",
+    "工場 1,= メーター",
+    '"); DROP MEASUREMENT energy; --',
+    "semi;colon WHERE time > 0",
+]
+
+
+def test_hostile_and_non_ascii_names_round_trip(store: Store) -> None:
+    sites = ["site 'quoted'", 'サイト,="x"', "plant"]
+    readings = [
+        _r(meter, sites[i % len(sites)], T0 + M30 * (i + 1), energy_kwh=float(2 ** i))
+        for i, meter in enumerate(HOSTILE_METERS)
+    ]
+    store.write(readings)
+    day = timedelta(days=1)
+    frame = store.read(T0, T0 + day, day)
+    assert rows(frame) == sorted(
+        (m, iso(T0), float(2 ** i), None, None, 1) for i, m in enumerate(HOSTILE_METERS))
+    for i, meter in enumerate(HOSTILE_METERS):
+        only = store.read(T0, T0 + day, day, meters=[meter])
+        assert rows(only) == [(meter, iso(T0), float(2 ** i), None, None, 1)]
+    by_site = store.read(T0, T0 + day, day, group_by="site", sites=[sites[1]])
+    assert rows(by_site) == [(sites[1], iso(T0), 2.0 + 16.0, None, None, 2)]
+    assert sorted(store.latest()) == sorted(HOSTILE_METERS)
+    assert {r.site_id for r in store.latest().values()} == set(sites)
+    assert [m.meter for m in store.stats().meters] == sorted(HOSTILE_METERS)
+    # The data is intact after all those names went through queries.
+    assert store.stats().meters and sum(m.readings for m in store.stats().meters) == 5
+
+
+def test_forecast_and_savings_records(store: Store) -> None:
+    from dataclasses import replace
+
+    from greenpipe.results import ForecastRecord, SavingsRecord
+
+    site = ForecastRecord("run-a", T0, "site", '工場 "x",=1', 2025, 1.0, 2.0, 3.0,
+                          target_fy=2030, base_fy=2013, probability_meeting=0.25,
+                          model='{"method": "prophet"}', warnings=("a.b", "c.d"))
+    city = ForecastRecord("run-a", T0, "city", "city", 2025, 4.0, 5.0, 6.0, target_fy=2030)
+    assert store.read_forecasts() == []
+    assert store.write_forecasts([site, city]) == 2
+    store.write_forecasts([replace(city, co2_t_p50=5.5)])  # same run and key: replaces
+    assert store.read_forecasts() == [replace(city, co2_t_p50=5.5), site]
+    # A run created at the same instant: the greater run id is the newest.
+    store.write_forecasts([replace(city, run_id="run-b")])
+    assert store.read_forecasts() == [replace(city, run_id="run-b")]
+    assert store.read_forecasts("run-a") == [replace(city, co2_t_p50=5.5), site]
+    assert store.read_forecasts("x' OR ''='") == []
+    null_test = SavingsRecord("run-s", T0, "o-main", "office", "", "daily", T0 - 400 * H,
+                              T0 - 35 * H, T0 - 35 * H, T0, 9.0, 10.0, 1.0, 0.5, 1.5, 0.9,
+                              passes_ashrae=True)
+    assert store.write_savings([null_test]) == 1
+    assert store.read_savings() == [null_test]
+
+
+def test_forecast_without_a_target_is_replaced_too(store: Store) -> None:
+    from dataclasses import replace
+
+    from greenpipe.results import ForecastRecord
+
+    city = ForecastRecord("run-a", T0, "city", "city", 2025, 4.0, 5.0, 6.0)  # no target
+    store.write_forecasts([city])
+    store.write_forecasts([replace(city, co2_t_p50=5.5)])
+    assert store.read_forecasts() == [replace(city, co2_t_p50=5.5)]
+
+
+def test_every_store_implements_the_protocol_exactly(store: Store) -> None:
+    import inspect
+
+    assert isinstance(store, Store)
+    for name, member in vars(Store).items():
+        if name.startswith("_") or not callable(member):
+            continue
+        expected = inspect.signature(member)
+        actual = inspect.signature(getattr(type(store), name))
+        assert list(actual.parameters) == list(expected.parameters), name
+        for p_name, param in expected.parameters.items():
+            got = actual.parameters[p_name]
+            assert (got.kind, got.default) == (param.kind, param.default), (name, p_name)

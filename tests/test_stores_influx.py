@@ -1,0 +1,231 @@
+"""InfluxStore specifics on a real influxd 1.6.7: admin commands, rollups, config, CLI.
+
+The behaviour shared with SqliteStore is proven by tests/test_store_contract.py.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from greenpipe.cli import main
+from greenpipe.config import load_config
+from greenpipe.errors import ConfigError
+from greenpipe.model import Meter, MeterKind, Reading, Sector, Site
+from greenpipe.stores import Catalog, open_store
+from greenpipe.stores.influx import InfluxStore
+from greenpipe.stores.influx_admin import (
+    check,
+    init,
+    retention_seconds,
+    rollup_hourly,
+    run_rollups,
+)
+from greenpipe.stores.influxql import InfluxError, quote_ident, quote_literal
+from tests._influx_http import Recorded, Reply, recording_server
+from tests.conftest import EXAMPLE_CONFIG, InfluxProcess
+
+T0 = datetime(2025, 4, 1, tzinfo=UTC)
+CATALOG = Catalog.of(
+    [Meter("p-main", "plant", MeterKind.ELECTRICITY, "kWh"),
+     Meter("o-main", "office", MeterKind.ELECTRICITY, "kWh")],
+    [Site("plant", "Plant", Sector.INDUSTRY, "Asia/Tokyo", "tepco"),
+     Site("office", "Office", Sector.COMMERCIAL, "Asia/Tokyo", "tepco")],
+)
+
+
+def _db() -> str:
+    return f"t_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def store(influxdb: InfluxProcess) -> Iterator[InfluxStore]:
+    """An initialised, empty InfluxStore on the real influxd."""
+    s = InfluxStore(influxdb.store_url(_db()), CATALOG)
+    init(s)
+    yield s
+    s.close()
+
+
+def _city(days: int = 2) -> list[Reading]:
+    """Two meters, 10-minute readings with varying energy, power and sparse temperature."""
+    out = []
+    for i in range(1, days * 144 + 1):
+        ts = T0 + timedelta(minutes=10 * i)
+        out.append(Reading("p-main", "plant", ts, energy_kwh=float(i % 7),
+                           power_kw=float(i % 5) * 6.0))
+        if i % 3:
+            out.append(Reading("o-main", "office", ts, energy_kwh=0.5 * (i % 4),
+                               power_kw=float(i % 4) * 3.0 if i % 2 else None,
+                               temp_air_c=20.0 + i % 3))
+    return out
+
+
+pytestmark = pytest.mark.integration
+
+
+def test_quoting_escapes_what_influxql_would_interpret() -> None:
+    assert quote_ident('a"b\\c') == '"a\\"b\\\\c"'
+    assert quote_literal("x' OR ''='") == "'x\\' OR \\'\\'=\\''"
+    assert quote_literal("line\nbreak\\") == "'line\\nbreak\\\\'"
+
+
+def test_init_creates_database_and_retention_policy(influxdb: InfluxProcess) -> None:
+    s = InfluxStore(influxdb.store_url(_db()))
+    done = init(s, "400d")
+    assert "retention policy 'greenpipe' keeps 400d (default)" in done
+    assert init(s, "52w")[-1] == "retention policy 'greenpipe' keeps 52w (default)"
+    (series,) = s.query(f"SHOW RETENTION POLICIES ON {quote_ident(s.database)}")[0]
+    policies = {row[0]: (row[1], row[-1]) for row in series.values}
+    assert policies["greenpipe"] == ("8736h0m0s", True)  # 52 weeks, the default policy
+    assert check(s).database == s.database
+    s.close()
+
+
+def test_retention_values() -> None:
+    assert retention_seconds("") == 0
+    assert retention_seconds("400d") == 400 * 86400
+    assert retention_seconds("2w") == 1209600
+    for bad in ("400 days", "1d; DROP DATABASE x", "30m"):
+        with pytest.raises(ConfigError):
+            retention_seconds(bad)
+
+
+def test_check_reports_version_and_database(store: InfluxStore, influxdb: InfluxProcess) -> None:
+    result = check(store)
+    assert (result.version, result.api) == (influxdb.version, "v1")
+    assert result.version.startswith("1.6.")
+
+
+def test_check_missing_database(influxdb: InfluxProcess) -> None:
+    s = InfluxStore(influxdb.store_url("no_such_db"))
+    with pytest.raises(InfluxError,
+                       match="no database named 'no_such_db'; run `greenpipe db init`"):
+        check(s)
+
+
+def test_check_wrong_url_and_wrong_token() -> None:
+    def not_influx(_: Recorded) -> Reply:
+        return 200, {"Content-Type": "text/html"}, b"<html>router</html>"
+
+    with (recording_server(not_influx) as server,
+          pytest.raises(InfluxError, match="not an InfluxDB server")):
+        check(InfluxStore(server.store_url("db")))
+
+    def auth_enabled(req: Recorded) -> Reply:
+        if req.path == "/ping":
+            return 204, {"X-Influxdb-Version": "1.6.7~rc0"}, b""
+        return 401, {}, b'{"error":"authorization failed"}'
+
+    with recording_server(auth_enabled) as server:
+        with pytest.raises(InfluxError, match="rejected the token") as info:
+            check(InfluxStore(server.store_url("db"), token="wrong:token"))
+        assert "wrong:token" not in str(info.value)
+
+
+def test_rollup_reads_equal_raw_reads(store: InfluxStore) -> None:
+    store.write(_city())
+    end = T0 + timedelta(days=2)
+    assert rollup_hourly(store, T0, end) == 48 + 48
+    for kwargs in ({"bucket": timedelta(hours=1)},
+                   {"bucket": timedelta(hours=3), "group_by": "sector"},
+                   {"bucket": timedelta(days=1), "offset": timedelta(hours=-9),
+                    "group_by": "site"}):
+        raw = store.read(T0, end, **kwargs)
+        rolled = store.read_rollup(T0, end, **kwargs)
+        assert list(rolled.columns) == list(raw.columns)
+        assert rolled[rolled.columns[:2]].equals(raw[raw.columns[:2]])
+        assert list(rolled["readings"]) == list(raw["readings"])
+        for col in ("energy_kwh", "power_kw", "temp_air_c"):
+            assert rolled[col].to_numpy() == pytest.approx(raw[col].to_numpy(), nan_ok=True)
+    # Hand check of one hour: p-main readings i = 1..6 -> energy i % 7 = 1+2+3+4+5+6.
+    first = store.read_rollup(T0, T0 + timedelta(hours=1), timedelta(hours=1), meters=["p-main"])
+    assert first["energy_kwh"].tolist() == [21.0]
+    assert first["readings"].tolist() == [6]
+    with pytest.raises(ValueError, match="whole number of hours"):
+        store.read_rollup(T0, end, timedelta(minutes=30))
+
+
+def test_rollup_rerun_is_idempotent_and_picks_up_late_data(store: InfluxStore) -> None:
+    store.write(_city(days=1))
+    rollup_hourly(store, T0, T0 + timedelta(days=1))
+    rollup_hourly(store, T0, T0 + timedelta(days=1))
+    day = timedelta(days=1)
+    assert store.read_rollup(T0, T0 + day, day, meters=["p-main"])["readings"].tolist() == [144]
+    late = Reading("p-main", "plant", T0 + timedelta(minutes=5), energy_kwh=100.0)
+    store.write([late])
+    before = store.read_rollup(T0, T0 + day, day, meters=["p-main"])["energy_kwh"].item()
+    calls = iter([T0 + timedelta(minutes=30)])
+    run_rollups(store, hours=1, every_s=None, now=lambda: next(calls))
+    after = store.read_rollup(T0, T0 + day, day, meters=["p-main"])["energy_kwh"].item()
+    assert after == before + 100.0
+    assert after == store.read(T0, T0 + day, day, meters=["p-main"])["energy_kwh"].item()
+
+
+def test_int_values_are_stored_as_floats(store: InfluxStore) -> None:
+    # An int would become an integer field and make every later float a type conflict.
+    store.write([Reading("p-main", "plant", T0 + timedelta(minutes=1), energy_kwh=3)])
+    store.write([Reading("p-main", "plant", T0 + timedelta(minutes=2), energy_kwh=2.5)])
+    assert store.stats().meters[0].energy_kwh == 5.5
+
+
+def test_open_store_with_config_token_and_timeout(influxdb: InfluxProcess, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("admin:secret-from-file\n")
+    monkeypatch.delenv("GREENPIPE_INFLUX_TOKEN", raising=False)
+    cfg = load_config(EXAMPLE_CONFIG, env={
+        "GREENPIPE_STORE_URL": influxdb.store_url("cfg_db"),
+        "GREENPIPE_STORE_TOKEN_FILE": str(token_file),
+        "GREENPIPE_STORE_API": "v1",
+        "GREENPIPE_STORE_TIMEOUT_S": "5",
+        "GREENPIPE_STORE_ORG": "city",
+    })
+    assert cfg.store.token == "admin:secret-from-file"
+    assert "secret" not in repr(cfg.store)
+    s = open_store(cfg.store.url, Catalog.of(cfg.meters, cfg.sites), cfg.store)
+    assert isinstance(s, InfluxStore)
+    assert (s.api, s.org, s.database) == ("v1", "city", "cfg_db")
+    assert "secret" not in repr(s)
+    s.close()
+    env_cfg = load_config(EXAMPLE_CONFIG, env={"GREENPIPE_INFLUX_TOKEN": "from-env",
+                                               "GREENPIPE_STORE_TOKEN_FILE": str(token_file)})
+    assert env_cfg.store.token == "from-env"
+    with pytest.raises(ConfigError, match="GREENPIPE_INFLUX_TOKEN"):
+        from greenpipe.config import config_from_dict
+        config_from_dict({"store": {"token": "x"}}, env={})
+    with pytest.raises(ConfigError, match="never put credentials in the URL"):
+        open_store("influxdb://admin:secret@127.0.0.1:8086/db")
+
+
+def test_cli_db_init_check_and_store_stats(influxdb: InfluxProcess,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    url = influxdb.store_url(_db())
+    assert main(["db", "check", "--config", str(EXAMPLE_CONFIG), "--store", url]) == 2
+    assert "run `greenpipe db init`" in capsys.readouterr().err
+    assert main(["db", "init", "--config", str(EXAMPLE_CONFIG), "--store", url]) == 0
+    assert main(["db", "check", "--config", str(EXAMPLE_CONFIG), "--store", url]) == 0
+    out = capsys.readouterr().out
+    assert f"InfluxDB {influxdb.version}" in out and "write API v1" in out
+    cfg = load_config(EXAMPLE_CONFIG, env={})
+    s = open_store(url, Catalog.of(cfg.meters, cfg.sites))
+    s.write([Reading("f1-main", "factory-1", T0 + timedelta(minutes=30 * i), energy_kwh=1.5)
+             for i in range(1, 5)])
+    s.close()
+    assert main(["store", "stats", "--json", "--config", str(EXAMPLE_CONFIG),
+                 "--store", url]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert lines == [
+        {"meter": "f1-main", "site": "factory-1", "readings": 4,
+         "first_ts": "2025-04-01T00:30:00+00:00", "last_ts": "2025-04-01T02:00:00+00:00",
+         "energy_kwh": 6.0},
+        {"dead_letters": 0},
+    ]
+    assert main(["db", "rollup", "--hours", "1", "--config", str(EXAMPLE_CONFIG),
+                 "--store", url]) == 0
+

@@ -111,6 +111,11 @@ class CollectorConfig:
     spool_max_readings: int = 2000000
     """Spool capacity; when full, the collector stops acking and the broker holds readings.
     [readings]"""
+    future_tolerance_s: float = 86400.0
+    """Readings stamped later than this after receipt are dead letters (a meter clock
+    running ahead); generous by default because ``greenpipe demo --speed`` runs ahead. [s]"""
+    gap_after_s: float = 3600.0
+    """An interval longer than this is flagged ``quality.gap``. [s]"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,9 +248,11 @@ class ForecastingConfig:
     shutdown_handling: Literal["holidays", "exclude", "ignore"] = "holidays"
     """Plant shutdowns as holiday effects, excluded from fits, or ignored."""
     hdd_base_c: float = 18.0
-    """Heating degree-day base temperature. [°C]"""
+    """Heating degree base temperature, used when balance_point_search is off. [°C]"""
     cdd_base_c: float = 22.0
-    """Cooling degree-day base temperature. [°C]"""
+    """Cooling degree base temperature, used when balance_point_search is off. [°C]"""
+    balance_point_search: bool = True
+    """Choose each baseline's degree bases from its data (variable-base degree days)."""
     min_coverage: float = 0.9
     """Share of expected intervals that must hold data, else a sufficiency warning."""
     baseline_days: int = 365
@@ -680,6 +687,9 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("collector.session_expiry_s", c.session_expiry_s, "use 1 s or more")
     if c.spool_max_readings < 1:
         raise ConfigError("collector.spool_max_readings", c.spool_max_readings, "use 1 or more")
+    if c.future_tolerance_s <= 0 or c.gap_after_s <= 0:
+        raise ConfigError("collector.future_tolerance_s / gap_after_s",
+                          (c.future_tolerance_s, c.gap_after_s), "use more than 0 s")
     s = cfg.simulator
     if s.interval_s < 1 or s.live_interval_s < 1:
         raise ConfigError("simulator.interval_s", s.interval_s, "use 1 s or more")

@@ -1,0 +1,374 @@
+"""The baseline (counterfactual) model: Prophet with calendar and weather terms.
+
+IPMVP Option C (whole facility): a model of energy use fitted on a baseline period and
+used to predict what the reporting period would have used without the measure.
+
+Terms, as the data allows:
+
+* seasonality: weekly on regular days (a holiday or shutdown replaces the weekday pattern
+  instead of adding to it: a plant closed for Obon is closed whatever the weekday); daily
+  for hourly models, with separate shapes for working and non-working days; yearly when
+  the data can identify it: 12 months without weather terms, 24 months with them (over a
+  single year the annual Fourier terms and the degree terms describe the same cycle, and
+  Prophet itself warns the split is under-identified; ASHRAE Guideline 14 regression
+  baselines explain the annual cycle by weather);
+* events: Japanese public holidays and configured plant shutdowns (``greenpipe.plant_calendar``),
+  one ``public_holiday`` and one ``shutdown`` effect (a one-year baseline sees each named
+  holiday once, so per-holiday effects would be fitted to single days);
+* trend: ``flat`` for savings baselines (IPMVP: the counterfactual holds baseline conditions,
+  it does not extrapolate drift) and ``linear`` for projections, where the trend is the point;
+* regressors: heating and cooling degrees from outdoor temperature,
+  ``hdd = max(0, hdd_base_c − T)`` and ``cdd = max(0, T − cdd_base_c)`` [K] on the interval's
+  mean temperature, plus the same degrees on working days only (``hdd_workday``,
+  ``cdd_workday``): buildings heat and cool mainly when occupied, so the weather response
+  differs by occupancy mode, as in ASHRAE Guideline 14 change-point models and LBNL's
+  time-of-week-and-temperature model (on the simulated city this cut the office's daily
+  CV(RMSE) from 8.2 % to 5.5 % and the city-hall gas meter's from 27 % to 6.3 %), an
+  optional production volume, and known step changes: every ``step_*`` column of the
+  data (0 before an intervention, 1 from it on, e.g. a declared efficiency measure inside
+  a projection's history) becomes a regressor.
+
+Prophet works in local wall-clock time (``ds`` is local and naive) so that weekdays and
+holidays fall on local dates. Prophet fits by MAP; its "posterior" samples (``uncertainty
+samples``) draw the observation noise and future trend changes, not parameter uncertainty.
+
+cmdstanpy logs every optimisation at INFO through handlers it installs itself; setting its
+level is undone by those handlers, so ``silence_stan()`` disables the logger and drops them.
+No network access happens anywhere here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from forecasting.balance import select_balance_points
+from forecasting.data import BaselineData
+from greenpipe.config import ShutdownPeriod
+from greenpipe.errors import DataSufficiencyError, GreenpipeError
+from greenpipe.plant_calendar import DEFAULT_SHUTDOWNS, DayType, day_type
+
+MODEL_FORMAT = "greenpipe.baseline/1"
+_DAILY_ORDER = 11
+"""Fourier order of the daily shapes: 11 of the 12 an hourly day can carry, so shift
+start and end steps are followed without much ringing."""
+_CONDITIONS = ("workday", "offday", "regular")
+_WEATHER_TERMS = ("hdd", "cdd", "hdd_workday", "cdd_workday")
+"""Boolean columns that switch conditional seasonalities on and off."""
+
+
+@contextlib.contextmanager
+def _prophet_quiet() -> Iterator[None]:
+    """Hide pandas' deprecation warnings about Prophet's own calls (not ours to fix)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"prophet\.")
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"prophet\.")
+        yield
+
+
+def silence_stan() -> None:
+    """Disable cmdstanpy's logger (and Prophet's INFO chatter) for the whole process."""
+    for name in ("cmdstanpy", "prophet", "prophet.models", "prophet.plot"):
+        lg = logging.getLogger(name)
+        if name == "cmdstanpy":
+            lg.disabled = True  # its own handlers ignore setLevel, so switch it off
+            for h in list(lg.handlers):
+                lg.removeHandler(h)
+            lg.addHandler(logging.NullHandler())
+            lg.propagate = False
+        else:
+            # Prophet warns about optimiser fallbacks and seasonality choices that greenpipe
+            # makes explicitly; its errors still surface as exceptions.
+            lg.setLevel(logging.ERROR)
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineOptions:
+    """Model settings; defaults mirror ``[forecasting]`` in the config."""
+
+    hdd_base_c: float = 18.0
+    """Heating degree base. [°C]"""
+    cdd_base_c: float = 22.0
+    """Cooling degree base. [°C]"""
+    interval_level: float = 0.9
+    uncertainty_samples: int = 300
+    shutdown_handling: Literal["holidays", "exclude", "ignore"] = "holidays"
+    shutdowns: tuple[ShutdownPeriod, ...] = DEFAULT_SHUTDOWNS
+    seed: int = 0
+    balance_point_search: bool = True
+    """Choose hdd/cdd bases from the baseline data (``forecasting.balance``); else fixed."""
+    growth: Literal["flat", "linear"] = "flat"
+    """``flat`` for M&V baselines, ``linear`` for projections."""
+    changepoint_prior_scale: float = 0.01
+    """Small: an M&V baseline should explain energy by calendar and weather, not drift."""
+    events_until_year: int = 2051
+    """Holiday and shutdown events are generated up to this year (projections reach 2050)."""
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> BaselineOptions:
+        """Build from a ``greenpipe.config.Config``."""
+        f = cfg.forecasting
+        return cls(hdd_base_c=f.hdd_base_c, cdd_base_c=f.cdd_base_c,
+                   interval_level=f.interval_level, uncertainty_samples=f.uncertainty_samples,
+                   shutdown_handling=f.shutdown_handling,
+                   shutdowns=tuple(cfg.shutdowns) or DEFAULT_SHUTDOWNS, seed=f.seed,
+                   balance_point_search=f.balance_point_search)
+
+
+def degree_terms(temp_air_c: pd.Series | np.ndarray, hdd_base_c: float, cdd_base_c: float
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Return (heating, cooling) degrees per interval: max(0, base − T), max(0, T − base). [K]"""
+    t = np.asarray(temp_air_c, dtype="float64")
+    return np.maximum(hdd_base_c - t, 0.0), np.maximum(t - cdd_base_c, 0.0)
+
+
+def _events(days: Iterable[date], shutdowns: tuple[ShutdownPeriod, ...], handling: str
+            ) -> pd.DataFrame:
+    rows = []
+    for d in days:
+        dt = day_type(d, shutdowns if handling != "ignore" else ())
+        if dt == DayType.SHUTDOWN and handling == "holidays":
+            rows.append({"holiday": "shutdown", "ds": pd.Timestamp(d)})
+        elif dt == DayType.HOLIDAY:
+            rows.append({"holiday": "public_holiday", "ds": pd.Timestamp(d)})
+    return pd.DataFrame(rows, columns=["holiday", "ds"])
+
+
+@dataclass
+class BaselineModel:
+    """A Prophet baseline of one series: ``fit(data) -> self``, ``predict(data) -> frame``."""
+
+    options: BaselineOptions = field(default_factory=BaselineOptions)
+    granularity: str = "daily"
+    tz: str = "Asia/Tokyo"
+    regressors: tuple[str, ...] = ()
+    yearly: bool = False
+    fit_start: str = ""
+    fit_end: str = ""
+    n_fit: int = 0
+    resid_sigma_kwh: float = 0.0
+    """Standard deviation of the in-sample residuals. [kWh]"""
+    resid_rho: float = 0.0
+    """Lag-1 autocorrelation of the in-sample residuals."""
+    n_effective: float = 0.0
+    """Effective number of independent baseline intervals, n(1 − ρ)/(1 + ρ) (ASHRAE G14)."""
+    _prophet: Any = None
+
+    # ------------------------------------------------------------ frames
+
+    def _frame(self, data: BaselineData) -> pd.DataFrame:
+        """Prophet input: local naive ``ds``, ``y`` and regressor columns."""
+        f = data.frame
+        local = f.index.tz_convert(data.tz).tz_localize(None)
+        out = pd.DataFrame({"ds": local, "y": f["energy_kwh"].to_numpy()})
+        hdd, cdd = degree_terms(f["temp_air_c"], self.options.hdd_base_c,
+                                self.options.cdd_base_c)
+        out["hdd"], out["cdd"] = hdd, cdd
+        for col in f.columns:
+            if col == "production" or col.startswith("step_"):
+                out[col] = f[col].to_numpy(dtype="float64")
+        days = out["ds"].dt.date
+        types = [day_type(d, self.options.shutdowns if self.options.shutdown_handling
+                          != "ignore" else ()) for d in days]
+        out["workday"] = [t == DayType.WORKDAY for t in types]
+        out["offday"] = ~out["workday"]
+        out["regular"] = [t not in (DayType.HOLIDAY, DayType.SHUTDOWN) for t in types]
+        out["hdd_workday"] = out["hdd"] * out["workday"]
+        out["cdd_workday"] = out["cdd"] * out["workday"]
+        out["_shutdown"] = [t == DayType.SHUTDOWN for t in types]
+        return out
+
+    # ------------------------------------------------------------ fit / predict
+
+    def fit(self, data: BaselineData) -> BaselineModel:
+        """Fit on the baseline data; returns self. Raises DataSufficiencyError if nothing fits."""
+        from prophet import Prophet
+
+        silence_stan()
+        self.granularity, self.tz = data.granularity, data.tz
+        if self.options.balance_point_search and data.frame["temp_air_c"].notna().any():
+            hb, cb = self._balance_points(data)
+            self.options = replace(self.options, hdd_base_c=hb, cdd_base_c=cb)
+        df = self._frame(data)
+        usable = df["y"].notna()
+        regs: list[str] = []
+        if data.frame["temp_air_c"].notna().any():
+            usable &= data.frame["temp_air_c"].notna().to_numpy()
+            # A degree term that never moves in the baseline cannot be estimated.
+            regs += [r for r in _WEATHER_TERMS if df.loc[usable, r].std() > 1e-9]
+        if "production" in df:
+            usable &= df["production"].notna()
+            regs.append("production")
+        # A step that never changes inside the fit cannot be estimated.
+        regs += [c for c in df.columns
+                 if c.startswith("step_") and df.loc[usable, c].nunique() > 1]
+        if self.options.shutdown_handling == "exclude":
+            usable &= ~df["_shutdown"]
+        fit_df = df[usable]
+        n_days = (fit_df["ds"].max() - fit_df["ds"].min()).days + 1 if len(fit_df) else 0
+        if len(fit_df) < 14:
+            raise DataSufficiencyError(
+                f"only {len(fit_df)} usable intervals in the baseline of {data.scope}; "
+                "a baseline needs at least 14 with energy and temperature"
+            )
+        self.yearly = n_days >= (730 if {"hdd", "cdd"} & set(regs) else 365)
+        hourly = data.granularity == "hourly"
+        last = max(fit_df["ds"].max().normalize() + pd.Timedelta(days=3 * 366),
+                   pd.Timestamp(self.options.events_until_year, 12, 31))
+        local_days = pd.date_range(fit_df["ds"].min().normalize(), last, freq="D")
+        m = Prophet(
+            growth=self.options.growth,
+            yearly_seasonality=10 if self.yearly else False,
+            weekly_seasonality=False,
+            daily_seasonality=False,
+            holidays=_events(local_days.date, self.options.shutdowns,
+                             self.options.shutdown_handling),
+            interval_width=self.options.interval_level,
+            uncertainty_samples=self.options.uncertainty_samples,
+            changepoint_prior_scale=self.options.changepoint_prior_scale,
+        )
+        m.add_seasonality("weekly_regular", period=7, fourier_order=3,
+                          condition_name="regular")
+        if hourly:
+            m.add_seasonality("daily_workday", period=1, fourier_order=_DAILY_ORDER,
+                              condition_name="workday")
+            m.add_seasonality("daily_offday", period=1, fourier_order=_DAILY_ORDER,
+                              condition_name="offday")
+        for r in regs:
+            m.add_regressor(r)
+        self.regressors = tuple(regs)
+        with _prophet_quiet():
+            m.fit(fit_df[["ds", "y", *regs, *_CONDITIONS]])
+        self._prophet = m
+        self._residual_stats(m, fit_df)
+        self.fit_start = str(fit_df["ds"].min())
+        self.fit_end = str(fit_df["ds"].max())
+        self.n_fit = len(fit_df)
+        return self
+
+    def _balance_points(self, data: BaselineData) -> tuple[float, float]:
+        """Search the degree bases on local days of the baseline (hourly data summed)."""
+        f = data.frame
+        local_day = f.index.tz_convert(data.tz).date
+        days = pd.DataFrame({"day": local_day, "y": f["energy_kwh"].to_numpy(),
+                             "t": f["temp_air_c"].to_numpy()})
+        g = days.groupby("day")
+        daily = pd.DataFrame({"y": g["y"].sum(min_count=1), "t": g["t"].mean(),
+                              "n": g["y"].count(), "size": g.size()})
+        daily.loc[daily["n"] < daily["size"], "y"] = np.nan  # incomplete days
+        shutdowns = self.options.shutdowns if self.options.shutdown_handling != "ignore" else ()
+        types = [day_type(d, shutdowns) for d in daily.index]
+        return select_balance_points(
+            daily["y"].to_numpy(), daily["t"].to_numpy(), [t.value for t in types],
+            np.array([t == DayType.WORKDAY for t in types]))
+
+    def _residual_stats(self, m: Any, fit_df: pd.DataFrame) -> None:
+        samples, m.uncertainty_samples = m.uncertainty_samples, 0
+        try:
+            with _prophet_quiet():
+                yhat = m.predict(fit_df[["ds", *self.regressors, *_CONDITIONS]])["yhat"]
+        finally:
+            m.uncertainty_samples = samples
+        resid = fit_df["y"].to_numpy() - yhat.to_numpy()
+        n = len(resid)
+        self.resid_sigma_kwh = float(resid.std(ddof=1)) if n > 1 else 0.0
+        rho = float(np.corrcoef(resid[:-1], resid[1:])[0, 1]) if n > 2 else 0.0
+        self.resid_rho = rho if np.isfinite(rho) else 0.0
+        r = min(max(self.resid_rho, 0.0), 0.95)
+        self.n_effective = max(1.0, n * (1 - r) / (1 + r))
+
+    def _require_fitted(self) -> Any:
+        if self._prophet is None:
+            raise GreenpipeError("the baseline model is not fitted; call fit(data) first")
+        return self._prophet
+
+    def _future(self, data: BaselineData) -> tuple[pd.DataFrame, np.ndarray]:
+        df = self._frame(data)
+        ok = np.ones(len(df), dtype=bool)
+        for r in self.regressors:
+            ok &= df[r].notna().to_numpy()
+        return df, ok
+
+    def predict(self, data: BaselineData) -> pd.DataFrame:
+        """Predict ``data``'s intervals: columns observed, predicted, predicted_lower/upper [kWh].
+
+        Indexed like ``data.frame``; intervals without the regressors' inputs get NaN.
+        """
+        m = self._require_fitted()
+        df, ok = self._future(data)
+        out = pd.DataFrame(index=data.frame.index)
+        out["observed"] = data.frame["energy_kwh"].to_numpy()
+        for c in ("predicted", "predicted_lower", "predicted_upper"):
+            out[c] = np.nan
+        if ok.any():
+            np.random.seed(self.options.seed)
+            with _prophet_quiet():
+                fc = m.predict(df.loc[ok, ["ds", *self.regressors, *_CONDITIONS]])
+            out.loc[ok, "predicted"] = fc["yhat"].to_numpy()
+            if "yhat_lower" in fc:  # absent when uncertainty_samples is 0
+                out.loc[ok, "predicted_lower"] = fc["yhat_lower"].to_numpy()
+                out.loc[ok, "predicted_upper"] = fc["yhat_upper"].to_numpy()
+        return out
+
+    def sample(self, data: BaselineData) -> tuple[np.ndarray, np.ndarray]:
+        """Return (mask of predictable rows, posterior predictive samples rows × samples). [kWh]"""
+        m = self._require_fitted()
+        df, ok = self._future(data)
+        if not ok.any():
+            return ok, np.empty((0, self.options.uncertainty_samples))
+        np.random.seed(self.options.seed)
+        with _prophet_quiet():
+            draws = m.predictive_samples(df.loc[ok, ["ds", *self.regressors, *_CONDITIONS]])
+        return ok, np.asarray(draws["yhat"], dtype="float64")
+
+    # ------------------------------------------------------------ JSON
+
+    def to_json(self) -> str:
+        """Serialise the fitted model (Prophet's model_to_json plus our settings)."""
+        from prophet.serialize import model_to_json
+
+        m = self._require_fitted()
+        opts = {k: getattr(self.options, k) for k in self.options.__dataclass_fields__}
+        opts["shutdowns"] = [[s.name, s.start, s.end] for s in self.options.shutdowns]
+        return json.dumps({
+            "format": MODEL_FORMAT, "granularity": self.granularity, "tz": self.tz,
+            "regressors": list(self.regressors), "yearly": self.yearly,
+            "fit_start": self.fit_start, "fit_end": self.fit_end, "n_fit": self.n_fit,
+            "resid_sigma_kwh": self.resid_sigma_kwh, "resid_rho": self.resid_rho,
+            "n_effective": self.n_effective,
+            "options": opts, "prophet": model_to_json(m),
+        })
+
+    @classmethod
+    def from_json(cls, text: str) -> BaselineModel:
+        """Load a model written by ``to_json``; raises GreenpipeError for other input."""
+        from prophet.serialize import model_from_json
+
+        silence_stan()
+        try:
+            doc = json.loads(text)
+            if doc.get("format") != MODEL_FORMAT:
+                raise ValueError(f"format {doc.get('format')!r}, expected {MODEL_FORMAT}")
+            opts = dict(doc["options"])
+            opts["shutdowns"] = tuple(ShutdownPeriod(*s) for s in opts["shutdowns"])
+            model = cls(options=BaselineOptions(**opts), granularity=doc["granularity"],
+                        tz=doc["tz"], regressors=tuple(doc["regressors"]),
+                        yearly=bool(doc["yearly"]), fit_start=doc["fit_start"],
+                        fit_end=doc["fit_end"], n_fit=int(doc["n_fit"]),
+                        resid_sigma_kwh=float(doc["resid_sigma_kwh"]),
+                        resid_rho=float(doc["resid_rho"]),
+                        n_effective=float(doc["n_effective"]))
+            with _prophet_quiet():
+                model._prophet = model_from_json(doc["prophet"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise GreenpipeError(f"not a greenpipe baseline model JSON ({exc})") from None
+        return model

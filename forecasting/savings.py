@@ -1,0 +1,180 @@
+"""Avoided energy (IPMVP Option C): baseline prediction minus actual use, with an interval.
+
+``savings(model, reporting)`` predicts the reporting period with the fitted baseline and
+returns ``savings_kwh = Σ (predicted − observed)`` over the intervals where both are known.
+The interval comes from Prophet's posterior predictive samples: every sample is one
+possible counterfactual path; the savings of each path is ``Σ sample − Σ observed``, and the
+interval is the central ``interval_level`` of those savings (quantiles (1 − level)/2 and
+(1 + level)/2). Positive savings mean less energy was used than the baseline predicts.
+
+Prophet fits by MAP, so its samples hold observation noise and trend changes but not the
+uncertainty of the fitted level itself, which over a long reporting period dominates (the
+error of the baseline mean is repeated in every reporting interval). Each sample path is
+therefore also shifted by one draw of N(0, m·σ/√n′): m reporting intervals, σ the baseline
+residual standard deviation and n′ = n(1 − ρ)/(1 + ρ) the effective number of baseline
+intervals given the residuals' lag-1 autocorrelation ρ (ASHRAE Guideline 14). Without that
+term the synthetic-meter test's 90 % intervals missed the truth for 2 of 6 seeds.
+
+``run_savings`` is the whole analysis (fit on the baseline, quality metrics in-sample and
+from time-series cross-validation, savings on the reporting period) behind
+``greenpipe savings`` and ``greenpipe forecast run``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from forecasting.baseline import BaselineModel, BaselineOptions
+from forecasting.data import BaselineData, SufficiencyWarning
+from forecasting.metrics import Metrics, compute, time_series_cv
+from greenpipe.errors import DataSufficiencyError
+
+CV_HORIZON = {"daily": 30, "hourly": 24 * 7}
+"""Rows per cross-validation test window: 30 days, or one week of hours."""
+
+
+@dataclass(frozen=True, slots=True)
+class SavingsEstimate:
+    """Avoided energy over a reporting period with its uncertainty interval. [kWh]"""
+
+    savings_kwh: float
+    savings_kwh_lower: float
+    savings_kwh_upper: float
+    interval_level: float
+    reporting_observed_kwh: float
+    reporting_predicted_kwh: float
+    n_intervals: int
+    """Reporting intervals with both an observation and a prediction."""
+
+    @property
+    def savings_pct(self) -> float:
+        """Savings as a fraction of the predicted (baseline) use; NaN if that is 0."""
+        p = self.reporting_predicted_kwh
+        return self.savings_kwh / p if p else math.nan
+
+
+@dataclass(frozen=True, slots=True)
+class SavingsResult:
+    """Everything ``greenpipe savings`` reports for one series."""
+
+    estimate: SavingsEstimate
+    baseline_metrics: Metrics
+    cv_metrics: Metrics
+    warnings: tuple[SufficiencyWarning, ...]
+    baseline_start: datetime
+    baseline_end: datetime
+    reporting_start: datetime
+    reporting_end: datetime
+    granularity: str
+    model_json: str = ""
+
+    def as_json_dict(self) -> dict[str, object]:
+        """Return the ``greenpipe savings --json`` object (keys are a stable interface)."""
+        e, b = self.estimate, self.baseline_metrics
+
+        def f(x: float) -> float | None:
+            return None if not math.isfinite(x) else round(float(x), 6)
+
+        return {
+            "savings_kwh": f(e.savings_kwh),
+            "savings_kwh_lower": f(e.savings_kwh_lower),
+            "savings_kwh_upper": f(e.savings_kwh_upper),
+            "interval_level": e.interval_level,
+            "reporting_observed_kwh": f(e.reporting_observed_kwh),
+            "reporting_predicted_kwh": f(e.reporting_predicted_kwh),
+            "baseline_cvrmse": f(b.cvrmse),
+            "baseline_nmbe": f(b.nmbe),
+            "baseline_r2": f(b.r2),
+            "baseline_passes_ashrae": b.passes_ashrae,
+            "cv_cvrmse": f(self.cv_metrics.cvrmse),
+            "cv_nmbe": f(self.cv_metrics.nmbe),
+            "granularity": self.granularity,
+            "baseline_period": [self.baseline_start.isoformat(), self.baseline_end.isoformat()],
+            "reporting_period": [self.reporting_start.isoformat(),
+                                 self.reporting_end.isoformat()],
+            "warnings": [w.as_dict() for w in self.warnings],
+        }
+
+
+def savings(model: BaselineModel, reporting: BaselineData) -> SavingsEstimate:
+    """Return avoided energy over ``reporting`` with an interval from posterior samples."""
+    ok, draws = model.sample(reporting)
+    observed = reporting.frame["energy_kwh"].to_numpy(dtype="float64")
+    both = ok & np.isfinite(observed)
+    if not both.any():
+        raise DataSufficiencyError(
+            f"no reporting interval of {reporting.scope} has both energy and temperature; "
+            "check the reporting period"
+        )
+    # draws has one row per predictable interval (ok); keep those that also have observations.
+    rows = both[ok]
+    obs_total = float(observed[both].sum())
+    m = int(both.sum())
+    rng = np.random.default_rng(model.options.seed)
+    level_sd = m * model.resid_sigma_kwh / np.sqrt(max(model.n_effective, 1.0))
+    pred_paths = draws[rows].sum(axis=0) + rng.normal(0.0, level_sd, draws.shape[1])
+    level = model.options.interval_level
+    lo, hi = np.quantile(pred_paths - obs_total, [(1 - level) / 2, (1 + level) / 2])
+    pred = model.predict(reporting)["predicted"].to_numpy()[both]
+    pred_total = float(pred.sum())
+    return SavingsEstimate(
+        savings_kwh=pred_total - obs_total,
+        savings_kwh_lower=float(lo),
+        savings_kwh_upper=float(hi),
+        interval_level=level,
+        reporting_observed_kwh=obs_total,
+        reporting_predicted_kwh=pred_total,
+        n_intervals=int(both.sum()),
+    )
+
+
+def _cv(data: BaselineData, options: BaselineOptions, folds: int) -> Metrics:
+    horizon = CV_HORIZON[data.granularity]
+    quick = replace(options, uncertainty_samples=0)
+
+    def fit_predict(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+        tr = replace(data, frame=train, warnings=())
+        te = replace(data, frame=test, warnings=())
+        return BaselineModel(quick).fit(tr).predict(te)["predicted"].to_numpy()
+
+    min_train = 60 if data.granularity == "daily" else 24 * 21
+    return time_series_cv(data.frame, fit_predict, folds=folds, horizon=horizon,
+                          min_train=min_train, granularity=data.granularity)
+
+
+def run_savings(
+    baseline: BaselineData,
+    reporting: BaselineData,
+    options: BaselineOptions | None = None,
+    *,
+    cv_folds: int = 3,
+    keep_model: bool = False,
+) -> SavingsResult:
+    """Fit the baseline, check its quality (in-sample and CV) and estimate reporting savings."""
+    options = options or BaselineOptions()
+    model = BaselineModel(options).fit(baseline)
+    fitted = model.predict(baseline)
+    metrics = compute(fitted["observed"], fitted["predicted"], granularity=baseline.granularity)
+    cv = _cv(baseline, options, cv_folds) if cv_folds > 0 else Metrics(
+        math.nan, math.nan, math.nan, 0, baseline.granularity)
+    estimate = savings(model, reporting)
+    warnings = list(baseline.warnings) + [
+        w for w in reporting.warnings if w.code not in {x.code for x in baseline.warnings}]
+    if not metrics.passes_ashrae:
+        warnings.append(SufficiencyWarning(
+            "model.ashrae_fail",
+            f"baseline CV(RMSE) {metrics.cvrmse:.1%} / NMBE {metrics.nmbe:.2%} exceed the "
+            f"ASHRAE Guideline 14 limits for {baseline.granularity} data"))
+    return SavingsResult(
+        estimate=estimate, baseline_metrics=metrics, cv_metrics=cv,
+        warnings=tuple(warnings),
+        baseline_start=baseline.start, baseline_end=baseline.end,
+        reporting_start=reporting.start, reporting_end=reporting.end,
+        granularity=baseline.granularity,
+        model_json=model.to_json() if keep_model else "",
+    )

@@ -1,0 +1,106 @@
+"""A known saving is recovered: synthetic meter with a 10 % step on a known date."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from forecasting.baseline import BaselineOptions
+from forecasting.commands import parse_period
+from forecasting.data import BaselineData
+from forecasting.savings import run_savings
+from greenpipe.cli import main
+from greenpipe.errors import GreenpipeError
+from tests.forecasting_synthetic import daily_meter, jst
+
+STEP = date(2025, 4, 1)
+
+JSON_KEYS = {
+    "savings_kwh", "savings_kwh_lower", "savings_kwh_upper", "interval_level",
+    "reporting_observed_kwh", "reporting_predicted_kwh", "baseline_cvrmse", "baseline_nmbe",
+    "baseline_r2", "warnings",
+}
+
+
+@pytest.fixture(scope="module")
+def meter() -> tuple[pd.Series, pd.Series, float]:
+    """One year of baseline and one of reporting at 1 % daily noise; returns the truth too."""
+    energy, temp, counterfactual = daily_meter(date(2024, 4, 1), 730, step_day=STEP,
+                                               noise=0.01, seed=4)
+    truth = float(0.1 * counterfactual[counterfactual.index >= jst(2025, 4, 1)].sum())
+    return energy, temp, truth
+
+
+def test_known_saving_recovered_with_interval(meter: tuple[pd.Series, pd.Series, float]
+                                              ) -> None:
+    energy, temp, truth = meter
+    full = BaselineData.from_series(energy, temp)
+    base = full.slice(jst(2024, 4, 1), jst(2025, 4, 1), purpose="baseline")
+    rep = full.slice(jst(2025, 4, 1), jst(2026, 4, 1))
+    result = run_savings(base, rep, BaselineOptions(uncertainty_samples=200), cv_folds=2)
+    est = result.estimate
+    assert est.savings_kwh == pytest.approx(truth, rel=0.03)
+    assert est.savings_kwh_lower <= truth <= est.savings_kwh_upper
+    assert est.interval_level == 0.9
+    assert est.n_intervals == 365
+    assert est.savings_kwh == pytest.approx(
+        est.reporting_predicted_kwh - est.reporting_observed_kwh)
+    assert est.savings_pct == pytest.approx(0.1, abs=0.005)
+    assert result.baseline_metrics.passes_ashrae
+    assert result.cv_metrics.n == 60
+    doc = result.as_json_dict()
+    assert set(doc) >= JSON_KEYS
+    assert doc["warnings"] == []  # a full year of clean data: nothing to report
+
+
+def _to_csvs(tmp_path: Path, energy: pd.Series, temp: pd.Series) -> tuple[Path, Path]:
+    meter_csv = tmp_path / "meter.csv"
+    temp_csv = tmp_path / "temperature.csv"
+    # OpenEEmeter layout: the interval's start, local offset; temperature in °F.
+    starts = (energy.index - pd.Timedelta(days=1)).tz_convert("Asia/Tokyo")
+    pd.DataFrame({"start": [t.isoformat() for t in starts], "value": energy.to_numpy()}
+                 ).to_csv(meter_csv, index=False)
+    pd.DataFrame({"timestamp": [t.isoformat() for t in temp.index],
+                  "tempF": temp.to_numpy() * 9 / 5 + 32}).to_csv(temp_csv, index=False)
+    return meter_csv, temp_csv
+
+
+def test_cli_savings_json(meter: tuple[pd.Series, pd.Series, float], tmp_path: Path,
+                          capsys: pytest.CaptureFixture[str]) -> None:
+    energy, temp, truth = meter
+    meter_csv, temp_csv = _to_csvs(tmp_path, energy, temp)
+    code = main(["savings", "--meter-csv", str(meter_csv), "--temperature-csv", str(temp_csv),
+                 "--temperature-unit", "F", "--baseline", "2024-04-01:2025-04-01",
+                 "--reporting", "2025-04-01:2026-04-01", "--json", "--samples", "200",
+                 "--cv-folds", "0"])
+    assert code == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc) >= JSON_KEYS
+    assert doc["savings_kwh"] == pytest.approx(truth, rel=0.03)
+    assert doc["savings_kwh_lower"] <= truth <= doc["savings_kwh_upper"]
+    assert doc["interval_level"] == 0.9
+    # Text mode and a refused (too short) baseline.
+    code = main(["savings", "--meter-csv", str(meter_csv), "--temperature-csv", str(temp_csv),
+                 "--temperature-unit", "F", "--baseline", "2024-04-01:2024-05-01",
+                 "--reporting", "2025-04-01:2026-04-01"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "data.too_short" in err and "--force" in err
+
+
+def test_period_parsing() -> None:
+    start, end = parse_period("2024-04-01:2025-04-01", "Asia/Tokyo", "--baseline")
+    assert (start, end) == (jst(2024, 4, 1), jst(2025, 4, 1))
+    start, end = parse_period("2024-04-01T09:00:00+09:00:2024-05-01T00:00:00Z", "UTC", "x")
+    assert start == datetime(2024, 4, 1, tzinfo=UTC)
+    assert end == datetime(2024, 5, 1, tzinfo=UTC)
+    with pytest.raises(GreenpipeError, match="no UTC offset"):
+        parse_period("2024-04-01T00:00:2025-04-01", "UTC", "--baseline")
+    with pytest.raises(GreenpipeError, match="END must be after START"):
+        parse_period("2025-04-01:2024-04-01", "UTC", "--baseline")
+    with pytest.raises(GreenpipeError, match="START:END"):
+        parse_period("last year", "UTC", "--baseline")

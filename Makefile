@@ -29,7 +29,6 @@ test-unit: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check . || true
 
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench

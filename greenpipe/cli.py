@@ -72,6 +72,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         speed=cfg.simulator.speed if args.speed is None else args.speed,
         duration_s=args.duration,
         progress=not args.no_progress,
+        faults=args.faults,
     )
     run_simulator(cfg, options)
     return 0
@@ -100,6 +101,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             config_path=args.config,
             backfill_days=args.backfill_days,
             speed=args.speed,
+            dashboard=args.dashboard,
+            dashboard_port=args.dashboard_port,
+            forecast=args.forecast,
+            forecast_every_s=args.forecast_every_min * 60.0,
         ),
     )
     return 0
@@ -260,6 +265,10 @@ def _add_forecasting_parsers(sub: argparse._SubParsersAction,  # type: ignore[ty
                    help="meter timestamps mark interval start or end (default: start for a "
                         "'start' column, else end)")
     p.add_argument("--interval-level", type=float, default=0.9)
+    p.add_argument("--hdd-base-c", type=float, default=None,
+                   help="fixed heating degree base [°C] (default: chosen from the data)")
+    p.add_argument("--cdd-base-c", type=float, default=None,
+                   help="fixed cooling degree base [°C] (default: chosen from the data)")
     p.add_argument("--samples", type=int, default=300, help="posterior samples")
     p.add_argument("--cv-folds", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
@@ -319,6 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=None,
                    help="live mode: stop after this many real seconds")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--faults", type=float, nargs="?", const=0.01, default=0.0,
+                   metavar="RATE", help="inject field faults (dropouts, counter resets, "
+                   "duplicates, malformed payloads, clock skew) into this share of messages "
+                   "(default when given: 0.01)")
     p.set_defaults(func=_cmd_simulate)
 
     p = sub.add_parser("collect", parents=[common], help="ingest MQTT readings into the store")
@@ -334,6 +347,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backfill-days", type=float, default=None,
                    help="history to publish first (default: simulator.backfill_days)")
     p.add_argument("--speed", type=float, default=None, help="live simulation speed-up")
+    p.add_argument("--dashboard", action=argparse.BooleanOptionalAction, default=True,
+                   help="serve the dashboard too (default: on)")
+    p.add_argument("--dashboard-port", type=int, default=8501,
+                   help="preferred dashboard port on 127.0.0.1 (a free one if taken)")
+    p.add_argument("--forecast", action=argparse.BooleanOptionalAction, default=True,
+                   help="run forecasting once history is in, then periodically")
+    p.add_argument("--forecast-every-min", type=float, default=60.0,
+                   help="minutes between forecast runs while live (default: 60)")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("dashboard", parents=[common], help="serve the operators' dashboard")

@@ -116,6 +116,20 @@ class CollectorConfig:
     running ahead); generous by default because ``greenpipe demo --speed`` runs ahead. [s]"""
     gap_after_s: float = 3600.0
     """An interval longer than this is flagged ``quality.gap``. [s]"""
+    routes: str = ""
+    """Device topics besides the native ones: ``DECODER TOPIC_FILTER`` entries separated by
+    ``;`` (decoders: tasmota, shelly_gen2, json_path:<spec>; see docs/collector.md)."""
+    metrics_port: int = 0
+    """Port of the Prometheus ``/metrics`` and ``/healthz`` endpoint; 0 disables it."""
+    metrics_host: str = "127.0.0.1"
+    """Address the metrics endpoint listens on."""
+    log_format: Literal["text", "json"] = "text"
+    """``json``: one JSON object per log line, for log shippers."""
+    share_group: str = ""
+    """MQTT shared-subscription group (``$share/<group>/...``); empty: no sharing."""
+    share_members: str = ""
+    """Comma-separated client ids of every collector in ``share_group``, this one included;
+    each meter's readings are processed by exactly one of them (docs/collector.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,10 +405,12 @@ def config_from_dict(
         sections[name] = _build(cls, data, name)
 
     broker: BrokerConfig = sections["broker"]
-    broker = replace(broker, password=_broker_password(broker, env, base_dir))
+    broker = replace(broker, password=_secret(
+        "BROKER_PASSWORD", broker.password_file, "broker.password_file", env, base_dir))
     sections["broker"] = broker
     store_cfg: StoreConfig = sections["store"]
-    sections["store"] = replace(store_cfg, token=_influx_token(store_cfg, env, base_dir))
+    sections["store"] = replace(store_cfg, token=_secret(
+        "INFLUX_TOKEN", store_cfg.token_file, "store.token_file", env, base_dir))
 
     sites = tuple(_build_site(d, f"sites[{i}]") for i, d in enumerate(_table_list(raw, "sites")))
     meters = tuple(
@@ -464,42 +480,23 @@ _SECRET_FIELDS = ("password", "token")
 """Fields filled only from dedicated environment variables or files, never from TOML."""
 
 
-def _influx_token(
-    store: StoreConfig, env: Mapping[str, str], base_dir: Path | None
+def _secret(
+    env_var: str, file: str | None, key: str, env: Mapping[str, str], base_dir: Path | None
 ) -> str | None:
-    if env.get(ENV_PREFIX + "INFLUX_TOKEN"):
-        return env[ENV_PREFIX + "INFLUX_TOKEN"]
-    if store.token_file:
-        p = Path(store.token_file)
-        if not p.is_absolute() and base_dir is not None:
-            p = base_dir / p
-        try:
-            return p.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(
-                "store.token_file", store.token_file,
-                f"cannot read it ({exc.strerror}); create the file or fix the path",
-            ) from None
-    return None
-
-
-def _broker_password(
-    broker: BrokerConfig, env: Mapping[str, str], base_dir: Path | None
-) -> str | None:
-    if ENV_PREFIX + "BROKER_PASSWORD" in env:
-        return env[ENV_PREFIX + "BROKER_PASSWORD"]
-    if broker.password_file:
-        p = Path(broker.password_file)
-        if not p.is_absolute() and base_dir is not None:
-            p = base_dir / p
-        try:
-            return p.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(
-                "broker.password_file", broker.password_file,
-                f"cannot read it ({exc.strerror}); create the file or fix the path",
-            ) from None
-    return None
+    """Return a secret from ``env_var`` or, failing that, from the file named by ``key``."""
+    if env.get(ENV_PREFIX + env_var):
+        return env[ENV_PREFIX + env_var]
+    if not file:
+        return None
+    path = Path(file)
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(
+            key, file, f"cannot read it ({exc.strerror}); create the file or fix the path"
+        ) from None
 
 
 def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
@@ -672,6 +669,9 @@ def _validate(cfg: Config) -> None:
         if value and not Path(value).is_file():
             raise ConfigError(f"broker.{name}", value, "the file does not exist; fix the path")
     parse_store_url(cfg.store.url)
+    for key in ("refresh_s", "cache_ttl_s", "offline_after_s"):
+        if getattr(cfg.dashboard, key) < 1:
+            raise ConfigError(f"dashboard.{key}", getattr(cfg.dashboard, key), "use 1 s or more")
     c = cfg.collector
     if c.batch_size < 1:
         raise ConfigError("collector.batch_size", c.batch_size, "use 1 or more")
@@ -687,6 +687,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("collector.session_expiry_s", c.session_expiry_s, "use 1 s or more")
     if c.spool_max_readings < 1:
         raise ConfigError("collector.spool_max_readings", c.spool_max_readings, "use 1 or more")
+    if not 0 <= c.metrics_port <= 65535:
+        raise ConfigError("collector.metrics_port", c.metrics_port, "use 0 (off) to 65535")
     if c.future_tolerance_s <= 0 or c.gap_after_s <= 0:
         raise ConfigError("collector.future_tolerance_s / gap_after_s",
                           (c.future_tolerance_s, c.gap_after_s), "use more than 0 s")

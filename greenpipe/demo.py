@@ -5,10 +5,13 @@ crash in one part is visible rather than silent:
 
 1. the embedded amqtt broker on a free loopback port (unless ``broker.host`` is set);
 2. the collector, writing to the configured store (SQLite by default);
-3. the simulators: a backfill of ``simulator.backfill_days`` of history, then live data.
+3. the simulators: a backfill of ``simulator.backfill_days`` of history, then live data;
+4. the dashboard (Streamlit) on loopback port 8501, or a free port if 8501 is taken;
+5. forecasting: ``greenpipe forecast run`` once the backfill has reached the present, and
+   again every ``DemoOptions.forecast_every_s``.
 
 Ctrl-C stops the simulators first (they publish ``offline``), then the collector (it
-flushes what it holds), then the broker.
+flushes what it holds), then the dashboard and the broker.
 """
 
 from __future__ import annotations
@@ -43,6 +46,14 @@ class DemoOptions:
     """History to publish before going live; None means ``simulator.backfill_days``. [d]"""
     speed: float | None = None
     """Live simulation speed-up; None means ``simulator.speed``."""
+    dashboard: bool = True
+    """Serve the dashboard alongside the pipeline."""
+    dashboard_port: int = 8501
+    """Preferred dashboard port on 127.0.0.1; a free one is used if it is taken (or 0)."""
+    forecast: bool = True
+    """Run ``greenpipe forecast run`` once history is in, and then periodically."""
+    forecast_every_s: float = 3600.0
+    """How often forecasting reruns while the demo is live. [s]"""
 
 
 @dataclass
@@ -84,6 +95,36 @@ def _spawn(name: str, argv: Sequence[str], env: dict[str, str], *, relay: bool) 
     if relay and proc.stdout is not None:
         threading.Thread(target=_relay, args=(name, proc.stdout), daemon=True).start()
     return _Child(name, proc)
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def backfill_has_arrived(cfg: Config, now: datetime) -> bool:
+    """Return True once every energy meter's newest stored reading is within two intervals
+    of ``now``: the history is in, so forecasting has something to fit."""
+    from greenpipe.model import MeterKind
+    from greenpipe.stores import open_configured_store
+
+    store = open_configured_store(cfg)
+    try:
+        latest = store.latest()
+    finally:
+        store.close()
+    horizon = 2 * max(cfg.simulator.interval_s, cfg.simulator.live_interval_s)
+    for meter in cfg.meters:
+        if meter.kind == MeterKind.WEATHER or not meter.profile:
+            continue
+        reading = latest.get(meter.id)
+        if reading is None or (now - reading.ts).total_seconds() > horizon:
+            return False
+    return True
 
 
 def _stop(child: _Child, timeout_s: float = 30.0) -> None:
@@ -133,6 +174,21 @@ def resume_backfill_days(cfg: Config, requested_days: float, now: datetime) -> f
     return max(0.0, min(requested_days, math.floor(gap_days * 86400) / 86400))
 
 
+def _tend_forecaster(forecaster: _Child | None, cfg: Config, env: dict[str, str],
+                     python: list[str], options: DemoOptions) -> _Child | None:
+    """Start a forecast run when history is in; report on one that has finished."""
+    if forecaster is not None:
+        code = forecaster.process.poll()
+        if code is not None:
+            verdict = "done; the dashboard shows it" if code == 0 else f"failed (exit {code})"
+            print(f"demo: forecast run {verdict}", flush=True)
+        return forecaster
+    if not backfill_has_arrived(cfg, datetime.now(UTC)):
+        return None
+    print("demo: history is in; running `greenpipe forecast run`", flush=True)
+    return _spawn("forecast", [*python, "forecast", "run", "--no-progress"], env, relay=True)
+
+
 def run_demo(cfg: Config, options: DemoOptions) -> None:
     """Run broker, collector and simulators until Ctrl-C; raises GreenpipeError on failure."""
     config_path = str(Path(options.config_path or default_config_path()).resolve())
@@ -147,6 +203,7 @@ def run_demo(cfg: Config, options: DemoOptions) -> None:
     env["PYTHONUNBUFFERED"] = "1"
     python = [sys.executable, "-m", "greenpipe"]
     children: list[_Child] = []
+    forecasters: list[_Child] = []  # at most one run at a time; it may end on its own
 
     stop = threading.Event()
 
@@ -193,6 +250,16 @@ def run_demo(cfg: Config, options: DemoOptions) -> None:
         simulator = _spawn("simulate", sim_args, env, relay=False)
         children.append(simulator)
 
+        dashboard_text = "off (--no-dashboard)"
+        if options.dashboard:
+            preferred = options.dashboard_port
+            dport = preferred if preferred > 0 and _port_is_free(preferred) \
+                else free_loopback_port()
+            dash = _spawn("dashboard", [*python, "dashboard", "--port", str(dport)], env,
+                          relay=True)
+            children.append(dash)
+            dashboard_text = f"http://127.0.0.1:{dport}/"
+
         print(
             "\n".join([
                 "",
@@ -204,6 +271,10 @@ def run_demo(cfg: Config, options: DemoOptions) -> None:
                 f"{cfg.broker.topic_prefix}/+/+/reading",
                 f"  simulator  pid {simulator.process.pid}: {len(cfg.meters)} meters, "
                 f"backfill {backfill_days:.1f} days, then live at {speed:g}x",
+                f"  dashboard  {dashboard_text}",
+                "  forecast   " + (f"runs once the history is in, then every "
+                                   f"{options.forecast_every_s / 60:g} min"
+                                   if options.forecast else "off (--no-forecast)"),
                 "",
                 "Look at the data while it runs:",
                 f"  greenpipe store stats --store {cfg.store.url}",
@@ -212,15 +283,23 @@ def run_demo(cfg: Config, options: DemoOptions) -> None:
             ]),
             flush=True,
         )
+        next_forecast_check = time.monotonic() + 5.0
         while not stop.is_set():
             for child in children:
                 code = child.process.poll()
                 if code is not None:
                     raise GreenpipeError(f"{child.name} exited unexpectedly with code {code}")
+            if options.forecast and time.monotonic() >= next_forecast_check:
+                next_forecast_check = time.monotonic() + 10.0
+                forecasters[:] = [f for f in [_tend_forecaster(
+                    forecasters[0] if forecasters else None, cfg, env, python, options)] if f]
+                if forecasters and forecasters[0].process.poll() is not None:
+                    next_forecast_check = time.monotonic() + options.forecast_every_s
+                    forecasters.clear()
             stop.wait(0.5)
         print("demo: stopping simulator, collector and broker ...", flush=True)
     finally:
-        for child in reversed(children):  # simulator, then collector, then broker
+        for child in [*forecasters, *reversed(children)]:  # simulator, collector, ..., broker
             _stop(child)
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite talks to, when they are missing:
-# mosquitto (MQTT broker), influxdb (1.x server) and chromium (dashboard screenshots).
+# mosquitto (MQTT broker), influxdb (1.x server), chromium and a Japanese font (dashboard
+# screenshots).
 # Needs root (CI machines run as root); otherwise it says what to install and carries on.
 set -euo pipefail
 
@@ -8,6 +9,8 @@ missing=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 command -v influxd >/dev/null 2>&1 || missing+=(influxdb)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# Japanese glyphs for the dashboard screenshots (otherwise they render as empty boxes).
+dpkg -s fonts-ipafont-gothic >/dev/null 2>&1 || missing+=(fonts-ipafont-gothic)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

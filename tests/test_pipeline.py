@@ -172,7 +172,8 @@ def test_demo_runs_the_pipeline_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> N
     db = tmp_path / "demo.db"
     demo = _run_cli(
         "demo", "--config", str(EXAMPLE_CONFIG), "--store", f"sqlite:///{db}",
-        "--backfill-days", "1", "--speed", "60",
+        "--backfill-days", "1", "--speed", "60", "--no-forecast",
+        "--dashboard-port", "0",
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     meters = {m.id for m in load_config(EXAMPLE_CONFIG, env={}).meters}
@@ -196,6 +197,7 @@ def test_demo_runs_the_pipeline_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> N
             out, _ = demo.communicate()
     assert demo.returncode == 0, out
     assert "embedded amqtt" in out
+    assert "dashboard  http://127.0.0.1:" in out
     assert "stopped cleanly" in out
     assert "Traceback" not in out
 

@@ -1,0 +1,200 @@
+"""Benchmark: dashboard render time per page, a year of data for 50 meters vs an empty store.
+
+Builds a 50-meter city (10 sites, every sector, electricity, gas and PV meters) and two
+SQLite stores: one empty, one with a year of 30-minute readings (876,000 readings). For each
+store it measures, per page:
+
+* AppTest run time: the page's script run in-process, cold (query cache cleared before each
+  run, store already open) and warm (cache filled by the previous run);
+* browser time-to-ready: ``streamlit run`` + headless chromium over DevTools, from
+  navigation until the page's title, charts and tables have rendered and the script has
+  finished: first visit (a new browser session, cold server cache), repeat visit (a new
+  session, warm cache) and a page switch inside one session (a click on the sidebar link,
+  as on a wall screen that stays open; plotly.js is already loaded).
+
+Figures are medians over ``--repeat`` runs, reported with the year/empty ratio. Run:
+
+    .venv/bin/python bench/dashboard.py [--days 365] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import requests  # noqa: E402
+import streamlit as st  # noqa: E402
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from dashboard.browser import Chromium, PageSpec, find_chromium, ready_expression  # noqa: E402
+from dashboard.launch import dashboard_env, streamlit_command  # noqa: E402
+from greenpipe.broker import free_loopback_port  # noqa: E402
+from greenpipe.config import load_config  # noqa: E402
+from greenpipe.stores import Catalog  # noqa: E402
+from greenpipe.stores.sqlite import SqliteStore  # noqa: E402
+from tests.dashboard_seed import synthetic_readings  # noqa: E402
+
+JST = timezone(timedelta(hours=9))
+AS_OF = datetime(2026, 3, 31, 12, 0, tzinfo=JST)
+SECTORS = ("industry", "industry", "industry", "commercial", "commercial", "public", "public",
+           "transport", "household", "industry")
+PAGES = (("overview", ""), ("sites", "sites"), ("forecast", "forecast"), ("meters", "meters"),
+         ("export", "export"))
+TITLES = {"overview": "progress", "sites": "Sites", "forecast": "Forecast", "meters": "Meters",
+          "export": "Export"}
+# What each page shows with a year of data (the empty store shows info boxes only).
+FULL = {"overview": (3, 0), "sites": (5, 1), "forecast": (0, 1), "meters": (0, 1),
+        "export": (0, 0)}
+
+
+def city_toml(db: Path) -> str:
+    """A 50-meter city: 10 sites with 3 electricity, 1 gas and 1 PV meter each."""
+    parts = [f'[city]\nname = "Bench City"\nlanguage = "en"\n[store]\nurl = "sqlite:///{db}"\n',
+             "[[targets]]\nscope = \"city\"\nid = \"city\"\nbase_fy = 2013\n"
+             "base_co2_t = 200000.0\ntarget_fy = 2030\nreduction_pct = 46.0\n"]
+    for s, sector in enumerate(SECTORS):
+        parts.append(f'[[sites]]\nid = "site-{s}"\nname = "Site {s}"\nsector = "{sector}"\n'
+                     'grid_region = "tepco"\n')
+        for j, kind in enumerate(("electricity", "electricity", "electricity", "gas", "pv")):
+            parts.append(f'[[meters]]\nid = "m-{s}-{j}"\nsite = "site-{s}"\nkind = "{kind}"\n'
+                         f"nominal_kw = {200.0 + 50 * j + 10 * s}\n")
+    return "\n".join(parts)
+
+
+def build(tmp: Path, days: int) -> tuple[Path, Path]:
+    """Write the config and two stores (empty, ``days`` of data); return the config paths."""
+    paths = []
+    for name, n_days in (("empty", 0), ("year", days)):
+        db = tmp / f"{name}.db"
+        cfg_path = tmp / f"{name}.toml"
+        cfg_path.write_text(city_toml(db), encoding="utf-8")
+        cfg = load_config(cfg_path, env={})
+        store = SqliteStore(db, Catalog.of(cfg.meters, cfg.sites))
+        if n_days:
+            meters = [(m.id, m.site, m.kind.value, m.nominal_kw or 100.0) for m in cfg.meters]
+            readings = synthetic_readings(meters, AS_OF - timedelta(days=n_days), AS_OF)
+            for i in range(0, len(readings), 100_000):
+                store.write(readings[i:i + 100_000])
+            print(f"  seeded {len(readings):,} readings into {db.name}", flush=True)
+        store.close()
+        paths.append(cfg_path)
+    return paths[0], paths[1]
+
+
+def apptest_times(cfg_path: Path, repeat: int) -> dict[str, tuple[float, float]]:
+    """Median (cold, warm) AppTest run time per page in seconds."""
+    os.environ["GREENPIPE_CONFIG"] = str(cfg_path)
+    os.environ["GREENPIPE_DASHBOARD_AS_OF"] = AS_OF.isoformat()
+    at = AppTest.from_file(str(REPO / "dashboard" / "app.py"), default_timeout=300)
+    at.run()  # open the store, import plotly: not part of any page's time
+    out: dict[str, tuple[float, float]] = {}
+    for name, _ in PAGES:
+        at.switch_page(f"views/{name}.py")
+        cold, warm = [], []
+        for _ in range(repeat):
+            st.cache_data.clear()
+            t0 = time.perf_counter()
+            at.run()
+            cold.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            at.run()
+            warm.append(time.perf_counter() - t0)
+            assert not at.exception, [e.value for e in at.exception]
+        out[name] = (statistics.median(cold), statistics.median(warm))
+    st.cache_resource.clear()
+    return out
+
+
+def browser_times(cfg_path: Path, full: bool, repeat: int,
+                  browser: Chromium) -> dict[str, tuple[float, float, float]]:
+    """Browser time-to-ready per page in seconds: first visit, repeat visit, page switch."""
+    port = free_loopback_port()
+    env = dashboard_env(cfg_path, None, AS_OF.isoformat())
+    out: dict[str, tuple[float, float, float]] = {}
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(streamlit_command(port), env=env, stdout=log, stderr=log)
+        try:
+            for _ in range(600):
+                try:
+                    if requests.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).ok:
+                        break
+                except requests.RequestException:
+                    time.sleep(0.1)
+            first: dict[str, list[float]] = {n: [] for n, _ in PAGES}
+            again: dict[str, list[float]] = {n: [] for n, _ in PAGES}
+            switch: dict[str, list[float]] = {n: [] for n, _ in PAGES}
+            for r in range(repeat):
+                for name, path in PAGES:
+                    plots, tables = FULL[name] if full else (0, 0)
+                    expr = ready_expression(PageSpec(path, plots, tables, TITLES[name]))
+                    for bucket in (first, again):
+                        browser.navigate("about:blank")
+                        t0 = time.perf_counter()
+                        browser.navigate(f"http://127.0.0.1:{port}/{path}?r={r}")
+                        browser.wait_for(expr, timeout_s=300, stable_polls=1, poll_s=0.05)
+                        bucket[name].append(time.perf_counter() - t0)
+                # Page switches inside one session, in a ring so each page is entered once.
+                for name, _path in (*PAGES[1:], PAGES[0]):
+                    plots, tables = FULL[name] if full else (0, 0)
+                    expr = ready_expression(PageSpec(_path, plots, tables, TITLES[name]))
+                    t0 = time.perf_counter()
+                    browser.evaluate(
+                        "[...document.querySelectorAll('[data-testid=\"stSidebarNav\"] a')]"
+                        f".find(a => a.innerText.trim().endsWith('{name.title()}')).click()")
+                    browser.wait_for(expr, timeout_s=300, stable_polls=1, poll_s=0.05)
+                    switch[name].append(time.perf_counter() - t0)
+            # Only round 0's first visit meets a cold server cache.
+            out = {n: (first[n][0], statistics.median(again[n]), statistics.median(switch[n]))
+                   for n, _ in PAGES}
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    return out
+
+
+def main() -> int:
+    """Run the benchmark and print a Markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    binary = find_chromium()
+    with tempfile.TemporaryDirectory(prefix="greenpipe-bench-dashboard-") as tmp:
+        empty_cfg, year_cfg = build(Path(tmp), args.days)
+        at_empty = apptest_times(empty_cfg, args.repeat)
+        at_year = apptest_times(year_cfg, args.repeat)
+        br_empty = br_year = None
+        if binary:
+            browser = Chromium(binary)
+            try:
+                br_empty = browser_times(empty_cfg, False, args.repeat, browser)
+                br_year = browser_times(year_cfg, True, args.repeat, browser)
+            finally:
+                browser.close()
+    print(f"\nempty store vs {args.days} days x 50 meters (30-min readings); "
+          f"median of {args.repeat}")
+    print("\n| page | AppTest cold | AppTest warm | browser first visit | browser repeat visit "
+          "| browser page switch |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, _ in PAGES:
+        pairs = [(at_empty[name][0], at_year[name][0]), (at_empty[name][1], at_year[name][1])]
+        if br_empty and br_year:
+            pairs += [(br_empty[name][i], br_year[name][i]) for i in (0, 1, 2)]
+        cells = [f"{a:.2f} s / {b:.2f} s ({b / a:.1f}x)" for a, b in pairs]
+        cells += ["chromium missing"] * (5 - len(cells))
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

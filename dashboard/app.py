@@ -1,0 +1,51 @@
+"""The dashboard entrypoint: ``streamlit run dashboard/app.py`` (or ``greenpipe dashboard``).
+
+It sets up the frame every page shares (language toggle, optional login, clock) and routes
+with ``st.navigation``. Pages live in ``dashboard/views/`` and get all data through
+``dashboard/data.py``. Configuration comes from ``GREENPIPE_CONFIG`` and
+``GREENPIPE_STORE_URL``, which ``greenpipe dashboard`` sets.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import data, ui
+from dashboard.i18n import t
+from greenpipe.errors import GreenpipeError
+
+_PAGES = (
+    ("views/overview.py", "nav.overview", ":material/dashboard:", "overview"),
+    ("views/sites.py", "nav.sites", ":material/factory:", "sites"),
+    ("views/forecast.py", "nav.forecast", ":material/trending_up:", "forecast"),
+    ("views/meters.py", "nav.meters", ":material/speed:", "meters"),
+    ("views/export.py", "nav.export", ":material/download:", "export"),
+)
+
+
+def main() -> None:
+    """Render the frame and run the selected page."""
+    st.set_page_config(page_title="greenpipe", page_icon="🌱", layout="wide")
+    try:
+        ctx = data.context()
+    except GreenpipeError as exc:
+        # No language is known yet when the config itself is broken: say it in both.
+        st.error(t("app.config_error", "ja", err=exc) + "\n\n" + t("app.config_error", "en",
+                                                                     err=exc))
+        st.stop()
+    lang = ui.language_toggle(ctx.cfg.city.language)
+    if ctx.cfg.dashboard.login:
+        ui.require_login(lang)
+    pages = [
+        st.Page(path, title=t(key, lang), icon=icon, url_path=url, default=(i == 0))
+        for i, (path, key, icon, url) in enumerate(_PAGES)
+    ]
+    page = st.navigation(pages)
+    ui.footer(data.context(lang))
+    try:
+        page.run()
+    except GreenpipeError as exc:
+        st.error(t("app.store_error", lang, err=exc))
+
+
+main()

@@ -1,0 +1,326 @@
+"""All store access of the dashboard: the one module pages call for data.
+
+The store is opened once per process (``st.cache_resource``) and every query result is
+cached (``st.cache_data``). Aggregation happens in the store (``Store.read`` with buckets),
+so a year of data for 50+ meters arrives as a few thousand rows, never as raw readings.
+
+Freshness: the dashboard clock (``Ctx.as_of``) is floored to ``dashboard.cache_ttl_s`` and
+is part of every query's cache key, so a live panel gets new rows once per TTL while all
+panels and sessions within that window share one query. Set ``GREENPIPE_DASHBOARD_AS_OF``
+(``greenpipe dashboard --as-of``) to review the city as it was at a past instant.
+
+Nothing here runs at import time; the first call opens the store.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.summaries import annotate, dead_letters_by_meter
+from dashboard.summaries import meter_health as summarise_health
+from greenpipe.config import Config, load_config
+from greenpipe.emissions import ENERGY_KINDS, FactorTable, co2_kg, load_factors
+from greenpipe.errors import ConfigError
+from greenpipe.fiscal import fiscal_year, fiscal_year_bounds
+from greenpipe.model import DeadLetter, MeterKind, Reading
+from greenpipe.results import ForecastRecord, SavingsRecord
+from greenpipe.stores import Catalog, GroupBy, Store, StoreStats, open_store
+
+AS_OF_ENV = "GREENPIPE_DASHBOARD_AS_OF"
+"""Environment variable that pins the dashboard clock (ISO 8601 with offset)."""
+
+CONSUMING_KINDS = (MeterKind.ELECTRICITY, MeterKind.GAS, MeterKind.EV_CHARGING, MeterKind.HEAT)
+"""Meter kinds whose energy is consumption (PV is generation, weather is not energy)."""
+
+_QUERY_TTL_S = 3600
+"""Backstop TTL; freshness comes from ``as_of`` in the cache key (see module docstring)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ctx:
+    """What every page needs: config, store location, clock, language."""
+
+    cfg: Config
+    config_path: str
+    """Config file as given by ``GREENPIPE_CONFIG`` (empty: the default)."""
+    store_url: str
+    """Store URL the dashboard reads (after environment overrides)."""
+    as_of: datetime
+    """The dashboard's 'now', aware UTC, floored to the cache TTL."""
+    lang: str
+
+    @property
+    def tz(self) -> str:
+        """Display and fiscal-year time zone (the city's)."""
+        return self.cfg.city.timezone
+
+    @property
+    def day_offset(self) -> timedelta:
+        """``Store.read`` offset that aligns daily buckets to local midnight (-9 h for JST)."""
+        off = self.as_of.astimezone(ZoneInfo(self.tz)).utcoffset() or timedelta(0)
+        return -off
+
+    @property
+    def fy(self) -> int:
+        """The fiscal year containing ``as_of``."""
+        return fiscal_year(self.as_of, self.tz)
+
+
+# ---------------------------------------------------------------- config, clock, store
+
+
+@st.cache_resource(show_spinner=False)
+def _config(config_path: str, store_url_env: str) -> Config:
+    # store_url_env is part of the cache key only: load_config reads GREENPIPE_STORE_URL.
+    del store_url_env
+    return load_config(config_path or None)
+
+
+@st.cache_resource(show_spinner=False)
+def _store(config_path: str, store_url: str) -> Store:
+    cfg = _config(config_path, os.environ.get("GREENPIPE_STORE_URL", ""))
+    return open_store(store_url, Catalog.of(cfg.meters, cfg.sites), cfg.store)
+
+
+def parse_as_of(text: str) -> datetime:
+    """Parse an ISO 8601 instant with offset (``2025-10-01T12:00+09:00``) to aware UTC."""
+    try:
+        ts = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(AS_OF_ENV, text, "use ISO 8601 such as 2025-10-01T12:00+09:00") from None
+    if ts.tzinfo is None:
+        raise ConfigError(AS_OF_ENV, text, "add a UTC offset, e.g. 2025-10-01T12:00+09:00")
+    return ts.astimezone(UTC)
+
+
+def context(lang: str | None = None) -> Ctx:
+    """Build the page context from the environment; raises ConfigError for bad settings."""
+    config_path = os.environ.get("GREENPIPE_CONFIG", "")
+    cfg = _config(config_path, os.environ.get("GREENPIPE_STORE_URL", ""))
+    pinned = os.environ.get(AS_OF_ENV, "")
+    now = parse_as_of(pinned) if pinned else datetime.now(UTC)
+    ttl = max(1, cfg.dashboard.cache_ttl_s)
+    floored = datetime.fromtimestamp(int(now.timestamp()) // ttl * ttl, tz=UTC)
+    return Ctx(cfg=cfg, config_path=config_path, store_url=cfg.store.url,
+               as_of=floored if not pinned else now, lang=lang or cfg.city.language)
+
+
+def store(ctx: Ctx) -> Store:
+    """Return the (process-wide, cached) store the context names."""
+    return _store(ctx.config_path, ctx.store_url)
+
+
+# ---------------------------------------------------------------- cached queries
+
+
+@st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=512)
+def _read(config_path: str, store_url: str, start: datetime, end: datetime, bucket_s: int,
+          group_by: str, meters: tuple[str, ...] | None, sites: tuple[str, ...] | None,
+          sectors: tuple[str, ...] | None, offset_s: int) -> pd.DataFrame:
+    return _store(config_path, store_url).read(
+        start, end, timedelta(seconds=bucket_s), group_by=group_by,
+        meters=None if meters is None else list(meters),
+        sites=None if sites is None else list(sites),
+        sectors=None if sectors is None else list(sectors),
+        offset=timedelta(seconds=offset_s),
+    )
+
+
+def read(ctx: Ctx, start: datetime, end: datetime, bucket: timedelta, *,
+         group_by: GroupBy | str = GroupBy.METER, meters: Sequence[str] | None = None,
+         sites: Sequence[str] | None = None, sectors: Sequence[str] | None = None,
+         offset: timedelta = timedelta(0)) -> pd.DataFrame:
+    """Aggregate readings in the store (cached); see ``Store.read`` for the semantics."""
+    return _read(ctx.config_path, ctx.store_url, start, end, int(bucket.total_seconds()),
+                 GroupBy(group_by).value,
+                 None if meters is None else tuple(meters),
+                 None if sites is None else tuple(sites),
+                 None if sectors is None else tuple(sectors),
+                 int(offset.total_seconds())).copy()
+
+
+def read_days(ctx: Ctx, start_day: date, end_day: date, *, group_by: GroupBy | str,
+              meters: Sequence[str] | None = None, sites: Sequence[str] | None = None,
+              sectors: Sequence[str] | None = None) -> pd.DataFrame:
+    """Daily totals for local days ``start_day``..``end_day`` (inclusive), labelled by day.
+
+    Buckets are local (JST) days: the store aligns them with ``offset=-9 h``. Adds a ``day``
+    column holding the local calendar date of each bucket.
+    """
+    zone = ZoneInfo(ctx.tz)
+    start = datetime.combine(start_day, datetime.min.time(), zone).astimezone(UTC)
+    end = datetime.combine(end_day + timedelta(days=1), datetime.min.time(),
+                           zone).astimezone(UTC)
+    frame = read(ctx, start, end, timedelta(days=1), group_by=group_by, meters=meters,
+                 sites=sites, sectors=sectors, offset=ctx.day_offset)
+    frame["day"] = [b.astimezone(zone).date() for b in frame["bucket"]]
+    return frame
+
+
+def fiscal_ytd(ctx: Ctx, fy: int | None = None) -> tuple[datetime, datetime]:
+    """Return ``(start, end)`` of fiscal year ``fy`` up to the same point as ``as_of``.
+
+    For the current fiscal year that is 1 April to ``as_of``; for an earlier one it is the
+    same elapsed span, so "vs last year" compares like with like.
+    """
+    current = ctx.fy
+    fy = current if fy is None else fy
+    start_now, _ = fiscal_year_bounds(current, ctx.tz)
+    start, end = fiscal_year_bounds(fy, ctx.tz)
+    return start, min(end, start + (ctx.as_of - start_now))
+
+
+@st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=64)
+def _stats(config_path: str, store_url: str, as_of: datetime) -> StoreStats:
+    del as_of  # cache key only
+    return _store(config_path, store_url).stats()
+
+
+def stats(ctx: Ctx) -> StoreStats:
+    """Per-meter counts and time spans, and the dead-letter count (cached per TTL)."""
+    return _stats(ctx.config_path, ctx.store_url, ctx.as_of)
+
+
+@st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=64)
+def _latest(config_path: str, store_url: str, as_of: datetime) -> dict[str, Reading]:
+    del as_of
+    return _store(config_path, store_url).latest()
+
+
+def latest(ctx: Ctx) -> dict[str, Reading]:
+    """The newest reading of every meter (cached per TTL)."""
+    return _latest(ctx.config_path, ctx.store_url, ctx.as_of)
+
+
+@st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=64)
+def _dead_letters(config_path: str, store_url: str, as_of: datetime,
+                  limit: int) -> list[DeadLetter]:
+    del as_of
+    return _store(config_path, store_url).read_dead_letters(limit)
+
+
+def dead_letters(ctx: Ctx, limit: int = 200) -> list[DeadLetter]:
+    """The newest dead letters, newest first (cached per TTL)."""
+    return _dead_letters(ctx.config_path, ctx.store_url, ctx.as_of, limit)
+
+
+def has_data(ctx: Ctx) -> bool:
+    """True when the store holds at least one reading."""
+    return bool(stats(ctx).meters)
+
+
+def consuming_meters(ctx: Ctx, site: str | None = None) -> list[str]:
+    """Ids of the configured meters whose energy is consumption (optionally at one site)."""
+    return [m.id for m in ctx.cfg.meters
+            if m.kind in CONSUMING_KINDS and (site is None or m.site == site)]
+
+
+def pv_meters(ctx: Ctx, site: str | None = None) -> list[str]:
+    """Ids of the configured PV meters (optionally at one site)."""
+    return [m.id for m in ctx.cfg.meters
+            if m.kind == MeterKind.PV and (site is None or m.site == site)]
+
+
+@st.cache_resource(show_spinner=False)
+def _factors(config_path: str, store_url_env: str) -> FactorTable:
+    cfg = _config(config_path, store_url_env)
+    return load_factors(overrides=cfg.emission_factors)
+
+
+def factors(ctx: Ctx) -> FactorTable:
+    """The emission-factor table: shipped defaults plus ``[[emission_factors]]`` overrides."""
+    return _factors(ctx.config_path, os.environ.get("GREENPIPE_STORE_URL", ""))
+
+
+def meter_days(ctx: Ctx, start: datetime, end: datetime, *,
+               sites: Sequence[str] | None = None) -> pd.DataFrame:
+    """Per-meter local-day energy over ``(start, end]`` with site, kind, sector and CO2.
+
+    Columns: ``meter``, ``bucket``, ``day`` (local date), ``energy_kwh``, ``readings``,
+    ``site``, ``kind``, ``sector``, ``grid_region`` and ``co2_kg`` (energy × the factor of
+    the bucket's fiscal year; 0 for PV, whose generation emits nothing) and
+    ``avoided_co2_kg`` (PV only: generation × the grid electricity factor). Weather meters
+    are left out: they carry no energy. Cached like the read it is built from.
+    """
+    return _meter_days(ctx.config_path, ctx.store_url, start, end,
+                       None if sites is None else tuple(sites)).copy()
+
+
+@st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=256)
+def _meter_days(config_path: str, store_url: str, start: datetime, end: datetime,
+                sites: tuple[str, ...] | None) -> pd.DataFrame:
+    cfg = _config(config_path, os.environ.get("GREENPIPE_STORE_URL", ""))
+    zone = ZoneInfo(cfg.city.timezone)
+    offset = -(end.astimezone(zone).utcoffset() or timedelta(0))
+    frame = _read(config_path, store_url, start, end, 86400, GroupBy.METER.value, None,
+                  sites, None, int(offset.total_seconds()))
+    frame = annotate(frame, cfg.meters_by_id(), cfg.sites_by_id())
+    frame = frame[frame["kind"].isin(ENERGY_KINDS)].reset_index(drop=True)
+    frame["day"] = frame["bucket"].dt.tz_convert(zone).dt.date
+    table = _factors(config_path, os.environ.get("GREENPIPE_STORE_URL", ""))
+    basis = cfg.forecasting.emission_basis
+    frame["co2_kg"] = co2_kg(frame, table=table, tz=cfg.city.timezone, basis=basis)
+    # PV generation displaces grid electricity of the site's region and fiscal year.
+    grid = co2_kg(frame.assign(kind="electricity"), table=table, tz=cfg.city.timezone,
+                  basis=basis)
+    frame["avoided_co2_kg"] = grid.where(frame["kind"] == "pv", 0.0)
+    return frame
+
+
+def meter_health(ctx: Ctx, window: timedelta = timedelta(days=7)) -> pd.DataFrame:
+    """Health of every meter: status, last seen, gaps in ``window``, latest quality flags.
+
+    Adds ``dead_letters``: how many of the newest 200 dead letters came from the meter's
+    topic.
+    """
+    hourly = read(ctx, ctx.as_of - window, ctx.as_of, timedelta(hours=1),
+                  group_by=GroupBy.METER)
+    health = summarise_health(
+        ctx.cfg.meters, stats(ctx), latest(ctx), hourly, as_of=ctx.as_of,
+        offline_after=timedelta(seconds=ctx.cfg.dashboard.offline_after_s), window=window)
+    per_meter = dead_letters_by_meter(dead_letters(ctx), ctx.cfg.broker.topic_prefix)
+    health["dead_letters"] = [per_meter.get(m, 0) for m in health["meter"]]
+    return health
+
+
+@st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=64)
+def _forecasts(config_path: str, store_url: str, as_of: datetime) -> list[ForecastRecord]:
+    del as_of
+    return _store(config_path, store_url).read_forecasts()
+
+
+@st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=64)
+def _savings(config_path: str, store_url: str, as_of: datetime) -> list[SavingsRecord]:
+    del as_of
+    return _store(config_path, store_url).read_savings()
+
+
+def forecasts(ctx: Ctx) -> list[ForecastRecord]:
+    """Projection records of the newest ``greenpipe forecast run`` (empty: none yet)."""
+    return _forecasts(ctx.config_path, ctx.store_url, ctx.as_of)
+
+
+def savings(ctx: Ctx) -> list[SavingsRecord]:
+    """Savings records of the newest ``greenpipe forecast run`` (empty: none yet)."""
+    return _savings(ctx.config_path, ctx.store_url, ctx.as_of)
+
+
+def forecast_for(records: Sequence[ForecastRecord], scope: str, scope_id: str | None,
+                 fy: int) -> ForecastRecord | None:
+    """The record of one scope in fiscal year ``fy`` against its nearest target, if any.
+
+    A scope has one record per target (e.g. 2030 and 2050); the nearest target year is the
+    one that decides "on track this year". Records without a target come last.
+    ``scope_id=None`` matches any id (the city has one).
+    """
+    rows = [r for r in records if r.scope == scope and r.fiscal_year == fy
+            and (scope_id is None or r.scope_id == scope_id)]
+    rows.sort(key=lambda r: (r.target_fy is None, r.target_fy or 0))
+    return rows[0] if rows else None

@@ -1,0 +1,303 @@
+"""Japanese and English strings and locale formatting for the dashboard.
+
+Every label the dashboard shows comes from ``t(key, lang)``; ``tests/test_dashboard_i18n.py``
+checks that every key has both languages. Times are shown in the city's time zone (JST for
+the example city), never in UTC.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+Lang = Literal["ja", "en"]
+LANGS: tuple[Lang, ...] = ("ja", "en")
+
+_S: dict[str, tuple[str, str]] = {
+    # app frame
+    "app.title": ("グリーン産業ダッシュボード", "Green-industry dashboard"),
+    "app.as_of": ("基準時刻: {ts}", "As of {ts}"),
+    "app.store": ("データストア: {url}", "Store: {url}"),
+    "app.login_required": (
+        "このダッシュボードを見るにはログインが必要です。",
+        "Please log in to view this dashboard.",
+    ),
+    "app.login": ("ログイン", "Log in"),
+    "app.logout": ("ログアウト", "Log out"),
+    "app.login_unavailable": (
+        "ログインが設定されていますが利用できません: {why}",
+        "Login is configured but unavailable: {why}",
+    ),
+    "app.config_error": ("設定エラー: {err}", "Configuration error: {err}"),
+    "app.store_error": ("データストアのエラー: {err}", "Store error: {err}"),
+    "nav.overview": ("概要", "Overview"),
+    "nav.sites": ("拠点", "Sites"),
+    "nav.forecast": ("予測", "Forecast"),
+    "nav.meters": ("メーター", "Meters"),
+    "nav.export": ("エクスポート", "Export"),
+    # empty states
+    "empty.store": (
+        "まだデータがありません — コレクターは動いていますか？（`greenpipe collect` または "
+        "`greenpipe demo`）",
+        "No data yet — is the collector running? (`greenpipe collect` or `greenpipe demo`)",
+    ),
+    "empty.forecast": (
+        "予測はまだありません — `greenpipe forecast run` を実行してください。",
+        "No forecast yet — run `greenpipe forecast run`.",
+    ),
+    "empty.period": ("この期間のデータはありません。", "No data in this period."),
+    "empty.targets": (
+        "目標が設定されていません（設定ファイルの [[targets]]）。",
+        "No targets configured ([[targets]] in the config file).",
+    ),
+    "empty.dead_letters": ("デッドレターはありません。", "No dead letters."),
+    "empty.pv": ("この拠点には太陽光メーターがありません。", "This site has no PV meter."),
+    # overview
+    "ov.header": ("{city} — {fy} 進捗", "{city} — {fy} progress"),
+    "ov.fytd_co2": ("年度累計 CO₂ 排出量", "FY-to-date CO₂ emissions"),
+    "ov.fytd_energy": ("年度累計 エネルギー消費", "FY-to-date energy use"),
+    "ov.vs_last_year": ("前年同期比", "vs same period last FY"),
+    "ov.vs_target": ("目標軌道（年度累計）", "Target path (FY to date)"),
+    "ov.avoided": ("削減 CO₂（累計）", "Avoided CO₂ to date"),
+    "ov.projected": ("年度末見通し", "Projected FY end"),
+    "ov.probability": ("目標達成確率", "Probability of meeting target"),
+    "ov.vs_path": ("目標軌道比", "vs target path"),
+    "ov.band": ("P10–P90: {p10}–{p90} t、目標軌道: {path} t",
+                "P10–P90: {p10}–{p90} t; target path: {path} t"),
+    "ov.avoided_help": (
+        "太陽光 {pv_t} t（年度累計 {pv_mwh} MWh × 系統排出係数）＋ 対策 {n} 件 {measures_t} t",
+        "PV {pv_t} t (FY-to-date {pv_mwh} MWh × grid factor) + {n} measures {measures_t} t",
+    ),
+    "ov.offline": ("オフラインのメーター", "Offline meters"),
+    "ov.findings": ("品質指摘", "Quality findings"),
+    "ov.dead_letters": ("デッドレター", "Dead letters"),
+    "ov.sector_progress": ("部門別の進捗", "Progress by sector"),
+    "ov.top_sites": ("排出量上位の拠点（年度累計）", "Top emitting sites (FY to date)"),
+    "ov.cumulative": ("年度累計 CO₂ と目標軌道", "Cumulative CO₂ against the target trajectory"),
+    "ov.no_history": (
+        "前年同期のデータが揃っていないため、前年比は表示しません（データ開始: {since}）。",
+        "No same-period comparison with last FY: the data starts on {since}.",
+    ),
+    # sites
+    "si.pick": ("拠点を選択", "Choose a site"),
+    "si.live": ("直近24時間の電力（自動更新）", "Power, last 24 h (live)"),
+    "si.by_day": ("日別エネルギー", "Energy by day"),
+    "si.by_month": ("月別エネルギー", "Energy by month"),
+    "si.baseline": ("ベースラインと実績（削減量を網掛け）", "Baseline vs actual (savings shaded)"),
+    "si.reporting": ("評価期間: {start} – {end}（IPMVP Option C）",
+                     "Reporting period: {start} – {end} (IPMVP Option C)"),
+    "si.breakdown": ("メーター別内訳（年度累計）", "Breakdown by meter (FY to date)"),
+    "si.pv": ("太陽光発電と消費", "PV generation vs consumption"),
+    "si.co2": ("日別 CO₂", "CO₂ by day"),
+    "si.sector": ("部門: {sector}", "Sector: {sector}"),
+    # forecast
+    "fc.projection": ("部門別の見通し（不確実性の幅と目標線）",
+                      "Projection per sector (uncertainty band and target line)"),
+    "fc.targets": ("目標と目標軌道（設定）", "Targets and their straight-line paths (config)"),
+    "fc.quality": ("サイト別モデル精度（ASHRAE Guideline 14）",
+                   "Model quality per site (ASHRAE Guideline 14)"),
+    "fc.savings": ("対策別の削減量（区間付き）", "Savings per measure (with interval)"),
+    "fc.p50_band": ("{fy} 見通し（中央値と P10–P90）", "{fy} projection (median, P10–P90)"),
+    "fc.observed": ("実績（年度累計）", "Observed so far"),
+    "fc.p50": ("見通し中央値 [t]", "Projected median [t]"),
+    "fc.path": ("目標軌道 [t]", "Target path [t]"),
+    "fc.gap": ("軌道との差 [t]", "Gap to path [t]"),
+    "fc.warnings": ("警告", "Warnings"),
+    "fc.period": ("評価期間", "Reporting period"),
+    "fc.interval": ("{pct}% 区間 [kWh]", "{pct}% interval [kWh]"),
+    "fc.savings_pct": ("削減率", "Savings [%]"),
+    "fc.granularity": ("粒度", "Resolution"),
+    "fc.limits": ("基準 CV(RMSE) / NMBE", "Limits CV(RMSE) / NMBE"),
+    "fc.pass": ("合格", "pass"),
+    "fc.fail": ("不合格", "fail"),
+    # meters
+    "me.health": ("メーターの状態", "Meter health"),
+    "me.dead": ("デッドレター（理由と生ペイロード）", "Dead letters (reasons and raw payloads)"),
+    "me.online": ("オンライン", "online"),
+    "me.offline": ("オフライン", "offline"),
+    "me.never": ("受信なし", "never seen"),
+    "me.gap_note": (
+        "欠損 = 直近7日間で読み取りのない時間数（メーターの最初の読み取り以降）。",
+        "Gaps = hours without a reading in the last 7 days (after the meter's first reading).",
+    ),
+    "me.payload": ("生ペイロード", "Raw payload"),
+    # export
+    "ex.dataset": ("データ", "Data"),
+    "ex.readings": ("読み取り値（集計）", "Readings (aggregated)"),
+    "ex.savings": ("削減量", "Savings"),
+    "ex.forecasts": ("予測", "Forecasts"),
+    "ex.scope": ("範囲", "Scope"),
+    "ex.scope_city": ("市全体", "Whole city"),
+    "ex.scope_sector": ("部門", "Sector"),
+    "ex.scope_site": ("拠点", "Site"),
+    "ex.scope_meter": ("メーター", "Meter"),
+    "ex.which": ("対象", "Which"),
+    "ex.period": ("期間（JST、両端を含む）", "Period (JST, inclusive)"),
+    "ex.resolution": ("集計単位", "Resolution"),
+    "ex.format": ("形式", "Format"),
+    "ex.download": ("ダウンロード", "Download"),
+    "ex.rows": ("{n} 行", "{n} rows"),
+    "ex.xlsx_too_big": ("xlsx は {n} 行までです。集計単位を粗くするか範囲を絞ってください。",
+                        "xlsx holds at most {n} rows; choose a coarser resolution or a "
+                        "smaller scope."),
+    "ex.preview": ("プレビュー", "Preview"),
+    "res.30min": ("30分", "30 min"),
+    "res.hour": ("1時間", "1 hour"),
+    "res.day": ("1日", "1 day"),
+    # column headers and axis titles
+    "col.meter": ("メーター", "Meter"),
+    "col.site": ("拠点", "Site"),
+    "col.sector": ("部門", "Sector"),
+    "col.kind": ("種別", "Kind"),
+    "col.status": ("状態", "Status"),
+    "col.last_seen": ("最終受信 (JST)", "Last seen (JST)"),
+    "col.age": ("経過", "Age"),
+    "col.readings": ("読み取り数", "Readings"),
+    "col.gaps_h": ("欠損 [h]", "Gaps [h]"),
+    "col.quality": ("品質フラグ", "Quality flags"),
+    "col.received": ("受信時刻 (JST)", "Received (JST)"),
+    "col.topic": ("トピック", "Topic"),
+    "col.code": ("コード", "Code"),
+    "col.reason": ("理由", "Reason"),
+    "col.energy_kwh": ("エネルギー [kWh]", "Energy [kWh]"),
+    "col.energy_mwh": ("エネルギー [MWh]", "Energy [MWh]"),
+    "col.co2_t": ("CO₂ [t]", "CO₂ [t]"),
+    "col.power_kw": ("電力 [kW]", "Power [kW]"),
+    "col.time_jst": ("時刻 (JST)", "Time (JST)"),
+    "col.day": ("日付", "Day"),
+    "col.month": ("月", "Month"),
+    "col.share": ("割合 [%]", "Share [%]"),
+    "col.measure": ("対策", "Measure"),
+    "col.cvrmse": ("CV(RMSE) [%]", "CV(RMSE) [%]"),
+    "col.nmbe": ("NMBE [%]", "NMBE [%]"),
+    "col.result": ("判定", "Result"),
+    "col.savings_kwh": ("削減量 [kWh]", "Savings [kWh]"),
+    "col.savings_mwh": ("削減量 [MWh]", "Savings [MWh]"),
+    "col.base_fy": ("基準年度", "Base year"),
+    "col.base_t": ("基準年度排出量 [t]", "Base-year emissions [t]"),
+    "col.target_fy": ("目標年度", "Target year"),
+    "col.allowed_t": ("{fy} の目標軌道 [t]", "{fy} trajectory [t]"),
+    "col.target": ("目標", "Target"),
+    "col.actual": ("実績", "Actual"),
+    "col.baseline": ("ベースライン", "Baseline"),
+    "col.consumption": ("消費", "Consumption"),
+    "col.generation": ("発電", "Generation"),
+    "col.savings": ("削減量", "Savings"),
+    # sectors and kinds
+    "sector.industry": ("産業", "Industry"),
+    "sector.commercial": ("業務", "Commercial"),
+    "sector.public": ("公共", "Public"),
+    "sector.household": ("家庭", "Households"),
+    "sector.transport": ("運輸", "Transport"),
+    "sector.unknown": ("不明", "Unknown"),
+    "sector.city": ("市全体", "City"),
+    "kind.electricity": ("電力", "Electricity"),
+    "kind.gas": ("ガス", "Gas"),
+    "kind.pv": ("太陽光", "PV"),
+    "kind.ev_charging": ("EV充電", "EV charging"),
+    "kind.heat": ("熱", "Heat"),
+    "kind.weather": ("気象", "Weather"),
+    "kind.unknown": ("不明", "Unknown"),
+}
+
+_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+              "Dec")
+
+
+def all_keys() -> tuple[str, ...]:
+    """Return every translation key (for tests and tooling)."""
+    return tuple(_S)
+
+
+def check_lang(lang: str) -> Lang:
+    """Return ``lang`` when it is a supported language; raise ValueError otherwise."""
+    if lang not in LANGS:
+        raise ValueError(f"unsupported language {lang!r}; use one of {', '.join(LANGS)}")
+    return lang
+
+
+def t(key: str, lang: str, **values: object) -> str:
+    """Return the label ``key`` in ``lang``, with ``{name}`` placeholders filled from ``values``.
+
+    Raises KeyError for an unknown key, so a missing translation fails in tests, not on a
+    wall screen.
+    """
+    ja, en = _S[key]
+    text = ja if check_lang(lang) == "ja" else en
+    return text.format(**values) if values else text
+
+
+def sector_label(sector: str, lang: str) -> str:
+    """Return the translated name of a sector (``industry`` -> ``産業``)."""
+    return t(f"sector.{sector}", lang) if f"sector.{sector}" in _S else sector
+
+
+def kind_label(kind: str, lang: str) -> str:
+    """Return the translated name of a meter kind (``pv`` -> ``太陽光``)."""
+    return t(f"kind.{kind}", lang) if f"kind.{kind}" in _S else kind
+
+
+def fmt_number(value: float | int | None, lang: str, decimals: int = 0) -> str:
+    """Format a number with thousands separators (both locales use ``1,234.5``); None -> ``–``."""
+    check_lang(lang)
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{value:,.{decimals}f}"
+
+
+def fmt_pct(value: float | None, lang: str, decimals: int = 1, signed: bool = False) -> str:
+    """Format a percentage (``-12.3%``); None -> ``–``."""
+    check_lang(lang)
+    if value is None or not math.isfinite(value):
+        return "–"
+    return f"{value:+.{decimals}f}%" if signed else f"{value:.{decimals}f}%"
+
+
+def fmt_date(day: date, lang: str) -> str:
+    """Format a calendar date: ``2025年4月1日`` or ``1 Apr 2025``."""
+    if check_lang(lang) == "ja":
+        return f"{day.year}年{day.month}月{day.day}日"
+    return f"{day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
+
+
+def fmt_month(day: date, lang: str, short: bool = False) -> str:
+    """Format a month: ``2025年4月`` or ``Apr 2025`` (short, for axes: ``2025/4``)."""
+    if check_lang(lang) == "ja":
+        return f"{day.year}/{day.month}" if short else f"{day.year}年{day.month}月"
+    return f"{_MONTHS_EN[day.month - 1]} {day.year}"
+
+
+def axis_format(lang: str, what: str) -> str:
+    """Return the Plotly (d3) tick format of a date axis: ``day`` or ``time`` (with hours)."""
+    formats = {("ja", "day"): "%-m/%-d", ("en", "day"): "%-d %b",
+               ("ja", "time"): "%-m/%-d %H:%M", ("en", "time"): "%-d %b %H:%M"}
+    return formats[(check_lang(lang), what)]
+
+
+def fmt_datetime(ts: datetime, lang: str, timezone: str = "Asia/Tokyo") -> str:
+    """Format an aware instant in the display time zone: ``2025/04/01 09:00 JST``.
+
+    Raises ValueError for a naive datetime: the dashboard never guesses a zone.
+    """
+    if ts.tzinfo is None or ts.utcoffset() is None:
+        raise ValueError(f"{ts.isoformat()} has no UTC offset; pass an aware datetime")
+    local = ts.astimezone(ZoneInfo(timezone))
+    zone = local.strftime("%Z")
+    if check_lang(lang) == "ja":
+        return f"{local.year}/{local.month:02d}/{local.day:02d} {local:%H:%M} {zone}"
+    return f"{fmt_date(local.date(), lang)} {local:%H:%M} {zone}"
+
+
+def fmt_age(seconds: float, lang: str) -> str:
+    """Format how long ago something happened: ``3分前`` / ``3 min ago``."""
+    check_lang(lang)
+    s = max(0.0, seconds)
+    if s < 3600:
+        n, ja, en = int(s // 60), "分前", "min ago"
+    elif s < 86400 * 2:
+        n, ja, en = int(s // 3600), "時間前", "h ago"
+    else:
+        n, ja, en = int(s // 86400), "日前", "days ago"
+    return f"{n:,}{ja}" if lang == "ja" else f"{n:,} {en}"

@@ -1,0 +1,82 @@
+"""Small Streamlit helpers shared by the pages: language toggle, login, empty states, charts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard import data
+from dashboard.i18n import LANGS, fmt_datetime, t
+
+_LANG_NAMES = {"ja": "日本語", "en": "English"}
+
+
+def language_toggle(default: str) -> str:
+    """Show the ja/en toggle in the sidebar and return the choice.
+
+    The first language of a session is ``?lang=`` from the URL, else the config default.
+    """
+    if st.session_state.get("lang") not in LANGS:
+        # ?lang=en in the URL picks the first language, e.g. for a wall screen's kiosk URL.
+        wanted = st.query_params.get("lang")
+        st.session_state["lang"] = wanted if wanted in LANGS else default
+    st.sidebar.radio(
+        "言語 / Language", LANGS, key="lang", horizontal=True,
+        format_func=lambda code: _LANG_NAMES[code],
+    )
+    return str(st.session_state["lang"])
+
+
+def ctx() -> data.Ctx:
+    """The page context for the current session (language from the toggle)."""
+    return data.context(st.session_state.get("lang"))
+
+
+def require_login(lang: str) -> None:
+    """Stop the script unless the visitor is logged in through the configured OIDC provider.
+
+    Streamlit's ``st.login`` needs Authlib and an ``[auth]`` section in
+    ``.streamlit/secrets.toml`` (see docs/dashboard.md); when either is missing the page
+    says so instead of failing with a traceback.
+    """
+    try:
+        import authlib  # noqa: F401  # st.login imports it lazily; check up front
+    except ImportError:
+        st.error(t("app.login_unavailable", lang, why="pip install 'streamlit[auth]'"))
+        st.stop()
+    try:
+        logged_in = bool(st.user.is_logged_in)
+    except Exception as exc:  # Streamlit raises its own error types for bad [auth] secrets
+        st.error(t("app.login_unavailable", lang, why=str(exc)))
+        st.stop()
+    if not logged_in:
+        st.title(t("app.title", lang))
+        st.info(t("app.login_required", lang))
+        st.button(t("app.login", lang), on_click=st.login, type="primary")
+        st.stop()
+    st.sidebar.caption(str(st.user.get("email") or st.user.get("name") or ""))
+    st.sidebar.button(t("app.logout", lang), on_click=st.logout)
+
+
+def footer(c: data.Ctx) -> None:
+    """Show the dashboard clock and the store in the sidebar."""
+    st.sidebar.caption(t("app.as_of", c.lang, ts=fmt_datetime(c.as_of, c.lang, c.tz)))
+    st.sidebar.caption(t("app.store", c.lang, url=c.store_url))
+
+
+def empty(key: str, lang: str, **values: object) -> None:
+    """Show a helpful empty state (an info box), never a blank panel or a traceback."""
+    st.info(t(key, lang, **values), icon="ℹ️")
+
+
+def chart(fig: go.Figure, key: str) -> None:
+    """Render a Plotly figure at full width, without the mode bar (a wall screen has no mouse)."""
+    st.plotly_chart(fig, key=key, config={"displayModeBar": False, "responsive": True})
+
+
+def table(frame: Any, key: str, numbers: tuple[str, ...] = (), **kwargs: Any) -> None:
+    """Render a table without the index; ``numbers`` get thousands separators (1,234.5)."""
+    config = {name: st.column_config.NumberColumn(format="localized") for name in numbers}
+    st.dataframe(frame, hide_index=True, key=key, column_config=config or None, **kwargs)

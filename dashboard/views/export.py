@@ -1,0 +1,102 @@
+"""Export (エクスポート): choose a scope, period and format, then download."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data, exports, summaries, ui
+from dashboard.i18n import fmt_number, kind_label, sector_label, t
+from greenpipe.fiscal import fiscal_year_bounds
+
+c = ui.ctx()
+lang = c.lang
+zone = ZoneInfo(c.tz)
+st.title(t("nav.export", lang))
+
+dataset = st.radio(t("ex.dataset", lang), ["readings", "savings", "forecasts"], horizontal=True,
+                   key="ex_dataset", format_func=lambda d: t(f"ex.{d}", lang))
+if dataset != "readings":
+    records = data.savings(c) if dataset == "savings" else data.forecasts(c)
+    if not records:
+        ui.empty("empty.forecast", lang)
+        st.stop()
+    table = summaries.records_frame(records, c.tz)
+    fmt = st.radio(t("ex.format", lang), list(exports.FORMATS), horizontal=True,
+                   key="ex_fmt_results", format_func=str.upper)
+    st.caption(t("ex.rows", lang, n=fmt_number(len(table), lang)))
+    ext, mime = exports.FORMATS[fmt]
+    st.download_button(f"{t('ex.download', lang)} ({fmt.upper()})",
+                       lambda: exports.encode(table, fmt),
+                       file_name=f"greenpipe_{dataset}_{records[0].run_id}.{ext}", mime=mime,
+                       type="primary", key="ex_download_results", on_click="ignore")
+    ui.table(table, "ex_results_preview")
+    st.stop()
+if not data.has_data(c):
+    ui.empty("empty.store", lang)
+    st.stop()
+
+left, right = st.columns(2)
+with left:
+    scope = st.radio(t("ex.scope", lang), ["city", "sector", "site", "meter"], horizontal=True,
+                     key="ex_scope", format_func=lambda s: t(f"ex.scope_{s}", lang))
+    sectors = sorted({s.sector.value for s in c.cfg.sites})
+    sites = c.cfg.sites_by_id()
+    options: dict[str, list[str]] = {
+        "city": [], "sector": sectors, "site": list(sites), "meter": [m.id for m in c.cfg.meters]}
+    labels = {**{s: sector_label(s, lang) for s in sectors},
+              **{s: f"{sites[s].name} ({s})" for s in sites}}
+    which = None
+    if scope != "city":
+        which = st.selectbox(t("ex.which", lang), options[scope], key=f"ex_which_{scope}",
+                             format_func=lambda v: labels.get(v, v))
+with right:
+    today = c.as_of.astimezone(zone).date()
+    fy_start = fiscal_year_bounds(c.fy, c.tz)[0].astimezone(zone).date()
+    period = st.date_input(t("ex.period", lang), value=(fy_start, today), key="ex_period")
+    resolution = st.radio(t("ex.resolution", lang), ["30min", "hour", "day"], index=2,
+                          horizontal=True, key="ex_res", format_func=lambda r: t(f"res.{r}", lang))
+    fmt = st.radio(t("ex.format", lang), list(exports.FORMATS), horizontal=True, key="ex_fmt",
+                   format_func=str.upper)
+
+if not isinstance(period, tuple) or len(period) != 2:
+    st.stop()  # the date picker is mid-selection (one end chosen)
+first, last = period
+start = datetime.combine(first, datetime.min.time(), zone).astimezone(UTC)
+end = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
+width = {"30min": timedelta(minutes=30), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+chosen = [str(which)]
+filters = {"sector": {"sectors": chosen}, "site": {"sites": chosen},
+           "meter": {"meters": chosen}}.get(scope, {})
+frame = data.read(c, start, end, width[resolution], group_by="meter",
+                  offset=c.day_offset if resolution == "day" else timedelta(0), **filters)
+frame = summaries.annotate(frame, c.cfg.meters_by_id(), sites)
+tz_name = c.as_of.astimezone(zone).strftime("%Z")
+out = pd.DataFrame({
+    "meter": frame["meter"], "site": frame["site"], "sector": frame["sector"],
+    "kind": frame["kind"],
+    f"interval_start_{tz_name.lower()}": frame["bucket"].dt.tz_convert(zone),
+    f"interval_end_{tz_name.lower()}": (frame["bucket"] + width[resolution]).dt.tz_convert(zone),
+    "energy_kwh": frame["energy_kwh"], "power_kw": frame["power_kw"],
+    "temp_air_c": frame["temp_air_c"], "readings": frame["readings"],
+})
+st.caption(t("ex.rows", lang, n=fmt_number(len(out), lang)))
+if out.empty:
+    ui.empty("empty.period", lang)
+    st.stop()
+name = f"greenpipe_{scope}{'_' + which if which else ''}_{first:%Y%m%d}-{last:%Y%m%d}"
+ext, mime = exports.FORMATS[fmt]
+too_big = fmt == "xlsx" and len(out) > exports.XLSX_MAX_ROWS
+if too_big:
+    st.warning(t("ex.xlsx_too_big", lang, n=fmt_number(exports.XLSX_MAX_ROWS, lang)))
+# The file is encoded only when the button is clicked (a callable), not on every rerun.
+st.download_button(f"{t('ex.download', lang)} ({fmt.upper()})",
+                   lambda: exports.encode(out, fmt), file_name=f"{name}.{ext}", mime=mime,
+                   type="primary", key="ex_download", on_click="ignore", disabled=too_big)
+with st.expander(t("ex.preview", lang)):
+    preview = out.head(50).copy()
+    preview["kind"] = [kind_label(k, lang) for k in preview["kind"]]
+    ui.table(preview, "ex_preview")

@@ -1,0 +1,72 @@
+"""Meters (メーター): health of every meter, gaps and quality findings, dead letters."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data, summaries, ui
+from dashboard.i18n import fmt_age, fmt_datetime, kind_label, t
+
+c = ui.ctx()
+lang = c.lang
+st.title(t("nav.meters", lang))
+
+
+@st.fragment(run_every=max(1, c.cfg.dashboard.refresh_s))
+def health_panel() -> None:
+    """Meter health table; offline meters highlighted. Reruns on its own timer."""
+    lc = ui.ctx()
+    st.subheader(t("me.health", lang))
+    if not data.has_data(lc):
+        ui.empty("empty.store", lang)
+    health = data.meter_health(lc)
+    # Problems first: offline and never-seen meters, then the rest, each by meter id.
+    health = health.assign(_ok=health["status"] == summaries.ONLINE).sort_values(
+        ["_ok", "meter"]).drop(columns="_ok").reset_index(drop=True)
+    status_text = {summaries.ONLINE: t("me.online", lang),
+                   summaries.OFFLINE: t("me.offline", lang), summaries.NEVER: t("me.never", lang)}
+    shown = pd.DataFrame({
+        t("col.status", lang): [status_text[s] for s in health["status"]],
+        t("col.meter", lang): health["meter"],
+        t("col.site", lang): health["site"],
+        t("col.kind", lang): [kind_label(k, lang) for k in health["kind"]],
+        t("col.last_seen", lang): [fmt_datetime(ts.to_pydatetime(), lang, lc.tz)
+                                   if pd.notna(ts) else "–" for ts in health["last_ts"]],
+        t("col.age", lang): [fmt_age(a, lang) if pd.notna(a) else "–"
+                             for a in health["age_s"]],
+        t("col.readings", lang): health["readings"],
+        t("col.gaps_h", lang): health["gaps_h"],
+        t("col.quality", lang): health["quality"],
+        t("ov.dead_letters", lang): health["dead_letters"],
+    })
+    bad = set(health.index[health["status"] != summaries.ONLINE])
+
+    def _highlight(row: pd.Series) -> list[str]:
+        style = "background-color: #FDE2E1; color: #8B1A1A" if row.name in bad else ""
+        return [style] * len(row)
+
+    ui.table(shown.style.apply(_highlight, axis=1), "me_health",
+             numbers=(t("col.readings", lang),), height=38 + 35 * len(shown))
+    st.caption(t("me.gap_note", lang))
+
+
+health_panel()
+
+st.subheader(t("me.dead", lang))
+letters = data.dead_letters(c)
+if not letters:
+    ui.empty("empty.dead_letters", lang)
+else:
+    ui.table(pd.DataFrame({
+        t("col.received", lang): [fmt_datetime(d.received_at, lang, c.tz) for d in letters],
+        t("col.topic", lang): [d.topic for d in letters],
+        t("col.code", lang): [d.code for d in letters],
+        t("col.reason", lang): [d.reason for d in letters],
+        t("me.payload", lang): [summaries.payload_text(d.payload, 120) for d in letters],
+    }), "me_dead")
+    for i, d in enumerate(letters[:20]):
+        with st.expander(f"{fmt_datetime(d.received_at, lang, c.tz)} · {d.code} · {d.topic}"):
+            st.write(d.reason)
+            st.code(summaries.payload_text(d.payload), language=None)
+            del i

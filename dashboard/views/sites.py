@@ -1,0 +1,145 @@
+"""Sites (拠点): live power, energy by day and month, CO2, meter breakdown, PV vs use."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, data, summaries, ui
+from dashboard.i18n import axis_format, fmt_date, fmt_month, kind_label, sector_label, t
+
+c = ui.ctx()
+lang = c.lang
+st.title(t("nav.sites", lang))
+if not c.cfg.sites or not data.has_data(c):
+    ui.empty("empty.store", lang)
+    st.stop()
+
+sites = c.cfg.sites_by_id()
+site_id = st.selectbox(t("si.pick", lang), list(sites), key="site",
+                       format_func=lambda s: f"{sites[s].name} ({s})")
+site = sites[site_id]
+st.caption(t("si.sector", lang, sector=sector_label(site.sector.value, lang)))
+meters = [m for m in c.cfg.meters if m.site == site_id]
+meter_colours = charts.series_colours([m.id for m in meters])
+for m in meters:
+    if m.kind.value == "pv":
+        meter_colours[m.id] = charts.KIND_COLOURS["pv"]
+zone = ZoneInfo(c.tz)
+
+
+@st.fragment(run_every=max(1, c.cfg.dashboard.refresh_s))
+def live_power() -> None:
+    """Power of the site's meters over the last 24 h; reruns on its own timer."""
+    lc = ui.ctx()
+    frame = data.read(lc, lc.as_of - timedelta(hours=24), lc.as_of, timedelta(minutes=5),
+                      group_by="meter", sites=[site_id])
+    frame = frame[frame["power_kw"].notna()]
+    st.subheader(t("si.live", lang))
+    if frame.empty:
+        ui.empty("empty.period", lang)
+        return
+    frame = summaries.local_series(frame, lc.tz)
+    ui.chart(charts.lines(frame, "local", "power_kw", "meter",
+                          x_title=t("col.time_jst", lang), y_title=t("col.power_kw", lang),
+                          colours=meter_colours, x_format=axis_format(lang, "time"),
+                          x_range=[(lc.as_of - timedelta(hours=24)).astimezone(zone),
+                                   lc.as_of.astimezone(zone)]), "si_live")
+
+
+live_power()
+
+today = c.as_of.astimezone(zone).date()
+first_month = date(today.year - 1, today.month, 1)
+start = datetime.combine(first_month, datetime.min.time(), zone).astimezone(UTC)
+days = data.meter_days(c, start, c.as_of, sites=[site_id])
+if days.empty:
+    ui.empty("empty.period", lang)
+    st.stop()
+use = days[days["kind"] != "pv"]
+recent = use[use["day"] > today - timedelta(days=60)]
+
+left, right = st.columns(2)
+with left:
+    st.subheader(t("si.by_day", lang))
+    ui.chart(charts.stacked_bars(recent, "day", "energy_kwh", "meter",
+                                 x_title=t("col.day", lang), y_title=t("col.energy_kwh", lang),
+                                 colours=meter_colours, x_format=axis_format(lang, "day")),
+             "si_by_day")
+with right:
+    st.subheader(t("si.by_month", lang))
+    months = summaries.monthly(use, "meter")
+    months["label"] = [fmt_month(m, lang, short=True) for m in months["month"]]
+    months["energy_mwh"] = months["energy_kwh"] / 1000.0
+    ui.chart(charts.stacked_bars(months, "label", "energy_mwh", "meter",
+                                 x_title=t("col.month", lang), y_title=t("col.energy_mwh", lang),
+                                 colours=meter_colours), "si_by_month")
+
+left, right = st.columns(2)
+with left:
+    st.subheader(t("si.baseline", lang))
+    results = [r for r in data.savings(c) if r.site_id == site_id]
+    if not results:
+        ui.empty("empty.forecast", lang)
+    else:
+        ui.chart(charts.baseline_bars(
+            [f"{r.meter_id} · {r.measure_id}" if r.measure_id else r.meter_id for r in results],
+            [r.reporting_observed_kwh / 1000 for r in results],
+            [r.reporting_predicted_kwh / 1000 for r in results],
+            [r.savings_kwh_lower / 1000 for r in results],
+            [r.savings_kwh_upper / 1000 for r in results],
+            names={"actual": t("col.actual", lang), "savings": t("col.savings", lang),
+                   "baseline": t("col.baseline", lang)},
+            x_title=t("col.meter", lang), y_title=t("col.energy_mwh", lang)), "si_baseline")
+        r0 = results[0]
+        st.caption(t("si.reporting", lang,
+                     start=fmt_date(r0.reporting_start.astimezone(zone).date(), lang),
+                     end=fmt_date(r0.reporting_end.astimezone(zone).date(), lang)))
+with right:
+    st.subheader(t("si.co2", lang))
+    co2 = recent.groupby("day", as_index=False)["co2_kg"].sum()
+    co2["co2_t"] = co2["co2_kg"] / 1000.0
+    ui.chart(charts.stacked_bars(co2.assign(series=site.sector.value), "day", "co2_t", "series",
+                                 x_title=t("col.day", lang), y_title=t("col.co2_t", lang),
+                                 colours=charts.SECTOR_COLOURS,
+                                 labels={site.sector.value: sector_label(site.sector.value,
+                                                                         lang)},
+                                 x_format=axis_format(lang, "day")), "si_co2")
+
+left, right = st.columns(2)
+with left:
+    st.subheader(t("si.breakdown", lang))
+    fy_start, _ = data.fiscal_ytd(c)
+    fytd = days[days["bucket"] >= pd.Timestamp(fy_start)]
+    table = fytd.groupby(["meter", "kind"], as_index=False).agg(
+        energy_kwh=("energy_kwh", "sum"), co2_kg=("co2_kg", "sum"))
+    consumption = table.loc[table["kind"] != "pv", "energy_kwh"].sum()
+    table["share"] = [e / consumption * 100.0 if k != "pv" and consumption else None
+                      for e, k in zip(table["energy_kwh"], table["kind"], strict=True)]
+    table = table.sort_values("energy_kwh", ascending=False)
+    ui.table(pd.DataFrame({
+        t("col.meter", lang): table["meter"],
+        t("col.kind", lang): [kind_label(k, lang) for k in table["kind"]],
+        t("col.energy_mwh", lang): (table["energy_kwh"] / 1000.0).round(1),
+        t("col.share", lang): table["share"].astype("float64").round(1),
+        t("col.co2_t", lang): (table["co2_kg"] / 1000.0).round(2),
+    }), "si_breakdown", numbers=(t("col.energy_mwh", lang), t("col.co2_t", lang)))
+with right:
+    st.subheader(t("si.pv", lang))
+    pv_days = days[(days["kind"] == "pv") & (days["day"] > today - timedelta(days=60))]
+    if pv_days.empty:
+        ui.empty("empty.pv", lang)
+    else:
+        both = pd.concat([
+            pv_days.groupby("day", as_index=False)["energy_kwh"].sum().assign(series="pv"),
+            recent.groupby("day", as_index=False)["energy_kwh"].sum().assign(series="use"),
+        ])
+        ui.chart(charts.lines(both, "day", "energy_kwh", "series",
+                              x_title=t("col.day", lang), y_title=t("col.energy_kwh", lang),
+                              colours={"pv": charts.KIND_COLOURS["pv"], "use": "#4C78A8"},
+                              labels={"pv": t("col.generation", lang),
+                                      "use": t("col.consumption", lang)},
+                              x_format=axis_format(lang, "day")), "si_pv")

@@ -1,0 +1,407 @@
+"""AppTest for every dashboard page on a store seeded with hand-computable readings.
+
+The seed (tests/dashboard_seed.py), with the dashboard clock pinned at 2025-10-01 12:00 JST:
+
+* FY2025 to date: f1-main 100,000 + 50,000 kWh electricity, f1-gas 30,000 kWh gas,
+  office-1-main 20,000 kWh electricity, pv-1 12,000 kWh PV generation.
+* FY2024, same span: f1-main 200,000 kWh.
+* Emission factors (shipped table): electricity 0.485, city gas 0.17952 kg-CO2/kWh.
+* City target: 1,000 t in FY2013, -46% by FY2030.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from numpy.testing import assert_allclose
+from streamlit.testing.v1 import AppTest
+
+from greenpipe.emissions import load_factors
+from tests.conftest import InfluxProcess
+from tests.dashboard_seed import AS_OF, seed_store, write_config
+
+APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+PAGES = ("views/overview.py", "views/sites.py", "views/forecast.py", "views/meters.py",
+         "views/export.py")
+EF_GRID = 0.485
+EF_GAS = 0.17952
+
+
+@pytest.fixture(autouse=True)
+def _clean_caches(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for var in ("GREENPIPE_STORE_URL", "GREENPIPE_DASHBOARD_AS_OF", "GREENPIPE_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def _app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, lang: str = "en",
+         seeded: bool = True) -> AppTest:
+    cfg = write_config(tmp_path, lang)
+    if seeded:
+        seed_store(cfg)
+    monkeypatch.setenv("GREENPIPE_CONFIG", str(cfg))
+    monkeypatch.setenv("GREENPIPE_DASHBOARD_AS_OF", AS_OF.isoformat())
+    return AppTest.from_file(str(APP), default_timeout=60)
+
+
+def _open(at: AppTest, page: str) -> AppTest:
+    if not at._tree.children:  # first run lands on the default page (overview)
+        at.run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _metrics(at: AppTest) -> dict[str, tuple[str, str]]:
+    return {m.label: (m.value, m.delta) for m in at.metric}
+
+
+def _figure(at: AppTest, index: int) -> dict:
+    return json.loads(at.get("plotly_chart")[index].proto.spec)
+
+
+def _ys(trace: dict) -> np.ndarray:
+    y = trace["y"]
+    if isinstance(y, dict):  # plotly's binary encoding of numeric arrays
+        return np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"])
+    return np.asarray(y, dtype="float64")
+
+
+def test_seed_factors_are_the_shipped_ones() -> None:
+    table = load_factors()
+    assert table.lookup("electricity", "tepco", 2025).ef_kg_per_kwh == EF_GRID
+    assert table.lookup("electricity", "tepco", 2024).ef_kg_per_kwh == EF_GRID
+    assert table.lookup("gas", "tepco", 2025).ef_kg_per_kwh == EF_GAS
+
+
+def test_every_page_renders_without_exception(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _app(tmp_path, monkeypatch).run()
+    assert not at.exception
+    for page in PAGES:
+        _open(at, page)
+        assert at.title, page
+        assert not at.error, [e.value for e in at.error]
+
+
+def test_overview_numbers_match_the_store(tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _app(tmp_path, monkeypatch).run()
+    assert not at.exception
+    assert at.title[0].value == "テスト市 — FY2025 progress"
+    m = _metrics(at)
+    co2_t = ((150_000 + 20_000) * EF_GRID + 30_000 * EF_GAS) / 1000  # 87.8356 t
+    assert m["FY-to-date CO₂ emissions"][0] == f"{co2_t:,.1f} t" == "87.8 t"
+    # Last FY's data (2024-09-30) starts after 2024-04-01: not comparable, so no delta.
+    assert m["FY-to-date CO₂ emissions"][1] == ""
+    # Straight line 1,000 t (FY2013) -> 540 t (FY2030); FY2025 allows 1000*(1-0.46*12/17),
+    # pro rata for 183.5 of 365 days (1 Apr 00:00 to 1 Oct 12:00 JST).
+    budget_t = 1000 * (1 - 0.46 * 12 / 17) * 183.5 / 365
+    assert m["Target path (FY to date)"][0] == f"{budget_t:,.1f} t" == "339.5 t"
+    assert m["Target path (FY to date)"][1] == f"{(co2_t - budget_t) / budget_t * 100:+.1f}%"
+    assert m["FY-to-date energy use"][0] == "200.0 MWh"
+    assert m["Avoided CO₂ to date"][0] == f"{12_000 * EF_GRID / 1000:,.1f} t" == "5.8 t"
+    # f1-gas last seen in June (offline), f2-main never; f1-main has gaps, office a flag.
+    assert m["Offline meters"][0] == "2"
+    assert m["Quality findings"][0] == "2"
+    assert m["Projected FY end"][0] == "–"
+    assert any("No forecast yet" in i.value for i in at.info)
+
+    # Top emitting sites, largest at the top (plotly draws the last bar on top) [t].
+    # The PV plant emits nothing and is not an emitter.
+    top = _figure(at, 2)["data"][0]
+    assert top["y"] == ["駅前オフィス", "第一工場"]
+    assert_allclose(_ys({"y": top["x"]}),
+                    [20_000 * EF_GRID / 1000, (150_000 * EF_GRID + 30_000 * EF_GAS) / 1000])
+
+
+def test_overview_compares_with_last_year_when_history_covers_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from greenpipe.config import load_config
+    from greenpipe.stores import Catalog
+    from greenpipe.stores.sqlite import SqliteStore
+    from tests.dashboard_seed import JST, _r
+
+    at = _app(tmp_path, monkeypatch)
+    cfg = load_config(tmp_path / "dashboard.toml", env={})
+    store = SqliteStore(tmp_path / "store.db", Catalog.of(cfg.meters, cfg.sites))
+    from datetime import datetime
+    # A reading on 2024-04-01 01:00 JST makes the store cover all of FY2024's same span.
+    store.write([_r("f1-main", "factory-1", datetime(2024, 4, 1, 1, 0, tzinfo=JST), 10_000.0)])
+    store.close()
+    at.run()
+    co2_t = ((150_000 + 20_000) * EF_GRID + 30_000 * EF_GAS) / 1000
+    prev_t = 210_000 * EF_GRID / 1000
+    delta = f"{(co2_t - prev_t) / prev_t * 100:+.1f}% vs same period last FY"
+    assert _metrics(at)["FY-to-date CO₂ emissions"][1] == delta == "-13.8% vs same period last FY"
+
+
+def test_language_switch_changes_every_label(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _app(tmp_path, monkeypatch, lang="ja").run()
+    assert at.title[0].value == "テスト市 — 2025年度 進捗"
+    assert "年度累計 CO₂ 排出量" in _metrics(at)
+    assert at.sidebar.radio[0].value == "ja"
+    at.sidebar.radio[0].set_value("en").run()
+    assert at.title[0].value == "テスト市 — FY2025 progress"
+    assert "FY-to-date CO₂ emissions" in _metrics(at)
+    assert not any("年度累計" in label for label in _metrics(at))
+    _open(at, "views/meters.py")
+    assert at.title[0].value == "Meters"
+    at.sidebar.radio[0].set_value("ja").run()
+    assert at.title[0].value == "メーター"
+    assert list(at.dataframe[0].value.columns)[:2] == ["状態", "メーター"]
+
+
+def test_sites_page_breakdown_and_live_power(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _open(_app(tmp_path, monkeypatch), "views/sites.py")
+    assert at.selectbox[0].value == "factory-1"
+    table = at.dataframe[0].value
+    assert list(table["Meter"]) == ["f1-main", "f1-gas"]
+    assert_allclose(table["Energy [MWh]"], [150.0, 30.0])
+    assert_allclose(table["Share [%]"], [83.3, 16.7])
+    assert_allclose(table["CO₂ [t]"], [72.75, 5.39])
+    # Live power: only the 11:00 JST reading of f1-main lies in the last 24 h.
+    live = _figure(at, 0)["data"]
+    assert [tr["name"] for tr in live] == ["f1-main"]
+    assert_allclose(_ys(live[0]), [1000.0])
+    assert any("no PV meter" in i.value for i in at.info)
+
+    at.selectbox[0].set_value("pv-plant").run()
+    assert not at.exception
+    pv = [f for f in at.get("plotly_chart") if "Generation" in f.proto.spec]
+    assert pv, "the PV vs consumption chart is shown for a site with a PV meter"
+
+    at.selectbox[0].set_value("factory-2").run()  # configured, never reported
+    assert not at.exception
+    assert [i.value for i in at.info] == ["No data in this period.", "No data in this period."]
+
+
+def test_meters_page_health_and_dead_letters(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _open(_app(tmp_path, monkeypatch), "views/meters.py")
+    health = at.dataframe[0].value
+    assert list(health["Meter"]) == ["f1-gas", "f2-main", "f1-main", "office-1-main", "pv-1"]
+    assert list(health["Status"]) == ["offline", "never seen", "online", "online", "online"]
+    # f1-main: hourly buckets from 09:00 JST 30 Sep to 12:00 JST 1 Oct = 27, 2 with data.
+    assert list(health["Gaps [h]"]) == [0, 0, 25, 0, 0]
+    assert list(health["Quality flags"]) == ["", "", "", "quality.counter_reset", ""]
+    assert list(health["Dead letters"]) == [0, 0, 1, 1, 0]
+    assert list(health["Last seen (JST)"])[:3] == ["1 Jun 2025 12:00 JST", "–",
+                                                   "1 Oct 2025 11:00 JST"]
+    dead = at.dataframe[1].value
+    assert list(dead["Code"]) == ["payload.not_utf8", "payload.bad_json"]
+    assert list(dead["Raw payload"]) == ["hex: ff fe 00", '{"ts": oops']
+    assert list(dead["Received (JST)"]) == ["1 Oct 2025 11:05 JST", "1 Oct 2025 11:00 JST"]
+    assert [c.value for c in at.code] == ["hex: ff fe 00", '{"ts": oops']
+
+
+def test_export_page_counts_rows_in_scope(tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _open(_app(tmp_path, monkeypatch), "views/export.py")
+    # Daily rows in FY2025 to date: f1-main 2 days, f1-gas, office-1-main, pv-1 one each.
+    assert "5 rows" in [c.value for c in at.caption]
+    preview = at.dataframe[0].value
+    assert_allclose(preview.groupby("meter")["energy_kwh"].sum().sort_index(),
+                    [30_000.0, 150_000.0, 20_000.0, 12_000.0])
+    at.radio(key="ex_scope").set_value("site").run()
+    at.selectbox(key="ex_which_site").set_value("factory-1").run()
+    assert "3 rows" in [c.value for c in at.caption]
+    at.radio(key="ex_dataset").set_value("savings").run()
+    assert any("No forecast yet" in i.value for i in at.info)
+
+
+def test_empty_store_shows_helpful_empty_states(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _app(tmp_path, monkeypatch, seeded=False).run()
+    for page in PAGES:
+        _open(at, page)
+        assert not at.error, (page, [e.value for e in at.error])
+        infos = " ".join(i.value for i in at.info)
+        assert "is the collector running?" in infos or "No forecast yet" in infos, page
+    _open(at, "views/meters.py")
+    assert set(at.dataframe[0].value["Status"]) == {"never seen"}
+
+
+def test_broken_config_is_an_error_message_not_a_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GREENPIPE_CONFIG", str(tmp_path / "missing.toml"))
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not at.exception
+    assert "missing.toml" in at.error[0].value
+    assert "設定エラー" in at.error[0].value and "Configuration error" in at.error[0].value
+
+
+def test_bad_as_of_is_an_error_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _app(tmp_path, monkeypatch)
+    monkeypatch.setenv("GREENPIPE_DASHBOARD_AS_OF", "2025-10-01T12:00")  # no offset
+    at.run()
+    assert not at.exception
+    assert "add a UTC offset" in at.error[0].value
+
+
+def test_login_without_authlib_explains_what_to_install(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = write_config(tmp_path, "en")
+    cfg.write_text(cfg.read_text().replace("[dashboard]\n", "[dashboard]\nlogin = true\n"))
+    monkeypatch.setenv("GREENPIPE_CONFIG", str(cfg))
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not at.exception
+    try:
+        import authlib  # noqa: F401
+    except ImportError:
+        assert "streamlit[auth]" in at.error[0].value
+        assert not at.metric  # nothing of the city is shown
+    else:  # Authlib present but no [auth] secrets: still no data, a clear message
+        assert not at.metric
+
+
+def _app_with_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    cfg = write_config(tmp_path, "en")
+    seed_store(cfg, results=True)
+    monkeypatch.setenv("GREENPIPE_CONFIG", str(cfg))
+    monkeypatch.setenv("GREENPIPE_DASHBOARD_AS_OF", AS_OF.isoformat())
+    return AppTest.from_file(str(APP), default_timeout=60)
+
+
+def test_overview_shows_the_stored_projection(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _app_with_results(tmp_path, monkeypatch).run()
+    assert not at.exception
+    m = _metrics(at)
+    # The nearest target (2030) decides: P50 180 t against a 675.3 t path.
+    assert m["Projected FY end"] == ("180 t", f"{(180 - 675.3) / 675.3 * 100:+.1f}% vs target path")
+    assert m["Probability of meeting target"][0] == "97%"
+    # PV 12,000 kWh x 0.485 + measure f1-led 4,850 kg; the null test does not count.
+    assert m["Avoided CO₂ to date"][0] == f"{(12_000 * EF_GRID + 4_850) / 1000:,.1f} t" == "10.7 t"
+    assert not any("No forecast yet" in i.value for i in at.info)
+    band = [tr for tr in _figure(at, 0)["data"] if tr.get("error_y")]
+    assert len(band) == 1
+    assert_allclose(_ys(band[0]), [180.0])
+    assert_allclose(band[0]["error_y"]["array"], [30.0])
+    assert_allclose(band[0]["error_y"]["arrayminus"], [30.0])
+
+
+def test_forecast_page_projections_quality_and_savings(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _open(_app_with_results(tmp_path, monkeypatch), "views/forecast.py")
+    assert not at.info
+    proj = at.dataframe[0].value
+    assert list(proj["Sector"]) == ["City", "Industry"]
+    assert list(proj["Projected median [t]"]) == ["180", "165"]
+    assert list(proj["P10–P90 [t]"]) == ["150–210", "140–190"]
+    assert list(proj["Target path [t]"]) == ["675", "–"]
+    assert list(proj["Probability of meeting target"]) == ["97%", "–"]
+    assert list(proj["Warnings"]) == ["", "projection.no_target"]
+    targets = at.dataframe[1].value
+    assert list(targets["Base-year emissions [t]"]) == ["1,000"]
+    assert list(targets["FY2025 trajectory [t]"]) == [f"{1000 * (1 - 0.46 * 12 / 17):,.0f}"]
+    quality = at.dataframe[2].value
+    assert list(quality["Meter"]) == ["f1-main", "office-1-main"]
+    assert_allclose(quality["CV(RMSE) [%]"], [12.0, 35.0])
+    assert_allclose(quality["NMBE [%]"], [-0.4, 2.0])
+    assert list(quality["Result"]) == ["pass", "fail"]
+    assert list(quality["Limits CV(RMSE) / NMBE"]) == ["≤ 30% / ±10%"] * 2
+    saved = at.dataframe[3].value
+    assert list(saved["Measure"]) == ["LED retrofit"]
+    assert list(saved["Savings [kWh]"]) == ["10,000"]
+    assert list(saved["90% interval [kWh]"]) == ["6,000 – 14,000"]
+    assert list(saved["Savings [%]"]) == ["10.0%"]
+    assert list(saved["Reporting period"]) == ["1 Jul 2025 – 1 Oct 2025"]
+    fig = _figure(at, 1)["data"][0]
+    assert_allclose(_ys(fig), [10.0])
+
+
+def test_sites_page_baseline_vs_actual(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _open(_app_with_results(tmp_path, monkeypatch), "views/sites.py")
+    baseline = next(json.loads(f.proto.spec) for f in at.get("plotly_chart")
+                    if "Baseline" in f.proto.spec)["data"]
+    actual, saved, base = baseline
+    assert actual["x"] == ["f1-main · f1-led"]
+    assert_allclose(_ys(actual), [90.0])
+    assert_allclose(_ys(saved), [10.0])
+    assert_allclose(_ys(base), [100.0])
+    assert_allclose(saved["error_y"]["array"], [4.0])
+
+
+def test_export_of_savings_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _open(_app_with_results(tmp_path, monkeypatch), "views/export.py")
+    at.radio(key="ex_dataset").set_value("savings").run()
+    assert "2 rows" in [c.value for c in at.caption]
+    table = at.dataframe[0].value
+    assert list(table["measure_id"]) == ["f1-led", ""]
+    assert_allclose(table["savings_kwh"], [10_000.0, 500.0])
+    at.radio(key="ex_dataset").set_value("forecasts").run()
+    assert "3 rows" in [c.value for c in at.caption]
+
+
+@pytest.mark.integration
+def test_same_numbers_on_influxdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                  influxdb: InfluxProcess) -> None:
+    """The seeded city on a real influxd shows what it shows on SQLite."""
+    import uuid
+
+    from greenpipe.config import load_config
+    from greenpipe.stores import Catalog
+    from greenpipe.stores.influx import InfluxStore
+    from greenpipe.stores.influx_admin import init
+    from tests.dashboard_seed import (
+        SEED_DEAD_LETTERS,
+        SEED_FORECASTS,
+        SEED_READINGS,
+        SEED_SAVINGS,
+    )
+
+    cfg_path = write_config(tmp_path, "en")
+    cfg = load_config(cfg_path, env={})
+    url = influxdb.store_url(f"dashboard_{uuid.uuid4().hex[:12]}")
+    store = InfluxStore(url, Catalog.of(cfg.meters, cfg.sites))
+    init(store)
+    store.write(list(SEED_READINGS))
+    store.write_dead_letters(list(SEED_DEAD_LETTERS))
+    store.write_forecasts(list(SEED_FORECASTS))
+    store.write_savings(list(SEED_SAVINGS))
+    store.close()
+    monkeypatch.setenv("GREENPIPE_CONFIG", str(cfg_path))
+    monkeypatch.setenv("GREENPIPE_STORE_URL", url)
+    monkeypatch.setenv("GREENPIPE_DASHBOARD_AS_OF", AS_OF.isoformat())
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    m = _metrics(at)
+    assert m["FY-to-date CO₂ emissions"][0] == "87.8 t"
+    assert m["Target path (FY to date)"][0] == "339.5 t"
+    assert m["FY-to-date energy use"][0] == "200.0 MWh"
+    assert m["Avoided CO₂ to date"][0] == "10.7 t"
+    assert m["Projected FY end"][0] == "180 t"
+    assert m["Offline meters"][0] == "2" and m["Quality findings"][0] == "2"
+    _open(at, "views/sites.py")
+    assert_allclose(at.dataframe[0].value["Energy [MWh]"], [150.0, 30.0])
+    _open(at, "views/meters.py")
+    assert list(at.dataframe[0].value["Gaps [h]"]) == [0, 0, 25, 0, 0]
+    assert list(at.dataframe[1].value["Code"]) == ["payload.not_utf8", "payload.bad_json"]
+    _open(at, "views/forecast.py")
+    assert list(at.dataframe[0].value["Projected median [t]"]) == ["180", "165"]
+    _open(at, "views/export.py")
+    assert "5 rows" in [c.value for c in at.caption]
+
+
+def test_unreachable_store_is_an_error_message(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from greenpipe.broker import free_loopback_port
+
+    at = _app(tmp_path, monkeypatch, seeded=False)
+    monkeypatch.setenv("GREENPIPE_STORE_URL",
+                       f"influxdb://127.0.0.1:{free_loopback_port()}/nothing_listens")
+    at.run()
+    assert not at.exception
+    assert at.error[0].value.startswith("Store error: ")
+    assert "cannot reach InfluxDB" in at.error[0].value

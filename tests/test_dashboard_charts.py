@@ -1,0 +1,64 @@
+"""Figures of the dashboard (dashboard/charts.py): colours, intervals, axes."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+from numpy.testing import assert_allclose
+
+from dashboard import charts
+from greenpipe.model import MeterKind, Sector
+
+
+def test_every_sector_and_kind_has_its_own_colour() -> None:
+    sectors = [charts.SECTOR_COLOURS[s.value] for s in Sector]
+    assert len(set(sectors)) == len(sectors)
+    assert all(k.value in charts.KIND_COLOURS for k in MeterKind)
+    three = charts.series_colours(["a", "b", "c"])
+    assert charts.series_colours(["a", "b"]) == {"a": three["a"], "b": three["b"]}
+    assert len(set(charts.series_colours([str(i) for i in range(10)]).values())) == 10
+
+
+def test_range_points_draw_asymmetric_intervals_and_target_marks() -> None:
+    fig = charts.range_points(["city", "industry"], [180.0, 165.0], [150.0, 140.0],
+                              [210.0, 200.0], ["#000", "#111"], name="P50", x_title="",
+                              y_title="t", observed=[80.0, 70.0], observed_name="obs",
+                              marks=[675.3, None], marks_name="path")
+    bars, points, marks = fig.data
+    assert_allclose(bars.y, [80.0, 70.0])
+    assert_allclose(points.error_y.array, [30.0, 35.0])
+    assert_allclose(points.error_y.arrayminus, [30.0, 25.0])
+    assert list(marks.x) == ["city"] and list(marks.y) == [675.3]
+    assert fig.layout.yaxis.title.text == "t"
+
+
+def test_baseline_bars_stack_savings_on_actual() -> None:
+    fig = charts.baseline_bars(["m"], [90.0], [100.0], [6.0], [14.0],
+                               names={"actual": "A", "savings": "S", "baseline": "B"},
+                               x_title="", y_title="MWh")
+    actual, saved, base = fig.data
+    assert fig.layout.barmode == "stack"
+    assert_allclose(actual.y, [90.0])
+    assert_allclose(saved.y, [10.0])
+    assert_allclose(saved.error_y.array, [4.0])
+    assert_allclose(saved.error_y.arrayminus, [4.0])
+    assert_allclose(base.y, [100.0])
+
+
+def test_short_daily_axes_tick_once_a_day_and_sparse_lines_get_markers() -> None:
+    frame = pd.DataFrame({"day": [date(2025, 9, 30), date(2025, 10, 1)], "e": [1.0, 2.0],
+                          "m": ["a", "a"]})
+    fig = charts.stacked_bars(frame, "day", "e", "m", x_title="", y_title="kWh",
+                              colours={"a": "#000"}, x_format="%-m/%-d")
+    assert fig.layout.xaxis.dtick == 86_400_000
+    assert fig.layout.xaxis.tickformat == "%-m/%-d"
+    line = charts.lines(frame, "day", "e", "m", x_title="", y_title="kWh", colours={})
+    assert line.data[0].mode == "lines+markers"
+    long = pd.DataFrame({"day": pd.date_range("2025-01-01", periods=60).date, "e": 1.0,
+                         "m": "a"})
+    fig = charts.stacked_bars(long, "day", "e", "m", x_title="", y_title="kWh",
+                              colours={}, x_format="%-m/%-d")
+    assert fig.layout.xaxis.dtick is None
+    assert charts.lines(long, "day", "e", "m", x_title="", y_title="",
+                        colours={}).data[0].mode == "lines"

@@ -1,10 +1,14 @@
-"""Collector: turns MQTT messages into stored readings.
+"""Collector: turns MQTT messages into stored readings, losing nothing (docs/collector.md).
 
 Layers, pure logic first and orchestration last:
 
-* ``codes``     — stable reason codes of everything the collector rejects;
-* ``decoders``  — payload decoders registered by name (``greenpipe_json`` today);
-* ``registers`` — cumulative register -> interval energy, per meter;
+* ``codes``     — stable reason and quality codes of everything the collector finds;
+* ``decoders``  — payload decoders registered by name (``greenpipe_json``) and shared checks;
+* ``devices``   — Tasmota, Shelly Gen2 and JSON-path decoders, unit normalisation;
+* ``registers`` — cumulative register -> interval energy and the data-quality rules;
 * ``pipeline``  — decode, convert, batch and write with retry (no threads, no paho);
-* ``service``   — the MQTT subscription, the writer thread, shutdown (``run_collector``).
+* ``spool``     — durable SQLite buffer in front of the store while it is down;
+* ``sharing``   — one owner per meter when collectors share a subscription;
+* ``metrics``   — Prometheus ``/metrics``, ``/healthz`` and JSON logs;
+* ``service``   — MQTT session with manual acks, the writer thread, shutdown.
 """

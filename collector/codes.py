@@ -3,7 +3,7 @@
 A rejected message becomes a ``DeadLetter`` whose ``code`` is one of these; the collector
 counts rejections by code (and issue 4 exports them as Prometheus labels), so a code is a
 public identifier: add new ones, never rename or reuse one. Quality findings that stay
-attached to a stored reading are ``greenpipe.model.QualityFlag`` members instead.
+attached to a stored reading are ``greenpipe.model.QualityFlag`` or ``QualityCode`` members.
 """
 
 from __future__ import annotations
@@ -52,3 +52,24 @@ class RejectCode(StrEnum):
     """Same meter and timestamp as an earlier reading, but a different register."""
     STORE_REJECTED = "store.rejected"
     """The store refused the reading itself (a non-retryable write error)."""
+    FUTURE_TIMESTAMP = "quality.future_timestamp"
+    """Later than the collector's clock plus ``collector.future_tolerance_s`` (a meter clock
+    running ahead); the reason gives both instants."""
+
+
+class QualityCode(StrEnum):
+    """Quality findings the collector attaches to stored readings (besides ``QualityFlag``).
+
+    Stable public identifiers like ``RejectCode``; the collector counts them per code.
+    """
+
+    SPIKE = "quality.spike"
+    """Average power over the interval (or ``power_kw``) above the meter's
+    ``rated_max_power_kw``: the energy (or power) is kept out, stored as unknown."""
+    ROLLOVER = "quality.counter_rollover"
+    """The register wrapped past a power of ten; the energy counts across the wrap."""
+    GAP = "quality.gap"
+    """The interval is longer than ``collector.gap_after_s`` (readings are missing); its
+    energy is still exact, the register bridges the gap."""
+    LATE = "quality.late"
+    """Arrived after a later reading; the interval was re-split and the next one rewritten."""

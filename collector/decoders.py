@@ -70,6 +70,8 @@ class DecodeContext:
 
     topic_prefix: str
     meters: Mapping[str, Meter]
+    received_at: datetime | None = None
+    """When the message being decoded was received (set per message by the pipeline)."""
 
     @classmethod
     def from_config(cls, cfg: Config) -> DecodeContext:

@@ -23,15 +23,16 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from collector.codes import RejectCode
-from collector.decoders import GREENPIPE_JSON, DecodeContext, Decoder, get_decoder
+from collector.decoders import GREENPIPE_JSON, DecodeContext, Decoder
+from collector.devices import resolve_decoder
 from collector.registers import RegisterTracker
 from greenpipe.config import Config
-from greenpipe.errors import PayloadError, StoreError
+from greenpipe.errors import ConfigError, PayloadError, StoreError
 from greenpipe.model import DeadLetter, Reading
 from greenpipe.stores.base import Store
 from greenpipe.wire import reading_subscription
@@ -72,8 +73,22 @@ class Route:
 
 
 def default_routes(cfg: Config) -> tuple[Route, ...]:
-    """Return the routes the collector subscribes to: the native reading topics for now."""
-    return (Route(reading_subscription(cfg.broker.topic_prefix), GREENPIPE_JSON),)
+    """Return the routes the collector subscribes to: the native topics + ``collector.routes``.
+
+    ``collector.routes`` lists ``DECODER FILTER`` entries separated by ``;``, e.g.
+    ``tasmota tele/+/SENSOR; shelly_gen2 +/status/+; shelly_gen2 +/events/rpc``. Raises
+    ConfigError for an unknown decoder or a malformed entry.
+    """
+    routes = [Route(reading_subscription(cfg.broker.topic_prefix), GREENPIPE_JSON)]
+    for entry in filter(None, (e.strip() for e in cfg.collector.routes.split(";"))):
+        decoder, _, subscription = entry.partition(" ")
+        subscription = subscription.strip()
+        if not subscription or " " in subscription:
+            raise ConfigError("collector.routes", entry,
+                              "write each route as `DECODER TOPIC_FILTER`, separated by ;")
+        resolve_decoder(decoder)  # validates the name (or json_path spec) now
+        routes.append(Route(subscription, decoder))
+    return tuple(routes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +97,8 @@ class CollectorReport:
 
     received: int = 0
     """MQTT messages received."""
+    decoded: int = 0
+    """Messages their decoder accepted (each may still be refused by the quality rules)."""
     written: int = 0
     """Readings written to the store."""
     rejected: Mapping[str, int] = field(default_factory=dict)
@@ -90,8 +107,12 @@ class CollectorReport:
     """Dead letters written to the store."""
     duplicates: int = 0
     """Exact duplicates of readings already held (redeliveries); nothing new to write."""
+    forwarded: int = 0
+    """Messages passed on to the group member that owns their meter (scale-out)."""
     unwritten: int = 0
     """Readings or dead letters that could not be stored before shutdown (each one logged)."""
+    quality: Mapping[str, int] = field(default_factory=dict)
+    """Quality flags on the readings written, by code (``quality.first_reading``, ...)."""
 
     @property
     def rejected_total(self) -> int:
@@ -101,11 +122,13 @@ class CollectorReport:
 
 @dataclass(slots=True)
 class _Counts:
+    decoded: int = 0
     written: int = 0
     dead_letters: int = 0
     duplicates: int = 0
     unwritten: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+    quality: Counter[str] = field(default_factory=Counter)
 
 
 class Pipeline:
@@ -121,13 +144,23 @@ class Pipeline:
         batch_size: int,
         on_durable: Callable[[Sequence[Inbound]], None] | None = None,
         sleep: Callable[[float], object] = time.sleep,
+        future_tolerance: timedelta | None = None,
+        observe_write: Callable[[float], None] | None = None,
     ) -> None:
-        """Build a pipeline; ``routes`` name registered decoders (ConfigError otherwise)."""
+        """Build a pipeline; ``routes`` name registered decoders (ConfigError otherwise).
+
+        Samples later than their message's ``received_at`` plus ``future_tolerance`` are
+        dead-lettered (``quality.future_timestamp``); None accepts any future instant.
+        """
+        self._future = future_tolerance
+        self._observe_write = observe_write
+        self._last_seen: dict[str, datetime] = {}
         self._store = store
         self._ctx = ctx
         self._tracker = tracker
         self._routes: list[tuple[str, tuple[str, ...], Decoder]] = [
-            (r.subscription, tuple(r.subscription.split("/")), get_decoder(r.decoder))
+            (r.subscription, tuple(_match_filter(r.subscription).split("/")),
+             resolve_decoder(r.decoder))
             for r in routes
         ]
         self._batch_size = batch_size
@@ -161,16 +194,29 @@ class Pipeline:
             if msg.topic_error is not None:
                 raise PayloadError(RejectCode.BAD_TOPIC, msg.topic_error)
             decoder = self._decoder_for(msg.topic)
-            for sample in decoder(msg.topic, msg.payload, self._ctx):
+            ctx = replace(self._ctx, received_at=msg.received_at)
+            samples = decoder(msg.topic, msg.payload, ctx)
+            with self._lock:
+                self._counts.decoded += 1
+                for sample in samples:
+                    self._last_seen[sample.meter_id] = msg.received_at
+            for sample in samples:
+                if self._future is not None and sample.ts > msg.received_at + self._future:
+                    self._reject(
+                        msg, RejectCode.FUTURE_TIMESTAMP.value,
+                        f"reading of meter {sample.meter_id} at {sample.ts.isoformat()} is "
+                        f"more than {self._future.total_seconds():g} s after it was received "
+                        f"({msg.received_at.isoformat()}); fix the meter's clock (NTP)")
+                    continue
                 try:
-                    reading = self._tracker.convert(sample)
+                    readings = self._tracker.resolve(sample)
                 except PayloadError as exc:
                     self._reject(msg, str(exc.code), str(exc))
                     continue
-                if reading is None:
+                if not readings:
                     with self._lock:
                         self._counts.duplicates += 1
-                else:
+                for reading in readings:
                     self._readings.append((reading, msg))
         except PayloadError as exc:
             self._reject(msg, str(exc.code), str(exc))
@@ -203,12 +249,24 @@ class Pipeline:
         with self._lock:
             c = self._counts
             return CollectorReport(
-                received=received, written=c.written,
+                received=received, decoded=c.decoded, written=c.written,
                 rejected=MappingProxyType(dict(sorted(c.rejected.items()))),
                 dead_letters=c.dead_letters, duplicates=c.duplicates, unwritten=c.unwritten,
+                quality=MappingProxyType(dict(sorted(c.quality.items()))),
             )
 
+    def last_seen(self) -> dict[str, datetime]:
+        """Return when each meter's latest decoded message was received (thread-safe)."""
+        with self._lock:
+            return dict(self._last_seen)
+
     # ------------------------------------------------------------ internals
+
+    def _timed_write(self, readings: list[Reading]) -> None:
+        start = time.perf_counter()
+        self._store.write(readings)
+        if self._observe_write is not None:
+            self._observe_write(time.perf_counter() - start)
 
     def _decoder_for(self, topic: str) -> Decoder:
         levels = topic.split("/")
@@ -239,11 +297,13 @@ class Pipeline:
                         give_up: Callable[[], bool]) -> bool:
         """Write a batch; on a non-retryable error, narrow it down reading by reading."""
         refusal = self._with_retry(
-            lambda: self._store.write([r for r, _ in batch]), f"{len(batch)} readings", give_up
+            lambda: self._timed_write([r for r, _ in batch]), f"{len(batch)} readings", give_up
         )
         if refusal is None:
             with self._lock:
                 self._counts.written += len(batch)
+                for reading, _ in batch:
+                    self._counts.quality.update(reading.quality)
             return True
         if refusal is _GAVE_UP:
             self._lost_readings(batch)
@@ -322,6 +382,13 @@ class Pipeline:
                 if attempt:
                     log.info("store write of %s succeeded after %d retries", what, attempt)
                 return None
+
+
+def _match_filter(subscription: str) -> str:
+    """The filter topics are matched against: ``$share/<group>/`` is not part of the topic."""
+    if subscription.startswith("$share/"):
+        return subscription.split("/", 2)[2] if subscription.count("/") >= 2 else subscription
+    return subscription
 
 
 def topic_matches(filter_levels: Sequence[str], topic_levels: Sequence[str]) -> bool:

@@ -49,8 +49,11 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from collector.decoders import DecodeContext
+from collector.metrics import Metrics, use_json_logs
 from collector.pipeline import CollectorReport, Inbound, Pipeline, Route, default_routes
-from collector.registers import RegisterTracker
+from collector.registers import DEFAULT_HISTORY, SHARED_HISTORY, RegisterTracker
+from collector.sharing import Ownership
+from collector.spool import Spool, SpoolingStore
 from greenpipe.config import Config
 from greenpipe.errors import GreenpipeError, StoreError
 from greenpipe.mqtt import connect_and_start, make_client
@@ -59,6 +62,15 @@ from greenpipe.stores import Store, open_configured_store
 __all__ = ["Collector", "CollectorReport", "run_collector"]
 
 log = logging.getLogger(__name__)
+
+
+def _not_paho_socket_closed_noise(record: logging.LogRecord) -> bool:
+    # paho's network thread logs this at ERROR once the socket is closed, on every clean
+    # shutdown; connection losses are reported by on_disconnect instead.
+    return not record.getMessage().startswith("Client is not connected.")
+
+
+logging.getLogger(f"{__name__}.paho").addFilter(_not_paho_socket_closed_noise)
 
 DEFAULT_SHUTDOWN_GRACE_S = 15.0
 """How long ``stop`` keeps retrying an unavailable store before giving up. [s]"""
@@ -109,6 +121,14 @@ class Collector:
         self._backpressure_logged = False
         self._subacks = 0
         self._conn = 0
+        self._connected = False
+        self._ownership = Ownership.from_config(cfg)
+        self._forwards: dict[int, tuple[int, int, int]] = {}
+        self._forwarded = 0
+        self._spooling: SpoolingStore | None = None
+        self.metrics = Metrics(self.report, self._last_seen, self._gauges, self._health)
+        self.metrics_port: int | None = None
+        """The port ``/metrics`` is served on, once started (None when disabled)."""
         self._intake_closed = False
         self._not_taken = 0
 
@@ -126,8 +146,25 @@ class Collector:
         if self._ready_file is not None:
             self._ready_file.unlink(missing_ok=True)
         store = self._store_factory(self._cfg)
+        spool_path = spool_path_for(self._cfg)
+        lookup = _store_lookup(store)
         try:
-            tracker = RegisterTracker(store.latest(), is_stored=_store_lookup(store))
+            if spool_path is not None:
+                spool = Spool(spool_path, self._cfg.collector.spool_max_readings,
+                              store=self._cfg.store.url)
+                store = self._spooling = SpoolingStore(
+                    store, spool, batch_size=self._cfg.collector.batch_size)
+                store_lookup = lookup
+
+                def lookup(meter_id: str, ts: datetime) -> bool:
+                    return spool.holds(meter_id, ts) or store_lookup(meter_id, ts)
+
+            cc = self._cfg.collector
+            tracker = RegisterTracker(
+                store.latest(), is_stored=lookup,
+                history=DEFAULT_HISTORY if self._ownership is None else SHARED_HISTORY,
+                rated_max_kw={m.id: m.rated_max_power_kw for m in self._cfg.meters},
+                gap_after=timedelta(seconds=cc.gap_after_s))
         except BaseException:
             store.close()
             raise
@@ -135,14 +172,25 @@ class Collector:
         self._pipeline = Pipeline(
             store, DecodeContext.from_config(self._cfg), tracker, self._routes,
             batch_size=self._cfg.collector.batch_size, on_durable=self._ack,
+            future_tolerance=timedelta(seconds=self._cfg.collector.future_tolerance_s),
+            observe_write=self.metrics.observe_write,
         )
         self._writer = threading.Thread(
             target=self._run_writer, name="greenpipe-collector-writer", daemon=True
         )
         self._writer.start()
+        cc = self._cfg.collector
+        if cc.metrics_port:
+            try:
+                self.metrics_port = self.metrics.serve(cc.metrics_host, cc.metrics_port)
+            except OSError as exc:
+                self.stop()
+                raise GreenpipeError(
+                    f"cannot serve metrics on {cc.metrics_host}:{cc.metrics_port} ({exc}); "
+                    "choose a free collector.metrics_port or 0 to disable it") from None
 
         client = make_client(self._cfg.broker, self._cfg.collector.client_id,
-                             clean_session=False, manual_ack=False)
+                             clean_session=False, manual_ack=True)
         client.reconnect_delay_set(RECONNECT_MIN_DELAY_S, RECONNECT_MAX_DELAY_S)
         # A bug in a callback must be logged, not end paho's network thread (and intake).
         client.suppress_exceptions = True
@@ -150,6 +198,7 @@ class Collector:
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
+        client.on_publish = self._on_publish
         client.on_disconnect = self._on_disconnect
         self._client = client
         try:
@@ -180,6 +229,31 @@ class Collector:
         """How many SUBACKs the broker has sent: 1 after start, +1 after every reconnect."""
         return self._subacks
 
+    def spool_depth(self) -> int:
+        """Readings and dead letters waiting in the spool for the store (0 without spool)."""
+        return 0 if self._spooling is None else self._spooling.spool.depth
+
+    def _last_seen(self) -> dict[str, datetime]:
+        return {} if self._pipeline is None else self._pipeline.last_seen()
+
+    def _gauges(self) -> dict[str, float]:
+        pipeline = self._pipeline
+        return {
+            "queue_depth": self._queue.qsize(),
+            "spool_depth": self.spool_depth(),
+            "unacked_messages": 0 if pipeline is None else pipeline.pending_messages,
+            "connected": 1.0 if self._connected else 0.0,
+        }
+
+    def _health(self) -> tuple[bool, str]:
+        """Liveness: the writer thread runs and nothing fatal happened."""
+        if self._failure is not None:
+            return False, f"failed: {self._failure}\n"
+        if self._writer is None or not self._writer.is_alive():
+            return False, "the writer thread is not running\n"
+        state = "connected" if self._connected else "reconnecting to the broker"
+        return True, f"ok ({state}, spool {self.spool_depth()} rows)\n"
+
     def queue_depth(self) -> int:
         """Messages waiting between the MQTT thread and the writer."""
         return self._queue.qsize()
@@ -189,6 +263,8 @@ class Collector:
         if self._pipeline is None:
             return CollectorReport(received=self._received)
         report = self._pipeline.report(self._received)
+        if self._forwarded:
+            report = replace(report, forwarded=self._forwarded)
         if self._dropped:
             report = replace(report, unwritten=report.unwritten + self._dropped)
         return report
@@ -218,6 +294,7 @@ class Collector:
                      "broker redelivers them to the next run", left)
         if self._store is not None:
             self._store.close()
+        self.metrics.close()
         report = self.report()
         log.info("collector stopped: %s", _format_counts(report))
         return report
@@ -238,7 +315,11 @@ class Collector:
                       self._cfg.broker.port, reason)
             return
         self._conn += 1
+        self._connected = True
         subscriptions = [(r.subscription, 1) for r in self._routes]
+        if self._ownership is not None:
+            subscriptions = [(self._ownership.shared(f), qos) for f, qos in subscriptions]
+            subscriptions.append((self._ownership.private_filter, 1))
         log.info("connected to %s:%d as %s (session present: %s); subscribing to %s at QoS 1",
                  self._cfg.broker.host, self._cfg.broker.port, self._cfg.collector.client_id,
                  getattr(flags, "session_present", "?"),
@@ -248,6 +329,8 @@ class Collector:
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int,
                       reason_codes: list[Any], properties: Any = None) -> None:
         topics = ", ".join(r.subscription for r in self._routes)
+        if self._ownership is not None:
+            topics = f"{topics} (shared by group {self._ownership.group!r})"
         if any(getattr(rc, "is_failure", False) for rc in reason_codes):
             self._failure = GreenpipeError(
                 f"the broker refused the subscription to {topics} ({reason_codes}); check the "
@@ -270,6 +353,7 @@ class Collector:
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
                        properties: Any = None) -> None:
+        self._connected = False
         if not self._closing:
             log.warning("lost the connection to %s:%d (%s); reconnecting with backoff "
                         "(%d-%d s)", self._cfg.broker.host, self._cfg.broker.port, reason,
@@ -287,6 +371,12 @@ class Collector:
                 raw = getattr(msg, "_topic", b"")
                 topic = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
                 topic_error = "the topic is not valid UTF-8; publish on a UTF-8 topic"
+            if self._ownership is not None and topic_error is None:
+                original = self._ownership.unwrap(topic)
+                if original is not None:
+                    topic = original  # forwarded to us: we own it
+                elif self._forward(client, topic, msg):
+                    return
             item = Inbound(topic=topic, payload=bytes(msg.payload),
                            received_at=datetime.now(UTC), mid=msg.mid, qos=msg.qos,
                            topic_error=topic_error, conn=self._conn)
@@ -295,6 +385,34 @@ class Collector:
             log.exception("cannot take MQTT message mid=%s; message NOT stored", msg.mid)
             return
         self._enqueue(item)
+
+    def _forward(self, client: mqtt.Client, topic: str, msg: mqtt.MQTTMessage) -> bool:
+        """Send a message of a meter another member owns to that member; True if sent."""
+        assert self._ownership is not None
+        owner = self._ownership.owner(topic)
+        if owner == self._ownership.me:
+            return False
+        info = client.publish(self._ownership.forward_topic(owner, topic), msg.payload, qos=1)
+        # on_publish runs on this (network) thread, so it cannot see the mid before this.
+        self._forwards[info.mid] = (msg.mid, msg.qos, self._conn)
+        self._forwarded += 1
+        return True
+
+    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any,
+                    properties: Any = None) -> None:
+        """The broker accepted a forward: now the original may be acknowledged."""
+        original = self._forwards.pop(mid, None)
+        if original is None:
+            return
+        if getattr(reason, "is_failure", False):
+            log.error("the broker refused a forwarded reading (%s); check the ACL allows "
+                      "%s to publish %s/#; the original stays unacknowledged", reason,
+                      self._cfg.collector.client_id, self._ownership.prefix
+                      if self._ownership else "?")
+            return
+        orig_mid, orig_qos, conn = original
+        if orig_qos > 0 and conn == self._conn:
+            client.ack(orig_mid, orig_qos)
 
     def _enqueue(self, item: Inbound) -> None:
         """Put on the queue, blocking (backpressure) while it is full; never drop silently."""
@@ -356,6 +474,8 @@ class Collector:
                 ):
                     pipeline.flush(self._give_up)
                     flush_due = None
+                if self._spooling is not None and self._spooling.spool.depth:
+                    self._spooling.replay()
                 if now - last_summary >= cc.summary_interval_s:
                     received = self._received
                     rate = (received - last_received) / (now - last_summary)
@@ -373,6 +493,16 @@ class Collector:
                 return
 
 
+
+
+def spool_path_for(cfg: Config) -> Path | None:
+    """Return the spool file ``collector.spool_path`` resolves to, or None for no spool."""
+    value = cfg.collector.spool_path
+    if value == "auto":
+        if cfg.store.url.startswith("sqlite:"):
+            return None  # the store is a local file already; a spool would add nothing
+        return Path("var") / f"collector-spool-{cfg.collector.client_id}.db"
+    return Path(value) if value else None
 
 
 def _store_lookup(store: Store) -> Callable[[str, datetime], bool]:
@@ -396,6 +526,10 @@ def _format_counts(report: CollectorReport) -> str:
     text = (f"received {report.received}, written {report.written}, rejected "
             f"{report.rejected_total}" + (f" ({by_code})" if by_code else "")
             + f", dead letters {report.dead_letters}, duplicates {report.duplicates}")
+    if report.forwarded:
+        text += f", forwarded {report.forwarded}"
+    if report.quality:
+        text += ", flags (" + ", ".join(f"{c}={n}" for c, n in report.quality.items()) + ")"
     if report.unwritten:
         text += f", NOT STORED {report.unwritten}"
     return text
@@ -410,6 +544,8 @@ def run_collector(
     GreenpipeError when the broker cannot be reached or refuses the subscription.
     """
     stop = stop or threading.Event()
+    if cfg.collector.log_format == "json":
+        use_json_logs()
     collector = Collector(cfg, ready_file=ready_file)
     restore = _install_signal_handlers(stop)
     try:

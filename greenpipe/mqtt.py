@@ -13,6 +13,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from greenpipe.config import BrokerConfig
 from greenpipe.errors import GreenpipeError
@@ -28,10 +30,14 @@ def make_client(
     *,
     clean_session: bool = True,
     will: tuple[str, bytes] | None = None,
+    manual_ack: bool = False,
 ) -> mqtt.Client:
     """Return an unconnected paho client (callback API v2) configured from ``broker``.
 
     ``will`` is an optional ``(topic, payload)`` last will, published retained at QoS 1.
+    ``clean_session=False`` asks for a persistent session on MQTT 3.1.1; on MQTT 5 the
+    session is chosen at connect time (``connect_and_start(session_expiry_s=...)``).
+    ``manual_ack=True`` leaves acknowledging QoS 1 messages to the caller (``client.ack``).
     """
     protocol = mqtt.MQTTv5 if broker.protocol == "5" else mqtt.MQTTv311
     client = mqtt.Client(
@@ -40,6 +46,7 @@ def make_client(
         protocol=protocol,
         # MQTT 5 replaces clean_session with clean_start on connect(); paho wants None here.
         clean_session=None if protocol == mqtt.MQTTv5 else clean_session,
+        manual_ack=manual_ack,
     )
     if broker.username:
         client.username_pw_set(broker.username, broker.password)
@@ -56,12 +63,21 @@ def make_client(
 
 
 def connect_and_start(
-    client: mqtt.Client, broker: BrokerConfig, *, timeout_s: float = 15.0
+    client: mqtt.Client,
+    broker: BrokerConfig,
+    *,
+    timeout_s: float = 15.0,
+    session_expiry_s: int | None = None,
+    receive_maximum: int | None = None,
 ) -> None:
     """Connect, start paho's network thread and wait until the broker accepts us.
 
-    Raises BrokerUnavailableError with the host, port and reason when the connection fails
-    within ``timeout_s``.
+    ``session_expiry_s`` (MQTT 5 only) connects with clean start off and a
+    SessionExpiryInterval, so the broker keeps the session and queues QoS 1 messages while
+    the client is away (MQTT 3.1.1 uses ``make_client(clean_session=False)`` instead).
+    ``receive_maximum`` (MQTT 5 only) caps the unacknowledged QoS 1 messages the broker
+    sends us (MQTT 5 section 3.1.2.11.3). Raises BrokerUnavailableError with the host, port
+    and reason when the connection fails within ``timeout_s``.
     """
     host = broker.host or "127.0.0.1"
     connected = threading.Event()
@@ -76,8 +92,17 @@ def connect_and_start(
             previous(c, userdata, flags, reason, props)
 
     client.on_connect = on_connect
+    kwargs: dict[str, Any] = {}
+    if broker.protocol == "5" and (session_expiry_s is not None or receive_maximum is not None):
+        props = Properties(PacketTypes.CONNECT)
+        if session_expiry_s is not None:
+            kwargs["clean_start"] = False
+            props.SessionExpiryInterval = session_expiry_s
+        if receive_maximum is not None:
+            props.ReceiveMaximum = receive_maximum
+        kwargs["properties"] = props
     try:
-        client.connect(host, broker.port, keepalive=broker.keepalive_s)
+        client.connect(host, broker.port, keepalive=broker.keepalive_s, **kwargs)
     except (OSError, ssl.SSLError) as exc:
         raise BrokerUnavailableError(
             f"cannot reach MQTT broker {host}:{broker.port}: {exc}; "

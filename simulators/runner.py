@@ -32,6 +32,7 @@ from greenpipe import wire
 from greenpipe.config import Config
 from greenpipe.errors import ConfigError
 from greenpipe.model import require_utc
+from simulators.faults import FaultInjector
 from simulators.fleet import Fleet, Step
 from simulators.publisher import Publisher
 
@@ -59,6 +60,8 @@ class SimulateOptions:
     stopped. [s]"""
     progress: bool = True
     """Show a progress bar during backfill."""
+    faults: float = 0.0
+    """Probability that a message gets a field fault (``simulators.faults``); 0 is off."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,8 @@ def _check_options(cfg: Config, options: SimulateOptions) -> None:
         raise ConfigError("--speed", options.speed, "use a speed-up factor above 0")
     if options.duration_s is not None and not options.duration_s >= 0:
         raise ConfigError("--duration", options.duration_s, "use 0 or more seconds")
+    if not 0.0 <= options.faults <= 1.0:
+        raise ConfigError("--faults", options.faults, "use a probability between 0 and 1")
 
 
 class _Run:
@@ -125,13 +130,17 @@ class _Run:
         self.last: list[float] | None = None
         self.first_ts: int | None = None
         self.last_ts: int | None = None
+        self.faults = FaultInjector(options.faults, options.seed) if options.faults else None
 
     def publish_step(self, step: Step) -> None:
         registers = [round(r, 3) for r in step.register_kwh.tolist()]
         if self.first is None:
             self.first, self.first_ts = registers, step.t_epoch_s
         self.last, self.last_ts = registers, step.t_epoch_s
-        for topic, payload in self.fleet.messages(step, self.seq):
+        messages = self.fleet.messages(step, self.seq)
+        if self.faults is not None:
+            messages = self.faults.apply(messages)
+        for topic, payload in messages:
             self.publisher.publish(topic, payload)
         self.readings += len(self.fleet.meters)
         self.seq += 1
@@ -252,6 +261,8 @@ def run_simulator(
     finally:
         publisher.close()
         restore()
+    if run.faults is not None:
+        log.info("faults injected (rate %g): %s", options.faults, run.faults.summary())
     report = SimulationReport(
         seed=options.seed,
         readings=run.readings,

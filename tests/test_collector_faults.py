@@ -129,8 +129,12 @@ def start_cli_collector(broker: BrokerProcess, db: Path, workdir: Path, client_i
         cwd=workdir,
     )
     log.close()
-    wait_until(lambda: ready.exists() or proc.poll() is not None, f"{name}'s ready file")
-    assert proc.poll() is None, log_path.read_text()
+    try:
+        wait_until(lambda: ready.exists() or proc.poll() is not None, f"{name}'s ready file")
+        assert proc.poll() is None, log_path.read_text()
+    except BaseException:
+        stop_process(proc)
+        raise
     return proc, log_path
 
 
@@ -177,13 +181,19 @@ def test_sigkill_between_write_and_ack_redelivers_without_double_counting(
     assert stored(db) == crash_after * 20  # written, never acknowledged
 
     proc, log_path = start_cli_collector(mosquitto, db, tmp_path, client_id, "restarted")
-    wait_until(lambda: stored(db) == per_meter * len(METERS), "every reading stored")
-    counts = final_counts(stop_cli_collector(proc, log_path))
-    # The broker redelivers every unacknowledged message: the 20 of the third write are
-    # recognised as already stored; the rest are new.
+    try:
+        wait_until(lambda: stored(db) == per_meter * len(METERS), "every reading stored")
+        counts = final_counts(stop_cli_collector(proc, log_path))
+    finally:
+        stop_process(proc)
+    # The broker redelivers every unacknowledged message: at least the 20 of the third
+    # write (the acks of the first two may also have been lost with the process, if paho
+    # had not sent them yet). Redelivered stored ones are duplicates; the rest are new.
     total = per_meter * len(METERS)
-    assert counts == {"received": total - 2 * 20, "written": total - 3 * 20, "rejected": 0,
-                      "dead_letters": 0, "duplicates": 20}
+    assert counts["written"] == total - crash_after * 20
+    assert counts["received"] == counts["written"] + counts["duplicates"]
+    assert 20 <= counts["duplicates"] <= crash_after * 20
+    assert counts["rejected"] == counts["dead_letters"] == 0
     assert_complete(db, per_meter)
 
 
@@ -206,8 +216,11 @@ def test_sigkill_mid_stream_and_restart_loses_nothing(
     publish(mosquitto, stream(half, per_meter - half))  # while no collector runs
 
     proc, log_path = start_cli_collector(mosquitto, db, tmp_path, client_id, "second")
-    wait_until(lambda: stored(db) == per_meter * len(METERS), "every reading stored")
-    counts = final_counts(stop_cli_collector(proc, log_path))
+    try:
+        wait_until(lambda: stored(db) == per_meter * len(METERS), "every reading stored")
+        counts = final_counts(stop_cli_collector(proc, log_path))
+    finally:
+        stop_process(proc)
     assert counts["rejected"] == counts["dead_letters"] == 0
     assert counts["written"] == per_meter * len(METERS) - at_kill
     assert_complete(db, per_meter)
@@ -244,3 +257,31 @@ def test_mosquitto_restart_mid_stream_reconnects_and_resumes(
     assert report.written == per_meter * len(METERS)
     assert report.received == report.written + report.duplicates
     assert_complete(db, per_meter)
+
+
+def test_mqtt5_session_survives_a_collector_restart(
+    example_config: Config, mosquitto: BrokerProcess, tmp_path: Path,
+) -> None:
+    """MQTT 5: clean start off and a session expiry keep the session (3.1.1 is tested above)."""
+    db = tmp_path / "store.db"
+    cfg = config_for_broker(example_config, mosquitto, f"sqlite:///{db}")
+    cfg = replace(cfg, broker=replace(cfg.broker, protocol="5"),
+                  collector=replace(cfg.collector, client_id=f"test-v5-{time.time_ns()}",
+                                    flush_interval_s=0.2, session_expiry_s=300))
+    first = Collector(cfg)
+    try:
+        first.start()
+        assert first.wait_ready(30)
+        publish(mosquitto, stream(0, 10))
+        wait_until(lambda: stored(db) == 30, "the first readings")
+    finally:
+        first.stop()
+    publish(mosquitto, stream(10, 40))  # while no collector runs
+    second = Collector(cfg)
+    try:
+        second.start()
+        wait_until(lambda: stored(db) == 150, "the readings queued while down")
+    finally:
+        report = second.stop()
+    assert (report.received, report.written, report.duplicates) == (120, 120, 0)
+    assert_complete(db, 50)

@@ -104,14 +104,30 @@ def test_out_of_order_becomes_a_dead_letter_with_reason(
     example_config: Config, sqlite_store: SqliteStore
 ) -> None:
     p = make_pipeline(example_config, sqlite_store)
-    late = msg(F1, encode_reading(T0 + STEP / 2, 100.2))
+    late = msg(F1, encode_reading(T0 - STEP / 2, 150.0))  # before the first, does not fit
     for m in (reading_msg(F1, 0, 100.0), reading_msg(F1, 1, 100.5), late):
         p.handle(m)
     p.flush()
     (letter,) = sqlite_store.read_dead_letters()
     assert letter.code == RejectCode.OUT_OF_ORDER.value
     assert letter.payload == late.payload
-    assert "is older than the newest register the collector holds" in letter.reason
+    assert "is older than the 2 recent readings the collector holds" in letter.reason
+
+
+def test_late_reading_is_stored_and_the_next_interval_rewritten(
+    example_config: Config, sqlite_store: SqliteStore
+) -> None:
+    p = make_pipeline(example_config, sqlite_store)
+    for m in (reading_msg(F1, 0, 100.0), reading_msg(F1, 1, 100.5)):
+        p.handle(m)
+    p.flush()
+    p.handle(msg(F1, encode_reading(T0 + STEP / 2, 100.125)))
+    p.flush()
+    frame = sqlite_store.read(T0, T0 + STEP, STEP / 2, meters=["f1-main"])
+    assert frame["energy_kwh"].tolist() == [0.125, 0.375]
+    assert sqlite_store.stats().meters[0].energy_kwh == 0.5
+    assert p.report(3).quality == {"quality.first_reading": 1, "quality.late": 1}
+    assert sqlite_store.read_dead_letters() == []
 
 
 def test_unexpected_decoder_failure_is_an_internal_error_dead_letter(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from collector.codes import RejectCode
+from collector.codes import QualityCode, RejectCode
 from collector.decoders import Sample
 from collector.registers import RegisterTracker
 from greenpipe.errors import PayloadError
@@ -96,18 +96,37 @@ def test_duplicate_with_different_register_is_a_conflict() -> None:
     assert tracker.last_register("f1-main") == (T0, 100.0)
 
 
-def test_out_of_order_reading_is_refused_and_leaves_state_alone() -> None:
+def test_late_reading_resplits_the_interval_and_rewrites_the_next_one() -> None:
     tracker = RegisterTracker()
     tracker.convert(reg(0, 100.0))
     tracker.convert(reg(2, 110.0))
-    late = Sample(meter_id="f1-main", site_id="factory-1", ts=T0 + STEP, register_kwh=105.0)
+    late = Sample(meter_id="f1-main", site_id="factory-1", ts=T0 + STEP, register_kwh=105.5)
+    out = tracker.resolve(late)
+    assert out == [
+        Reading(meter_id="f1-main", site_id="factory-1", ts=T0 + STEP, energy_kwh=5.5,
+                register_kwh=105.5, quality=frozenset({QualityCode.LATE.value})),
+        Reading(meter_id="f1-main", site_id="factory-1", ts=T0 + 2 * STEP, energy_kwh=4.5,
+                register_kwh=110.0),
+    ]
+    # The store keeps the last write per instant: 5.5 + 4.5 is the original 10 kWh.
+    assert tracker.resolve(late) == []  # its redelivery is a duplicate now
+    nxt = tracker.convert(reg(3, 111.0))
+    assert nxt is not None and nxt.energy_kwh == 1.0
+    assert tracker.last_register("f1-main") == (T0 + 3 * STEP, 111.0)
+
+
+def test_late_reading_that_does_not_fit_is_refused_and_leaves_state_alone() -> None:
+    tracker = RegisterTracker()
+    tracker.convert(reg(0, 100.0))
+    tracker.convert(reg(2, 110.0))
+    late = Sample(meter_id="f1-main", site_id="factory-1", ts=T0 + STEP, register_kwh=120.0)
     with pytest.raises(PayloadError) as info:
         tracker.convert(late)
     assert info.value.code == RejectCode.OUT_OF_ORDER
     assert str(info.value) == (
-        "reading of meter f1-main at 2025-04-01T00:30:00+00:00 is older than the newest "
-        "register the collector holds (110.0 kWh at 2025-04-01T01:00:00+00:00); out-of-order "
-        "registers cannot be turned into interval energy yet, so it was not stored"
+        "late reading of meter f1-main at 2025-04-01T00:30:00+00:00 (120.0 kWh) does not fit "
+        "between its neighbours (100.0 kWh at 2025-04-01T00:00:00+00:00, 110.0 kWh at "
+        "2025-04-01T01:00:00+00:00); it was not stored"
     )
     nxt = tracker.convert(reg(3, 111.0))
     assert nxt is not None and nxt.energy_kwh == 1.0
@@ -185,3 +204,17 @@ def test_restart_seeded_from_a_real_store(sqlite_store: SqliteStore) -> None:
     (stats,) = sqlite_store.stats().meters
     assert stats.readings == 4
     assert stats.energy_kwh == 16.0 - 10.0
+
+
+def test_reading_earlier_than_the_first_becomes_the_first() -> None:
+    tracker = RegisterTracker()
+    tracker.convert(reg(1, 100.5))
+    tracker.convert(reg(2, 101.0))
+    out = tracker.resolve(reg(0, 100.0))
+    assert [(r.ts, r.energy_kwh, r.quality) for r in out] == [
+        (T0, None, frozenset({QualityFlag.FIRST_READING.value, QualityCode.LATE.value})),
+        (T0 + STEP, 0.5, frozenset()),
+    ]
+    with pytest.raises(PayloadError) as info:  # earlier but with a higher register: refused
+        tracker.resolve(reg(-1, 150.0))
+    assert info.value.code == RejectCode.OUT_OF_ORDER

@@ -71,7 +71,8 @@ def build_scenario(seed: int = 7) -> Scenario:
         value = round(rng.uniform(1_000, 90_000), 3)
         for _ in range(N):
             registers[meter].append(value)
-            value = round(value + rng.uniform(0.0, 900.0), 3)
+            # At most 140 kWh per 30 min: below every meter's rating (f3-main: 300 kW).
+            value = round(value + rng.uniform(0.0, 140.0), 3)
     interval_kwh = [round(rng.uniform(0, 400), 3) for _ in range(N)]
     temps_c = [round(rng.uniform(-5, 30), 2) for _ in range(N)]
     f1 = reading_topic("greenpipe/v1", "factory-1", "f1-main")
@@ -93,7 +94,7 @@ def build_scenario(seed: int = 7) -> Scenario:
          "never negative"),
         (f1, b"\xff\xfe garbage", RejectCode.NOT_UTF8, "payload is not UTF-8"),
         (f1, encode_reading(jst_late, 1.0), RejectCode.OUT_OF_ORDER,
-         "is older than the newest register the collector holds"),
+         "does not fit between its neighbours"),
     ]
     messages: list[tuple[str, bytes]] = []
     duplicates = 0
@@ -192,10 +193,14 @@ def test_pipeline_end_to_end_sums_dead_letters_and_recovery(
                "all readings and dead letters in the store")
     report = collector.stop()
 
+    decoder_rejections = sum(1 for _, _, code, _ in scenario.bad
+                             if not code.startswith("quality."))
     assert report == CollectorReport(
-        received=len(scenario.messages), written=expected_rows,
+        received=len(scenario.messages), decoded=len(scenario.messages) - decoder_rejections,
+        written=expected_rows,
         rejected={code: 1 for _, _, code, _ in sorted(scenario.bad, key=lambda b: b[2])},
         dead_letters=len(scenario.bad), duplicates=scenario.duplicates, unwritten=0,
+        quality={"quality.first_reading": len(REGISTER_METERS), "quality.interval_form": N},
     )
     # Each register meter: interval energies equal the hand-computed deltas, and their sum
     # is exactly the register delta.

@@ -1,0 +1,63 @@
+"""A collector in a child process that SIGKILLs itself right after its N-th store write.
+
+Used by the fault tests to crash deterministically *between* the durable write and the
+MQTT acknowledgement, the one window where at-least-once delivery produces redeliveries.
+Configuration comes from the example city plus ``GREENPIPE_*`` environment overrides.
+
+Usage: ``python -m tests._collector_child STORE_URL READY_FILE CRASH_AFTER_WRITES``
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from collector.service import Collector
+from greenpipe.config import Config, load_config
+from greenpipe.stores import Store, open_configured_store
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class _CrashingStore:
+    """Delegates to a real store and SIGKILLs the process after the N-th successful write."""
+
+    def __init__(self, inner: Store, crash_after: int) -> None:
+        self._inner = inner
+        self._left = crash_after
+
+    def write(self, readings: Any) -> int:
+        written = self._inner.write(readings)
+        self._left -= 1
+        if self._left <= 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return written
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def main() -> None:
+    """Run the crashing collector until it kills itself."""
+    store_url, ready_file, crash_after = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    cfg = load_config(REPO / "config" / "example.toml")
+    cfg = replace(cfg, store=replace(cfg.store, url=store_url))
+
+    def factory(c: Config) -> Store:
+        return _CrashingStore(open_configured_store(c), crash_after)  # type: ignore[return-value]
+
+    collector = Collector(cfg, ready_file=Path(ready_file), store_factory=factory)
+    collector.start()
+    threading.Event().wait(120)
+    collector.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -20,6 +20,8 @@ RUN pip install . && rm -rf /src
 COPY --chmod=0755 deploy/every.sh /usr/local/bin/every
 
 RUN useradd --system --uid 10001 --home-dir /var/lib/greenpipe --create-home greenpipe
+# The collector's spool lives here on a named volume, which copies this ownership.
+RUN mkdir -p /var/lib/greenpipe/spool && chown greenpipe /var/lib/greenpipe/spool
 USER greenpipe
 WORKDIR /var/lib/greenpipe
 

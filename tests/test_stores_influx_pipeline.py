@@ -108,6 +108,7 @@ def test_simulator_to_collector_to_influxdb_exact_totals(
         [sys.executable, "-m", "greenpipe", "collect", "--config", str(EXAMPLE_CONFIG),
          "--broker", broker_arg, "--store", url, "--ready-file", str(ready)],
         env=_env("collector"), text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=tmp_path,  # the collector's spool (var/...) goes to the test's directory
     )
     try:
         _wait_until(ready.exists, 60, "the collector to subscribe")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import tomllib
 import types
 import typing
@@ -26,13 +25,11 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from greenpipe.config_checks import month_day, validate
 from greenpipe.errors import ConfigError
 from greenpipe.model import Meter, MeterKind, Sector, Site
-from greenpipe.stores.url import parse_store_url
 
 ENV_PREFIX = "GREENPIPE_"
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-"""Site and meter ids appear in MQTT topics, so they may not contain / + # or spaces."""
 
 UNITS_BY_KIND: dict[MeterKind, tuple[str, ...]] = {
     MeterKind.ELECTRICITY: ("kWh", "Wh", "MWh"),
@@ -188,8 +185,8 @@ class ShutdownPeriod:
     def contains(self, day: date) -> bool:
         """Return True when ``day`` (a local calendar date) falls in this shutdown."""
         md = (day.month, day.day)
-        start = _month_day(self.start)
-        end = _month_day(self.end)
+        start = month_day(self.start)
+        end = month_day(self.end)
         if start <= end:
             return start <= md <= end
         return md >= start or md <= end
@@ -435,7 +432,7 @@ def config_from_dict(
         targets=targets, emission_factors=emission_factors,
         **sections,
     )
-    _validate(cfg)
+    validate(cfg)
     return cfg
 
 
@@ -574,15 +571,6 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     raise TypeError(f"unsupported config type {tp!r} for {key}")  # a bug, not user input
 
 
-def _month_day(text: str) -> tuple[int, int]:
-    m = re.fullmatch(r"(\d\d)-(\d\d)", text)
-    if not m:
-        raise ValueError(text)
-    month, day = int(m.group(1)), int(m.group(2))
-    date(2024, month, day)  # 2024 is a leap year, so 02-29 is accepted
-    return month, day
-
-
 def _build_site(data: Mapping[str, Any], where: str) -> Site:
     _reject_unknown(data, [f.name for f in fields(Site)], f"{where}.")
     for required in ("id", "name", "sector"):
@@ -644,161 +632,3 @@ def _build_meter(data: Mapping[str, Any], where: str) -> Meter:
         profile=_coerce(data["profile"], str, f"{where}.profile") if "profile" in data else None,
         nominal_kw=nominal_kw,
     )
-
-
-def _check_unique(ids: list[str], where: str) -> None:
-    seen: set[str] = set()
-    for i, ident in enumerate(ids):
-        if ident in seen:
-            raise ConfigError(f"{where}[{i}].id", ident, "ids must be unique; rename one")
-        seen.add(ident)
-
-
-def _validate(cfg: Config) -> None:
-    """Cross-field checks that need the whole configuration."""
-    b = cfg.broker
-    if not 1 <= b.port <= 65535:
-        raise ConfigError("broker.port", b.port, "use a TCP port between 1 and 65535")
-    if not b.topic_prefix or b.topic_prefix.endswith("/") or any(c in b.topic_prefix for c in "+#"):
-        raise ConfigError(
-            "broker.topic_prefix", b.topic_prefix,
-            "use a topic prefix without wildcards or a trailing slash, e.g. greenpipe/v1",
-        )
-    for name in ("ca_file", "cert_file", "key_file"):
-        value = getattr(b, name)
-        if value and not Path(value).is_file():
-            raise ConfigError(f"broker.{name}", value, "the file does not exist; fix the path")
-    parse_store_url(cfg.store.url)
-    for key in ("refresh_s", "cache_ttl_s", "offline_after_s"):
-        if getattr(cfg.dashboard, key) < 1:
-            raise ConfigError(f"dashboard.{key}", getattr(cfg.dashboard, key), "use 1 s or more")
-    c = cfg.collector
-    if c.batch_size < 1:
-        raise ConfigError("collector.batch_size", c.batch_size, "use 1 or more")
-    if c.flush_interval_s <= 0:
-        raise ConfigError("collector.flush_interval_s", c.flush_interval_s, "use more than 0 s")
-    if c.queue_size < c.batch_size:
-        raise ConfigError(
-            "collector.queue_size", c.queue_size, "use at least collector.batch_size"
-        )
-    if not 1 <= c.max_inflight <= 65535:
-        raise ConfigError("collector.max_inflight", c.max_inflight, "use 1 to 65535 messages")
-    if c.session_expiry_s < 1:
-        raise ConfigError("collector.session_expiry_s", c.session_expiry_s, "use 1 s or more")
-    if c.spool_max_readings < 1:
-        raise ConfigError("collector.spool_max_readings", c.spool_max_readings, "use 1 or more")
-    if not 0 <= c.metrics_port <= 65535:
-        raise ConfigError("collector.metrics_port", c.metrics_port, "use 0 (off) to 65535")
-    if c.future_tolerance_s <= 0 or c.gap_after_s <= 0:
-        raise ConfigError("collector.future_tolerance_s / gap_after_s",
-                          (c.future_tolerance_s, c.gap_after_s), "use more than 0 s")
-    s = cfg.simulator
-    if s.interval_s < 1 or s.live_interval_s < 1:
-        raise ConfigError("simulator.interval_s", s.interval_s, "use 1 s or more")
-    if s.speed <= 0:
-        raise ConfigError("simulator.speed", s.speed, "use a speed-up factor above 0")
-    try:
-        ZoneInfo(cfg.city.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError("city.timezone", cfg.city.timezone, "use an IANA name") from None
-
-    _check_unique([x.id for x in cfg.sites], "sites")
-    _check_unique([x.id for x in cfg.meters], "meters")
-    for i, site in enumerate(cfg.sites):
-        if not ID_PATTERN.match(site.id):
-            raise ConfigError(
-                f"sites[{i}].id", site.id,
-                "use letters, digits, '-', '_' or '.' (ids appear in MQTT topics)",
-            )
-    site_ids = {s.id for s in cfg.sites}
-    for i, meter in enumerate(cfg.meters):
-        if not ID_PATTERN.match(meter.id):
-            raise ConfigError(
-                f"meters[{i}].id", meter.id,
-                "use letters, digits, '-', '_' or '.' (ids appear in MQTT topics)",
-            )
-        if meter.site not in site_ids:
-            raise ConfigError(
-                f"meters[{i}].site", meter.site,
-                "no [[sites]] entry has this id; add the site or fix the meter's site",
-            )
-    for i, sd in enumerate(cfg.shutdowns):
-        for bound in ("start", "end"):
-            text = getattr(sd, bound)
-            try:
-                _month_day(text)
-            except ValueError:
-                raise ConfigError(
-                    f"shutdowns[{i}].{bound}", text, "use month-day as MM-DD, e.g. 12-29"
-                ) from None
-    meter_ids = {m.id for m in cfg.meters}
-    _check_unique([x.id for x in cfg.measures], "measures")
-    for i, ms in enumerate(cfg.measures):
-        if ms.meter not in meter_ids:
-            raise ConfigError(
-                f"measures[{i}].meter", ms.meter, "no [[meters]] entry has this id"
-            )
-        if not -100 < ms.change_pct <= 100:
-            raise ConfigError(
-                f"measures[{i}].change_pct", ms.change_pct,
-                "use a percentage change above -100 and at most 100, e.g. -8",
-            )
-    _validate_forecasting(cfg)
-
-
-def _validate_forecasting(cfg: Config) -> None:
-    """Checks of [forecasting], [[targets]] and [[emission_factors]]."""
-    f = cfg.forecasting
-    if not 0.5 <= f.interval_level < 1:
-        raise ConfigError("forecasting.interval_level", f.interval_level,
-                          "use a probability from 0.5 to below 1, e.g. 0.9")
-    if f.uncertainty_samples < 50:
-        raise ConfigError("forecasting.uncertainty_samples", f.uncertainty_samples,
-                          "use at least 50 posterior samples (300 is the default)")
-    if not 0 < f.min_coverage <= 1:
-        raise ConfigError("forecasting.min_coverage", f.min_coverage,
-                          "use a fraction above 0 and at most 1, e.g. 0.9")
-    if f.hdd_base_c > f.cdd_base_c:
-        raise ConfigError("forecasting.hdd_base_c", f.hdd_base_c,
-                          "the heating base must not exceed forecasting.cdd_base_c")
-    for key in ("baseline_days", "reporting_days", "cv_folds"):
-        if getattr(f, key) < 1:
-            raise ConfigError(f"forecasting.{key}", getattr(f, key), "use 1 or more")
-    if f.workers < 0:
-        raise ConfigError("forecasting.workers", f.workers, "use 0 (one per core) or more")
-    site_ids = {s.id for s in cfg.sites}
-    seen: set[tuple[str, str, int]] = set()
-    for i, t in enumerate(cfg.targets):
-        where = f"targets[{i}]"
-        if t.scope == "sector" and t.id not in {s.value for s in Sector}:
-            raise ConfigError(f"{where}.id", t.id,
-                              f"a sector target names one of {', '.join(s.value for s in Sector)}")
-        if t.scope == "site" and t.id not in site_ids:
-            raise ConfigError(f"{where}.id", t.id, "no [[sites]] entry has this id")
-        if not 1990 <= t.base_fy <= 2100:
-            raise ConfigError(f"{where}.base_fy", t.base_fy, "use a fiscal year such as 2013")
-        if t.target_fy <= t.base_fy:
-            raise ConfigError(f"{where}.target_fy", t.target_fy,
-                              "the target year must come after base_fy")
-        if not t.base_co2_t > 0:
-            raise ConfigError(f"{where}.base_co2_t", t.base_co2_t,
-                              "use the base-year inventory in t-CO2 (above 0)")
-        if not 0 < t.reduction_pct <= 100:
-            raise ConfigError(f"{where}.reduction_pct", t.reduction_pct,
-                              "use a reduction above 0 and at most 100 (net zero), e.g. 46")
-        key = (t.scope, t.id, t.target_fy)
-        if key in seen:
-            raise ConfigError(f"{where}.target_fy", t.target_fy,
-                              f"{t.scope} {t.id!r} already has a target for this year")
-        seen.add(key)
-    for i, ef in enumerate(cfg.emission_factors):
-        where = f"emission_factors[{i}]"
-        if not (ef.ef_kg_per_kwh >= 0 and ef.ef_kg_per_kwh < 10):
-            raise ConfigError(f"{where}.ef_kg_per_kwh", ef.ef_kg_per_kwh,
-                              "use kg-CO2 per kWh from 0 to below 10, e.g. 0.441")
-        if not ef.source.strip():
-            raise ConfigError(f"{where}.source", ef.source,
-                              "name where the factor comes from (publisher and year)")
-        if not ef.grid_region.strip():
-            raise ConfigError(f"{where}.grid_region", ef.grid_region,
-                              "use a region name such as japan or tepco")

@@ -243,7 +243,7 @@ def _cmd_forecast_export(args: argparse.Namespace) -> int:
     return forecast_export_command(args, _load(args))
 
 
-def _add_forecasting_parsers(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+def _add_forecasting_parsers(sub: argparse._SubParsersAction,
                              common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("savings", help="avoided energy of a meter CSV (IPMVP Option C)")
     p.add_argument("--meter-csv", required=True,

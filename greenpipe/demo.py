@@ -62,17 +62,34 @@ class _Child:
     process: subprocess.Popen[bytes]
 
 
-def _wait_for_port(port: int, child: _Child, timeout_s: float = 30.0) -> None:
+def _wait_for_broker(port: int, child: _Child, timeout_s: float = 30.0) -> None:
+    """Wait until the broker on 127.0.0.1:``port`` accepts an MQTT connection.
+
+    A real CONNECT rather than a bare TCP probe: amqtt logs an ERROR for a connection that
+    closes without sending a packet, which would greet every demo user with a false alarm.
+    """
+    from greenpipe.config import BrokerConfig
+    from greenpipe.mqtt import BrokerUnavailableError, connect_and_start, make_client
+
+    broker = BrokerConfig(host="127.0.0.1", port=port)
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if child.process.poll() is not None:
-            raise GreenpipeError(f"{child.name} exited with code {child.process.returncode}")
-        with socket.socket() as sock:
-            sock.settimeout(0.2)
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise GreenpipeError(f"{child.name} did not listen on 127.0.0.1:{port} in {timeout_s:.0f} s")
+    client = make_client(broker, "greenpipe-demo-probe")
+    while True:
+        try:
+            connect_and_start(client, broker, timeout_s=5.0)
+        except BrokerUnavailableError:
+            if child.process.poll() is not None:
+                raise GreenpipeError(
+                    f"{child.name} exited with code {child.process.returncode}") from None
+            if time.monotonic() > deadline:
+                raise GreenpipeError(
+                    f"{child.name} did not accept MQTT on 127.0.0.1:{port} in {timeout_s:.0f} s"
+                ) from None
+            time.sleep(0.2)
+            continue
+        client.disconnect()
+        client.loop_stop()
+        return
 
 
 def _relay(prefix: str, stream: IO[bytes]) -> None:
@@ -219,7 +236,7 @@ def run_demo(cfg: Config, options: DemoOptions) -> None:
             host, port = "127.0.0.1", free_loopback_port()
             broker = _spawn("broker", [*python, "broker", "--port", str(port)], env, relay=True)
             children.append(broker)
-            _wait_for_port(port, broker)
+            _wait_for_broker(port, broker)
             broker_text = f"{host}:{port} (embedded amqtt)"
         env["GREENPIPE_BROKER_HOST"] = host
         env["GREENPIPE_BROKER_PORT"] = str(port)

@@ -10,8 +10,8 @@ crash in one part is visible rather than silent:
 5. forecasting: ``greenpipe forecast run`` once the backfill has reached the present, and
    again every ``DemoOptions.forecast_every_s``.
 
-Ctrl-C stops the simulators first (they publish ``offline``), then the collector (it
-flushes what it holds), then the dashboard and the broker.
+Ctrl-C stops a running forecast, the dashboard and the simulators first (they publish
+``offline``), then the collector (it flushes what it holds), then the broker.
 """
 
 from __future__ import annotations

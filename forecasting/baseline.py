@@ -319,15 +319,25 @@ class BaselineModel:
                 out.loc[ok, "predicted_upper"] = fc["yhat_upper"].to_numpy()
         return out
 
-    def sample(self, data: BaselineData) -> tuple[np.ndarray, np.ndarray]:
-        """Return (mask of predictable rows, posterior predictive samples rows × samples). [kWh]"""
+    def sample(self, data: BaselineData, n: int | None = None, seed: int | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Return (mask of predictable rows, posterior predictive samples rows × samples). [kWh]
+
+        ``n`` and ``seed`` default to the options' ``uncertainty_samples`` and ``seed``.
+        """
         m = self._require_fitted()
+        n = self.options.uncertainty_samples if n is None else n
         df, ok = self._future(data)
         if not ok.any():
-            return ok, np.empty((0, self.options.uncertainty_samples))
-        np.random.seed(self.options.seed)
-        with _prophet_quiet():
-            draws = m.predictive_samples(df.loc[ok, ["ds", *self.regressors, *_CONDITIONS]])
+            return ok, np.empty((0, n))
+        np.random.seed(self.options.seed if seed is None else seed)
+        # Prophet reads the path count from the fitted object, so set it for this call only.
+        saved, m.uncertainty_samples = m.uncertainty_samples, n
+        try:
+            with _prophet_quiet():
+                draws = m.predictive_samples(df.loc[ok, ["ds", *self.regressors, *_CONDITIONS]])
+        finally:
+            m.uncertainty_samples = saved
         return ok, np.asarray(draws["yhat"], dtype="float64")
 
     # ------------------------------------------------------------ JSON

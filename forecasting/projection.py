@@ -11,18 +11,42 @@ projection starts from the post-measure level. The trend:
 * with less, a trend cannot be told apart from the annual cycle and from the measures (a
   14-month history with two October measures extrapolated linearly reaches zero emissions
   long before 2030), so the projection is business-as-usual: a ``flat`` trend at today's
-  weather-normalised level, flagged ``projection.flat_trend``. Its intervals then hold
-  weather, day-to-day variation and the level's estimation error, not structural change.
+  weather-normalised level, flagged ``projection.flat_trend``. Structural change then
+  enters only through the level random walk below (``level_drift_pct_per_year``).
 
-Future outdoor temperature is the climatology of the weather station's history
-(``climatology``). Each posterior sample path, shifted by one draw of the fitted level's
-uncertainty (N(0, m·σ/√n′), as in ``forecasting.savings``), gives one possible total:
+Each sampled total is
 
-    total = observed emissions so far in the year + Σ sampled days still to come
+    total = observed emissions so far in the year + (1 + W_k) · Σ sampled days still to come
 
-and the P10/P50/P90 are quantiles of those totals. A target is a straight line from the
-base-year inventory to the target level (``trajectory_co2_t``); the gap is P50 minus the
-line, and the probability of meeting it is the share of sample totals at or below it.
+and the P10/P50/P90 are quantiles of those totals. The sampled days carry four sources of
+uncertainty, each of which a daily model left to itself understates:
+
+* **Weather year.** Future outdoor temperature is the climatology of the weather
+  station's history (``climatology``) plus a block-bootstrapped sequence of the history's
+  daily anomalies from it (``block_bootstrap``, ``WEATHER_BLOCK_DAYS``-day blocks, the
+  moving-block bootstrap of Künsch 1989), so each group of posterior paths
+  (``WEATHER_GROUPS`` groups splitting ``uncertainty_samples``) sees a different weather
+  year with realistic multi-week cold and warm spells.
+* **Autocorrelated daily deviations.** Prophet draws independent daily noise, whose sum
+  over m days grows as σ√m; the model's daily residuals are autocorrelated (production
+  swings, spells the weather terms miss), so each path gets an extra normal term that
+  brings the noise total up to the variance of a sum of m AR(1) terms with the residuals'
+  lag-1 autocorrelation ρ (``ar1_sum_variance_factor``): σ²[m + 2Σ_k (m − k)ρ^k]. The AR(1)
+  model and lag-1 ρ (clipped to 0–0.95) are those of ASHRAE Guideline 14's n′ = n(1 − ρ)/(1 + ρ).
+* **The fitted level.** Prophet's MAP samples omit the level's own estimation error; each
+  path is shifted by N(0, m·σ/√n′) (the ASHRAE Guideline 14 term of ``forecasting.savings``).
+* **Level drift (flat trend only).** A business-as-usual level does not stay put for
+  years: production, occupancy and fleets change. W_k is a random walk of the level,
+  k = fiscal years after the current one, with independent N(0, d) yearly steps, d =
+  ``level_drift_pct_per_year`` (``[forecasting]``, default 3 %/yr, 0 disables), so a year
+  k ahead has a relative standard deviation d·√k. The default is of the order of the
+  year-on-year changes of Japan's national energy-related CO2 inventory (a few percent)
+  and is meant to be replaced by the spread of the city's own inventory once known. With
+  a linear trend, Prophet's sampled future changepoints play this role and W_k = 0.
+
+A target is a straight line from the base-year inventory to the target level
+(``trajectory_co2_t``); the gap is P50 minus the line, and the probability of meeting it is
+the share of sample totals at or below it.
 
 Sector scopes follow the Japanese inventory: the commercial sector (業務その他部門) also
 covers ``public`` sites (``sites_for``).
@@ -47,6 +71,14 @@ from greenpipe.fiscal import fiscal_year, fiscal_year_bounds
 QUANTILES = (0.1, 0.5, 0.9)
 LINEAR_TREND_DAYS = 730
 """History needed before a projection extrapolates a linear trend. [d]"""
+WEATHER_BLOCK_DAYS = 14
+"""Length of the blocks of daily temperature anomalies resampled per weather year. [d]"""
+WEATHER_GROUPS = 20
+"""Number of weather years (groups of posterior paths) per projected fiscal year."""
+LEVEL_DRIFT_PCT_PER_YEAR = 3.0
+"""Default yearly standard deviation of a flat projection's level random walk. [%]"""
+RHO_MAX = 0.95
+"""Upper clip of the residuals' lag-1 autocorrelation (as in ``BaselineModel.n_effective``)."""
 SECTOR_MEMBERS = {"commercial": ("commercial", "public")}
 """Inventory sector -> site sectors it covers (others cover only themselves)."""
 
@@ -115,6 +147,45 @@ def climatology(temp_air_c: pd.Series, tz: str = "Asia/Tokyo", window_days: int 
     return by_day.fillna(float(t.mean()))
 
 
+def temperature_anomalies(temp_air_c: pd.Series, clim: pd.Series, tz: str = "Asia/Tokyo"
+                          ) -> np.ndarray:
+    """Return daily temperature minus its climatology, in time order (NaN where unknown). [K]"""
+    if temp_air_c.empty:
+        return np.zeros(0)
+    doy = pd.DatetimeIndex(temp_air_c.index).tz_convert(tz).day_of_year
+    return temp_air_c.to_numpy(dtype="float64") - clim.reindex(doy).to_numpy(dtype="float64")
+
+
+def block_bootstrap(series: np.ndarray, length: int, block_days: int,
+                    rng: np.random.Generator) -> np.ndarray:
+    """Return ``length`` values made of consecutive ``block_days`` runs of ``series``.
+
+    Each block starts at a uniformly drawn offset (moving-block bootstrap), so the
+    resampled sequence keeps the series' autocorrelation within a block. NaN values and an
+    empty series give 0 (no anomaly).
+    """
+    values = np.nan_to_num(np.asarray(series, dtype="float64"), nan=0.0)
+    if length <= 0:
+        return np.zeros(0)
+    if not len(values):
+        return np.zeros(length)
+    b = max(1, min(block_days, len(values)))
+    starts = rng.integers(0, len(values) - b + 1, -(-length // b))
+    return values[(starts[:, None] + np.arange(b)).ravel()[:length]]
+
+
+def ar1_sum_variance_factor(m: int, rho: float) -> float:
+    """Return Var(sum of m AR(1) terms) / (m·σ²) for lag-1 autocorrelation ``rho``.
+
+    Var(Σ x_t) = σ²[m + 2 Σ_{k=1}^{m−1} (m − k) ρ^k]; 1 for ρ = 0, → (1 + ρ)/(1 − ρ) for
+    large m.
+    """
+    if m <= 1 or rho == 0:
+        return 1.0
+    k = np.arange(1, m, dtype="float64")
+    return float(1 + 2 * np.sum((m - k) * rho ** k) / m)
+
+
 @dataclass(frozen=True, slots=True)
 class ProjectionTarget:
     """A target to compare a scope's projection with (from ``[[targets]]``)."""
@@ -159,15 +230,24 @@ def project(
     years: Iterable[int],
     options: BaselineOptions | None = None,
     steps: dict[str, datetime] | None = None,
+    *,
+    level_drift_pct_per_year: float = LEVEL_DRIFT_PCT_PER_YEAR,
+    weather_block_days: int = WEATHER_BLOCK_DAYS,
 ) -> tuple[dict[int, np.ndarray], dict[int, float], dict[str, object]]:
     """Return per fiscal year the sampled totals [t-CO2] and the observed part [t-CO2].
 
     ``history`` is a daily series whose ``energy_kwh`` column holds daily emissions in
     kg-CO2 (the model is unit-agnostic). Days of a year before ``as_of`` use observations
     where present and samples where missing; later days are sampled. ``steps`` names known
-    interventions (measure id -> first instant in effect). Also returns model metadata,
-    whose ``trend`` is ``linear`` or ``flat`` (see the module docstring).
+    interventions (measure id -> first instant in effect). ``level_drift_pct_per_year``
+    is the yearly standard deviation of a flat projection's level random walk [%] and
+    ``weather_block_days`` the block length of the weather-year bootstrap [d] (see the
+    module docstring). Also returns model metadata, whose ``trend`` is ``linear`` or
+    ``flat``.
     """
+    if not (math.isfinite(level_drift_pct_per_year) and level_drift_pct_per_year >= 0):
+        raise ValueError(f"level_drift_pct_per_year must be 0 or more, got "
+                         f"{level_drift_pct_per_year!r}")
     tz = history.tz
     steps = steps or {}
     hist = _with_steps(history.frame[history.frame.index < pd.Timestamp(as_of)], steps)
@@ -178,24 +258,38 @@ def project(
     # slowly; with 0.05 a weather swing near the end of two years bent the trend flat.
     options = replace(options or BaselineOptions(), growth=trend,
                       changepoint_prior_scale=0.01)
+    drift = level_drift_pct_per_year / 100 if trend == "flat" else 0.0
+    n_samples = options.uncertainty_samples
     meta: dict[str, object] = {"method": f"prophet {trend} trend, daily emissions",
                                "trend": trend, "history_days": span,
-                               "samples": options.uncertainty_samples,
+                               "samples": n_samples,
+                               "level_drift_pct_per_year": drift * 100,
                                "steps": {k: v.isoformat() for k, v in steps.items()}}
     years = sorted(set(years))
     observed_t = {}
     samples: dict[int, np.ndarray] = {}
     if not (hist["energy_kwh"].fillna(0) != 0).any():
         for fy in years:
-            samples[fy] = np.zeros(options.uncertainty_samples)
+            samples[fy] = np.zeros(n_samples)
             observed_t[fy] = 0.0
         meta["method"] = "all observed emissions are zero; projected as zero"
         return samples, observed_t, meta
     model = BaselineModel(options).fit(replace(history, frame=hist))
+    temps = hist["temp_air_c"].dropna()
+    clim = climatology(temps, tz)
+    anomalies = temperature_anomalies(hist["temp_air_c"], clim, tz)
+    rho = min(max(model.resid_rho, 0.0), RHO_MAX)
+    groups = np.array_split(np.arange(n_samples), min(WEATHER_GROUPS, n_samples))
     meta.update({"fit_start": model.fit_start, "fit_end": model.fit_end,
-                 "regressors": list(model.regressors), "yearly": model.yearly})
-    clim = climatology(hist["temp_air_c"].dropna(), tz)
+                 "regressors": list(model.regressors), "yearly": model.yearly,
+                 "weather": f"climatology + {weather_block_days}-day block bootstrap of "
+                            f"{int(np.isfinite(anomalies).sum())} daily anomalies",
+                 "weather_years": len(groups), "resid_rho": rho})
     rng = np.random.default_rng(options.seed)
+    current_fy = fiscal_year(as_of, tz)
+    # One level random walk per path, shared by all years: W_k = Σ_{j≤k} N(0, drift).
+    horizon = max([fy - current_fy for fy in years] + [0])
+    walk = np.cumsum(rng.normal(0.0, drift, (horizon, n_samples)), axis=0)
     for fy in years:
         start, end = fiscal_year_bounds(fy, tz)
         days = pd.date_range(pd.Timestamp(start).tz_convert(tz), pd.Timestamp(end).tz_convert(tz),
@@ -205,23 +299,38 @@ def project(
         observed_t[fy] = float(obs[known].sum()) / 1000
         todo = days[~known]
         if len(todo) == 0:
-            samples[fy] = np.full(options.uncertainty_samples, observed_t[fy])
+            samples[fy] = np.full(n_samples, observed_t[fy])
             continue
         fut = _with_steps(_future_frame(todo, clim, tz), steps)
-        past = todo < pd.Timestamp(as_of)
+        past = np.asarray(todo < pd.Timestamp(as_of))
         if past.any():  # missing past days: use the measured temperature where known
             fut.loc[past, "temp_air_c"] = hist["temp_air_c"].reindex(todo[past]).fillna(
                 fut.loc[past, "temp_air_c"]).to_numpy()
-        ok, draws = model.sample(replace(history, frame=fut, warnings=()))
-        # Daily emissions cannot be negative, whatever a falling trend says.
-        totals = np.clip(draws, 0, None).sum(axis=0) / 1000
-        if 0 < ok.sum() < len(ok):  # days without regressor inputs: scale by the days sampled
-            totals *= len(ok) / ok.sum()
+        totals = np.empty(n_samples)
+        for g, cols in enumerate(groups):
+            frame = fut.copy()
+            frame.loc[~past, "temp_air_c"] += block_bootstrap(
+                anomalies, int((~past).sum()), weather_block_days, rng)
+            ok, draws = model.sample(replace(history, frame=frame, warnings=()),
+                                     n=len(cols), seed=options.seed + g)
+            # Daily emissions cannot be negative, whatever a falling trend says.
+            group_kg = np.clip(draws, 0, None).sum(axis=0)
+            if 0 < ok.sum() < len(ok):  # days without regressor inputs: scale by days sampled
+                group_kg *= len(ok) / ok.sum()
+            totals[cols] = group_kg
+        m = len(todo)
+        sigma = model.resid_sigma_kwh
+        # Top the independent daily noise up to the variance of an AR(1) sum (see above).
+        extra_sd = sigma * math.sqrt(m * (ar1_sum_variance_factor(m, rho) - 1))
         # The fitted level's own uncertainty, which Prophet's MAP samples omit (the same
-        # ASHRAE Guideline 14 n' term as in forecasting.savings): m·σ/√n′ per path. [t]
-        level_sd_t = len(todo) * model.resid_sigma_kwh / np.sqrt(max(model.n_effective, 1.0))
-        totals = totals + rng.normal(0.0, level_sd_t / 1000, totals.shape)
-        samples[fy] = observed_t[fy] + np.clip(totals, 0, None)
+        # ASHRAE Guideline 14 n' term as in forecasting.savings): m·σ/√n′ per path. [kg]
+        level_sd = m * sigma / np.sqrt(max(model.n_effective, 1.0))
+        totals = totals + rng.normal(0.0, extra_sd, n_samples) \
+            + rng.normal(0.0, level_sd, n_samples)
+        k = fy - current_fy
+        if k > 0:
+            totals = totals * (1 + walk[k - 1])
+        samples[fy] = observed_t[fy] + np.clip(totals, 0, None) / 1000
     return samples, observed_t, meta
 
 

@@ -87,6 +87,8 @@ class ProjectionTask:
     sources: str = ""
     steps: tuple[tuple[str, datetime], ...] = ()
     """Declared measures in the scope: (measure id, first instant in effect)."""
+    level_drift_pct_per_year: float = 3.0
+    """Yearly s.d. of a flat projection's level random walk (``[forecasting]``). [%]"""
 
 
 Task = SavingsTask | ProjectionTask
@@ -149,8 +151,9 @@ def _run_projection(task: ProjectionTask) -> list[ForecastRecord]:
         return [_forecast_record(task, summarise(fy, np.array([nan]), nan, t), codes, "")
                 for fy, t in pairs]
     try:
-        samples, observed, meta = project(task.history, task.as_of, task.years, task.options,
-                                          steps=dict(task.steps))
+        samples, observed, meta = project(
+            task.history, task.as_of, task.years, task.options, steps=dict(task.steps),
+            level_drift_pct_per_year=task.level_drift_pct_per_year)
     except DataSufficiencyError as exc:
         log.warning("projection of %s:%s skipped: %s", task.scope, task.scope_id, exc)
         nan = math.nan
@@ -308,7 +311,7 @@ def _projection_tasks(cfg: Config, per_meter: dict[str, BaselineData], table: Fa
                       for ms in cfg.measures if ms.meter in meter_ids)
         tasks.append(ProjectionTask(run_id, created_at, scope, scope_id, history, as_of,
                                     years, tuple(targets), options, tuple(codes), sources,
-                                    steps))
+                                    steps, cfg.forecasting.level_drift_pct_per_year))
     return tasks
 
 

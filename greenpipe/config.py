@@ -277,6 +277,8 @@ class ForecastingConfig:
     """Process-pool size for ``forecast run``; 0 means one per CPU core."""
     seed: int = 0
     """Seed of Prophet's posterior sampling, so intervals are reproducible."""
+    level_drift_pct_per_year: float = 3.0
+    """Yearly standard deviation of a flat-trend projection's level random walk; 0 = off. [%]"""
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,6 +154,9 @@ def _validate_forecasting(cfg: Config) -> None:
             raise ConfigError(f"forecasting.{key}", getattr(f, key), "use 1 or more")
     if f.workers < 0:
         raise ConfigError("forecasting.workers", f.workers, "use 0 (one per core) or more")
+    if not 0 <= f.level_drift_pct_per_year <= 50:
+        raise ConfigError("forecasting.level_drift_pct_per_year", f.level_drift_pct_per_year,
+                          "use a yearly standard deviation in percent from 0 (off) to 50, e.g. 3")
     site_ids = {s.id for s in cfg.sites}
     seen: set[tuple[str, str, int]] = set()
     for i, t in enumerate(cfg.targets):

@@ -14,6 +14,8 @@ from forecasting.baseline import BaselineOptions
 from forecasting.data import BaselineData
 from forecasting.projection import (
     ProjectionTarget,
+    ar1_sum_variance_factor,
+    block_bootstrap,
     climatology,
     probability_at_or_below,
     project,
@@ -21,6 +23,7 @@ from forecasting.projection import (
     sample_quantiles,
     sites_for,
     summarise,
+    temperature_anomalies,
     trajectory_co2_t,
 )
 from greenpipe.model import Sector, Site
@@ -143,3 +146,102 @@ def test_project_uses_a_linear_trend_on_two_years() -> None:
     # allows 0.04 and checks the direction separately.
     assert p27 / p25 == pytest.approx((1 - 0.05 * 4.5) / (1 - 0.05 * 2.5), abs=0.04)
     assert p27 < 0.95 * p25
+
+
+# ------------------------------------------------ uncertainty: weather years, AR(1), drift
+
+Z90 = 1.2815515655446004
+"""Standard normal P90: a normal's P10–P90 width is 2·Z90·sd."""
+
+
+def test_block_bootstrap_keeps_consecutive_runs() -> None:
+    series = np.arange(10.0)
+    out = block_bootstrap(series, 7, 3, np.random.default_rng(5))
+    starts = np.random.default_rng(5).integers(0, 8, 3)  # ceil(7/3) blocks, offsets 0..7
+    expected = np.concatenate([np.arange(s, s + 3.0) for s in starts])[:7]
+    assert_allclose(out, expected)
+    assert_allclose(block_bootstrap(np.array([1.0, np.nan]), 3, 5, np.random.default_rng(0)),
+                    [1.0, 0.0, 1.0])  # block shortened to the series; NaN means no anomaly
+    assert_allclose(block_bootstrap(np.zeros(0), 4, 3, np.random.default_rng(0)), np.zeros(4))
+    assert len(block_bootstrap(series, 0, 3, np.random.default_rng(0))) == 0
+
+
+def test_ar1_sum_variance_factor_hand_computed() -> None:
+    assert ar1_sum_variance_factor(50, 0.0) == 1.0
+    assert ar1_sum_variance_factor(1, 0.9) == 1.0
+    assert_allclose(ar1_sum_variance_factor(2, 0.5), 1.5)  # (2 + 2·0.5) / 2
+    assert_allclose(ar1_sum_variance_factor(3, 0.5), (3 + 2 * (2 * 0.5 + 1 * 0.25)) / 3)
+    # Long sums tend to (1 + ρ)/(1 − ρ) = 4 for ρ = 0.6, minus 2ρ(1 − ρ^m)/(m(1 − ρ)²).
+    assert_allclose(ar1_sum_variance_factor(365, 0.6), 4 - 2 * 0.6 / (365 * 0.16), rtol=1e-9)
+
+
+def test_temperature_anomalies_against_climatology() -> None:
+    idx = pd.date_range("2024-01-01 12:00", periods=3, freq="D", tz="Asia/Tokyo")
+    temps = pd.Series([5.0, np.nan, 8.0], index=idx.tz_convert("UTC"))
+    clim = pd.Series(4.0, index=pd.RangeIndex(1, 367))
+    clim[3] = 10.0
+    assert_allclose(temperature_anomalies(temps, clim), [1.0, np.nan, -2.0])
+
+
+def _ar1_meter(rho: float, sigma_kwh: float, days: int, seed: int
+               ) -> tuple[BaselineData, float]:
+    """1000 kWh/d plus stationary AR(1) noise, independent of the (real-looking) weather."""
+    _, temp, _ = daily_meter(date(2024, 4, 1), days, seed=seed)
+    rng = np.random.default_rng(seed)
+    noise = np.empty(days)
+    noise[0] = rng.normal(0, sigma_kwh)
+    innov = rng.normal(0, sigma_kwh * math.sqrt(1 - rho ** 2), days)
+    for i in range(1, days):
+        noise[i] = rho * noise[i - 1] + innov[i]
+    ends = (pd.date_range("2024-04-02", periods=days, freq="D")).tz_localize("Asia/Tokyo")
+    energy = pd.Series(1000.0 + noise, index=ends.tz_convert("UTC"), name="energy_kwh")
+    return BaselineData.from_series(energy, temp), sigma_kwh
+
+
+def test_project_band_matches_the_ar1_analytic_width() -> None:
+    # 430 days of AR(1) noise (ρ = 0.6, σ = 30 kWh/d), no drift: a fully future year of
+    # m = 365 days has sd σ·√(m·F(m, ρ) + m²/n′), n′ = n(1 − ρ)/(1 + ρ) (ASHRAE G14). With
+    # independent daily noise only, the sd would be σ√m (573 kWh), a third of the AR(1) value.
+    data, sigma = _ar1_meter(0.6, 30.0, 430, seed=31)
+    samples, _, meta = project(data, jst(2025, 6, 1), [2026],
+                               BaselineOptions(uncertainty_samples=200),
+                               level_drift_pct_per_year=0.0)
+    rho_hat = float(meta["resid_rho"])  # type: ignore[arg-type]
+    assert rho_hat == pytest.approx(0.6, abs=0.1)
+    m, n = 365, 430
+    n_eff = n * (1 - 0.6) / (1 + 0.6)  # 107.5
+    sd_kg = sigma * math.sqrt(m * ar1_sum_variance_factor(m, 0.6) + m * m / n_eff)  # 1556
+    p10, p50, p90 = sample_quantiles(samples[2026])
+    assert p50 == pytest.approx(365.0, rel=0.01)
+    assert (p90 - p10) * 1000 == pytest.approx(2 * Z90 * sd_kg, rel=0.2)
+    assert (p90 - p10) * 1000 > 2 * 2 * Z90 * sigma * math.sqrt(m)
+
+
+def test_project_level_drift_widens_with_horizon_and_is_reproducible() -> None:
+    data, _ = _ar1_meter(0.3, 20.0, 430, seed=32)
+    opts = BaselineOptions(uncertainty_samples=200)
+    as_of, years = jst(2025, 6, 1), [2025, 2026, 2028]
+    off, _, meta_off = project(data, as_of, years, opts, level_drift_pct_per_year=0.0)
+    on, _, meta_on = project(data, as_of, years, opts, level_drift_pct_per_year=5.0)
+    again, _, _ = project(data, as_of, years, opts, level_drift_pct_per_year=5.0)
+    assert meta_off["level_drift_pct_per_year"] == 0.0
+    assert meta_on["level_drift_pct_per_year"] == 5.0 and meta_on["trend"] == "flat"
+    for fy in years:
+        np.testing.assert_array_equal(on[fy], again[fy])  # fixed seed: same samples
+    np.testing.assert_array_equal(on[2025], off[2025])  # the current year has no drift
+    width = {fy: sample_quantiles(s)[2] - sample_quantiles(s)[0] for fy, s in on.items()}
+    width_off = {fy: sample_quantiles(s)[2] - sample_quantiles(s)[0] for fy, s in off.items()}
+    # Without drift, full future years are equally uncertain whatever their horizon.
+    assert width_off[2028] == pytest.approx(width_off[2026], rel=0.2)
+    # With drift, the year k ahead has relative sd 5 %·√k on top of the drift-free sd.
+    for fy, k in ((2026, 1), (2028, 3)):
+        p50 = sample_quantiles(on[fy])[1]
+        expected = 2 * Z90 * math.hypot(p50 * 0.05 * math.sqrt(k), width_off[fy] / (2 * Z90))
+        assert width[fy] == pytest.approx(expected, rel=0.15)
+    assert width[2028] > 1.5 * width[2026] > 1.5 * width_off[2026]
+    # A target inside the band gives a probability strictly between 0 and 1.
+    y = summarise(2028, on[2028], 0.0, ProjectionTarget(2013, 2 * sample_quantiles(on[2028])[1],
+                                                        2028, 50.0))
+    assert y.probability_meeting is not None and 0.3 < y.probability_meeting < 0.7
+    with pytest.raises(ValueError, match="level_drift_pct_per_year"):
+        project(data, as_of, years, opts, level_drift_pct_per_year=-1.0)

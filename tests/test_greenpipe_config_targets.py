@@ -101,6 +101,9 @@ def test_emission_factor_source_required() -> None:
     ("hdd_base_c", 30.0, "must not exceed"),
     ("baseline_days", 0, "1 or more"),
     ("workers", -1, "one per core"),
+    ("level_drift_pct_per_year", -0.5, "0 \\(off\\) to 50"),
+    ("level_drift_pct_per_year", 80.0, "0 \\(off\\) to 50"),
+    ("level_drift_pct_per_year", "3%", "number"),
     ("granularity", "weekly", "choose one of"),
     ("shutdown_handling", "drop", "choose one of"),
 ])
@@ -110,3 +113,10 @@ def test_forecasting_section_errors(key: str, value: Any, fix: str) -> None:
     with pytest.raises(ConfigError, match=fix) as exc:
         config_from_dict(raw, env={})
     assert exc.value.key == f"forecasting.{key}"
+
+
+def test_level_drift_default_and_off() -> None:
+    raw = _example()
+    assert config_from_dict(raw, env={}).forecasting.level_drift_pct_per_year == 3.0
+    raw["forecasting"] = {"level_drift_pct_per_year": 0}
+    assert config_from_dict(raw, env={}).forecasting.level_drift_pct_per_year == 0.0

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.sim_store import fill_store
 from forecasting.baseline import BaselineModel, BaselineOptions, silence_stan
 from forecasting.data import BaselineData, Scope
-from forecasting.runner import SavingsTask, build_tasks, execute, run_task
+from forecasting.runner import SavingsTask, build_tasks, execute, run_task, split_records
 from greenpipe.config import load_config
 from greenpipe.stores import Catalog
 from greenpipe.stores.sqlite import SqliteStore
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{time.perf_counter() - t0:.1f} s", flush=True)
         tasks = build_tasks(cfg, store, END)
         savings_tasks = [t for t in tasks if isinstance(t, SavingsTask)]
-        records = execute(savings_tasks, workers=1)
+        records = split_records(execute(savings_tasks, workers=1))[0]
         weather = next(m.id for m in cfg.meters if m.kind.value == "weather")
         fits = {m: _fit_times(store, m, weather) for m in ("f1-main", "office-1-main")}
         work = savings_tasks * args.copies

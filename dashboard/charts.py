@@ -197,30 +197,43 @@ def range_points(categories: Sequence[str], centre: Sequence[float], low: Sequen
     return fig
 
 
-def baseline_bars(categories: Sequence[str], actual: Sequence[float],
-                  baseline: Sequence[float], lower: Sequence[float], upper: Sequence[float],
-                  *, names: Mapping[str, str], x_title: str, y_title: str) -> go.Figure:
-    """Actual energy with the savings stacked on top, shaded green, up to the baseline.
+def baseline_series(days: Sequence[object], actual: Sequence[float],
+                    baseline: Sequence[float], lower: Sequence[float], upper: Sequence[float],
+                    *, names: Mapping[str, str], x_title: str, y_title: str,
+                    x_format: str | None = None,
+                    context: tuple[Sequence[object], Sequence[float]] | None = None
+                    ) -> go.Figure:
+    """Daily baseline (with its interval band) vs actual, the savings shaded between them.
 
-    The savings segment carries its interval as an error bar, so a bar whose interval
-    crosses the actual top is a saving not distinguishable from zero.
+    Green fills where actual is below the baseline (savings), red where it is above (more
+    use than the counterfactual). ``context`` is (days, energy) of actual use before the
+    reporting period, drawn thin and grey. ``names`` keys: band, baseline, savings, excess,
+    actual, context.
     """
-    saved = [b - a for a, b in zip(actual, baseline, strict=True)]
+    xs = list(days)
+    a, b = list(actual), list(baseline)
+    below = [min(x, y) for x, y in zip(a, b, strict=True)]
+    above = [max(x, y) for x, y in zip(a, b, strict=True)]
+    hidden: dict[str, object] = {"mode": "lines", "line": {"width": 0}, "hoverinfo": "skip"}
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=list(categories), y=list(actual), name=names["actual"],
-                         marker_color="#4C78A8"))
-    fig.add_trace(go.Bar(
-        x=list(categories), y=saved, name=names["savings"],
-        marker={"color": "rgba(84,162,75,0.35)", "line": {"color": "#54A24B", "width": 2}},
-        error_y={"type": "data", "symmetric": False,
-                 "array": [u - s for u, s in zip(upper, saved, strict=True)],
-                 "arrayminus": [s - lo for s, lo in zip(saved, lower, strict=True)],
-                 "color": "#2F3E46"},
-    ))
-    fig.update_layout(barmode="stack")
-    fig = _layout(fig, x_title, y_title)
-    fig.add_trace(go.Scatter(x=list(categories), y=list(baseline), mode="markers",
-                             name=names["baseline"],
-                             marker={"symbol": "line-ew", "size": 40,
-                                     "line": {"width": 3, "color": "#7F7F7F"}}))
+    if context is not None and len(context[0]):
+        fig.add_trace(go.Scatter(x=list(context[0]), y=list(context[1]), mode="lines",
+                                 name=names["context"],
+                                 line={"color": "#9D9D9D", "width": 1.5}))
+    fig.add_trace(go.Scatter(x=xs, y=list(upper), showlegend=False, **hidden))
+    fig.add_trace(go.Scatter(x=xs, y=list(lower), name=names["band"], fill="tonexty",
+                             fillcolor="rgba(127,127,127,0.18)", **hidden))
+    fig.add_trace(go.Scatter(x=xs, y=b, mode="lines", name=names["baseline"],
+                             line={"color": "#7F7F7F", "width": 2, "dash": "dash"}))
+    fig.add_trace(go.Scatter(x=xs, y=below, name=names["savings"], fill="tonexty",
+                             fillcolor="rgba(84,162,75,0.45)", **hidden))
+    fig.add_trace(go.Scatter(x=xs, y=b, showlegend=False, **hidden))
+    fig.add_trace(go.Scatter(x=xs, y=above, name=names["excess"], fill="tonexty",
+                             fillcolor="rgba(228,87,86,0.35)",
+                             showlegend=any(x > y for x, y in zip(a, b, strict=True)),
+                             **hidden))
+    fig.add_trace(go.Scatter(x=xs, y=a, mode="lines+markers" if len(xs) < _SPARSE else "lines",
+                             name=names["actual"], line={"color": "#4C78A8", "width": 2}))
+    fig = _layout(fig, x_title, y_title, x_format=x_format)
+    _day_ticks(fig, pd.Series(xs), x_format)
     return fig

@@ -30,7 +30,7 @@ from greenpipe.emissions import ENERGY_KINDS, FactorTable, co2_kg, load_factors
 from greenpipe.errors import ConfigError
 from greenpipe.fiscal import fiscal_year, fiscal_year_bounds
 from greenpipe.model import DeadLetter, MeterKind, Reading
-from greenpipe.results import ForecastRecord, SavingsRecord
+from greenpipe.results import BaselinePoint, ForecastRecord, SavingsRecord
 from greenpipe.stores import Catalog, GroupBy, Store, StoreStats, open_store
 
 AS_OF_ENV = "GREENPIPE_DASHBOARD_AS_OF"
@@ -300,6 +300,22 @@ def _forecasts(config_path: str, store_url: str, as_of: datetime) -> list[Foreca
 def _savings(config_path: str, store_url: str, as_of: datetime) -> list[SavingsRecord]:
     del as_of
     return _store(config_path, store_url).read_savings()
+
+
+@st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=64)
+def _baseline_points(config_path: str, store_url: str, as_of: datetime,
+                     meter_ids: tuple[str, ...] | None) -> list[BaselinePoint]:
+    del as_of
+    return _store(config_path, store_url).read_baseline_points(meter_ids=meter_ids)
+
+
+def baseline_points(ctx: Ctx, meter_ids: Sequence[str] | None = None) -> list[BaselinePoint]:
+    """Daily baseline vs actual of the newest ``greenpipe forecast run`` (empty: none yet).
+
+    Sorted by meter, measure, then day; ``meter_ids`` narrows it to some meters (in the store).
+    """
+    return _baseline_points(ctx.config_path, ctx.store_url, ctx.as_of,
+                            None if meter_ids is None else tuple(meter_ids))
 
 
 def forecasts(ctx: Ctx) -> list[ForecastRecord]:

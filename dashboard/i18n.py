@@ -86,10 +86,15 @@ _S: dict[str, tuple[str, str]] = {
     "si.by_day": ("日別エネルギー", "Energy by day"),
     "si.by_month": ("月別エネルギー", "Energy by month"),
     "si.baseline": ("ベースラインと実績（削減量を網掛け）", "Baseline vs actual (savings shaded)"),
-    "si.reporting": ("評価期間: {start} – {end}（IPMVP Option C）",
-                     "Reporting period: {start} – {end} (IPMVP Option C)"),
     "si.breakdown": ("メーター別内訳（年度累計）", "Breakdown by meter (FY to date)"),
     "si.pv": ("太陽光発電と消費", "PV generation vs consumption"),
+    "si.null_test": ("対策なし（ヌルテスト）", "no measure (null test)"),
+    "si.totals": ("評価期間 {start} – {end}（IPMVP Option C）の合計: 実績 {actual} MWh、"
+                  "ベースライン {baseline} MWh、削減量 {savings} MWh"
+                  "（{level}% 区間 {lower} – {upper} MWh）",
+                  "Reporting period {start} – {end} (IPMVP Option C) totals: actual "
+                  "{actual} MWh, baseline {baseline} MWh, savings {savings} MWh "
+                  "({level}% interval {lower} – {upper} MWh)"),
     "si.co2": ("日別 CO₂", "CO₂ by day"),
     "si.sector": ("部門: {sector}", "Sector: {sector}"),
     # forecast
@@ -182,6 +187,10 @@ _S: dict[str, tuple[str, str]] = {
     "col.target": ("目標", "Target"),
     "col.actual": ("実績", "Actual"),
     "col.baseline": ("ベースライン", "Baseline"),
+    "col.baseline_band": ("ベースラインの {level}% 区間", "Baseline {level}% interval"),
+    "col.baseline_period": ("実績（ベースライン期間）", "Actual (baseline period)"),
+    "col.excess": ("ベースライン超過", "Above baseline"),
+    "col.energy_per_day_kwh": ("1日のエネルギー [kWh/日]", "Energy per day [kWh/day]"),
     "col.consumption": ("消費", "Consumption"),
     "col.generation": ("発電", "Generation"),
     "col.savings": ("削減量", "Savings"),

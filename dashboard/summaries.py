@@ -235,3 +235,29 @@ def path_to_date_t(target: Any, fy: int, fraction: float) -> float:
     """The straight-line path's allowance for ``fy``, pro rata for the elapsed fraction. [t]"""
     return straight_line_target_t(target.base_co2_t, target.base_fy, target.target_fy,
                                   target.reduction_pct, fy) * fraction
+
+
+def baseline_frames(points: Sequence[Any], tz: str
+                    ) -> list[tuple[tuple[str, str], pd.DataFrame]]:
+    """Group ``BaselinePoint``s by (meter, measure) into frames sorted by day.
+
+    Columns: ``day_start`` (UTC), ``day`` (local date in ``tz``), ``observed_kwh``,
+    ``predicted_kwh``, ``predicted_kwh_lower``, ``predicted_kwh_upper``. [kWh per day]
+    """
+    if not points:
+        return []
+    frame = pd.DataFrame({
+        "meter": [p.meter_id for p in points], "measure": [p.measure_id for p in points],
+        "day_start": pd.to_datetime([p.day_start for p in points], utc=True),
+        "observed_kwh": [p.observed_kwh for p in points],
+        "predicted_kwh": [p.predicted_kwh for p in points],
+        "predicted_kwh_lower": [p.predicted_kwh_lower for p in points],
+        "predicted_kwh_upper": [p.predicted_kwh_upper for p in points],
+    })
+    frame["day"] = frame["day_start"].dt.tz_convert(ZoneInfo(tz)).dt.date
+    out = []
+    for (meter, measure), part in frame.groupby(["meter", "measure"], sort=True):
+        out.append(((str(meter), str(measure)),
+                    part.sort_values("day_start").drop(columns=["meter", "measure"])
+                    .reset_index(drop=True)))
+    return out

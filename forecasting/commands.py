@@ -100,7 +100,13 @@ def forecast_run_command(args: argparse.Namespace, cfg: object) -> int:
 
     from tqdm import tqdm
 
-    from forecasting.runner import build_tasks, execute, latest_reading, split_records
+    from forecasting.runner import (
+        baseline_points,
+        build_tasks,
+        execute,
+        latest_reading,
+        split_records,
+    )
     from greenpipe.cli import open_configured_store
 
     store = open_configured_store(cfg)  # type: ignore[arg-type]
@@ -118,6 +124,7 @@ def forecast_run_command(args: argparse.Namespace, cfg: object) -> int:
                               progress=bar.update)
         savings, forecasts = split_records(records)
         store.write_savings(savings)
+        store.write_baseline_points(baseline_points(records))
         store.write_forecasts(forecasts)
     finally:
         store.close()

@@ -3,8 +3,9 @@
 Orchestration only: the main process reads the Store once, runs the sufficiency checks and
 builds self-contained tasks (pandas frames and settings, no connections); the fits run in a
 process pool sized to the cores, or on a Dask cluster (``dask_address``). Results come back
-as ``greenpipe.results`` records and are written to the Store's ``savings`` and
-``forecast`` tables, so the dashboard reads them without refitting.
+as ``greenpipe.results`` records and are written to the Store's ``savings``,
+``baseline_series`` (one ``BaselinePoint`` per reporting day) and ``forecast`` tables, so the
+dashboard reads them without refitting.
 
 Every meter and scope gets a record, including those whose data is insufficient: their
 numbers are NaN and their ``warnings`` carry the stable codes (no silent drops).
@@ -42,7 +43,7 @@ from greenpipe.emissions import FactorTable, co2_kg, load_factors
 from greenpipe.errors import DataSufficiencyError, GreenpipeError
 from greenpipe.fiscal import fiscal_year
 from greenpipe.model import MeterKind
-from greenpipe.results import ForecastRecord, SavingsRecord
+from greenpipe.results import BaselinePoint, ForecastRecord, SavingsRecord
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ Task = SavingsTask | ProjectionTask
 def run_task(task: Task) -> list[Any]:
     """Run one task; returns its records. Errors become NaN records with warning codes."""
     if isinstance(task, SavingsTask):
-        return [_run_savings(task)]
+        return _run_savings(task)
     return _run_projection(task)
 
 
@@ -113,19 +114,24 @@ def _nan_savings(task: SavingsTask, codes: Iterable[str]) -> SavingsRecord:
                          warnings=tuple(codes))
 
 
-def _run_savings(task: SavingsTask) -> SavingsRecord:
+def _run_savings(task: SavingsTask) -> list[SavingsRecord | BaselinePoint]:
+    """The savings record of one task, followed by its daily baseline-vs-actual points."""
     from forecasting.savings import run_savings
 
     codes = [w.code for w in task.warnings]
     if task.baseline is None or task.reporting is None:
-        return _nan_savings(task, codes)
+        return [_nan_savings(task, codes)]
     try:
         res = run_savings(task.baseline, task.reporting, task.options, cv_folds=task.cv_folds)
     except DataSufficiencyError as exc:
         log.warning("savings of %s skipped: %s", task.meter_id, exc)
-        return _nan_savings(task, [*codes, "model.fit_failed"])
+        return [_nan_savings(task, [*codes, "model.fit_failed"])]
     e, m = res.estimate, res.baseline_metrics
-    return SavingsRecord(
+    points: list[SavingsRecord | BaselinePoint] = [
+        BaselinePoint(task.run_id, task.created_at, task.meter_id, task.site_id,
+                      task.measure_id, d.day_start, d.observed_kwh, d.predicted_kwh,
+                      d.predicted_kwh_lower, d.predicted_kwh_upper) for d in e.daily]
+    return [SavingsRecord(
         task.run_id, task.created_at, task.meter_id, task.site_id, task.measure_id,
         res.granularity, res.baseline_start, res.baseline_end, res.reporting_start,
         res.reporting_end, e.reporting_observed_kwh, e.reporting_predicted_kwh, e.savings_kwh,
@@ -137,7 +143,7 @@ def _run_savings(task: SavingsTask) -> SavingsRecord:
                          "metrics": m.as_dict(), "cv_metrics": res.cv_metrics.as_dict(),
                          "n_intervals": e.n_intervals}),
         warnings=tuple(dict.fromkeys(w.code for w in res.warnings)),
-    )
+    ), *points]
 
 
 def _run_projection(task: ProjectionTask) -> list[ForecastRecord]:
@@ -368,8 +374,13 @@ def latest_reading(store: Any) -> datetime:
 
 
 def split_records(records: Iterable[Any]) -> tuple[list[SavingsRecord], list[ForecastRecord]]:
-    """Separate savings and forecast records."""
+    """Separate savings and forecast records (see ``baseline_points`` for the series)."""
     recs = list(records)
     return ([r for r in recs if isinstance(r, SavingsRecord)],
             [r for r in recs if isinstance(r, ForecastRecord)])
+
+
+def baseline_points(records: Iterable[Any]) -> list[BaselinePoint]:
+    """The daily baseline-vs-actual points among a run's records."""
+    return [r for r in records if isinstance(r, BaselinePoint)]
 

@@ -1,4 +1,4 @@
-"""Forecasting results as stored records: ``ForecastRecord`` and ``SavingsRecord``.
+"""Forecasting results as stored records: ``ForecastRecord``, ``SavingsRecord``, ``BaselinePoint``.
 
 ``greenpipe forecast run`` writes them to the Store (SQLite tables / InfluxDB measurements
 ``forecast`` and ``savings``) so the dashboard reads results without refitting. Both are
@@ -6,6 +6,10 @@ flat, frozen records: numbers in the units their names say, timestamps aware UTC
 values None. ``record_to_row`` / ``record_from_row`` convert them to and from flat rows of
 str/int/float/None for any backend (timestamps as epoch milliseconds, tuples as
 comma-separated text, booleans as 0/1).
+
+``BaselinePoint`` is one local day of a savings analysis' reporting period (table /
+measurement ``baseline_series``): what was used, what the baseline predicts and its band,
+so the dashboard can draw baseline vs actual over time.
 
 Reading a run: ``store.read_forecasts()`` returns the newest run's records (the run with
 the latest ``created_at``); pass ``run_id`` for an older one.
@@ -23,6 +27,7 @@ from typing import Any, TypeVar
 
 FORECAST_TABLE = "forecast"
 SAVINGS_TABLE = "savings"
+BASELINE_TABLE = "baseline_series"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +106,37 @@ class SavingsRecord:
     warnings: tuple[str, ...] = ()
 
 
-R = TypeVar("R", ForecastRecord, SavingsRecord)
+@dataclass(frozen=True, slots=True)
+class BaselinePoint:
+    """One local day of a savings analysis' reporting period: actual vs baseline.
+
+    Days are those with both an observation and a prediction, so the points of one
+    (run, meter, measure) sum to its ``SavingsRecord.reporting_observed_kwh`` /
+    ``reporting_predicted_kwh``. The band is the central ``interval_level`` of the day's
+    posterior predictive paths (``forecasting.savings``).
+    """
+
+    run_id: str
+    created_at: datetime
+    """When the run was made (as in its SavingsRecord); picks the newest run."""
+    meter_id: str
+    site_id: str
+    measure_id: str
+    """The declared measure evaluated; empty for a null test."""
+    day_start: datetime
+    """Start of the local day, as aware UTC (the day is ``(day_start, day_start + 1 d]``)."""
+    observed_kwh: float
+    """Energy used that day. [kWh]"""
+    predicted_kwh: float
+    """Baseline (counterfactual) prediction of that day. [kWh]"""
+    predicted_kwh_lower: float
+    """Lower end of the baseline's interval that day. [kWh]"""
+    predicted_kwh_upper: float
+    """Upper end of the baseline's interval that day. [kWh]"""
+
+
+R = TypeVar("R", ForecastRecord, SavingsRecord, BaselinePoint)
+AnyRecord = ForecastRecord | SavingsRecord | BaselinePoint
 
 
 def _base_type(tp: Any) -> Any:
@@ -111,7 +146,7 @@ def _base_type(tp: Any) -> Any:
     return tp
 
 
-def record_to_row(record: ForecastRecord | SavingsRecord) -> dict[str, str | int | float | None]:
+def record_to_row(record: AnyRecord) -> dict[str, str | int | float | None]:
     """Flatten a record: datetimes to epoch ms, tuples to comma text, bools to 0/1, NaN to None."""
     row: dict[str, str | int | float | None] = {}
     for f in fields(record):
@@ -159,7 +194,7 @@ def record_from_row(cls: type[R], row: Mapping[str, Any]) -> R:
     return cls(**kwargs)
 
 
-def columns_of(cls: type[ForecastRecord] | type[SavingsRecord]) -> list[tuple[str, str]]:
+def columns_of(cls: type[AnyRecord]) -> list[tuple[str, str]]:
     """Return (column, SQL type) pairs for a record type: INTEGER, REAL or TEXT."""
     hints = typing.get_type_hints(cls)
     out = []
@@ -172,13 +207,16 @@ def columns_of(cls: type[ForecastRecord] | type[SavingsRecord]) -> list[tuple[st
 
 FORECAST_KEY = ("run_id", "scope", "scope_id", "fiscal_year", "target_fy")
 SAVINGS_KEY = ("run_id", "meter_id", "measure_id")
+BASELINE_KEY = ("run_id", "meter_id", "measure_id", "day_start")
+_KEY_OF: dict[type, tuple[str, ...]] = {ForecastRecord: FORECAST_KEY, SavingsRecord: SAVINGS_KEY,
+                                        BaselinePoint: BASELINE_KEY}
 
 
 def sort_records(records: list[R]) -> list[R]:
     """Return records in their key order, the order every Store returns them in."""
 
-    def key(r: ForecastRecord | SavingsRecord) -> tuple[object, ...]:
-        names = FORECAST_KEY if isinstance(r, ForecastRecord) else SAVINGS_KEY
+    def key(r: AnyRecord) -> tuple[object, ...]:
+        names = _KEY_OF[type(r)]
         return tuple(-1 if getattr(r, n) is None else getattr(r, n) for n in names)
 
     return sorted(records, key=key)

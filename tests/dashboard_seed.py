@@ -7,7 +7,7 @@ from pathlib import Path
 
 from greenpipe.config import load_config
 from greenpipe.model import DeadLetter, QualityFlag, Reading
-from greenpipe.results import ForecastRecord, SavingsRecord
+from greenpipe.results import BaselinePoint, ForecastRecord, SavingsRecord
 from greenpipe.stores import Catalog
 from greenpipe.stores.sqlite import SqliteStore
 
@@ -163,6 +163,19 @@ SEED_SAVINGS = (
 """One measure (f1-led: 10,000 kWh saved, 4,850 kg CO2 avoided) and one null test."""
 
 
+def _seed_day(i: int) -> BaselinePoint:
+    """Day i of f1-led's reporting period (from 2025-07-01 JST): days 0-79 predict 1,100 and
+    use 990 kWh, days 80-91 predict 1,000 and use 900 kWh; the band is ±60 kWh."""
+    predicted, observed = (1_100.0, 990.0) if i < 80 else (1_000.0, 900.0)
+    return BaselinePoint("run-1", _RUN, "f1-main", "factory-1", "f1-led",
+                         datetime(2025, 6, 30, 15, tzinfo=UTC) + timedelta(days=i),
+                         observed, predicted, predicted - 60.0, predicted + 60.0)
+
+
+SEED_BASELINE = tuple(_seed_day(i) for i in range(92))
+"""f1-led day by day: 92 days summing to its totals (90,000 kWh used, 100,000 predicted)."""
+
+
 def seed_store(config_path: Path, results: bool = False) -> None:
     """Write the seed readings and dead letters (and forecast results) into the store."""
     cfg = load_config(config_path, env={})
@@ -174,6 +187,7 @@ def seed_store(config_path: Path, results: bool = False) -> None:
         if results:
             store.write_forecasts(list(SEED_FORECASTS))
             store.write_savings(list(SEED_SAVINGS))
+            store.write_baseline_points(list(SEED_BASELINE))
     finally:
         store.close()
 

@@ -322,15 +322,57 @@ def test_forecast_page_projections_quality_and_savings(tmp_path: Path,
 
 
 def test_sites_page_baseline_vs_actual(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.dashboard_seed import SEED_BASELINE
+
     at = _open(_app_with_results(tmp_path, monkeypatch), "views/sites.py")
-    baseline = next(json.loads(f.proto.spec) for f in at.get("plotly_chart")
-                    if "Baseline" in f.proto.spec)["data"]
-    actual, saved, base = baseline
-    assert actual["x"] == ["f1-main · f1-led"]
-    assert_allclose(_ys(actual), [90.0])
-    assert_allclose(_ys(saved), [10.0])
-    assert_allclose(_ys(base), [100.0])
-    assert_allclose(saved["error_y"]["array"], [4.0])
+    assert "**f1-main · f1-led**" in [m.value for m in at.markdown]
+    fig = next(json.loads(f.proto.spec) for f in at.get("plotly_chart")
+               if "Baseline 90% interval" in f.proto.spec)
+    upper, lower, base, below, _base, above, actual = fig["data"]  # no readings before July
+    assert actual["name"] == "Actual" and base["name"] == "Baseline"
+    assert below["name"] == "Savings" and lower["name"] == "Baseline 90% interval"
+    # One point per reporting day, local (JST) dates from 1 July to 30 September 2025.
+    assert actual["x"][0] == "2025-07-01" and actual["x"][-1] == "2025-09-30"
+    assert len(actual["x"]) == 92
+    assert_allclose(_ys(actual), [p.observed_kwh for p in SEED_BASELINE])
+    assert_allclose(_ys(base), [p.predicted_kwh for p in SEED_BASELINE])
+    assert_allclose(_ys(lower), [p.predicted_kwh_lower for p in SEED_BASELINE])
+    assert_allclose(_ys(upper), [p.predicted_kwh_upper for p in SEED_BASELINE])
+    # Actual is below the baseline every day: all savings, nothing above the baseline.
+    assert_allclose(_ys(below), _ys(actual)) and below["fill"] == "tonexty"
+    assert_allclose(_ys(above), _ys(base)) and above["showlegend"] is False
+    assert fig["layout"]["yaxis"]["title"]["text"] == "Energy per day [kWh/day]"
+    assert fig["layout"]["xaxis"]["title"]["text"] == "Day"
+    # The stored totals stay as a caption: they match the daily series' sums.
+    assert ("Reporting period 1 Jul 2025 – 1 Oct 2025 (IPMVP Option C) totals: actual "
+            "90.0 MWh, baseline 100.0 MWh, savings 10.0 MWh (90% interval 6.0 – 14.0 MWh)"
+            ) in [c.value for c in at.caption]
+    # The office's null test has a savings record but no daily series: its site says so.
+    at.selectbox(key="site").set_value("office-1").run()
+    assert not at.exception
+    assert "No forecast yet — run `greenpipe forecast run`." in [i.value for i in at.info]
+
+
+def test_sites_page_baseline_labels_in_japanese(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = write_config(tmp_path, "ja")
+    seed_store(cfg, results=True)
+    monkeypatch.setenv("GREENPIPE_CONFIG", str(cfg))
+    monkeypatch.setenv("GREENPIPE_DASHBOARD_AS_OF", AS_OF.isoformat())
+    at = _open(AppTest.from_file(str(APP), default_timeout=60), "views/sites.py")
+    figs = [json.loads(f.proto.spec) for f in at.get("plotly_chart")]
+    fig = next(f for f in figs if any(tr.get("name") == "ベースラインの 90% 区間"
+                                      for tr in f["data"]))
+    names = [tr.get("name") for tr in fig["data"]]
+    assert {"実績", "ベースライン", "削減量"} <= set(names)
+    assert fig["layout"]["yaxis"]["title"]["text"] == "1日のエネルギー [kWh/日]"
+
+
+def test_sites_page_without_a_forecast_shows_the_empty_state(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _open(_app(tmp_path, monkeypatch), "views/sites.py")
+    assert "No forecast yet — run `greenpipe forecast run`." in [i.value for i in at.info]
+    assert not any("Baseline" in f.proto.spec for f in at.get("plotly_chart"))
 
 
 def test_export_of_savings_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -355,6 +397,7 @@ def test_same_numbers_on_influxdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     from greenpipe.stores.influx import InfluxStore
     from greenpipe.stores.influx_admin import init
     from tests.dashboard_seed import (
+        SEED_BASELINE,
         SEED_DEAD_LETTERS,
         SEED_FORECASTS,
         SEED_READINGS,
@@ -370,6 +413,7 @@ def test_same_numbers_on_influxdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     store.write_dead_letters(list(SEED_DEAD_LETTERS))
     store.write_forecasts(list(SEED_FORECASTS))
     store.write_savings(list(SEED_SAVINGS))
+    store.write_baseline_points(list(SEED_BASELINE))
     store.close()
     monkeypatch.setenv("GREENPIPE_CONFIG", str(cfg_path))
     monkeypatch.setenv("GREENPIPE_STORE_URL", url)
@@ -385,6 +429,10 @@ def test_same_numbers_on_influxdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert m["Offline meters"][0] == "2" and m["Quality findings"][0] == "2"
     _open(at, "views/sites.py")
     assert_allclose(at.dataframe[0].value["Energy [MWh]"], [150.0, 30.0])
+    series = next(json.loads(f.proto.spec) for f in at.get("plotly_chart")
+                  if "Baseline 90% interval" in f.proto.spec)["data"]
+    assert_allclose(_ys(series[-1]), [p.observed_kwh for p in SEED_BASELINE])
+    assert_allclose(_ys(series[2]), [p.predicted_kwh for p in SEED_BASELINE])
     _open(at, "views/meters.py")
     assert list(at.dataframe[0].value["Gaps [h]"]) == [0, 0, 25, 0, 0]
     assert list(at.dataframe[1].value["Code"]) == ["payload.not_utf8", "payload.bad_json"]

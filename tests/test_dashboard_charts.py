@@ -33,17 +33,29 @@ def test_range_points_draw_asymmetric_intervals_and_target_marks() -> None:
     assert fig.layout.yaxis.title.text == "t"
 
 
-def test_baseline_bars_stack_savings_on_actual() -> None:
-    fig = charts.baseline_bars(["m"], [90.0], [100.0], [6.0], [14.0],
-                               names={"actual": "A", "savings": "S", "baseline": "B"},
-                               x_title="", y_title="MWh")
-    actual, saved, base = fig.data
-    assert fig.layout.barmode == "stack"
-    assert_allclose(actual.y, [90.0])
-    assert_allclose(saved.y, [10.0])
-    assert_allclose(saved.error_y.array, [4.0])
-    assert_allclose(saved.error_y.arrayminus, [4.0])
-    assert_allclose(base.y, [100.0])
+def test_baseline_series_shades_savings_between_baseline_and_actual() -> None:
+    days = [date(2025, 7, 1), date(2025, 7, 2), date(2025, 7, 3)]
+    names = {"band": "I", "baseline": "B", "savings": "S", "excess": "E", "actual": "A",
+             "context": "C"}
+    fig = charts.baseline_series(days, [90.0, 105.0, 80.0], [100.0, 100.0, 100.0],
+                                 [95.0, 94.0, 93.0], [105.0, 106.0, 107.0], names=names,
+                                 x_title="Day", y_title="kWh/day",
+                                 context=([date(2025, 6, 30)], [99.0]))
+    context, upper, lower, base, below, base2, above, actual = fig.data
+    assert_allclose(context.y, [99.0])
+    assert_allclose(upper.y, [105.0, 106.0, 107.0])
+    assert lower.fill == "tonexty" and lower.name == "I"  # the band: between lower and upper
+    assert_allclose(lower.y, [95.0, 94.0, 93.0])
+    assert_allclose(base.y, [100.0] * 3) and base.name == "B"
+    # Savings fill from the baseline down to the actual where actual is below it...
+    assert below.fill == "tonexty" and below.name == "S"
+    assert_allclose(below.y, [90.0, 100.0, 80.0])
+    assert_allclose(base2.y, [100.0] * 3) and base2.showlegend is False
+    # ...and excess use from the baseline up to the actual where actual is above it.
+    assert above.fill == "tonexty" and above.showlegend is True
+    assert_allclose(above.y, [100.0, 105.0, 100.0])
+    assert_allclose(actual.y, [90.0, 105.0, 80.0]) and actual.name == "A"
+    assert fig.layout.yaxis.title.text == "kWh/day" and fig.layout.xaxis.title.text == "Day"
 
 
 def test_short_daily_axes_tick_once_a_day_and_sparse_lines_get_markers() -> None:

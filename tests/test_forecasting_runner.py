@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import replace
@@ -14,7 +15,13 @@ import pytest
 from numpy.testing import assert_allclose
 
 from forecasting.export import COLUMNS, tidy_table
-from forecasting.runner import build_tasks, execute, latest_reading, split_records
+from forecasting.runner import (
+    baseline_points,
+    build_tasks,
+    execute,
+    latest_reading,
+    split_records,
+)
 from greenpipe.cli import main
 from greenpipe.config import Target
 from greenpipe.errors import GreenpipeError
@@ -49,6 +56,21 @@ def test_every_meter_and_scope_gets_records(city) -> None:  # type: ignore[no-un
     assert plant.savings_kwh_lower <= truth <= plant.savings_kwh_upper
     assert_allclose(plant.avoided_co2_kg, plant.savings_kwh * 0.485)
     assert plant.passes_ashrae and plant.warnings == ()
+    # The daily series of every analysis: reporting days at JST midnight, summing to the
+    # totals, each day's baseline prediction inside its band.
+    points = baseline_points(records)
+    for s in savings:
+        mine = [p for p in points if (p.meter_id, p.measure_id) == (s.meter_id, s.measure_id)]
+        assert mine and all(p.site_id == s.site_id and p.run_id == "run-a" for p in mine)
+        assert mine[0].day_start == s.reporting_start
+        assert all(b.day_start - a.day_start == pd.Timedelta(days=1)
+                   for a, b in itertools.pairwise(mine))
+        assert_allclose(sum(p.predicted_kwh for p in mine), s.reporting_predicted_kwh,
+                        rtol=1e-12)
+        assert_allclose(sum(p.observed_kwh for p in mine), s.reporting_observed_kwh,
+                        rtol=1e-12)
+        assert all(p.predicted_kwh_lower <= p.predicted_kwh <= p.predicted_kwh_upper
+                   for p in mine)
     for null in (by_meter["plant-gas"], by_meter["office-main"]):  # no measure: null test
         assert null.measure_id == ""
         assert null.savings_kwh_lower <= 0 <= null.savings_kwh_upper
@@ -116,7 +138,7 @@ def test_pool_matches_in_process_run(city) -> None:  # type: ignore[no-untyped-d
     _cfg, _store, _truth, _as_of, tasks, records = city
     pooled = execute(tasks[:3], workers=2)
     ref = {r.meter_id: r for r in records if isinstance(r, SavingsRecord)}
-    for r in pooled:
+    for r in split_records(pooled)[0]:
         assert_allclose(r.savings_kwh, ref[r.meter_id].savings_kwh, rtol=1e-9)
 
 
@@ -140,6 +162,12 @@ def test_cli_run_and_exports(city, tmp_path: Path,  # type: ignore[no-untyped-de
     assert "3 savings and 10 forecast records" in out
     forecasts, savings = store.read_forecasts(), store.read_savings()
     assert len(forecasts) == 10 and len(savings) == 3
+    points = store.read_baseline_points()
+    assert {p.run_id for p in points} == {savings[0].run_id}
+    for s in savings:  # the stored daily series adds up to the stored totals
+        mine = [p for p in points if (p.meter_id, p.measure_id) == (s.meter_id, s.measure_id)]
+        assert_allclose(sum(p.predicted_kwh for p in mine), s.reporting_predicted_kwh)
+        assert_allclose(sum(p.observed_kwh for p in mine), s.reporting_observed_kwh)
     expected = tidy_table(forecasts, savings)
     assert len(expected) == 10 * 9 + 3 * 12
 
@@ -209,11 +237,15 @@ def test_run_on_influxdb_matches_sqlite(city, influxdb, tmp_path: Path  # type: 
         influx.write([Reading(m, s, pd.Timestamp(ts, unit="ms", tz="UTC").to_pydatetime(),
                               energy_kwh=e, temp_air_c=t) for m, s, ts, e, t in rows])
         tasks = build_tasks(cfg, influx, as_of, run_id="run-a")
-        got = execute([t for t in tasks if getattr(t, "meter_id", "") == "plant-main"],
+        run = execute([t for t in tasks if getattr(t, "meter_id", "") == "plant-main"],
                       workers=1)
-        ref = next(r for r in records if getattr(r, "meter_id", "") == "plant-main")
+        got = split_records(run)[0]
+        ref = next(r for r in records if isinstance(r, SavingsRecord)
+                   and r.meter_id == "plant-main")
         assert_allclose(got[0].savings_kwh, ref.savings_kwh, rtol=1e-9)
         influx.write_savings(got)
         assert influx.read_savings() == got
+        influx.write_baseline_points(baseline_points(run))
+        assert influx.read_baseline_points() == baseline_points(run)
     finally:
         influx.close()

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from numpy.testing import assert_allclose
 
 from forecasting.baseline import BaselineOptions
 from forecasting.commands import parse_period
 from forecasting.data import BaselineData
-from forecasting.savings import run_savings
+from forecasting.savings import _daily, run_savings
 from greenpipe.cli import main
 from greenpipe.errors import GreenpipeError
 from tests.forecasting_synthetic import daily_meter, jst
@@ -55,6 +57,42 @@ def test_known_saving_recovered_with_interval(meter: tuple[pd.Series, pd.Series,
     doc = result.as_json_dict()
     assert set(doc) >= JSON_KEYS
     assert doc["warnings"] == []  # a full year of clean data: nothing to report
+    # The daily series: one point per reporting day at JST midnight, summing to the totals,
+    # each day's prediction inside its band.
+    days = est.daily
+    assert [d.day_start for d in days] == [jst(2025, 4, 1) + timedelta(days=i)
+                                           for i in range(365)]
+    assert_allclose(sum(d.observed_kwh for d in days), est.reporting_observed_kwh, rtol=1e-12)
+    assert_allclose(sum(d.predicted_kwh for d in days), est.reporting_predicted_kwh,
+                    rtol=1e-12)
+    assert all(d.predicted_kwh_lower <= d.predicted_kwh <= d.predicted_kwh_upper
+               for d in days)
+    assert all(d.predicted_kwh_lower < d.predicted_kwh_upper for d in days)
+    # The series stamps each day at its end (store semantics); day i is stamped i + 1.
+    assert_allclose([d.observed_kwh for d in days],
+                    energy[energy.index > jst(2025, 4, 1)].to_numpy(), rtol=1e-12)
+
+
+def test_daily_series_of_hourly_intervals_hand_computed() -> None:
+    """Hours sum into local (JST) days; the band is per-day quantiles of summed paths."""
+    index = pd.date_range(jst(2025, 4, 1) - timedelta(hours=2), periods=6, freq="h", tz=UTC)
+    frame = pd.DataFrame({"energy_kwh": [1.0, 2.0, np.nan, 4.0, 5.0, 6.0],
+                          "temp_air_c": 10.0}, index=index)
+    rep = BaselineData(frame=frame, granularity="hourly", tz="Asia/Tokyo")
+    both = np.array([True, True, False, True, True, True])
+    observed = np.array([1.0, 2.0, 4.0, 5.0, 6.0])
+    pred = np.array([1.5, 2.5, 3.5, 4.5, 5.5])
+    # Five sample paths; each interval's draws are k × (1, 2, 3, 4, 5) for interval weight k.
+    draws = np.outer([1.0, 1.0, 1.0, 1.0, 1.0], [1.0, 2.0, 3.0, 4.0, 5.0])
+    shift = np.array([0.0, 0.0, 0.0, 0.0, 10.0])  # the level shift per interval, per path
+    days = _daily(rep, both, observed, pred, draws, shift, 0.5)
+    # 2025-03-31 22:00 and 23:00 JST belong to March 31; 01:00..03:00 JST to April 1.
+    assert [d.day_start for d in days] == [jst(2025, 3, 31), jst(2025, 4, 1)]
+    assert [(d.observed_kwh, d.predicted_kwh) for d in days] == [(3.0, 4.0), (15.0, 13.5)]
+    # Day 1 paths: 2 × (1..5) + 2 × shift = [2, 4, 6, 8, 30]; quantiles 0.25 / 0.75: 4 and 8.
+    # Day 2 paths: 3 × (1..5) + 3 × shift = [3, 6, 9, 12, 45]: 6 and 12.
+    assert [(d.predicted_kwh_lower, d.predicted_kwh_upper) for d in days] == [(4.0, 8.0),
+                                                                              (6.0, 12.0)]
 
 
 def _to_csvs(tmp_path: Path, energy: pd.Series, temp: pd.Series) -> tuple[Path, Path]:

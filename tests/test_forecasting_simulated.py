@@ -11,6 +11,7 @@ import pytest
 from bench.sim_store import fill_store
 from forecasting.runner import SavingsTask, build_tasks, execute
 from greenpipe.config import load_config
+from greenpipe.results import SavingsRecord
 from greenpipe.stores import Catalog
 from greenpipe.stores.sqlite import SqliteStore
 
@@ -25,7 +26,7 @@ def test_simulated_fleet_baselines(tmp_path: Path) -> None:
     tasks = [t for t in build_tasks(cfg, store, END) if isinstance(t, SavingsTask)
              and t.meter_id in ("f1-main", "f2-main", "office-1-main")]
     store.close()
-    records = {r.meter_id: r for r in execute(tasks, workers=1)}
+    records = {r.meter_id: r for r in execute(tasks, workers=1) if isinstance(r, SavingsRecord)}
     declared = {m.meter: -m.change_pct / 100 for m in cfg.measures}
     for meter in ("f2-main", "office-1-main"):
         r = records[meter]

@@ -357,6 +357,46 @@ def test_forecast_and_savings_records(store: Store) -> None:
     assert store.read_savings() == [null_test]
 
 
+def test_baseline_points_round_trip(store: Store) -> None:
+    from dataclasses import replace
+
+    from greenpipe.results import BaselinePoint
+
+    day = timedelta(days=1)
+    jst_midnight = T0 - 9 * H  # 2025-04-01 00:00 JST
+
+    def point(run: str, meter: str, measure: str, i: int, created: datetime = T0
+              ) -> BaselinePoint:
+        return BaselinePoint(run, created, meter, "plant" if meter.startswith("p") else "office",
+                             measure, jst_midnight + i * day, 100.0 + i, 110.25 + i,
+                             104.5 + i, 116.125 + i)
+
+    assert store.read_baseline_points() == []
+    led = [point("run-a", "p-main", "工場 LED, \"x\"=1", i) for i in (1, 0)]
+    null = [point("run-a", "o-main", "", i) for i in range(3)]
+    assert store.write_baseline_points([*led, *null]) == 5
+    # Sorted by meter, measure, then day; an empty measure (null test) round-trips as "".
+    assert store.read_baseline_points() == [*null, led[1], led[0]]
+    assert store.read_baseline_points(meter_ids=["p-main"]) == [led[1], led[0]]
+    assert store.read_baseline_points(meter_ids=["p-main", "o-main"]) == [*null, led[1], led[0]]
+    assert store.read_baseline_points(meter_ids=[]) == []
+    # Same run, meter, measure and day: replaces.
+    store.write_baseline_points([replace(null[1], observed_kwh=0.5, predicted_kwh_upper=1e6)])
+    got = store.read_baseline_points(meter_ids=["o-main"])
+    assert got == [null[0], replace(null[1], observed_kwh=0.5, predicted_kwh_upper=1e6), null[2]]
+    # A later run is the newest by created_at; the older one stays readable by id.
+    later = [point("run-0", "o-main", "", 0, created=T0 + H)]
+    store.write_baseline_points(later)
+    assert store.read_baseline_points() == later
+    assert store.read_baseline_points("run-a", ["p-main"]) == [led[1], led[0]]
+    # Created at the same instant: the greater run id is the newest.
+    tied = [point("run-z", "p-main", "", 5, created=T0 + H)]
+    store.write_baseline_points(tied)
+    assert store.read_baseline_points() == tied
+    assert store.read_baseline_points("x' OR ''='") == []
+    assert store.read_baseline_points("run-a", ["x' OR ''='"]) == []
+
+
 def test_forecast_without_a_target_is_replaced_too(store: Store) -> None:
     from dataclasses import replace
 

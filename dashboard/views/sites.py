@@ -9,7 +9,15 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, summaries, ui
-from dashboard.i18n import axis_format, fmt_date, fmt_month, kind_label, sector_label, t
+from dashboard.i18n import (
+    axis_format,
+    fmt_date,
+    fmt_month,
+    fmt_number,
+    kind_label,
+    sector_label,
+    t,
+)
 
 c = ui.ctx()
 lang = c.lang
@@ -82,22 +90,37 @@ left, right = st.columns(2)
 with left:
     st.subheader(t("si.baseline", lang))
     results = [r for r in data.savings(c) if r.site_id == site_id]
-    if not results:
+    series = data.baseline_points(c, [m.id for m in meters])
+    if not series:
         ui.empty("empty.forecast", lang)
-    else:
-        ui.chart(charts.baseline_bars(
-            [f"{r.meter_id} · {r.measure_id}" if r.measure_id else r.meter_id for r in results],
-            [r.reporting_observed_kwh / 1000 for r in results],
-            [r.reporting_predicted_kwh / 1000 for r in results],
-            [r.savings_kwh_lower / 1000 for r in results],
-            [r.savings_kwh_upper / 1000 for r in results],
-            names={"actual": t("col.actual", lang), "savings": t("col.savings", lang),
-                   "baseline": t("col.baseline", lang)},
-            x_title=t("col.meter", lang), y_title=t("col.energy_mwh", lang)), "si_baseline")
-        r0 = results[0]
-        st.caption(t("si.reporting", lang,
-                     start=fmt_date(r0.reporting_start.astimezone(zone).date(), lang),
-                     end=fmt_date(r0.reporting_end.astimezone(zone).date(), lang)))
+    for i, ((meter_id, measure_id), part) in enumerate(summaries.baseline_frames(series, c.tz)):
+        record = next((r for r in results if (r.meter_id, r.measure_id)
+                       == (meter_id, measure_id)), None)
+        level = round((record.interval_level if record else 0.9) * 100)
+        st.markdown(f"**{meter_id} · {measure_id or t('si.null_test', lang)}**")
+        rep_start = part["day_start"].iloc[0]
+        before = use[(use["meter"] == meter_id) & (use["bucket"] < rep_start)
+                     & (use["bucket"] >= rep_start - pd.Timedelta(days=30))]
+        ui.chart(charts.baseline_series(
+            part["day"], part["observed_kwh"], part["predicted_kwh"],
+            part["predicted_kwh_lower"], part["predicted_kwh_upper"],
+            names={"band": t("col.baseline_band", lang, level=level),
+                   "baseline": t("col.baseline", lang), "savings": t("col.savings", lang),
+                   "excess": t("col.excess", lang), "actual": t("col.actual", lang),
+                   "context": t("col.baseline_period", lang)},
+            x_title=t("col.day", lang), y_title=t("col.energy_per_day_kwh", lang),
+            x_format=axis_format(lang, "day"),
+            context=(before["day"], before["energy_kwh"])), f"si_baseline_{i}")
+        if record is not None:
+            st.caption(t("si.totals", lang,
+                         start=fmt_date(record.reporting_start.astimezone(zone).date(), lang),
+                         end=fmt_date(record.reporting_end.astimezone(zone).date(), lang),
+                         actual=fmt_number(record.reporting_observed_kwh / 1000, lang, 1),
+                         baseline=fmt_number(record.reporting_predicted_kwh / 1000, lang, 1),
+                         savings=fmt_number(record.savings_kwh / 1000, lang, 1),
+                         level=level,
+                         lower=fmt_number(record.savings_kwh_lower / 1000, lang, 1),
+                         upper=fmt_number(record.savings_kwh_upper / 1000, lang, 1)))
 with right:
     st.subheader(t("si.co2", lang))
     co2 = recent.groupby("day", as_index=False)["co2_kg"].sum()

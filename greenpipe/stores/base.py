@@ -17,7 +17,7 @@ from typing import Protocol, runtime_checkable
 import pandas as pd
 
 from greenpipe.model import DeadLetter, Meter, Reading, Site
-from greenpipe.results import ForecastRecord, SavingsRecord
+from greenpipe.results import BaselinePoint, ForecastRecord, SavingsRecord
 
 READ_COLUMNS = ("bucket", "energy_kwh", "power_kw", "temp_air_c", "readings")
 """Columns of ``Store.read`` besides the group column (named after ``group_by``)."""
@@ -137,6 +137,21 @@ class Store(Protocol):
 
     def read_savings(self, run_id: str | None = None) -> list[SavingsRecord]:
         """Return the savings records of ``run_id``, by default of the newest run."""
+        ...
+
+    def write_baseline_points(self, points: Sequence[BaselinePoint]) -> int:
+        """Store daily baseline-vs-actual points (``baseline_series``); returns the count.
+
+        The same run, meter, measure and day again replaces the point.
+        """
+        ...
+
+    def read_baseline_points(self, run_id: str | None = None,
+                             meter_ids: Sequence[str] | None = None) -> list[BaselinePoint]:
+        """Return the points of ``run_id`` (default: the newest run), optionally of some meters.
+
+        Sorted by meter, measure, then day.
+        """
         ...
 
     def close(self) -> None:

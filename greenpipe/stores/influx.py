@@ -29,7 +29,15 @@ from influxdb_client import Point, WritePrecision
 
 from greenpipe.errors import ConfigError, StoreError
 from greenpipe.model import DeadLetter, Reading
-from greenpipe.results import FORECAST_TABLE, SAVINGS_TABLE, ForecastRecord, R, SavingsRecord
+from greenpipe.results import (
+    BASELINE_TABLE,
+    FORECAST_TABLE,
+    SAVINGS_TABLE,
+    BaselinePoint,
+    ForecastRecord,
+    R,
+    SavingsRecord,
+)
 from greenpipe.stores import influx_results
 from greenpipe.stores.base import (
     Catalog,
@@ -479,8 +487,28 @@ class InfluxStore:
         """Return the savings records of ``run_id`` (default: the newest run)."""
         return self._read_records(SAVINGS_TABLE, SavingsRecord, run_id)
 
+    def write_baseline_points(self, points: Sequence[BaselinePoint]) -> int:
+        """Store points in measurement ``baseline_series`` (same run, meter, measure, day
+        replaces)."""
+        return self._write_records(BASELINE_TABLE, points)
+
+    def read_baseline_points(self, run_id: str | None = None,
+                             meter_ids: Sequence[str] | None = None) -> list[BaselinePoint]:
+        """Return the points of ``run_id`` (default: the newest run), optionally of some meters."""
+        if meter_ids is not None and not meter_ids:
+            return []
+        if run_id is None:
+            runs = self.query(influx_results.newest_run_by_created_query(BASELINE_TABLE))[0]
+            run_id = influx_results.newest_run_by_created(runs)
+            if run_id is None:
+                return []
+        series = self.query(influx_results.run_meters_query(BASELINE_TABLE, run_id,
+                                                            meter_ids))[0]
+        return influx_results.records_from_series(BaselinePoint, series)
+
     def _write_records(self, measurement: str,
-                       records: Sequence[ForecastRecord | SavingsRecord]) -> int:
+                       records: Sequence[ForecastRecord | SavingsRecord | BaselinePoint]
+                       ) -> int:
         if not records:
             return 0
         self.write_lines(influx_results.record_lines(measurement, records))

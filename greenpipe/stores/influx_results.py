@@ -1,8 +1,11 @@
-"""Forecast and savings records in InfluxDB (measurements ``forecast`` and ``savings``).
+"""Forecasting records in InfluxDB (measurements ``forecast``, ``savings``, ``baseline_series``).
 
 A record's key fields (``greenpipe.results.FORECAST_KEY`` / ``SAVINGS_KEY``, run id first)
 are tags and its ``created_at`` is the timestamp, so writing the same run and key again
-replaces the point, as SQLite's ``UNIQUE ... ON CONFLICT REPLACE`` does. Every other field
+replaces the point, as SQLite's ``UNIQUE ... ON CONFLICT REPLACE`` does. A ``BaselinePoint``
+is a time series point: its ``day_start`` is the timestamp, run, meter and measure are tags
+and ``created_at`` is an integer field (epoch ms), so the newest run is found with
+``max(created_at)`` per run id. Every other field
 is a field typed from the record (INTEGER as integer, REAL as float, TEXT as string), so a
 field never changes type between writes.
 """
@@ -16,8 +19,11 @@ from influxdb_client import Point, WritePrecision
 
 from greenpipe.errors import StoreError
 from greenpipe.results import (
+    BASELINE_KEY,
     FORECAST_KEY,
     SAVINGS_KEY,
+    AnyRecord,
+    BaselinePoint,
     ForecastRecord,
     R,
     SavingsRecord,
@@ -28,11 +34,14 @@ from greenpipe.results import (
 )
 from greenpipe.stores.influxql import Series, quote_ident, quote_literal
 
-_KEYS: dict[type, tuple[str, ...]] = {ForecastRecord: FORECAST_KEY, SavingsRecord: SAVINGS_KEY}
+_KEYS: dict[type, tuple[str, ...]] = {ForecastRecord: FORECAST_KEY, SavingsRecord: SAVINGS_KEY,
+                                      BaselinePoint: BASELINE_KEY[:-1]}
+_TIME: dict[type, str] = {BaselinePoint: "day_start"}
+"""The record field that is the point's timestamp (default ``created_at``)."""
 _FORBIDDEN_IN_TAGS = ("\n", "\r", "\t", "\\")
 
 
-def record_lines(measurement: str, records: Sequence[ForecastRecord | SavingsRecord]) -> list[str]:
+def record_lines(measurement: str, records: Sequence[AnyRecord]) -> list[str]:
     """Serialize records to line protocol (ms precision) with influxdb-client's ``Point``."""
     lines = []
     for record in records:
@@ -51,16 +60,17 @@ def record_lines(measurement: str, records: Sequence[ForecastRecord | SavingsRec
                                  "backslash, which an InfluxDB tag cannot carry unchanged",
                                  retryable=False)
             point = point.tag(key, text)
+        time_field = _TIME.get(cls, "created_at")
         for name, value in row.items():
-            if name in keys or name == "created_at" or value is None:
+            if name in keys or name == time_field or value is None:
                 continue
             sql = types[name]
             typed: Any = int(value) if sql == "INTEGER" else (
                 float(value) if sql == "REAL" else str(value))
             point = point.field(name, typed)
-        created_ms = row["created_at"]
-        assert isinstance(created_ms, int)
-        lines.append(point.time(created_ms, WritePrecision.MS).to_line_protocol())
+        time_ms = row[time_field]
+        assert isinstance(time_ms, int)
+        lines.append(point.time(time_ms, WritePrecision.MS).to_line_protocol())
     return lines
 
 
@@ -80,15 +90,45 @@ def run_query(measurement: str, run_id: str) -> str:
             f"WHERE {quote_ident('run_id')} = {quote_literal(run_id)}")
 
 
+def newest_run_by_created_query(measurement: str) -> str:
+    """InfluxQL for each run's ``created_at`` field (measurements timed by another field)."""
+    return (f"SELECT max({quote_ident('created_at')}) FROM {quote_ident(measurement)} "
+            f"GROUP BY {quote_ident('run_id')}")
+
+
+def newest_run_by_created(series: list[Series]) -> str | None:
+    """Return the run with the greatest ``created_at`` (ties: the greatest run id)."""
+    best: tuple[int, str] | None = None
+    for s in series:
+        run_id = s.tags.get("run_id", "")
+        for values in s.values:
+            if values[1] is None:
+                continue
+            cand = (int(values[1]), str(run_id))
+            best = cand if best is None or cand > best else best
+    return best[1] if best else None
+
+
+def run_meters_query(measurement: str, run_id: str, meter_ids: Sequence[str] | None) -> str:
+    """InfluxQL for every record of one run, optionally of some meters only."""
+    query = run_query(measurement, run_id)
+    if meter_ids:
+        either = " OR ".join(f"{quote_ident('meter_id')} = {quote_literal(m)}"
+                             for m in meter_ids)
+        query += f" AND ({either})"
+    return query
+
+
 def records_from_series(cls: type[R], series: list[Series]) -> list[R]:
     """Rebuild records from the series of a ``SELECT *`` (epoch ms), in key order."""
+    time_field = _TIME.get(cls, "created_at")
     out = []
     for s in series:
         for values in s.values:
             row: dict[str, Any] = {}
             for col, value in zip(s.columns, values, strict=True):
                 if col == "time":
-                    row["created_at"] = value
+                    row[time_field] = value
                 else:
                     row[col] = None if value == "" and col in _KEYS[cls] else value
             for tag, value in s.tags.items():

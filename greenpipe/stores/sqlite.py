@@ -19,8 +19,10 @@ import pandas as pd
 from greenpipe.errors import StoreError
 from greenpipe.model import DeadLetter, Reading
 from greenpipe.results import (
+    BASELINE_TABLE,
     FORECAST_TABLE,
     SAVINGS_TABLE,
+    BaselinePoint,
     ForecastRecord,
     SavingsRecord,
     columns_of,
@@ -66,16 +68,18 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
 """
 
 def _results_schema() -> str:
-    """Tables ``forecast`` and ``savings``: one column per record field (greenpipe.results).
+    """Tables ``forecast``, ``savings``, ``baseline_series``: a column per record field.
 
     The keys are unique indexes; ``target_fy`` enters as ``IFNULL(target_fy, -1)`` because
     SQLite treats NULLs as distinct, and a forecast without a target must be replaced by
     a rewrite like any other (``INSERT OR REPLACE`` honours expression indexes).
     """
     keys = {FORECAST_TABLE: "run_id, scope, scope_id, fiscal_year, IFNULL(target_fy, -1)",
-            SAVINGS_TABLE: "run_id, meter_id, measure_id"}
+            SAVINGS_TABLE: "run_id, meter_id, measure_id",
+            BASELINE_TABLE: "run_id, meter_id, measure_id, day_start"}
     out = []
-    for table, cls in ((FORECAST_TABLE, ForecastRecord), (SAVINGS_TABLE, SavingsRecord)):
+    for table, cls in ((FORECAST_TABLE, ForecastRecord), (SAVINGS_TABLE, SavingsRecord),
+                       (BASELINE_TABLE, BaselinePoint)):
         cols = ",\n    ".join(f"{name} {sql}" for name, sql in columns_of(cls))
         out.append(f"CREATE TABLE IF NOT EXISTS {table} (\n    {cols}\n);\n"
                    f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_key ON {table} ({keys[table]});\n"
@@ -310,7 +314,17 @@ class SqliteStore:
         """Return the savings records of ``run_id`` (default: the newest run)."""
         return self._read_records(SAVINGS_TABLE, SavingsRecord, run_id)
 
-    def _write_records(self, table: str, records: Sequence[ForecastRecord | SavingsRecord]
+    def write_baseline_points(self, points: Sequence[BaselinePoint]) -> int:
+        """Store points in table ``baseline_series`` (same run, meter, measure, day replaces)."""
+        return self._write_records(BASELINE_TABLE, points)
+
+    def read_baseline_points(self, run_id: str | None = None,
+                             meter_ids: Sequence[str] | None = None) -> list[BaselinePoint]:
+        """Return the points of ``run_id`` (default: the newest run), optionally of some meters."""
+        return self._read_records(BASELINE_TABLE, BaselinePoint, run_id, meter_ids)
+
+    def _write_records(self, table: str,
+                       records: Sequence[ForecastRecord | SavingsRecord | BaselinePoint]
                        ) -> int:
         if not records:
             return 0
@@ -321,7 +335,8 @@ class SqliteStore:
         self._execute_many(sql, [tuple(r[c] for c in cols) for r in rows])
         return len(rows)
 
-    def _read_records(self, table: str, cls: type[Any], run_id: str | None) -> list[Any]:
+    def _read_records(self, table: str, cls: type[Any], run_id: str | None,
+                      meter_ids: Sequence[str] | None = None) -> list[Any]:
         cols = [c for c, _ in columns_of(cls)]
         if run_id is None:
             newest = self._query(
@@ -329,8 +344,12 @@ class SqliteStore:
             if not newest:
                 return []
             run_id = str(newest[0][0])
-        rows = self._query(f"SELECT {', '.join(cols)} FROM {table} WHERE run_id = ? "
-                           f"ORDER BY rowid", (run_id,))
+        where, params = "run_id = ?", [run_id]
+        if meter_ids is not None:
+            where += f" AND meter_id IN ({', '.join('?' * len(meter_ids))})"
+            params += list(meter_ids)
+        rows = self._query(f"SELECT {', '.join(cols)} FROM {table} WHERE {where} "
+                           f"ORDER BY rowid", params)
         return sort_records(
             [record_from_row(cls, dict(zip(cols, row, strict=True))) for row in rows])
 

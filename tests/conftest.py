@@ -13,11 +13,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from greenpipe.broker import free_loopback_port
 from greenpipe.config import Config, load_config
@@ -83,6 +85,44 @@ def start_mosquitto(workdir: Path, port: int | None = None) -> BrokerProcess:
     proc = subprocess.Popen([_find_mosquitto(), "-c", str(conf)], stdout=log, stderr=log)
     wait_for_port(port, proc)
     return BrokerProcess("127.0.0.1", port, proc)
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout_s: float = 90.0) -> None:
+    """Poll ``condition`` until it is true; fail the test after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def publish_qos1(broker: BrokerProcess, messages: list[tuple[str, bytes]],
+                 protocol: int = mqtt.MQTTv311) -> None:
+    """Publish at QoS 1 from a plain paho client and wait for every PUBACK."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-pub-{time.time_ns()}",
+                         protocol=protocol)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    try:
+        infos = [client.publish(topic, payload, qos=1) for topic, payload in messages]
+        for info in infos:
+            info.wait_for_publish(timeout=30)
+            assert info.is_published()
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def signal_and_collect(proc: subprocess.Popen[str], sig: int, timeout_s: float = 60.0) -> str:
+    """Send ``sig`` to a CLI process, wait for it (killing it after ``timeout_s``) and
+    return its combined output."""
+    proc.send_signal(sig)
+    try:
+        out, _ = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    return out or ""
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:

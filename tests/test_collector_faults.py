@@ -17,20 +17,25 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from collector.service import Collector
 from greenpipe.config import Config
 from greenpipe.stores.sqlite import SqliteStore
 from greenpipe.wire import encode_reading, reading_topic
-from tests.conftest import REPO, BrokerProcess, config_for_broker, start_mosquitto, stop_process
+from tests.conftest import (
+    REPO,
+    BrokerProcess,
+    config_for_broker,
+    publish_qos1,
+    start_mosquitto,
+    stop_process,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -51,29 +56,6 @@ def stream(first: int, count: int) -> list[tuple[str, bytes]]:
     return [(reading_topic("greenpipe/v1", site, meter),
              encode_reading(T0 + i * STEP, register(start, i)))
             for i in range(first, first + count) for site, meter, start in METERS]
-
-
-def publish(broker: BrokerProcess, messages: list[tuple[str, bytes]]) -> None:
-    """Publish at QoS 1 from a plain paho client and wait for every PUBACK."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-pub-{time.time_ns()}")
-    client.connect(broker.host, broker.port)
-    client.loop_start()
-    try:
-        infos = [client.publish(topic, payload, qos=1) for topic, payload in messages]
-        for info in infos:
-            info.wait_for_publish(timeout=30)
-            assert info.is_published()
-    finally:
-        client.disconnect()
-        client.loop_stop()
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = DEADLINE_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def stored(db: Path) -> int:
@@ -174,7 +156,7 @@ def test_sigkill_between_write_and_ack_redelivers_without_double_counting(
     try:
         wait_until(lambda: ready.exists() or child.poll() is not None, "the child's ready file")
         assert child.poll() is None, (tmp_path / "child.log").read_text()
-        publish(mosquitto, stream(0, per_meter))
+        publish_qos1(mosquitto, stream(0, per_meter))
         assert child.wait(DEADLINE_S) == -signal.SIGKILL
     finally:
         stop_process(child)
@@ -206,14 +188,14 @@ def test_sigkill_mid_stream_and_restart_loses_nothing(
     half = per_meter // 2
     proc, log_path = start_cli_collector(mosquitto, db, tmp_path, client_id, "first")
     try:
-        publish(mosquitto, stream(0, half))
+        publish_qos1(mosquitto, stream(0, half))
         wait_until(lambda: stored(db) >= 100, "the collector to be mid-stream")
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(30) == -signal.SIGKILL
     finally:
         stop_process(proc)
     at_kill = stored(db)
-    publish(mosquitto, stream(half, per_meter - half))  # while no collector runs
+    publish_qos1(mosquitto, stream(half, per_meter - half))  # while no collector runs
 
     proc, log_path = start_cli_collector(mosquitto, db, tmp_path, client_id, "second")
     try:
@@ -240,13 +222,13 @@ def test_mosquitto_restart_mid_stream_reconnects_and_resumes(
     try:
         collector.start()
         assert collector.wait_ready(30)
-        publish(broker, stream(0, half))
+        publish_qos1(broker, stream(0, half))
         wait_until(lambda: stored(db) >= 30, "the collector to be mid-stream")
         stop_process(broker.process)  # SIGTERM: Mosquitto saves its sessions
         broker = start_mosquitto(tmp_path / "broker", port=broker.port)
         # Published before the collector is back (its backoff starts at 1 s): the broker
         # queues them for the collector's persistent session.
-        publish(broker, stream(half, per_meter - half))
+        publish_qos1(broker, stream(half, per_meter - half))
         wait_until(lambda: stored(db) == per_meter * len(METERS), "every reading stored")
         report = collector.stop()
     finally:
@@ -272,11 +254,11 @@ def test_mqtt5_session_survives_a_collector_restart(
     try:
         first.start()
         assert first.wait_ready(30)
-        publish(mosquitto, stream(0, 10))
+        publish_qos1(mosquitto, stream(0, 10))
         wait_until(lambda: stored(db) == 30, "the first readings")
     finally:
         first.stop()
-    publish(mosquitto, stream(10, 40))  # while no collector runs
+    publish_qos1(mosquitto, stream(10, 40))  # while no collector runs
     second = Collector(cfg)
     try:
         second.start()

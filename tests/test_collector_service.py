@@ -16,15 +16,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 from numpy.testing import assert_allclose
-from paho.mqtt.enums import CallbackAPIVersion
 
 from collector.codes import RejectCode
 from collector.service import Collector, CollectorReport, run_collector
@@ -33,7 +31,15 @@ from greenpipe.config import Config
 from greenpipe.mqtt import BrokerUnavailableError
 from greenpipe.stores.sqlite import SqliteStore
 from greenpipe.wire import encode_interval, encode_reading, encode_weather, reading_topic
-from tests.conftest import REPO, BrokerProcess, config_for_broker, start_mosquitto, stop_process
+from tests.conftest import (
+    REPO,
+    BrokerProcess,
+    config_for_broker,
+    publish_qos1,
+    start_mosquitto,
+    stop_process,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +48,6 @@ STEP = timedelta(minutes=30)
 N = 24
 """Readings per meter in the main scenario."""
 REGISTER_METERS = (("factory-1", "f1-main"), ("factory-3", "f3-main"), ("pv-plant", "pv-1"))
-DEADLINE_S = 60.0
 
 
 @dataclass
@@ -120,31 +125,6 @@ def build_scenario(seed: int = 7) -> Scenario:
                     [(t, p, c.value, f) for t, p, c, f in bad], duplicates)
 
 
-def publish(broker: BrokerProcess, messages: list[tuple[str, bytes]],
-            protocol: int = mqtt.MQTTv311) -> None:
-    """Publish at QoS 1 from a plain paho client and wait for every PUBACK."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-pub-{time.time_ns()}",
-                         protocol=protocol)
-    client.connect(broker.host, broker.port)
-    client.loop_start()
-    try:
-        infos = [client.publish(topic, payload, qos=1) for topic, payload in messages]
-        for info in infos:
-            info.wait_for_publish(timeout=30)
-            assert info.is_published()
-    finally:
-        client.disconnect()
-        client.loop_stop()
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = DEADLINE_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(0.05)
-
-
 def stored_readings(store: SqliteStore) -> int:
     return sum(m.readings for m in store.stats().meters)
 
@@ -186,7 +166,7 @@ def test_pipeline_end_to_end_sums_dead_letters_and_recovery(
     assert collector.wait_ready(30), "no SUBACK"
     assert ready.exists()
 
-    publish(any_broker, scenario.messages)
+    publish_qos1(any_broker, scenario.messages)
     expected_rows = N * 5
     wait_until(lambda: stored_readings(sqlite_store) == expected_rows
                and sqlite_store.stats().dead_letters == len(scenario.bad),
@@ -246,7 +226,8 @@ def test_stop_flushes_a_partial_batch_via_run_collector(
     try:
         wait_until(ready.exists, "the ready file")
         topic = reading_topic("greenpipe/v1", "factory-1", "f1-main")
-        publish(mosquitto, [(topic, encode_reading(T0 + i * STEP, 100.0 + i)) for i in range(5)])
+        publish_qos1(mosquitto,
+                     [(topic, encode_reading(T0 + i * STEP, 100.0 + i)) for i in range(5)])
         # Neither the batch size nor the flush interval is reached, so nothing is stored yet.
         time.sleep(0.3)
         assert stored_readings(sqlite_store) == 0
@@ -271,12 +252,13 @@ def test_persistent_session_delivers_what_was_published_while_down(
     running.append(first)
     first.start()
     assert first.wait_ready(30)
-    publish(mosquitto, [(topic, encode_reading(T0 + i * STEP, registers[i])) for i in range(3)])
+    publish_qos1(mosquitto,
+                 [(topic, encode_reading(T0 + i * STEP, registers[i])) for i in range(3)])
     wait_until(lambda: stored_readings(sqlite_store) == 3, "the first three readings")
     first.stop()
 
     # Published while no collector runs: the broker queues them for the persistent session.
-    publish(mosquitto, [(topic, encode_reading(T0 + i * STEP, registers[i]))
+    publish_qos1(mosquitto, [(topic, encode_reading(T0 + i * STEP, registers[i]))
                         for i in range(3, 6)])
     second = Collector(cfg)  # same client id
     running.append(second)
@@ -301,7 +283,7 @@ def test_reconnects_and_resumes_after_the_broker_restarts(
         collector.start()
         assert collector.wait_ready(30)
         topic = reading_topic("greenpipe/v1", "pv-plant", "pv-1")
-        publish(broker, [(topic, encode_reading(T0, 10.0))])
+        publish_qos1(broker, [(topic, encode_reading(T0, 10.0))])
         wait_until(lambda: stored_readings(sqlite_store) == 1, "the reading before restart")
 
         stop_process(broker.process)
@@ -309,7 +291,7 @@ def test_reconnects_and_resumes_after_the_broker_restarts(
         # The fixture's Mosquitto cannot persist sessions across a restart, so wait for the
         # collector to reconnect and resubscribe before publishing.
         wait_until(lambda: collector.subscriptions_acknowledged == 2, "the resubscription")
-        publish(broker, [(topic, encode_reading(T0 + STEP, 12.5))])
+        publish_qos1(broker, [(topic, encode_reading(T0 + STEP, 12.5))])
         wait_until(lambda: stored_readings(sqlite_store) == 2, "the reading after restart")
         report = collector.stop()
         assert (report.received, report.written) == (2, 2)
@@ -342,7 +324,7 @@ def test_cli_collect_flushes_on_sigterm(
         wait_until(lambda: ready.exists() or proc.poll() is not None, "the CLI's ready file")
         assert proc.poll() is None, (tmp_path / "collector.log").read_text()
         topic = reading_topic("greenpipe/v1", "office-1", "office-1-main")
-        publish(mosquitto, [(topic, encode_reading(T0 + i * STEP, 7.0 * i)) for i in range(4)])
+        publish_qos1(mosquitto, [(topic, encode_reading(T0 + i * STEP, 7.0 * i)) for i in range(4)])
         time.sleep(0.3)
         assert stored_readings(sqlite_store) == 0  # held in the batch until shutdown
         proc.send_signal(signal.SIGTERM)

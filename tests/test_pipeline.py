@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,7 +27,7 @@ from greenpipe.demo import resume_backfill_days
 from greenpipe.model import Reading
 from greenpipe.stores import Catalog
 from greenpipe.stores.sqlite import SqliteStore
-from tests.conftest import EXAMPLE_CONFIG, BrokerProcess, stop_process
+from tests.conftest import EXAMPLE_CONFIG, BrokerProcess, signal_and_collect, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -79,15 +78,6 @@ def _run_cli(*args: str, env: dict[str, str] | None = None,
     )
 
 
-def _wait_until(predicate: object, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-
-
 def _pipeline(broker: BrokerProcess, tmp_path: Path, example_config: Config) -> None:
     db = tmp_path / "pipeline.db"
     store_url = f"sqlite:///{db}"
@@ -98,7 +88,7 @@ def _pipeline(broker: BrokerProcess, tmp_path: Path, example_config: Config) -> 
                          "--store", store_url, "--ready-file", str(ready),
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        _wait_until(ready.exists, 60, "the collector to subscribe")
+        wait_until(ready.exists, "the collector to subscribe", 60)
         sim = subprocess.run(
             [sys.executable, "-m", "greenpipe", "simulate", "--config", str(EXAMPLE_CONFIG),
              "--broker", broker_arg, "--seed", "7", "--backfill-days", str(BACKFILL_DAYS),
@@ -120,22 +110,17 @@ def _pipeline(broker: BrokerProcess, tmp_path: Path, example_config: Config) -> 
 
         reader = SqliteStore(db)
         try:
-            _wait_until(
+            wait_until(
                 lambda: sum(m.readings for m in reader.stats().meters) >= expected_total
                 and reader.stats().dead_letters >= 2,
-                120, f"{expected_total} readings and 2 dead letters in the store",
+                f"{expected_total} readings and 2 dead letters in the store", 120,
             )
         finally:
             reader.close()
     finally:
         observer.loop_stop()
         observer.disconnect()
-        collector.send_signal(signal.SIGTERM)
-        try:
-            out, _ = collector.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            collector.kill()
-            out, _ = collector.communicate()
+        out = signal_and_collect(collector, signal.SIGTERM)
     assert collector.returncode == 0, out
     assert "Traceback" not in out
 
@@ -187,14 +172,9 @@ def test_demo_runs_the_pipeline_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> N
             finally:
                 store.close()
             return {m.meter for m in stats if m.readings >= 48} == meters
-        _wait_until(all_meters_have_a_day, 180, "a day of readings for every meter")
+        wait_until(all_meters_have_a_day, "a day of readings for every meter", 180)
     finally:
-        demo.send_signal(signal.SIGINT)
-        try:
-            out, _ = demo.communicate(timeout=90)
-        except subprocess.TimeoutExpired:
-            stop_process(demo)  # type: ignore[arg-type]
-            out, _ = demo.communicate()
+        out = signal_and_collect(demo, signal.SIGINT, timeout_s=90)
     assert demo.returncode == 0, out
     assert "embedded amqtt" in out
     assert "dashboard  http://127.0.0.1:" in out

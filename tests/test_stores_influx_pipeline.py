@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
@@ -31,7 +30,13 @@ from greenpipe.stores import Catalog
 from greenpipe.stores.influx import InfluxStore
 from greenpipe.stores.influx_admin import init
 from tests._deploy_mosquitto import EXAMPLE_PASSWORDS, DeployMosquitto, start_deploy_mosquitto
-from tests.conftest import EXAMPLE_CONFIG, InfluxProcess, stop_process
+from tests.conftest import (
+    EXAMPLE_CONFIG,
+    InfluxProcess,
+    signal_and_collect,
+    stop_process,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -47,15 +52,6 @@ def deploy_broker(tmp_path: Path) -> Iterator[DeployMosquitto]:
 def _env(user: str) -> dict[str, str]:
     return {**os.environ, "GREENPIPE_BROKER_USERNAME": user,
             "GREENPIPE_BROKER_PASSWORD": EXAMPLE_PASSWORDS[user]}
-
-
-def _wait_until(predicate: object, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 def _client(user: str, client_id: str) -> mqtt.Client:
@@ -111,7 +107,7 @@ def test_simulator_to_collector_to_influxdb_exact_totals(
         cwd=tmp_path,  # the collector's spool (var/...) goes to the test's directory
     )
     try:
-        _wait_until(ready.exists, 60, "the collector to subscribe")
+        wait_until(ready.exists, "the collector to subscribe", 60)
         sim = subprocess.run(
             [sys.executable, "-m", "greenpipe", "simulate", "--config", str(EXAMPLE_CONFIG),
              "--broker", broker_arg, "--seed", "11", "--backfill-days", "2", "--no-live",
@@ -136,18 +132,13 @@ def test_simulator_to_collector_to_influxdb_exact_totals(
                 stats = reader.stats()
                 return (sum(m.readings for m in stats.meters) >= expected
                         and stats.dead_letters >= 2)
-            _wait_until(all_stored, 120, f"{expected} readings and 2 dead letters in InfluxDB")
+            wait_until(all_stored, f"{expected} readings and 2 dead letters in InfluxDB", 120)
         finally:
             reader.close()
     finally:
         observer.loop_stop()
         observer.disconnect()
-        collector.send_signal(signal.SIGTERM)
-        try:
-            out, _ = collector.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            collector.kill()
-            out, _ = collector.communicate()
+        out = signal_and_collect(collector, signal.SIGTERM)
     assert collector.returncode == 0, out
     assert "Traceback" not in out
 

@@ -31,7 +31,7 @@ from greenpipe.errors import ConfigError
 from greenpipe.fiscal import fiscal_year, fiscal_year_bounds
 from greenpipe.model import DeadLetter, MeterKind, Reading
 from greenpipe.results import BaselinePoint, ForecastRecord, SavingsRecord
-from greenpipe.stores import Catalog, GroupBy, Store, StoreStats, open_store
+from greenpipe.stores import GroupBy, Store, StoreStats, open_configured_store
 
 AS_OF_ENV = "GREENPIPE_DASHBOARD_AS_OF"
 """Environment variable that pins the dashboard clock (ISO 8601 with offset)."""
@@ -85,8 +85,9 @@ def _config(config_path: str, store_url_env: str) -> Config:
 
 @st.cache_resource(show_spinner=False)
 def _store(config_path: str, store_url: str) -> Store:
+    # store_url is part of the cache key; the config was loaded with the same URL.
     cfg = _config(config_path, os.environ.get("GREENPIPE_STORE_URL", ""))
-    return open_store(store_url, Catalog.of(cfg.meters, cfg.sites), cfg.store)
+    return open_configured_store(cfg)
 
 
 def parse_as_of(text: str) -> datetime:

@@ -301,20 +301,6 @@ class Config:
     source: str = "<defaults>"
     """Where the configuration was read from, for messages."""
 
-    def site(self, site_id: str) -> Site:
-        """Return the site with ``site_id``; KeyError if there is none."""
-        for s in self.sites:
-            if s.id == site_id:
-                return s
-        raise KeyError(site_id)
-
-    def meter(self, meter_id: str) -> Meter:
-        """Return the meter with ``meter_id``; KeyError if there is none."""
-        for m in self.meters:
-            if m.id == meter_id:
-                return m
-        raise KeyError(meter_id)
-
     def meters_by_id(self) -> dict[str, Meter]:
         """Return a mapping from meter id to meter."""
         return {m.id: m for m in self.meters}

@@ -12,12 +12,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
 from greenpipe.model import DeadLetter, Meter, Reading, Site
-from greenpipe.results import BaselinePoint, ForecastRecord, SavingsRecord
+from greenpipe.results import (
+    BASELINE_TABLE,
+    FORECAST_TABLE,
+    SAVINGS_TABLE,
+    BaselinePoint,
+    ForecastRecord,
+    SavingsRecord,
+)
 
 READ_COLUMNS = ("bucket", "energy_kwh", "power_kw", "temp_air_c", "readings")
 """Columns of ``Store.read`` besides the group column (named after ``group_by``)."""
@@ -157,6 +164,41 @@ class Store(Protocol):
     def close(self) -> None:
         """Release connections; the store is unusable afterwards."""
         ...
+
+
+class ResultRecordsMixin:
+    """The forecast and savings methods of ``Store``, written once for every backend.
+
+    A backend supplies ``_write_records(table, records) -> int`` and
+    ``_read_records(table, record_type, run_id) -> list`` for its own storage (a SQLite
+    table or an InfluxDB measurement named ``table``), plus its ``read_baseline_points``.
+    """
+
+    def _write_records(self, table: str, records: Sequence[Any]) -> int:
+        raise NotImplementedError
+
+    def _read_records(self, table: str, cls: type[Any], run_id: str | None) -> list[Any]:
+        raise NotImplementedError
+
+    def write_forecasts(self, records: Sequence[ForecastRecord]) -> int:
+        """Store forecast records in ``forecast`` (same run and key replaces)."""
+        return self._write_records(FORECAST_TABLE, records)
+
+    def write_savings(self, records: Sequence[SavingsRecord]) -> int:
+        """Store savings records in ``savings`` (same run and key replaces)."""
+        return self._write_records(SAVINGS_TABLE, records)
+
+    def write_baseline_points(self, points: Sequence[BaselinePoint]) -> int:
+        """Store points in ``baseline_series`` (same run, meter, measure and day replaces)."""
+        return self._write_records(BASELINE_TABLE, points)
+
+    def read_forecasts(self, run_id: str | None = None) -> list[ForecastRecord]:
+        """Return the forecast records of ``run_id`` (default: the newest run)."""
+        return self._read_records(FORECAST_TABLE, ForecastRecord, run_id)
+
+    def read_savings(self, run_id: str | None = None) -> list[SavingsRecord]:
+        """Return the savings records of ``run_id`` (default: the newest run)."""
+        return self._read_records(SAVINGS_TABLE, SavingsRecord, run_id)
 
 
 def empty_read_frame(group_by: GroupBy | str) -> pd.DataFrame:

@@ -31,8 +31,6 @@ from greenpipe.errors import ConfigError, StoreError
 from greenpipe.model import DeadLetter, Reading
 from greenpipe.results import (
     BASELINE_TABLE,
-    FORECAST_TABLE,
-    SAVINGS_TABLE,
     BaselinePoint,
     ForecastRecord,
     R,
@@ -43,6 +41,7 @@ from greenpipe.stores.base import (
     Catalog,
     GroupBy,
     MeterStats,
+    ResultRecordsMixin,
     StoreStats,
     check_read_args,
     empty_read_frame,
@@ -151,7 +150,7 @@ def _float(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
-class InfluxStore:
+class InfluxStore(ResultRecordsMixin):
     """A Store in an InfluxDB database (1.x) or bucket (2.x, 3.x)."""
 
     def __init__(
@@ -470,27 +469,6 @@ class InfluxStore:
         return out
 
     # ------------------------------------------------------------------ results
-
-    def write_forecasts(self, records: Sequence[ForecastRecord]) -> int:
-        """Store forecast records in measurement ``forecast`` (same run and key replaces)."""
-        return self._write_records(FORECAST_TABLE, records)
-
-    def write_savings(self, records: Sequence[SavingsRecord]) -> int:
-        """Store savings records in measurement ``savings`` (same run and key replaces)."""
-        return self._write_records(SAVINGS_TABLE, records)
-
-    def read_forecasts(self, run_id: str | None = None) -> list[ForecastRecord]:
-        """Return the forecast records of ``run_id`` (default: the newest run)."""
-        return self._read_records(FORECAST_TABLE, ForecastRecord, run_id)
-
-    def read_savings(self, run_id: str | None = None) -> list[SavingsRecord]:
-        """Return the savings records of ``run_id`` (default: the newest run)."""
-        return self._read_records(SAVINGS_TABLE, SavingsRecord, run_id)
-
-    def write_baseline_points(self, points: Sequence[BaselinePoint]) -> int:
-        """Store points in measurement ``baseline_series`` (same run, meter, measure, day
-        replaces)."""
-        return self._write_records(BASELINE_TABLE, points)
 
     def read_baseline_points(self, run_id: str | None = None,
                              meter_ids: Sequence[str] | None = None) -> list[BaselinePoint]:

@@ -34,6 +34,7 @@ from greenpipe.stores.base import (
     Catalog,
     GroupBy,
     MeterStats,
+    ResultRecordsMixin,
     StoreStats,
     check_read_args,
     empty_read_frame,
@@ -98,7 +99,7 @@ def _from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-class SqliteStore:
+class SqliteStore(ResultRecordsMixin):
     """A Store in one SQLite file."""
 
     def __init__(self, path: str | Path, catalog: Catalog | None = None) -> None:
@@ -297,26 +298,6 @@ class SqliteStore:
             )
             for t, topic, code, reason, p in rows
         ]
-
-    def write_forecasts(self, records: Sequence[ForecastRecord]) -> int:
-        """Store forecast records in table ``forecast`` (same run and key replaces)."""
-        return self._write_records(FORECAST_TABLE, records)
-
-    def write_savings(self, records: Sequence[SavingsRecord]) -> int:
-        """Store savings records in table ``savings`` (same run and key replaces)."""
-        return self._write_records(SAVINGS_TABLE, records)
-
-    def read_forecasts(self, run_id: str | None = None) -> list[ForecastRecord]:
-        """Return the forecast records of ``run_id`` (default: the newest run)."""
-        return self._read_records(FORECAST_TABLE, ForecastRecord, run_id)
-
-    def read_savings(self, run_id: str | None = None) -> list[SavingsRecord]:
-        """Return the savings records of ``run_id`` (default: the newest run)."""
-        return self._read_records(SAVINGS_TABLE, SavingsRecord, run_id)
-
-    def write_baseline_points(self, points: Sequence[BaselinePoint]) -> int:
-        """Store points in table ``baseline_series`` (same run, meter, measure, day replaces)."""
-        return self._write_records(BASELINE_TABLE, points)
 
     def read_baseline_points(self, run_id: str | None = None,
                              meter_ids: Sequence[str] | None = None) -> list[BaselinePoint]:

@@ -220,7 +220,7 @@ def run_demo(cfg: Config, options: DemoOptions) -> None:
     env["PYTHONUNBUFFERED"] = "1"
     python = [sys.executable, "-m", "greenpipe"]
     children: list[_Child] = []
-    forecasters: list[_Child] = []  # at most one run at a time; it may end on its own
+    forecaster: _Child | None = None  # at most one run at a time; it may end on its own
 
     stop = threading.Event()
 
@@ -308,15 +308,15 @@ def run_demo(cfg: Config, options: DemoOptions) -> None:
                     raise GreenpipeError(f"{child.name} exited unexpectedly with code {code}")
             if options.forecast and time.monotonic() >= next_forecast_check:
                 next_forecast_check = time.monotonic() + 10.0
-                forecasters[:] = [f for f in [_tend_forecaster(
-                    forecasters[0] if forecasters else None, cfg, env, python, options)] if f]
-                if forecasters and forecasters[0].process.poll() is not None:
+                forecaster = _tend_forecaster(forecaster, cfg, env, python, options)
+                if forecaster is not None and forecaster.process.poll() is not None:
                     next_forecast_check = time.monotonic() + options.forecast_every_s
-                    forecasters.clear()
+                    forecaster = None
             stop.wait(0.5)
         print("demo: stopping simulator, collector and broker ...", flush=True)
     finally:
-        for child in [*forecasters, *reversed(children)]:  # simulator, collector, ..., broker
+        running = [forecaster] if forecaster is not None else []
+        for child in [*running, *reversed(children)]:  # simulator, collector, ..., broker
             _stop(child)
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -60,7 +61,7 @@ def test_line_channel_builds_a_messaging_api_push_url() -> None:
     cfg = AlertsConfig(line_to=f"{LINE_USER}, C{'f' * 32}", line_token=LINE_TOKEN)
     ch = line_channel(cfg)
     assert ch.url.startswith("line://LineChannelAccessToken%2B%2Fabc%3D%3D/")
-    service = apprise.Apprise.instantiate(ch.url)
+    service: Any = apprise.Apprise.instantiate(ch.url)
     assert service is not None
     assert type(service).__name__ == "NotifyLine"
     assert service.notify_url == "https://api.line.me/v2/bot/message/push"
@@ -81,7 +82,7 @@ def test_email_channel_url_carries_server_recipients_and_quoted_password() -> No
                        smtp_host="smtp.example.jp", smtp_port=587, smtp_user="bot",
                        smtp_password=SMTP_PASSWORD)
     ch = email_channel(cfg)
-    service = apprise.Apprise.instantiate(ch.url)
+    service: Any = apprise.Apprise.instantiate(ch.url)
     assert service is not None
     assert service.password == SMTP_PASSWORD
     assert service.user == "bot"

@@ -57,5 +57,5 @@ def test_unwritable_state_file_gives_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     from greenpipe.errors import GreenpipeError
 
-    with pytest.raises(GreenpipeError, match="alerts.state_path"):
+    with pytest.raises(GreenpipeError, match=r"alerts\.state_path"):
         DedupeState(blocker / "state.db")

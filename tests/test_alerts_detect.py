@@ -47,7 +47,7 @@ def test_meter_offline_after_factor_times_its_own_interval() -> None:
                          default_interval_s=1800)
     # 600 s > 3 × 60 s for the minutely meter; 600 s < 3 × 1800 s for the half-hourly one.
     assert [s.meter for s in out] == ["fast"]
-    assert_allclose([out[0].interval_s, out[0].threshold_s, out[0].silent_s],
+    assert_allclose([out[0].interval_s, out[0].threshold_s, out[0].silent_s or 0.0],
                     [60.0, 180.0, 600.0])
     # Exactly at the threshold is still online; one second past it is offline.
     at = T0 + timedelta(hours=24, seconds=5400)

@@ -40,10 +40,6 @@ EVENT = AlertEvent(
 )
 
 
-def _no_sleep(_: float) -> None:
-    pass
-
-
 @pytest.fixture
 def webhook() -> Iterator[WebhookReceiver]:
     r = WebhookReceiver().start()

@@ -110,8 +110,12 @@ def _print_report(report: DeliveryReport, channels: list[str], as_json: bool,
     for d in report.deliveries:
         print(f"{d.event.severity.value:<8} {d.event.title()}")
         for r in d.results:
-            state = (f"sent ({r.attempts} attempt{'s' if r.attempts > 1 else ''})" if r.ok
-                     else f"FAILED after {r.attempts} attempts: {r.error}")
+            if r.ok:
+                state = f"sent ({r.attempts} attempt{'s' if r.attempts > 1 else ''})"
+            elif r.attempts:
+                state = f"FAILED after {r.attempts} attempts: {r.error}"
+            else:
+                state = f"FAILED: {r.error}"
             print(f"         {r.channel}: {state}")
         for c in d.deduplicated:
             print(f"         {c}: already sent within the de-duplication window")

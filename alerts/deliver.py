@@ -72,13 +72,17 @@ def deliver(
     """Send each event on each channel unless that channel sent its key within the window.
 
     ``state`` None turns de-duplication off (``greenpipe alerts test``). Successful sends
-    are recorded at ``now``; failed ones are not, so the next run tries them again.
+    are recorded at ``now``; failed ones are not, so the next run tries them again. A
+    channel that still fails after its retries is not tried for the run's later alerts
+    (reported with 0 attempts), so a dead channel costs one round of backoff, not one per
+    alert.
     ``dry_run`` sends and records nothing.
     """
     now = require_utc(now, "now")
     if state is not None and not dry_run:
         state.prune(now - timedelta(seconds=window_s))
     out: list[Delivery] = []
+    down: set[str] = set()  # channels that failed after retries: not tried again this run
     for event in events:
         results: list[SendResult] = []
         dedup: list[str] = []
@@ -89,6 +93,9 @@ def deliver(
                 dedup.append(channel.name)
             elif dry_run:
                 would.append(channel.name)
+            elif channel.name in down:
+                results.append(SendResult(channel.name, False, 0,
+                                          "not tried: the channel failed earlier in this run"))
             else:
                 result = send(channel, event.title(), event.body(), retries=retries,
                               backoff_s=backoff_s, sleep=sleep)
@@ -98,6 +105,7 @@ def deliver(
                     if state is not None:
                         state.record(event.key, channel.name, now)
                 else:
+                    down.add(channel.name)
                     log.error("alert %s NOT sent on %s after %d attempts: %s",
                               event.key, channel.name, result.attempts, result.error)
         out.append(Delivery(event, tuple(results), tuple(dedup), tuple(would)))

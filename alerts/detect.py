@@ -154,9 +154,9 @@ def stall_event(last: datetime, now: datetime, silent_meters: int,
         title_ja="コレクター停止の疑い", title_en="Collector stalled",
         body_ja=(f"{silent_ja}の間、ストアに何も書き込まれていません "
                  f"(最後の書き込み {last_local}、無音のメーター {silent_meters} 台)。"
-                 "コレクターとブローカーを確認してください。"),
+                 "コレクター、ブローカー、ストアを確認してください。"),
         body_en=(f"Nothing reached the store for {silent_en} (last write {last_local}, "
-                 f"{silent_meters} meters silent). Check the collector and the broker."),
+                 f"{silent_meters} meters silent). Check the collector, the broker and the store."),
         ts=now, numbers={"silent_s": silent_s, "silent_meters": float(silent_meters)},
     )
 

@@ -66,20 +66,23 @@ def test_failed_channel_is_reported_and_retried_next_run_while_others_stay_quiet
     bad = webhook_channel(f"http://127.0.0.1:{closed}/hook", 1.0)
     bad = type(bad)("broken", bad.url, bad.secrets)
     state = DedupeState(tmp_path / "state.db")
-    report = deliver([_event("k")], [bad, good], state, T0, window_s=WINDOW_S, retries=1,
-                     backoff_s=0, sleep=_no_sleep)
-    [d] = report.deliveries
+    report = deliver([_event("k"), _event("k2")], [bad, good], state, T0, window_s=WINDOW_S,
+                     retries=1, backoff_s=0, sleep=_no_sleep)
+    d, d2 = report.deliveries
     assert [(r.channel, r.ok, r.attempts) for r in d.results] == [("broken", False, 2),
                                                                   ("webhook", True, 1)]
-    assert [r.channel for r in report.failed] == ["broken"]
-    assert report.sent == 1
+    # Once down, the channel is not retried for the run's later alerts.
+    assert [(r.channel, r.ok, r.attempts) for r in d2.results] == [("broken", False, 0),
+                                                                   ("webhook", True, 1)]
+    assert [r.channel for r in report.failed] == ["broken", "broken"]
+    assert report.sent == 2
     assert d.as_json_dict()["channels"]["broken"]["ok"] is False  # type: ignore[index]
     # Next run: only the failed channel is tried again.
     report = deliver([_event("k")], [bad, good], state, T0 + timedelta(minutes=5),
                      window_s=WINDOW_S, retries=0, backoff_s=0, sleep=_no_sleep)
     [d] = report.deliveries
     assert [r.channel for r in d.results] == ["broken"] and d.deduplicated == ("webhook",)
-    assert len(webhook.received) == 1
+    assert len(webhook.received) == 2
     state.close()
 
 

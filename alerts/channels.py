@@ -81,8 +81,10 @@ def webhook_channel(url: str, timeout_s: float) -> Channel:
     path = parts.path or "/"
     apprise_url = (f"{scheme}://{netloc}{path}?{_SLACK_REMAP}&cto={timeout_s:g}"
                    f"&rto={timeout_s:g}{extra}")
+    # The whole URL is the credential (Slack's token is its path); mask it and its parts.
     secrets = _secret_forms(url.strip(), parts.path if len(parts.path) > 1 else None,
-                            parts.query or None, *parts.path.strip("/").split("/")[-1:])
+                            parts.query or None, parts.password,
+                            *parts.path.strip("/").split("/")[-1:])
     return Channel("webhook", apprise_url, secrets)
 
 

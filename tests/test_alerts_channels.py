@@ -93,6 +93,11 @@ def test_email_channel_url_carries_server_recipients_and_quoted_password() -> No
 def test_webhook_channel_maps_to_slack_text_payload_and_rejects_other_schemes() -> None:
     ch = webhook_channel("https://hooks.example.com/services/T/B/xyz", 5.0)
     assert ch.url.startswith("jsons://hooks.example.com/services/T/B/xyz?:message=text")
+    assert {"https://hooks.example.com/services/T/B/xyz", "/services/T/B/xyz", "xyz"} <= set(
+        ch.secrets)
+    with_auth = webhook_channel("https://bot:pw-123@hooks.example.com/in?key=k-9", 5.0)
+    assert {"pw-123", "key=k-9"} <= set(with_auth.secrets)
+    assert with_auth.url.endswith("&-key=k-9")  # the webhook's own query passes through
     with pytest.raises(ConfigError, match="WEBHOOK_URL"):
         webhook_channel("ftp://hooks.example.com/x", 5.0)
 

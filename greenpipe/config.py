@@ -4,11 +4,12 @@ Defaults live here and only here. Validation happens once, at load, and every er
 the key, the bad value and the fix (``ConfigError``). Connecting happens later, elsewhere.
 
 Environment overrides follow one rule: ``GREENPIPE_<SECTION>_<KEY>`` sets ``[section] key``
-for the scalar keys of the ``broker``, ``store``, ``collector`` and ``simulator`` sections,
-for example ``GREENPIPE_STORE_URL`` or ``GREENPIPE_BROKER_PORT``. Secrets are never read
+for the scalar keys of the ``broker``, ``store``, ``collector``, ``simulator`` and ``alerts``
+sections, for example ``GREENPIPE_STORE_URL`` or ``GREENPIPE_BROKER_PORT``. Secrets are never read
 from the TOML file: the broker password comes from ``GREENPIPE_BROKER_PASSWORD`` or from
 the file named by ``broker.password_file``; the InfluxDB token from
-``GREENPIPE_INFLUX_TOKEN`` or the file named by ``store.token_file``.
+``GREENPIPE_INFLUX_TOKEN`` or the file named by ``store.token_file``; the alert channels'
+secrets from ``GREENPIPE_ALERTS_<NAME>`` or the file named by ``alerts.<name>_file``.
 """
 
 from __future__ import annotations
@@ -173,6 +174,56 @@ class DashboardConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertsConfig:
+    """Alert delivery (``greenpipe alerts``): channels, de-duplication and retries.
+
+    A channel is on when its recipients are set (``email_to``, ``line_to``) or, for the
+    webhook, when its URL is present. Secrets come only from the environment or a file:
+    GREENPIPE_ALERTS_WEBHOOK_URL / ``webhook_url_file``, GREENPIPE_ALERTS_SMTP_PASSWORD /
+    ``smtp_password_file``, GREENPIPE_ALERTS_LINE_TOKEN / ``line_token_file``.
+    """
+
+    dedupe_window_s: int = 86400
+    """The same alert key is not re-sent on a channel within this window. [s]"""
+    state_path: str = "auto"
+    """SQLite file remembering what was sent; ``auto``: ``<store file>.alerts.db`` beside
+    a SQLite store, ``var/alerts-state.db`` for InfluxDB."""
+    offline_factor: float = 3.0
+    """A meter is offline after this many of its reading intervals without a reading."""
+    default_interval_s: int = 1800
+    """Reading interval assumed for a meter with fewer than two stored readings. [s]"""
+    stall_after_s: int = 3600
+    """The collector has stalled when the store received nothing for this long. [s]"""
+    retries: int = 3
+    """Extra attempts per channel after a failed send."""
+    backoff_s: float = 2.0
+    """Wait before the first retry; doubles at each further retry. [s]"""
+    timeout_s: float = 10.0
+    """Network timeout of one send. [s]"""
+    webhook_url_file: str | None = None
+    """File holding the Slack-compatible webhook URL (alternative to the environment)."""
+    email_to: str = ""
+    """Comma-separated recipients; empty turns e-mail off."""
+    email_from: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_user: str = ""
+    smtp_password_file: str | None = None
+    """File holding the SMTP password (alternative to GREENPIPE_ALERTS_SMTP_PASSWORD)."""
+    line_to: str = ""
+    """Comma-separated LINE user, group or room ids (Messaging API push); empty: off."""
+    line_token_file: str | None = None
+    """File holding the LINE channel access token (alternative to the environment)."""
+    webhook_url: str | None = field(default=None, repr=False)
+    """Filled from GREENPIPE_ALERTS_WEBHOOK_URL or ``webhook_url_file`` only; never logged."""
+    smtp_password: str | None = field(default=None, repr=False)
+    """Filled from GREENPIPE_ALERTS_SMTP_PASSWORD or ``smtp_password_file`` only."""
+    line_token: str | None = field(default=None, repr=False)
+    """Filled from GREENPIPE_ALERTS_LINE_TOKEN or ``line_token_file`` only; never logged."""
+
+
+@dataclass(frozen=True, slots=True)
 class ShutdownPeriod:
     """A recurring plant shutdown (Golden Week, Obon, New Year), as month-day bounds."""
 
@@ -292,6 +343,7 @@ class Config:
     city: CityConfig = field(default_factory=CityConfig)
     forecasting: ForecastingConfig = field(default_factory=ForecastingConfig)
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     sites: tuple[Site, ...] = ()
     meters: tuple[Meter, ...] = ()
     shutdowns: tuple[ShutdownPeriod, ...] = ()
@@ -318,9 +370,10 @@ _SECTIONS: dict[str, type] = {
     "city": CityConfig,
     "forecasting": ForecastingConfig,
     "dashboard": DashboardConfig,
+    "alerts": AlertsConfig,
 }
 _LISTS = ("sites", "meters", "shutdowns", "measures", "targets", "emission_factors")
-_ENV_SECTIONS = ("broker", "store", "collector", "simulator")
+_ENV_SECTIONS = ("broker", "store", "collector", "simulator", "alerts")
 
 
 def default_config_path() -> Path:
@@ -374,6 +427,12 @@ def config_from_dict(
             "secrets do not belong in the config file; set GREENPIPE_BROKER_PASSWORD "
             "or broker.password_file",
         )
+    for name in sorted(set(_ALERT_SECRETS) & set(raw.get("alerts", {}))):
+        raise ConfigError(
+            f"alerts.{name}", "***",
+            f"secrets do not belong in the config file; set GREENPIPE_ALERTS_{name.upper()} "
+            f"or alerts.{name}_file",
+        )
     if "token" in raw.get("store", {}):
         raise ConfigError(
             "store.token", "***",
@@ -396,6 +455,12 @@ def config_from_dict(
     store_cfg: StoreConfig = sections["store"]
     sections["store"] = replace(store_cfg, token=_secret(
         "INFLUX_TOKEN", store_cfg.token_file, "store.token_file", env, base_dir))
+    alerts: AlertsConfig = sections["alerts"]
+    alert_secrets: dict[str, Any] = {
+        name: _secret(f"ALERTS_{name.upper()}", getattr(alerts, f"{name}_file"),
+                      f"alerts.{name}_file", env, base_dir)
+        for name in _ALERT_SECRETS}
+    sections["alerts"] = replace(alerts, **alert_secrets)
 
     sites = tuple(_build_site(d, f"sites[{i}]") for i, d in enumerate(_table_list(raw, "sites")))
     meters = tuple(
@@ -461,7 +526,8 @@ class _EnvString(str):
         return obj
 
 
-_SECRET_FIELDS = ("password", "token")
+_ALERT_SECRETS = ("webhook_url", "smtp_password", "line_token")
+_SECRET_FIELDS = ("password", "token", *_ALERT_SECRETS)
 """Fields filled only from dedicated environment variables or files, never from TOML."""
 
 

@@ -132,6 +132,7 @@ def validate(cfg: Config) -> None:
                 "use a percentage change above -100 and at most 100, e.g. -8",
             )
     _validate_forecasting(cfg)
+    _validate_alerts(cfg)
 
 
 def _validate_forecasting(cfg: Config) -> None:
@@ -193,3 +194,45 @@ def _validate_forecasting(cfg: Config) -> None:
         if not ef.grid_region.strip():
             raise ConfigError(f"{where}.grid_region", ef.grid_region,
                               "use a region name such as japan or tepco")
+
+
+def _validate_alerts(cfg: Config) -> None:
+    """Checks of [alerts]; a channel's missing secret is reported when alerts are sent."""
+    a = cfg.alerts
+    for key in ("dedupe_window_s", "default_interval_s", "stall_after_s"):
+        if getattr(a, key) < 1:
+            raise ConfigError(f"alerts.{key}", getattr(a, key), "use 1 s or more")
+    if not a.offline_factor >= 1:
+        raise ConfigError("alerts.offline_factor", a.offline_factor,
+                          "use 1 or more reading intervals, e.g. 3")
+    if not 0 <= a.retries <= 10:
+        raise ConfigError("alerts.retries", a.retries, "use 0 to 10 extra attempts")
+    if not (a.backoff_s >= 0 and a.timeout_s > 0):
+        raise ConfigError("alerts.backoff_s / timeout_s", (a.backoff_s, a.timeout_s),
+                          "use a backoff of 0 s or more and a timeout above 0 s")
+    if not a.state_path.strip():
+        raise ConfigError("alerts.state_path", a.state_path,
+                          "name a SQLite file, or use auto (beside a SQLite store)")
+    if a.email_to.strip():
+        if not a.smtp_host.strip():
+            raise ConfigError("alerts.smtp_host", a.smtp_host,
+                              "alerts.email_to is set; name the SMTP server, e.g. smtp.example.jp")
+        if "@" not in a.email_from:
+            raise ConfigError("alerts.email_from", a.email_from,
+                              "alerts.email_to is set; give the sender address, "
+                              "e.g. greenpipe@example.jp")
+        if any("@" not in x for x in _split_list(a.email_to)):
+            raise ConfigError("alerts.email_to", a.email_to,
+                              "use comma-separated e-mail addresses")
+    if not 1 <= a.smtp_port <= 65535:
+        raise ConfigError("alerts.smtp_port", a.smtp_port, "use a TCP port between 1 and 65535")
+    for i, target in enumerate(_split_list(a.line_to)):
+        if not re.fullmatch(r"[UCR][0-9a-f]{32}", target):
+            raise ConfigError(f"alerts.line_to[{i}]", target,
+                              "use a LINE user (U...), group (C...) or room (R...) id: "
+                              "a letter and 32 hex digits, from your bot's webhook events")
+
+
+def _split_list(text: str) -> list[str]:
+    """Split a comma-separated config value into its non-empty, stripped items."""
+    return [x.strip() for x in text.split(",") if x.strip()]

@@ -357,6 +357,36 @@ def test_forecast_and_savings_records(store: Store) -> None:
     assert store.read_savings() == [null_test]
 
 
+def test_records_with_every_optional_number_missing_round_trip(store: Store) -> None:
+    """Issue 14: a savings record of NaNs was written without those fields to InfluxDB and
+    could not be read back (``SavingsRecord.__init__() missing 5 required ...``)."""
+    import math
+    from dataclasses import fields
+
+    from greenpipe.results import BaselinePoint, ForecastRecord, SavingsRecord, record_to_row
+
+    nan = math.nan
+    savings = SavingsRecord("run-nan", T0, "o-main", "office", "", "daily", T0 - 400 * H,
+                            T0 - 35 * H, T0 - 35 * H, T0, nan, nan, nan, nan, nan, nan)
+    forecast = ForecastRecord("run-nan", T0, "site", "office", 2025, nan, nan, nan)
+    point = BaselinePoint("run-nan", T0, "o-main", "office", "", T0 - 24 * H,
+                          nan, nan, nan, nan)
+    assert store.write_savings([savings]) == 1
+    assert store.write_forecasts([forecast]) == 1
+    assert store.write_baseline_points([point]) == 1
+    for written, read in ((savings, store.read_savings()), (forecast, store.read_forecasts()),
+                          (point, store.read_baseline_points())):
+        assert len(read) == 1
+        # NaN != NaN: compare the flat rows, where NaN and None are both None.
+        assert record_to_row(read[0]) == record_to_row(written)
+        for f in fields(written):
+            value, sent = getattr(read[0], f.name), getattr(written, f.name)
+            if isinstance(sent, float) and math.isnan(sent):
+                assert isinstance(value, float) and math.isnan(value), f.name
+            else:
+                assert value == sent, f.name
+
+
 def test_baseline_points_round_trip(store: Store) -> None:
     from dataclasses import replace
 

@@ -451,3 +451,19 @@ def test_every_store_implements_the_protocol_exactly(store: Store) -> None:
         for p_name, param in expected.parameters.items():
             got = actual.parameters[p_name]
             assert (got.kind, got.default) == (param.kind, param.default), (name, p_name)
+
+
+def test_sequence_states_round_trip_and_the_last_wins(store: Store) -> None:
+    from dataclasses import replace
+
+    from greenpipe.model import SequenceState
+
+    assert store.read_sequence_states() == {}
+    a = SequenceState("o-main", "office", 41, T0, T0 - 3 * H, messages=40, lost=3,
+                      restarts=1, holes=((2, 3), (40, 40)), old_holes=((7, 7),))
+    b = SequenceState('工場 "x",=1', "factory", 0, T0, T0)
+    store.write_sequence_states([a, b])
+    assert store.read_sequence_states() == {a.meter_id: a, b.meter_id: b}
+    newer = replace(a, high_seq=42, messages=41, lost=2, holes=((2, 2), (40, 40)))
+    store.write_sequence_states([newer])
+    assert store.read_sequence_states() == {a.meter_id: newer, b.meter_id: b}

@@ -58,6 +58,7 @@ from collector.sharing import Ownership
 from collector.spool import Spool, SpoolingStore
 from greenpipe.config import Config
 from greenpipe.errors import GreenpipeError, StoreError
+from greenpipe.model import BrokerStatus
 from greenpipe.mqtt import connect_and_start, make_client
 from greenpipe.stores import Store, open_configured_store
 
@@ -135,6 +136,8 @@ class Collector:
         self._not_taken = 0
         self._watch: BrokerWatch | None = None
         self._sys_mid: int | None = None
+        self._status_written: tuple[int | None, str | None] = (None, None)
+        self._status_retry_at = 0.0
 
     # ------------------------------------------------------------ lifecycle
 
@@ -469,6 +472,23 @@ class Collector:
             if m.qos > 0 and m.conn == conn:
                 client.ack(m.mid, m.qos)
 
+    def _store_broker_status(self, now: float) -> None:
+        """Store the broker's ``$SYS`` drop count when it changed (dashboard, store stats)."""
+        watch, store = self._watch, self._store
+        if watch is None or store is None or now < self._status_retry_at:
+            return
+        seen = (watch.dropped, watch.version)
+        if seen == self._status_written:
+            return
+        try:
+            store.write_broker_status(BrokerStatus(self._cfg.collector.client_id,
+                                                   datetime.now(UTC), seen[0], seen[1] or ""))
+        except StoreError as exc:
+            self._status_retry_at = now + 30.0
+            log.warning("cannot store the broker's $SYS status (%s); retrying in 30 s", exc)
+            return
+        self._status_written = seen
+
     def _give_up(self) -> bool:
         return self._abandon_at is not None and time.monotonic() >= self._abandon_at
 
@@ -500,6 +520,7 @@ class Collector:
                     flush_due = None
                 if self._spooling is not None and self._spooling.spool.depth:
                     self._spooling.replay()
+                self._store_broker_status(now)
                 if now - last_summary >= cc.summary_interval_s:
                     received = self._received
                     rate = (received - last_received) / (now - last_summary)

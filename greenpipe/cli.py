@@ -117,14 +117,15 @@ def _cmd_store_stats(args: argparse.Namespace) -> int:
     try:
         stats = store.stats()
         seq = store.read_sequence_states()
+        brokers = store.read_broker_status()
     finally:
         store.close()
     if args.json:
-        print("\n".join(store_stats.json_lines(stats, seq)))
+        print("\n".join(store_stats.json_lines(stats, seq, brokers)))
         return 0
     if not stats.meters:
         print(f"store {cfg.store.url} holds no readings yet — is the collector running?")
-    print("\n".join(store_stats.table_lines(stats, seq)))
+    print("\n".join(store_stats.table_lines(stats, seq, brokers)))
     return 0
 
 

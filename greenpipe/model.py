@@ -168,3 +168,17 @@ class SequenceState:
     """Missing ``seq`` ranges ``(first, last)`` of the current run that may still arrive."""
     old_holes: tuple[tuple[int, int], ...] = ()
     """Missing ranges of the run before the last restart (late messages still fill them)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerStatus:
+    """What a collector last saw of its broker's own counters (``$SYS``), for display."""
+
+    client_id: str
+    """The collector that saw it (``collector.client_id``)."""
+    seen_at: datetime
+    """When it was seen, aware UTC."""
+    dropped: int | None
+    """Messages the broker dropped since it started, all clients; None: not published."""
+    version: str = ""
+    """The broker's version text, empty when it publishes none."""

@@ -2,15 +2,16 @@
 
 Each meter's upstream loss (messages it numbered with ``seq`` that never reached the
 collector, ``collector.sequence``) is read from the store next to its readings, so the
-CLI and the dashboard show what the collector counted.
+CLI and the dashboard show what the collector counted; so is what each collector last
+saw of the broker's own drop counter (``$SYS``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from greenpipe.model import SequenceState
+from greenpipe.model import BrokerStatus, SequenceState
 from greenpipe.stores.base import MeterStats, StoreStats
 
 
@@ -34,8 +35,10 @@ def _rows(stats: StoreStats, seq: Mapping[str, SequenceState]) -> list[MeterStat
     return sorted(rows, key=lambda m: m.meter)
 
 
-def json_lines(stats: StoreStats, seq: Mapping[str, SequenceState]) -> list[str]:
-    """One JSON object per meter (with ``upstream_lost``), then the dead-letter count."""
+def json_lines(stats: StoreStats, seq: Mapping[str, SequenceState],
+               brokers: Sequence[BrokerStatus] = ()) -> list[str]:
+    """One JSON object per meter (with ``upstream_lost``), then the totals: dead letters,
+    upstream loss and each collector's view of the broker's drop counter."""
     out = []
     for m in _rows(stats, seq):
         out.append(json.dumps({
@@ -48,11 +51,14 @@ def json_lines(stats: StoreStats, seq: Mapping[str, SequenceState]) -> list[str]
             "upstream_lost": seq[m.meter].lost if m.meter in seq else 0,
         }, ensure_ascii=False))
     out.append(json.dumps({"dead_letters": stats.dead_letters,
-                           "upstream_lost": sum(s.lost for s in seq.values())}))
+                           "upstream_lost": sum(s.lost for s in seq.values()),
+                           "broker_dropped": {b.client_id: b.dropped for b in brokers}},
+                          ensure_ascii=False))
     return out
 
 
-def table_lines(stats: StoreStats, seq: Mapping[str, SequenceState]) -> list[str]:
+def table_lines(stats: StoreStats, seq: Mapping[str, SequenceState],
+                brokers: Sequence[BrokerStatus] = ()) -> list[str]:
     """A table sized to the longest meter and site ids, then totals and a loss warning."""
     rows = _rows(stats, seq)
     out = []
@@ -72,6 +78,10 @@ def table_lines(stats: StoreStats, seq: Mapping[str, SequenceState]) -> list[str
             out.append(f"{m.meter:<{mw}} {m.site:<{sw}} {m.readings:>9} {first:<17} "
                        f"{last:<17} {days:>6.1f} {energy:>{ew}} {lost:>6}")
     out.append(f"dead letters: {stats.dead_letters}")
+    for b in brokers:
+        dropped = "not published" if b.dropped is None else str(b.dropped)
+        out.append(f"broker dropped messages (seen by {b.client_id} at "
+                   f"{b.seen_at.strftime('%Y-%m-%d %H:%M')} UTC): {dropped}")
     total = sum(s.lost for s in seq.values())
     if total:
         out.append(f"UPSTREAM LOSS: {total} messages numbered by the meters (seq) never "

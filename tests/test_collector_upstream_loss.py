@@ -54,6 +54,10 @@ def _backfill(cfg: Config) -> tuple[list[tuple[str, bytes]], list[tuple[str, byt
     return backfill, live
 
 
+def collector_id(collector: Collector) -> str:
+    return collector._cfg.collector.client_id
+
+
 def _run(example_config: Config, tmp_path: Path, *, stock: bool
          ) -> tuple[int, dict[str, int], dict[str, int], Collector, Path]:
     broker = start_mosquitto(tmp_path / "mosquitto", stock_queues=stock, sys_interval_s=1)
@@ -126,6 +130,7 @@ def test_stock_mosquitto_loss_is_reported_exactly(
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert {r["meter"]: r["upstream_lost"] for r in rows[:-1]} == lost
     assert rows[-1]["upstream_lost"] == shortfall
+    assert rows[-1]["broker_dropped"] == {collector_id(collector): shortfall}
 
 
 @pytest.mark.integration

@@ -68,6 +68,10 @@ def _figure(at: AppTest, index: int) -> dict:
     return json.loads(at.get("plotly_chart")[index].proto.spec)
 
 
+def _xs(trace: dict) -> np.ndarray:
+    return _ys({"y": trace["x"]})
+
+
 def _ys(trace: dict) -> np.ndarray:
     y = trace["y"]
     if isinstance(y, dict):  # plotly's binary encoding of numeric arrays
@@ -203,6 +207,38 @@ def test_meters_page_health_and_dead_letters(tmp_path: Path,
     assert list(dead["Raw payload"]) == ["hex: ff fe 00", '{"ts": oops']
     assert list(dead["Received (JST)"]) == ["1 Oct 2025 11:05 JST", "1 Oct 2025 11:00 JST"]
     assert [c.value for c in at.code] == ["hex: ff fe 00", '{"ts": oops']
+
+
+def test_meters_page_shows_upstream_loss_and_broker_drops(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14: readings lost before the collector must show on the Meters page."""
+    from greenpipe.model import BrokerStatus, SequenceState
+    from greenpipe.stores.sqlite import SqliteStore
+
+    at = _app(tmp_path, monkeypatch)
+    store = SqliteStore(tmp_path / "store.db")
+    store.write_sequence_states([SequenceState("f1-main", "factory-1", 99, AS_OF, AS_OF,
+                                               lost=69),
+                                 SequenceState("pv-1", "pv-plant", 99, AS_OF, AS_OF)])
+    store.write_broker_status(BrokerStatus("greenpipe-collector", AS_OF, 760, "mosquitto"))
+    store.close()
+    _open(at, "views/meters.py")
+    health = at.dataframe[0].value
+    lost = dict(zip(health["Meter"], health["Lost upstream"], strict=True))
+    assert lost == {"f1-gas": 0, "f2-main": 0, "f1-main": 69, "office-1-main": 0, "pv-1": 0}
+    assert any("69 messages were lost" in w.value and "max_queued_messages 0" in w.value
+               for w in at.warning)
+    bars = _figure(at, 0)["data"][0]
+    assert list(bars["y"]) == ["f1-main"] and list(_xs(bars)) == [69]
+    assert any("Messages the broker dropped" in e.value and "760" in e.value
+               for e in at.error)
+
+
+def test_meters_page_without_upstream_loss_says_so(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _open(_app(tmp_path, monkeypatch, lang="ja"), "views/meters.py")
+    assert any("欠落なし" in s.value for s in at.success)
+    assert not at.warning
 
 
 def test_export_page_counts_rows_in_scope(tmp_path: Path,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from greenpipe.errors import ConfigError, StoreError
-from greenpipe.model import DeadLetter, QualityFlag, Reading, SequenceState
+from greenpipe.model import BrokerStatus, DeadLetter, QualityFlag, Reading, SequenceState
 from greenpipe.stores import open_store, parse_store_url
 from greenpipe.stores.sqlite import SqliteStore
 
@@ -136,6 +136,7 @@ def test_cli_store_stats_json(tmp_path: Path) -> None:
     store.write_dead_letters([DeadLetter(T0, "t", b"\xff", "payload.bad_json", "not JSON")])
     store.write_sequence_states([SequenceState("f2-main", "factory-2", 9, T0, T0, lost=5),
                                  SequenceState("f3-main", "factory-3", 2, T0, T0, lost=2)])
+    store.write_broker_status(BrokerStatus("c1", T0, 760, "mosquitto version 2"))
     store.close()
     out = subprocess.run(
         [sys.executable, "-m", "greenpipe", "store", "stats", "--store", f"sqlite:///{path}",
@@ -150,7 +151,7 @@ def test_cli_store_stats_json(tmp_path: Path) -> None:
         # Loss is shown even for a meter none of whose readings were stored.
         {"meter": "f3-main", "site": "factory-3", "readings": 0, "first_ts": None,
          "last_ts": None, "energy_kwh": 0.0, "upstream_lost": 2},
-        {"dead_letters": 1, "upstream_lost": 7},
+        {"dead_letters": 1, "upstream_lost": 7, "broker_dropped": {"c1": 760}},
     ]
 
 

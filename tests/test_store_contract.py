@@ -467,3 +467,17 @@ def test_sequence_states_round_trip_and_the_last_wins(store: Store) -> None:
     newer = replace(a, high_seq=42, messages=41, lost=2, holes=((2, 2), (40, 40)))
     store.write_sequence_states([newer])
     assert store.read_sequence_states() == {a.meter_id: newer, b.meter_id: b}
+
+
+def test_broker_status_round_trips_and_the_last_wins(store: Store) -> None:
+    from greenpipe.model import BrokerStatus
+
+    assert store.read_broker_status() == []
+    a = BrokerStatus("collector-a", T0, 760, "mosquitto version 2.0.11")
+    b = BrokerStatus("collector-b", T0, None)
+    store.write_broker_status(a)
+    store.write_broker_status(b)
+    assert store.read_broker_status() == [a, b]
+    later = BrokerStatus("collector-a", T0 + H, 800, "mosquitto version 2.0.11")
+    store.write_broker_status(later)
+    assert store.read_broker_status() == [later, b]

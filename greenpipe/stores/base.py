@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
-from greenpipe.model import DeadLetter, Meter, Reading, SequenceState, Site
+from greenpipe.model import BrokerStatus, DeadLetter, Meter, Reading, SequenceState, Site
 from greenpipe.results import (
     BASELINE_TABLE,
     FORECAST_TABLE,
@@ -168,6 +168,14 @@ class Store(Protocol):
 
     def read_sequence_states(self) -> dict[str, SequenceState]:
         """Return the stored ``seq`` state of every meter, keyed by meter id."""
+        ...
+
+    def write_broker_status(self, status: BrokerStatus) -> None:
+        """Store what a collector saw of its broker (one per collector, the last wins)."""
+        ...
+
+    def read_broker_status(self) -> list[BrokerStatus]:
+        """Return the last broker status each collector stored, by client id."""
         ...
 
     def close(self) -> None:

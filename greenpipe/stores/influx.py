@@ -28,7 +28,7 @@ import pandas as pd
 from influxdb_client import Point, WritePrecision
 
 from greenpipe.errors import ConfigError, StoreError
-from greenpipe.model import DeadLetter, Reading, SequenceState
+from greenpipe.model import BrokerStatus, DeadLetter, Reading, SequenceState
 from greenpipe.results import (
     BASELINE_TABLE,
     BaselinePoint,
@@ -70,6 +70,8 @@ ROLLUP_MEASUREMENT = "energy_1h"
 DEAD_LETTER_MEASUREMENT = "dead_letter"
 SEQUENCE_MEASUREMENT = "sequence_state"
 """Measurement of each meter's ``seq`` state (upstream loss): tag meter, newest point wins."""
+BROKER_MEASUREMENT = "broker_status"
+"""Measurement of each collector's view of its broker's ``$SYS``: tag client, newest wins."""
 TOKEN_ENV = "GREENPIPE_INFLUX_TOKEN"
 """Environment variable holding the InfluxDB token (``user:password`` on 1.x)."""
 
@@ -503,6 +505,27 @@ class InfluxStore(ResultRecordsMixin):
                 row["meter_id"] = series.tags.get("meter", "")
                 out[row["meter_id"]] = sequence_state_from_row(row)
         return dict(sorted(out.items()))
+
+    def write_broker_status(self, status: BrokerStatus) -> None:
+        """Store a collector's view of its broker as a point at ``seen_at`` (newest wins)."""
+        point = (Point(BROKER_MEASUREMENT).tag("client", _check_tag("client", status.client_id))
+                 .field("version", status.version))
+        if status.dropped is not None:
+            point = point.field("dropped", int(status.dropped))
+        self._write_once([point.time(_unique_ns(status.seen_at), WritePrecision.NS)
+                          .to_line_protocol()], precision="ns")
+
+    def read_broker_status(self) -> list[BrokerStatus]:
+        """Return every collector's last view of its broker, by client id."""
+        q = (f'SELECT "dropped", "version" FROM {quote_ident(BROKER_MEASUREMENT)} '
+             'GROUP BY "client" ORDER BY time DESC LIMIT 1')
+        out = []
+        for series in self.query(q)[0]:
+            for ts, dropped, version in series.values[:1]:
+                out.append(BrokerStatus(series.tags.get("client", ""), _from_ms(ts),
+                                        None if dropped is None else int(dropped),
+                                        str(version or "")))
+        return sorted(out, key=lambda b: b.client_id)
 
     # ------------------------------------------------------------------ results
 

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from greenpipe.errors import StoreError
-from greenpipe.model import DeadLetter, Reading, SequenceState
+from greenpipe.model import BrokerStatus, DeadLetter, Reading, SequenceState
 from greenpipe.results import (
     BASELINE_TABLE,
     FORECAST_TABLE,
@@ -84,8 +84,15 @@ CREATE TABLE IF NOT EXISTS sequence_state (
     holes       TEXT    NOT NULL,
     old_holes   TEXT    NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS broker_status (
+    client_id  TEXT    PRIMARY KEY,
+    seen_at_ms INTEGER NOT NULL,
+    dropped    INTEGER,
+    version    TEXT    NOT NULL
+) WITHOUT ROWID;
 """
-"""Each meter's ``seq`` state: upstream loss (``collector.sequence``)."""
+"""Each meter's ``seq`` state (upstream loss, ``collector.sequence``) and each collector's
+view of its broker's ``$SYS`` drop counter."""
 
 
 def _results_schema() -> str:
@@ -336,6 +343,20 @@ class SqliteStore(ResultRecordsMixin):
         rows = self._query(f"SELECT {', '.join(cols)} FROM sequence_state ORDER BY meter_id")
         states = (sequence_state_from_row(dict(zip(cols, r, strict=True))) for r in rows)
         return {s.meter_id: s for s in states}
+
+    def write_broker_status(self, status: BrokerStatus) -> None:
+        """Store a collector's view of its broker (the same client id again replaces it)."""
+        self._execute_many(
+            "INSERT OR REPLACE INTO broker_status (client_id, seen_at_ms, dropped, version) "
+            "VALUES (?, ?, ?, ?)",
+            [(status.client_id, _to_ms(status.seen_at), status.dropped, status.version)])
+
+    def read_broker_status(self) -> list[BrokerStatus]:
+        """Return every collector's last view of its broker, by client id."""
+        rows = self._query("SELECT client_id, seen_at_ms, dropped, version FROM broker_status "
+                           "ORDER BY client_id")
+        return [BrokerStatus(str(c), _from_ms(int(t)), None if d is None else int(d), str(v))
+                for c, t, d, v in rows]
 
     def read_baseline_points(self, run_id: str | None = None,
                              meter_ids: Sequence[str] | None = None) -> list[BaselinePoint]:

@@ -28,7 +28,13 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from collector.codes import RejectCode
-from collector.decoders import GREENPIPE_JSON, DecodeContext, Decoder
+from collector.decoders import (
+    GREENPIPE_JSON,
+    DecodeContext,
+    Decoder,
+    load_json_object,
+    parse_timestamp,
+)
 from collector.devices import resolve_decoder
 from collector.registers import RegisterTracker
 from collector.sequence import observe as observe_seq
@@ -36,7 +42,7 @@ from greenpipe.config import Config
 from greenpipe.errors import ConfigError, PayloadError, StoreError
 from greenpipe.model import DeadLetter, Reading, SequenceState
 from greenpipe.stores.base import Store
-from greenpipe.wire import reading_subscription
+from greenpipe.wire import parse_reading_topic, reading_subscription
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +246,7 @@ class Pipeline:
                     self._readings.append((reading, msg))
         except PayloadError as exc:
             self._reject(msg, str(exc.code), str(exc))
+            self._observe_rejected_seq(msg)
         except Exception as exc:  # a bug must cost one message, never the collector
             log.exception("unexpected error on message from %s", msg.topic)
             self._reject(msg, RejectCode.INTERNAL_ERROR.value,
@@ -302,6 +309,22 @@ class Pipeline:
                 "and persistence true). Counted per meter in greenpipe_collector_upstream_"
                 "lost_messages and `greenpipe store stats`", meter_id,
                 after.lost - before.lost, seq, topic)
+
+    def _observe_rejected_seq(self, msg: Inbound) -> None:
+        """A dead-lettered native message still arrived: count its ``seq`` if it is readable,
+        so the dead letter is not also reported as upstream loss."""
+        parsed = parse_reading_topic(self._ctx.topic_prefix, msg.topic)
+        if parsed is None or parsed[1] not in self._ctx.meters:
+            return
+        try:
+            body = load_json_object(msg.payload)
+            seq, ts = body.get("seq"), parse_timestamp(body.get("ts"))
+        except PayloadError:
+            return
+        if isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0:
+            meter = self._ctx.meters[parsed[1]]
+            with self._lock:
+                self._observe_seq(meter.id, meter.site, seq, ts, msg.topic)
 
     def _write_seq_states(self, give_up: Callable[[], bool]) -> bool:
         """Store the changed ``seq`` states before the messages are acknowledged."""

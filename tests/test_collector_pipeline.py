@@ -332,3 +332,17 @@ def test_upstream_loss_count_survives_a_collector_restart_without_false_loss(
     state = sqlite_store.read_sequence_states()["f1-main"]
     assert (state.lost, state.holes, state.high_seq) == (2, ((5, 6),), 7)
     assert dict(second.report(0).upstream_lost) == {"f1-main": 2}
+
+
+def test_a_dead_lettered_message_is_not_also_upstream_loss(
+        example_config: Config, sqlite_store: SqliteStore) -> None:
+    pipeline = make_pipeline(example_config, sqlite_store)
+    pipeline.handle(msg(F1, encode_reading(T0, 100.0, seq=0)))
+    bad = json.dumps({"ts": (T0 + STEP).isoformat(), "register_kwh": -1.0, "seq": 1})
+    pipeline.handle(msg(F1, bad.encode()))  # negative register: a dead letter, but it came
+    pipeline.handle(msg(F1, b'{"ts": oops, "seq": 2}'))  # unreadable: its seq is unknown
+    pipeline.handle(msg(F1, encode_reading(T0 + 3 * STEP, 103.0, seq=3)))
+    assert pipeline.flush()
+    state = sqlite_store.read_sequence_states()["f1-main"]
+    assert (state.lost, state.holes) == (1, ((2, 2),))
+    assert pipeline.report(0).rejected_total == 2

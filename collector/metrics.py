@@ -52,6 +52,7 @@ class _Snapshot(_PromCollector):
             ("readings_written", r.written, "Readings written to the store (or spool)."),
             ("dead_letters_written", r.dead_letters, "Dead letters written."),
             ("duplicates", r.duplicates, "Redelivered or duplicate readings (not rewritten)."),
+            ("skipped", r.skipped, "Device messages without energy (e.g. status/sys), skipped."),
             ("forwarded", r.forwarded, "Messages passed to the group member owning the meter."),
             ("unwritten", r.unwritten, "Readings or dead letters lost at shutdown (logged)."),
         ):

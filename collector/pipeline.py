@@ -114,6 +114,8 @@ class CollectorReport:
     """Dead letters written to the store."""
     duplicates: int = 0
     """Exact duplicates of readings already held (redeliveries); nothing new to write."""
+    skipped: int = 0
+    """Device messages that carry no energy (e.g. a Shelly's ``status/sys``): not stored."""
     forwarded: int = 0
     """Messages passed on to the group member that owns their meter (scale-out)."""
     unwritten: int = 0
@@ -142,6 +144,7 @@ class _Counts:
     written: int = 0
     dead_letters: int = 0
     duplicates: int = 0
+    skipped: int = 0
     unwritten: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     quality: Counter[str] = field(default_factory=Counter)
@@ -221,6 +224,8 @@ class Pipeline:
             samples = decoder(msg.topic, msg.payload, ctx)
             with self._lock:
                 self._counts.decoded += 1
+                if not samples:
+                    self._counts.skipped += 1
                 for sample in samples:
                     self._last_seen[sample.meter_id] = msg.received_at
                     if sample.seq is not None:
@@ -280,7 +285,8 @@ class Pipeline:
             return CollectorReport(
                 received=received, decoded=c.decoded, written=c.written,
                 rejected=MappingProxyType(dict(sorted(c.rejected.items()))),
-                dead_letters=c.dead_letters, duplicates=c.duplicates, unwritten=c.unwritten,
+                dead_letters=c.dead_letters, duplicates=c.duplicates, skipped=c.skipped,
+                unwritten=c.unwritten,
                 quality=MappingProxyType(dict(sorted(c.quality.items()))),
                 upstream_lost=MappingProxyType(
                     {m: s.lost for m, s in sorted(self._seq.items()) if s.lost}),

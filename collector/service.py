@@ -571,6 +571,8 @@ def _format_counts(report: CollectorReport) -> str:
     text = (f"received {report.received}, written {report.written}, rejected "
             f"{report.rejected_total}" + (f" ({by_code})" if by_code else "")
             + f", dead letters {report.dead_letters}, duplicates {report.duplicates}")
+    if report.skipped:
+        text += f", skipped (no energy) {report.skipped}"
     if report.forwarded:
         text += f", forwarded {report.forwarded}"
     if report.quality:

@@ -299,6 +299,26 @@ def test_login_without_authlib_explains_what_to_install(
         assert not at.metric  # nothing of the city is shown
     else:  # Authlib present but no [auth] secrets: still no data, a clear message
         assert not at.metric
+        # Issue 14: it said only 'st.user has no attribute "is_logged_in"'.
+        text = at.error[0].value
+        assert "[auth]" in text and ".streamlit/secrets.toml" in text
+        assert all(k in text for k in ("redirect_uri", "cookie_secret", "client_id",
+                                       "client_secret", "server_metadata_url"))
+        assert "is_logged_in" not in text
+
+
+def test_login_with_incomplete_auth_secrets_names_the_missing_keys(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("authlib")
+    cfg = write_config(tmp_path, "en")
+    cfg.write_text(cfg.read_text().replace("[dashboard]\n", "[dashboard]\nlogin = true\n"))
+    monkeypatch.setenv("GREENPIPE_CONFIG", str(cfg))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback",
+                          "cookie_secret": "x" * 32, "client_id": "greenpipe"}
+    at.run()
+    assert not at.exception and not at.metric
+    assert "lacks client_secret, server_metadata_url" in at.error[0].value
 
 
 def _app_with_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:

@@ -217,7 +217,8 @@ class BaselineModel:
         n_days = (fit_df["ds"].max() - fit_df["ds"].min()).days + 1 if len(fit_df) else 0
         if len(fit_df) < 14:
             raise DataSufficiencyError(
-                f"only {len(fit_df)} usable intervals in the baseline of {data.scope}; "
+                f"only {len(fit_df)} usable intervals in the baseline of "
+                f"{data.scope or 'the series (no scope given)'}; "
                 "a baseline needs at least 14 with energy and temperature"
             )
         self.yearly = n_days >= (730 if {"hdd", "cdd"} & set(regs) else 365)

@@ -16,6 +16,7 @@ from numpy.testing import assert_allclose
 
 from forecasting.export import COLUMNS, tidy_table
 from forecasting.runner import (
+    ProjectionTask,
     baseline_points,
     build_tasks,
     execute,
@@ -120,7 +121,8 @@ def test_insufficient_data_gives_flagged_nan_records(city, tmp_path: Path  # typ
     store.catalog = store.catalog.of(cfg2.meters, cfg2.sites)
     store.write([Reading("new-meter", "office", as_of - pd.Timedelta(days=d).to_pytimedelta(),
                          energy_kwh=1.0) for d in range(0, 20)])
-    tasks = [t for t in build_tasks(cfg2, store, as_of, run_id="run-b")
+    all_tasks = build_tasks(cfg2, store, as_of, run_id="run-b")
+    tasks = [t for t in all_tasks
              if getattr(t, "meter_id", None) == "new-meter"
              or getattr(t, "scope_id", None) == "household"]
     records = execute(tasks, workers=1)
@@ -129,6 +131,10 @@ def test_insufficient_data_gives_flagged_nan_records(city, tmp_path: Path  # typ
     assert math.isnan(new.savings_kwh)
     # Nothing in the baseline year; 20 of the 90 reporting days.
     assert new.warnings == ("data.no_data", "data.low_coverage", "data.long_gap")
+    # Issue 14: messages about a projection's history name its scope.
+    histories = {(t.scope, t.scope_id): t.history for t in all_tasks
+                 if isinstance(t, ProjectionTask) and t.history is not None}
+    assert histories and all(h.scope == f"{s}:{i}" for (s, i), h in histories.items())
     household = [f for f in forecasts if f.scope_id == "household"]
     assert household and all(f.warnings == ("projection.no_data",) for f in household)
     assert all(math.isnan(f.co2_t_p50) for f in household)

@@ -6,6 +6,7 @@ import itertools
 import json
 import math
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import openpyxl
@@ -184,6 +185,7 @@ def test_cli_run_and_exports(city, tmp_path: Path,  # type: ignore[no-untyped-de
         if fmt == "csv":
             got = pd.read_csv(path, dtype={"site_id": str, "measure_id": str})
             meta = json.loads((tmp_path / "export.csv.metadata.json").read_text("utf-8"))
+            _check_metadata_is_informative(meta)
         elif fmt == "parquet":
             got = pd.read_parquet(path)
             meta = json.loads(pq.read_schema(path).metadata[b"greenpipe"])
@@ -191,6 +193,10 @@ def test_cli_run_and_exports(city, tmp_path: Path,  # type: ignore[no-untyped-de
             doc = json.loads(path.read_text("utf-8"))
             got, meta = pd.DataFrame(doc["rows"]), doc["metadata"]
         else:
+            styled = openpyxl.load_workbook(path)
+            for sheet in styled.worksheets:  # a header that looks like one and stays put
+                assert sheet.freeze_panes == "A2"
+                assert all(c.font.bold for c in sheet[1])
             book = openpyxl.load_workbook(path, read_only=True)
             assert book.sheetnames == ["data", "metadata"]
             header = next(book["data"].iter_rows(max_row=1, values_only=True))
@@ -211,6 +217,25 @@ def test_cli_run_and_exports(city, tmp_path: Path,  # type: ignore[no-untyped-de
     plant = expected[(expected["scope_id"] == "plant-main")
                      & (expected["quantity"] == "savings_kwh")]
     assert plant["unit"].tolist() == ["kWh"] and plant["measure_id"].tolist() == ["plant-led"]
+
+
+def _check_metadata_is_informative(meta: dict) -> None:  # type: ignore[type-arg]
+    """Issue 14: columns said only 'see docs', the method always said 'linear trend',
+    and fit_start/fit_end had no UTC offset."""
+    assert set(meta["columns"]) == set(COLUMNS)
+    assert all("see docs" not in d["description"] and d["description"]
+               for d in meta["columns"].values())
+    assert meta["columns"]["period_start_utc"]["unit"] == "ISO-8601 timestamp, UTC"
+    trends = {m["model"]["trend"] for m in meta["forecast_models"].values()
+              if m["model"] and "trend" in m["model"]}
+    assert trends
+    method = meta["method"]["projection"]
+    for trend in {"flat", "linear"}:
+        assert (f"{trend} trend" in method) == (trend in trends), (trend, method)
+    fitted = [m["model"] for m in meta["forecast_models"].values()
+              if m["model"] and m["model"].get("fit_start")]
+    assert fitted and all(datetime.fromisoformat(m[k]).utcoffset() is not None
+                          for m in fitted for k in ("fit_start", "fit_end"))
 
 
 def test_export_without_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -376,6 +376,10 @@ class Collector:
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
                        properties: Any = None) -> None:
         self._connected = False
+        if self._conn == 0:  # never connected: start() reports why and gives up
+            log.debug("connection to %s:%d closed before it was accepted (%s)",
+                      self._cfg.broker.host, self._cfg.broker.port, reason)
+            return
         if not self._closing:
             log.warning("lost the connection to %s:%d (%s); reconnecting with backoff "
                         "(%d-%d s)", self._cfg.broker.host, self._cfg.broker.port, reason,

@@ -7,6 +7,7 @@ shows the password.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
@@ -166,5 +167,39 @@ def test_collector_over_tls_with_a_client_certificate(tmp_path: Path) -> None:
         with pytest.raises(BrokerUnavailableError):
             connect_and_start(client, anonymous, timeout_s=3)
         client.loop_stop()
+    finally:
+        stop_process(broker)
+
+
+def test_refused_password_names_the_password_file_and_does_not_promise_a_reconnect(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 14: the error pointed only at GREENPIPE_BROKER_PASSWORD although the password
+    came from broker.password_file, after a 'reconnecting with backoff' warning."""
+    passwd = tmp_path / "passwd"
+    passwd.touch()
+    subprocess.run(["mosquitto_passwd", "-b", str(passwd), "collector", "right"], check=True)
+    port = free_loopback_port()
+    (tmp_path / "mosquitto.conf").write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\n"
+        + ("user root\n" if os.geteuid() == 0 else ""))
+    broker = subprocess.Popen([_find_mosquitto(), "-c", str(tmp_path / "mosquitto.conf")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, broker)
+        secret = tmp_path / "broker_password"
+        secret.write_text("wrong\n")
+        base = load_config(REPO / "config" / "example.toml", env={})
+        cfg = replace(base, broker=replace(
+            base.broker, host="127.0.0.1", port=port, username="collector",
+            password_file=str(secret), password="wrong"),
+            store=replace(base.store, url=f"sqlite:///{tmp_path}/store.db"),
+            collector=replace(base.collector, client_id="auth-collector"))
+        caplog.set_level(logging.DEBUG)
+        with pytest.raises(BrokerUnavailableError) as info:
+            Collector(cfg).start()
+        text = str(info.value)
+        assert f"broker.password_file ({secret})" in text and "'collector'" in text
+        assert "wrong" not in text  # never the password itself
+        assert "reconnecting with backoff" not in caplog.text
     finally:
         stop_process(broker)

@@ -117,6 +117,7 @@ _S: dict[str, tuple[str, str]] = {
     "fc.limits": ("基準 CV(RMSE) / NMBE", "Limits CV(RMSE) / NMBE"),
     "fc.pass": ("合格", "pass"),
     "fc.fail": ("不合格", "fail"),
+    "fc.no_verdict": ("–（データ不足: {codes}）", "– (insufficient data: {codes})"),
     # meters
     "me.health": ("メーターの状態", "Meter health"),
     "me.dead": ("デッドレター（理由と生ペイロード）", "Dead letters (reasons and raw payloads)"),

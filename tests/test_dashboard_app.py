@@ -363,8 +363,8 @@ def test_forecast_page_projections_quality_and_savings(tmp_path: Path,
     assert list(targets["FY2025 trajectory [t]"]) == [f"{1000 * (1 - 0.46 * 12 / 17):,.0f}"]
     quality = at.dataframe[2].value
     assert list(quality["Meter"]) == ["f1-main", "office-1-main"]
-    assert_allclose(quality["CV(RMSE) [%]"], [12.0, 35.0])
-    assert_allclose(quality["NMBE [%]"], [-0.4, 2.0])
+    assert list(quality["CV(RMSE) [%]"]) == ["12.0", "35.0"]
+    assert list(quality["NMBE [%]"]) == ["-0.40", "2.00"]
     assert list(quality["Result"]) == ["pass", "fail"]
     assert list(quality["Limits CV(RMSE) / NMBE"]) == ["≤ 30% / ±10%"] * 2
     saved = at.dataframe[3].value
@@ -375,6 +375,30 @@ def test_forecast_page_projections_quality_and_savings(tmp_path: Path,
     assert list(saved["Reporting period"]) == ["1 Jul 2025 – 1 Oct 2025"]
     fig = _figure(at, 1)["data"][0]
     assert_allclose(_ys(fig), [10.0])
+
+
+def test_model_quality_on_short_data_shows_a_dash_and_the_reason(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14: a meter without a fitted model showed raw None cells and "fail"."""
+    import math
+    from dataclasses import replace
+
+    from greenpipe.stores.sqlite import SqliteStore
+
+    at = _app_with_results(tmp_path, monkeypatch)
+    store = SqliteStore(tmp_path / "store.db")
+    first = store.read_savings()[0]
+    nan = math.nan
+    store.write_savings([replace(first, meter_id="f1-gas", measure_id="", cvrmse=None,
+                                 nmbe=None, r2=None, cv_cvrmse=None, passes_ashrae=False,
+                                 savings_kwh=nan, warnings=("data.low_coverage",))])
+    store.close()
+    _open(at, "views/forecast.py")
+    quality = at.dataframe[2].value
+    row = quality[quality["Meter"] == "f1-gas"].iloc[0]
+    assert (row["CV(RMSE) [%]"], row["NMBE [%]"]) == ("–", "–")
+    assert row["Result"] == "– (insufficient data: data.low_coverage)"
+    assert "None" not in quality.to_string() and "fail" not in row["Result"]
 
 
 def test_sites_page_baseline_vs_actual(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -57,6 +57,9 @@ def observe(state: SequenceState | None, meter_id: str, site_id: str, seq: int,
         if filled:
             return replace(state, messages=n, lost=state.lost - 1, old_holes=old)
         return replace(state, messages=n)
+    if seq == state.high_seq + 1:  # the usual case, built directly: replace() is slower
+        return SequenceState(state.meter_id, site_id, seq, ts, state.epoch_ts, n, state.lost,
+                             state.restarts, state.holes, state.old_holes)
     if seq > state.high_seq:
         gap = seq - state.high_seq - 1
         holes = _bounded((*state.holes, (state.high_seq + 1, seq - 1))) if gap else state.holes

@@ -583,6 +583,10 @@ def _format_counts(report: CollectorReport) -> str:
         text += ", flags (" + ", ".join(f"{c}={n}" for c, n in report.quality.items()) + ")"
     if report.unwritten:
         text += f", NOT STORED {report.unwritten}"
+    if report.upstream_lost_total:
+        text += f", LOST UPSTREAM {report.upstream_lost_total} (seq gaps)"
+    if report.broker_dropped:
+        text += f", BROKER DROPPED {report.broker_dropped} (all clients)"
     return text
 
 

@@ -119,6 +119,7 @@ def test_stock_mosquitto_loss_is_reported_exactly(
     assert report.broker_dropped == shortfall
     assert "BROKER DROPPED" in caplog.text and "max_queued_messages" in caplog.text
     assert "UPSTREAM LOSS" in caplog.text
+    assert f"LOST UPSTREAM {shortfall} (seq gaps)" in caplog.text  # the stop summary line
     assert "broker: mosquitto version" in caplog.text  # the start-up check saw the broker
     assert "no stored session" not in caplog.text  # the first run's session was kept
     metrics = (tmp_path / "metrics.txt").read_text()

@@ -12,6 +12,11 @@ anything else, like the native decoder.
   [W], stamped with the time the collector received it (the status carries no instant);
   and ``NotifyStatus`` on ``<meter>/events/rpc``, stamped with ``params.ts`` [s since
   epoch]. Channel 0 is meter ``<meter>``, channel N > 0 is meter ``<meter>-<N>``.
+  A device message that carries no energy (``status/sys``, ``status/input:0``, a
+  ``status/switch:0`` or ``NotifyStatus`` without ``aenergy``, ``NotifyEvent``) decodes
+  to no sample: the pipeline skips and counts it (``skipped``), it is no dead letter. A
+  status of another component that does carry ``aenergy`` (``cover:0``) is refused
+  (``payload.bad_topic``), since its energy would otherwise be lost unseen.
 * ``json_path:...``: a mapping with declared units, configured in the route itself, e.g.
   ``json_path:meter=1,ts=time,register=energy.total:Wh,power=power:W`` (meter id from
   topic level 1, zero-based; dotted paths into the JSON object).
@@ -177,10 +182,13 @@ def decode_shelly_gen2(topic: str, payload: bytes, ctx: DecodeContext) -> list[S
     levels = topic.split("/")
     if len(levels) == 3 and levels[1] == "status" and levels[0]:
         match = _SHELLY_SWITCH.match(levels[2])
+        body = load_json_object(payload)
+        if "aenergy" not in body:
+            return []  # sys, input:N, wifi, a switch without metering: no energy
         if match is None:
             raise PayloadError(RejectCode.BAD_TOPIC,
-                               f"topic {topic[:80]!r} is not <id>/status/switch:<N>")
-        body = load_json_object(payload)
+                               f"topic {topic[:80]!r} carries aenergy but is not "
+                               "<id>/status/switch:<N>; only switch components are metered")
         return [_shelly_sample(ctx, levels[0], int(match.group(1)), body, _received(ctx),
                                levels[2])]
     if len(levels) == 3 and levels[1:] == ["events", "rpc"] and levels[0]:

@@ -52,6 +52,7 @@ class _Snapshot(_PromCollector):
             ("readings_written", r.written, "Readings written to the store (or spool)."),
             ("dead_letters_written", r.dead_letters, "Dead letters written."),
             ("duplicates", r.duplicates, "Redelivered or duplicate readings (not rewritten)."),
+            ("skipped", r.skipped, "Device messages without energy (e.g. status/sys), skipped."),
             ("forwarded", r.forwarded, "Messages passed to the group member owning the meter."),
             ("unwritten", r.unwritten, "Readings or dead letters lost at shutdown (logged)."),
         ):
@@ -73,6 +74,18 @@ class _Snapshot(_PromCollector):
         for name, level in self._gauges().items():
             yield GaugeMetricFamily(f"{PREFIX}_{name}", name.replace("_", " ") + ".",
                                     value=level)
+        lost = GaugeMetricFamily(
+            f"{PREFIX}_upstream_lost_messages",
+            "Messages each meter sent that never reached the collector (missing seq numbers, "
+            "late arrivals subtracted; persisted in the store).", labels=["meter"])
+        for meter, n in r.upstream_lost.items():
+            lost.add_metric([meter], n)
+        yield lost
+        if r.broker_dropped is not None:
+            yield GaugeMetricFamily(
+                f"{PREFIX}_broker_dropped_messages",
+                "Messages the broker dropped since it started, all clients "
+                "($SYS/broker/publish/messages/dropped).", value=r.broker_dropped)
         now = self._clock()
         seen = GaugeMetricFamily(f"{PREFIX}_meter_last_seen_age_seconds",
                                  "Seconds since each meter's last decoded message.",

@@ -28,14 +28,21 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from collector.codes import RejectCode
-from collector.decoders import GREENPIPE_JSON, DecodeContext, Decoder
+from collector.decoders import (
+    GREENPIPE_JSON,
+    DecodeContext,
+    Decoder,
+    load_json_object,
+    parse_timestamp,
+)
 from collector.devices import resolve_decoder
 from collector.registers import RegisterTracker
+from collector.sequence import observe as observe_seq
 from greenpipe.config import Config
 from greenpipe.errors import ConfigError, PayloadError, StoreError
-from greenpipe.model import DeadLetter, Reading
+from greenpipe.model import DeadLetter, Reading, SequenceState
 from greenpipe.stores.base import Store
-from greenpipe.wire import reading_subscription
+from greenpipe.wire import parse_reading_topic, reading_subscription
 
 log = logging.getLogger(__name__)
 
@@ -107,12 +114,23 @@ class CollectorReport:
     """Dead letters written to the store."""
     duplicates: int = 0
     """Exact duplicates of readings already held (redeliveries); nothing new to write."""
+    skipped: int = 0
+    """Device messages that carry no energy (e.g. a Shelly's ``status/sys``): not stored."""
     forwarded: int = 0
     """Messages passed on to the group member that owns their meter (scale-out)."""
     unwritten: int = 0
     """Readings or dead letters that could not be stored before shutdown (each one logged)."""
     quality: Mapping[str, int] = field(default_factory=dict)
     """Quality flags on the readings written, by code (``quality.first_reading``, ...)."""
+    upstream_lost: Mapping[str, int] = field(default_factory=dict)
+    """Messages lost upstream (missing ``seq`` numbers) by meter, stored count included."""
+    broker_dropped: int | None = None
+    """The broker's own count of dropped messages (``$SYS``), None when it shows none."""
+
+    @property
+    def upstream_lost_total(self) -> int:
+        """Return the messages lost upstream over all meters."""
+        return sum(self.upstream_lost.values())
 
     @property
     def rejected_total(self) -> int:
@@ -126,6 +144,7 @@ class _Counts:
     written: int = 0
     dead_letters: int = 0
     duplicates: int = 0
+    skipped: int = 0
     unwritten: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     quality: Counter[str] = field(default_factory=Counter)
@@ -146,8 +165,12 @@ class Pipeline:
         sleep: Callable[[float], object] = time.sleep,
         future_tolerance: timedelta | None = None,
         observe_write: Callable[[float], None] | None = None,
+        sequences: Mapping[str, SequenceState] | None = None,
     ) -> None:
         """Build a pipeline; ``routes`` name registered decoders (ConfigError otherwise).
+
+        ``sequences`` is each meter's stored ``seq`` state (``Store.read_sequence_states``),
+        so the upstream-loss count continues across restarts (``collector.sequence``).
 
         Samples later than their message's ``received_at`` plus ``future_tolerance`` are
         dead-lettered (``quality.future_timestamp``); None accepts any future instant.
@@ -172,6 +195,9 @@ class Pipeline:
         self._counts = _Counts()
         self._lock = threading.Lock()
         self._warned_codes: set[str] = set()
+        self._seq: dict[str, SequenceState] = dict(sequences or {})
+        self._seq_dirty: set[str] = set()
+        self._seq_warned: set[str] = set()
 
     @property
     def pending_records(self) -> int:
@@ -198,8 +224,13 @@ class Pipeline:
             samples = decoder(msg.topic, msg.payload, ctx)
             with self._lock:
                 self._counts.decoded += 1
+                if not samples:
+                    self._counts.skipped += 1
                 for sample in samples:
                     self._last_seen[sample.meter_id] = msg.received_at
+                    if sample.seq is not None:
+                        self._observe_seq(sample.meter_id, sample.site_id, sample.seq,
+                                          sample.ts, msg.topic)
             for sample in samples:
                 if self._future is not None and sample.ts > msg.received_at + self._future:
                     self._reject(
@@ -220,6 +251,7 @@ class Pipeline:
                     self._readings.append((reading, msg))
         except PayloadError as exc:
             self._reject(msg, str(exc.code), str(exc))
+            self._observe_rejected_seq(msg)
         except Exception as exc:  # a bug must cost one message, never the collector
             log.exception("unexpected error on message from %s", msg.topic)
             self._reject(msg, RejectCode.INTERNAL_ERROR.value,
@@ -239,6 +271,8 @@ class Pipeline:
         if self._letters:
             letters, self._letters = self._letters, []
             ok = self._write_letters(letters, give_up) and ok
+        if ok and self._seq_dirty:
+            ok = self._write_seq_states(give_up)
         handled, self._handled = self._handled, []
         if ok and handled and self._on_durable is not None:
             self._on_durable(handled)
@@ -251,8 +285,11 @@ class Pipeline:
             return CollectorReport(
                 received=received, decoded=c.decoded, written=c.written,
                 rejected=MappingProxyType(dict(sorted(c.rejected.items()))),
-                dead_letters=c.dead_letters, duplicates=c.duplicates, unwritten=c.unwritten,
+                dead_letters=c.dead_letters, duplicates=c.duplicates, skipped=c.skipped,
+                unwritten=c.unwritten,
                 quality=MappingProxyType(dict(sorted(c.quality.items()))),
+                upstream_lost=MappingProxyType(
+                    {m: s.lost for m, s in sorted(self._seq.items()) if s.lost}),
             )
 
     def last_seen(self) -> dict[str, datetime]:
@@ -261,6 +298,55 @@ class Pipeline:
             return dict(self._last_seen)
 
     # ------------------------------------------------------------ internals
+
+    def _observe_seq(self, meter_id: str, site_id: str, seq: int, ts: datetime,
+                     topic: str) -> None:
+        """Count upstream loss from ``seq`` (caller holds the lock); warn on a meter's first."""
+        before = self._seq.get(meter_id)
+        after = observe_seq(before, meter_id, site_id, seq, ts)
+        self._seq[meter_id] = after
+        self._seq_dirty.add(meter_id)
+        if before is not None and after.lost > before.lost and meter_id not in self._seq_warned:
+            self._seq_warned.add(meter_id)
+            log.warning(
+                "UPSTREAM LOSS: meter %s skipped %d message(s) before seq %d on %s; they never "
+                "reached the collector (dropped by the meter's network, a gateway or the "
+                "broker: on Mosquitto set max_queued_messages 0 or a bound above the backlog, "
+                "and persistence true). Counted per meter in greenpipe_collector_upstream_"
+                "lost_messages and `greenpipe store stats`", meter_id,
+                after.lost - before.lost, seq, topic)
+
+    def _observe_rejected_seq(self, msg: Inbound) -> None:
+        """A dead-lettered native message still arrived: count its ``seq`` if it is readable,
+        so the dead letter is not also reported as upstream loss."""
+        parsed = parse_reading_topic(self._ctx.topic_prefix, msg.topic)
+        if parsed is None or parsed[1] not in self._ctx.meters:
+            return
+        try:
+            body = load_json_object(msg.payload)
+            seq, ts = body.get("seq"), parse_timestamp(body.get("ts"))
+        except PayloadError:
+            return
+        if isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0:
+            meter = self._ctx.meters[parsed[1]]
+            with self._lock:
+                self._observe_seq(meter.id, meter.site, seq, ts, msg.topic)
+
+    def _write_seq_states(self, give_up: Callable[[], bool]) -> bool:
+        """Store the changed ``seq`` states before the messages are acknowledged."""
+        with self._lock:
+            states = [self._seq[m] for m in sorted(self._seq_dirty)]
+            self._seq_dirty.clear()
+        refusal = self._with_retry(lambda: self._store.write_sequence_states(states),
+                                   f"{len(states)} sequence states", give_up)
+        if refusal is _GAVE_UP:
+            return False
+        if refusal is not None:  # a store bug: the count goes on in memory and in the log
+            log.error("the store refused the upstream-loss counts (%s); they are kept in "
+                      "memory and written with the next flush", refusal)
+            with self._lock:
+                self._seq_dirty.update(s.meter_id for s in states)
+        return True
 
     def _timed_write(self, readings: list[Reading]) -> None:
         start = time.perf_counter()

@@ -48,6 +48,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from collector.broker_watch import SUBSCRIPTIONS as SYS_SUBSCRIPTIONS
+from collector.broker_watch import BrokerWatch
 from collector.decoders import DecodeContext
 from collector.metrics import Metrics, use_json_logs
 from collector.pipeline import CollectorReport, Inbound, Pipeline, Route, default_routes
@@ -56,6 +58,7 @@ from collector.sharing import Ownership
 from collector.spool import Spool, SpoolingStore
 from greenpipe.config import Config
 from greenpipe.errors import GreenpipeError, StoreError
+from greenpipe.model import BrokerStatus
 from greenpipe.mqtt import connect_and_start, make_client
 from greenpipe.stores import Store, open_configured_store
 
@@ -131,6 +134,10 @@ class Collector:
         """The port ``/metrics`` is served on, once started (None when disabled)."""
         self._intake_closed = False
         self._not_taken = 0
+        self._watch: BrokerWatch | None = None
+        self._sys_mid: int | None = None
+        self._status_written: tuple[int | None, str | None] = (None, None)
+        self._status_retry_at = 0.0
 
     # ------------------------------------------------------------ lifecycle
 
@@ -160,8 +167,10 @@ class Collector:
                     return spool.holds(meter_id, ts) or store_lookup(meter_id, ts)
 
             cc = self._cfg.collector
+            latest = store.latest()
+            sequences = store.read_sequence_states()
             tracker = RegisterTracker(
-                store.latest(), is_stored=lookup,
+                latest, is_stored=lookup,
                 history=DEFAULT_HISTORY if self._ownership is None else SHARED_HISTORY,
                 rated_max_kw={m.id: m.rated_max_power_kw for m in self._cfg.meters},
                 gap_after=timedelta(seconds=cc.gap_after_s))
@@ -169,11 +178,13 @@ class Collector:
             store.close()
             raise
         self._store = store
+        self._watch = BrokerWatch(self._cfg.collector.client_id,
+                                  had_data=bool(latest or sequences))
         self._pipeline = Pipeline(
             store, DecodeContext.from_config(self._cfg), tracker, self._routes,
             batch_size=self._cfg.collector.batch_size, on_durable=self._ack,
             future_tolerance=timedelta(seconds=self._cfg.collector.future_tolerance_s),
-            observe_write=self.metrics.observe_write,
+            observe_write=self.metrics.observe_write, sequences=sequences,
         )
         self._writer = threading.Thread(
             target=self._run_writer, name="greenpipe-collector-writer", daemon=True
@@ -263,6 +274,8 @@ class Collector:
         if self._pipeline is None:
             return CollectorReport(received=self._received)
         report = self._pipeline.report(self._received)
+        if self._watch is not None and self._watch.dropped is not None:
+            report = replace(report, broker_dropped=self._watch.dropped)
         if self._forwarded:
             report = replace(report, forwarded=self._forwarded)
         if self._dropped:
@@ -294,6 +307,8 @@ class Collector:
                      "broker redelivers them to the next run", left)
         if self._store is not None:
             self._store.close()
+        if self._watch is not None:
+            self._watch.close()
         self.metrics.close()
         report = self.report()
         log.info("collector stopped: %s", _format_counts(report))
@@ -325,9 +340,16 @@ class Collector:
                  getattr(flags, "session_present", "?"),
                  ", ".join(s for s, _ in subscriptions))
         client.subscribe(subscriptions)
+        if self._watch is not None:
+            self._watch.on_connect(self._conn, getattr(flags, "session_present", None))
+            _, self._sys_mid = client.subscribe([(t, 0) for t in SYS_SUBSCRIPTIONS])
 
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int,
                       reason_codes: list[Any], properties: Any = None) -> None:
+        if mid == self._sys_mid and self._watch is not None:
+            self._watch.on_suback(not all(getattr(rc, "is_failure", False)
+                                          for rc in reason_codes))
+            return
         topics = ", ".join(r.subscription for r in self._routes)
         if self._ownership is not None:
             topics = f"{topics} (shared by group {self._ownership.group!r})"
@@ -354,12 +376,21 @@ class Collector:
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
                        properties: Any = None) -> None:
         self._connected = False
+        if self._conn == 0:  # never connected: start() reports why and gives up
+            log.debug("connection to %s:%d closed before it was accepted (%s)",
+                      self._cfg.broker.host, self._cfg.broker.port, reason)
+            return
         if not self._closing:
             log.warning("lost the connection to %s:%d (%s); reconnecting with backoff "
                         "(%d-%d s)", self._cfg.broker.host, self._cfg.broker.port, reason,
                         RECONNECT_MIN_DELAY_S, RECONNECT_MAX_DELAY_S)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        raw_topic = getattr(msg, "_topic", b"")
+        if self._watch is not None and isinstance(raw_topic, bytes) and BrokerWatch.is_sys(
+                raw_topic.decode("utf-8", "replace")):
+            self._watch.on_message(raw_topic.decode("utf-8", "replace"), bytes(msg.payload))
+            return
         if self._intake_closed:  # not acked: the broker keeps it for the next run
             self._not_taken += 1
             return
@@ -445,6 +476,23 @@ class Collector:
             if m.qos > 0 and m.conn == conn:
                 client.ack(m.mid, m.qos)
 
+    def _store_broker_status(self, now: float) -> None:
+        """Store the broker's ``$SYS`` drop count when it changed (dashboard, store stats)."""
+        watch, store = self._watch, self._store
+        if watch is None or store is None or now < self._status_retry_at:
+            return
+        seen = (watch.dropped, watch.version)
+        if seen == self._status_written:
+            return
+        try:
+            store.write_broker_status(BrokerStatus(self._cfg.collector.client_id,
+                                                   datetime.now(UTC), seen[0], seen[1] or ""))
+        except StoreError as exc:
+            self._status_retry_at = now + 30.0
+            log.warning("cannot store the broker's $SYS status (%s); retrying in 30 s", exc)
+            return
+        self._status_written = seen
+
     def _give_up(self) -> bool:
         return self._abandon_at is not None and time.monotonic() >= self._abandon_at
 
@@ -476,6 +524,7 @@ class Collector:
                     flush_due = None
                 if self._spooling is not None and self._spooling.spool.depth:
                     self._spooling.replay()
+                self._store_broker_status(now)
                 if now - last_summary >= cc.summary_interval_s:
                     received = self._received
                     rate = (received - last_received) / (now - last_summary)
@@ -526,12 +575,18 @@ def _format_counts(report: CollectorReport) -> str:
     text = (f"received {report.received}, written {report.written}, rejected "
             f"{report.rejected_total}" + (f" ({by_code})" if by_code else "")
             + f", dead letters {report.dead_letters}, duplicates {report.duplicates}")
+    if report.skipped:
+        text += f", skipped (no energy) {report.skipped}"
     if report.forwarded:
         text += f", forwarded {report.forwarded}"
     if report.quality:
         text += ", flags (" + ", ".join(f"{c}={n}" for c, n in report.quality.items()) + ")"
     if report.unwritten:
         text += f", NOT STORED {report.unwritten}"
+    if report.upstream_lost_total:
+        text += f", LOST UPSTREAM {report.upstream_lost_total} (seq gaps)"
+    if report.broker_dropped:
+        text += f", BROKER DROPPED {report.broker_dropped} (all clients)"
     return text
 
 

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from greenpipe.errors import StoreError
-from greenpipe.model import DeadLetter, Reading
-from greenpipe.stores.base import Store
+from greenpipe.model import DeadLetter, Reading, SequenceState
+from greenpipe.stores.base import Store, sequence_state_from_row, sequence_state_to_row
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS spool (
 );
 CREATE INDEX IF NOT EXISTS spool_meter_ts ON spool (meter_id, ts_ms);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sequence_state (meter_id TEXT PRIMARY KEY, body TEXT NOT NULL);
 """
 
 
@@ -190,6 +191,26 @@ class Spool:
             (meter_id, _ms(ts))).fetchone()
         return row is not None
 
+    def save_states(self, states: Sequence[SequenceState]) -> None:
+        """Keep meters' ``seq`` states until the store takes them (one per meter)."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(
+                "INSERT OR REPLACE INTO sequence_state (meter_id, body) VALUES (?, ?)",
+                [(s.meter_id, json.dumps(sequence_state_to_row(s))) for s in states])
+
+    def states(self) -> dict[str, SequenceState]:
+        """Return the ``seq`` states waiting for the store."""
+        rows = self._db.execute("SELECT body FROM sequence_state").fetchall()
+        found = (sequence_state_from_row(json.loads(body)) for (body,) in rows)
+        return {s.meter_id: s for s in found}
+
+    def forget_states(self, meter_ids: Sequence[str]) -> None:
+        """Drop the waiting ``seq`` states of these meters (the store has newer ones)."""
+        with self._db:
+            self._db.executemany("DELETE FROM sequence_state WHERE meter_id = ?",
+                                 [(m,) for m in meter_ids])
+
     def close(self) -> None:
         """Close the file; rows not yet replayed stay for the next run."""
         self._db.close()
@@ -209,6 +230,7 @@ class SpoolingStore:
         self._delay_s = MIN_RETRY_S
         self.replayed = 0
         """Rows moved from the spool to the store so far."""
+        self._states_waiting = bool(spool.states())
         if spool.depth:
             log.warning("spool %s holds %d rows from an earlier run; replaying them first",
                         spool.path, spool.depth)
@@ -225,6 +247,52 @@ class SpoolingStore:
         """Write dead letters like readings: through, or behind the spool backlog."""
         if letters:
             self._write_or_spool(list(letters), self.inner.write_dead_letters)
+
+    def write_sequence_states(self, states: Sequence[SequenceState]) -> None:
+        """Write meters' ``seq`` states through, or keep them in the spool file meanwhile.
+
+        They describe messages received (not readings stored), so they need not wait
+        behind spooled rows; while the store fails they wait in the spool file, and
+        ``read_sequence_states`` takes the newer of the two after a restart.
+        """
+        if not states:
+            return
+        if self._clock() >= self._retry_at:
+            try:
+                self.inner.write_sequence_states(states)
+            except StoreError as exc:
+                if not exc.retryable:
+                    raise
+                self._failed(exc)
+            else:
+                if self._states_waiting:
+                    self.spool.forget_states([s.meter_id for s in states])
+                return
+        self.spool.save_states(states)
+        self._states_waiting = True
+
+    def _replay_states(self) -> None:
+        if not self._states_waiting or self._clock() < self._retry_at:
+            return
+        waiting = self.spool.states()
+        try:
+            self.inner.write_sequence_states(list(waiting.values()))
+        except StoreError as exc:
+            if not exc.retryable:
+                raise
+            self._failed(exc)
+            return
+        self.spool.forget_states(list(waiting))
+        self._states_waiting = False
+
+    def read_sequence_states(self) -> dict[str, SequenceState]:
+        """Each meter's newest ``seq`` state over the store and the spool file."""
+        merged = dict(self.inner.read_sequence_states())
+        for meter_id, state in self.spool.states().items():
+            held = merged.get(meter_id)
+            if held is None or state.messages >= held.messages:
+                merged[meter_id] = state
+        return merged
 
     def _write_or_spool(self, items: Sequence[Reading | DeadLetter],
                         direct: Callable[[Any], object]) -> None:
@@ -261,6 +329,7 @@ class SpoolingStore:
             self._delay_s = MIN_RETRY_S
             if not self.spool.depth:
                 log.info("spool drained: %d rows replayed to the store", self.replayed)
+        self._replay_states()
         return moved
 
     def _write_in_order(self, batch: Sequence[tuple[int, Reading | DeadLetter]]) -> None:

@@ -29,7 +29,7 @@ from greenpipe.config import Config, load_config
 from greenpipe.emissions import ENERGY_KINDS, FactorTable, co2_kg, load_factors
 from greenpipe.errors import ConfigError
 from greenpipe.fiscal import fiscal_year, fiscal_year_bounds
-from greenpipe.model import DeadLetter, MeterKind, Reading
+from greenpipe.model import BrokerStatus, DeadLetter, MeterKind, Reading
 from greenpipe.results import BaselinePoint, ForecastRecord, SavingsRecord
 from greenpipe.stores import GroupBy, Store, StoreStats, open_configured_store
 
@@ -212,6 +212,21 @@ def dead_letters(ctx: Ctx, limit: int = 200) -> list[DeadLetter]:
     return _dead_letters(ctx.config_path, ctx.store_url, ctx.as_of, limit)
 
 
+@st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=64)
+def _upstream(config_path: str, store_url: str, as_of: datetime
+              ) -> tuple[dict[str, int], list[BrokerStatus]]:
+    del as_of
+    store = _store(config_path, store_url)
+    lost = {m: s.lost for m, s in store.read_sequence_states().items()}
+    return lost, store.read_broker_status()
+
+
+def upstream_loss(ctx: Ctx) -> tuple[dict[str, int], list[BrokerStatus]]:
+    """Messages lost upstream per meter (``seq`` gaps the collector counted) and what each
+    collector last saw of the broker's own drop counter (cached per TTL)."""
+    return _upstream(ctx.config_path, ctx.store_url, ctx.as_of)
+
+
 def has_data(ctx: Ctx) -> bool:
     """True when the store holds at least one reading."""
     return bool(stats(ctx).meters)
@@ -279,7 +294,7 @@ def meter_health(ctx: Ctx, window: timedelta = timedelta(days=7)) -> pd.DataFram
     """Health of every meter: status, last seen, gaps in ``window``, latest quality flags.
 
     Adds ``dead_letters``: how many of the newest 200 dead letters came from the meter's
-    topic.
+    topic, and ``upstream_lost``: messages the meter sent that never reached the collector.
     """
     hourly = read(ctx, ctx.as_of - window, ctx.as_of, timedelta(hours=1),
                   group_by=GroupBy.METER)
@@ -288,6 +303,8 @@ def meter_health(ctx: Ctx, window: timedelta = timedelta(days=7)) -> pd.DataFram
         offline_after=timedelta(seconds=ctx.cfg.dashboard.offline_after_s), window=window)
     per_meter = dead_letters_by_meter(dead_letters(ctx), ctx.cfg.broker.topic_prefix)
     health["dead_letters"] = [per_meter.get(m, 0) for m in health["meter"]]
+    lost, _ = upstream_loss(ctx)
+    health["upstream_lost"] = [lost.get(m, 0) for m in health["meter"]]
     return health
 
 

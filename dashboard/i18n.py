@@ -117,6 +117,7 @@ _S: dict[str, tuple[str, str]] = {
     "fc.limits": ("基準 CV(RMSE) / NMBE", "Limits CV(RMSE) / NMBE"),
     "fc.pass": ("合格", "pass"),
     "fc.fail": ("不合格", "fail"),
+    "fc.no_verdict": ("–（データ不足: {codes}）", "– (insufficient data: {codes})"),
     # meters
     "me.health": ("メーターの状態", "Meter health"),
     "me.dead": ("デッドレター（理由と生ペイロード）", "Dead letters (reasons and raw payloads)"),
@@ -128,6 +129,26 @@ _S: dict[str, tuple[str, str]] = {
         "Gaps = hours without a reading in the last 7 days (after the meter's first reading).",
     ),
     "me.payload": ("生ペイロード", "Raw payload"),
+    "me.upstream": ("上流での欠落（コレクターに届かなかったメッセージ）",
+                    "Upstream loss (messages that never reached the collector)"),
+    "me.upstream_none": (
+        "欠落なし: 各メーターの通し番号（seq）に抜けはありません。",
+        "No loss: no meter's sequence numbers (seq) have gaps.",
+    ),
+    "me.upstream_warning": (
+        "{n} 件のメッセージがコレクターに届く前に失われました。ブローカーのキューが溢れた"
+        "可能性があります: Mosquitto では max_queued_messages 0（または滞留分より大きい上限）"
+        "と persistence true を設定してください（docs/mqtt.md）。",
+        "{n} messages were lost before they reached the collector, probably because the "
+        "broker's queue overflowed: on Mosquitto set max_queued_messages 0 (or a bound "
+        "above the backlog) and persistence true (docs/mqtt.md).",
+    ),
+    "me.broker_dropped": (
+        "ブローカーが破棄したメッセージ（全クライアント、{client} が {ts} に確認）: {n}",
+        "Messages the broker dropped (all clients, seen by {client} at {ts}): {n}",
+    ),
+    "me.broker_unknown": ("非公開", "not published"),
+    "me.upstream_axis": ("失われたメッセージ数", "Messages lost"),
     # export
     "ex.dataset": ("データ", "Data"),
     "ex.readings": ("読み取り値（集計）", "Readings (aggregated)"),
@@ -162,6 +183,7 @@ _S: dict[str, tuple[str, str]] = {
     "col.readings": ("読み取り数", "Readings"),
     "col.gaps_h": ("欠損 [h]", "Gaps [h]"),
     "col.quality": ("品質フラグ", "Quality flags"),
+    "col.upstream_lost": ("上流欠落", "Lost upstream"),
     "col.received": ("受信時刻 (JST)", "Received (JST)"),
     "col.topic": ("トピック", "Topic"),
     "col.code": ("コード", "Code"),

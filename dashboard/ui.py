@@ -46,6 +46,10 @@ def require_login(lang: str) -> None:
     except ImportError:
         st.error(t("app.login_unavailable", lang, why="pip install 'streamlit[auth]'"))
         st.stop()
+    problem = auth_secrets_problem()
+    if problem is not None:
+        st.error(t("app.login_unavailable", lang, why=problem))
+        st.stop()
     try:
         logged_in = bool(st.user.is_logged_in)
     except Exception as exc:  # Streamlit raises its own error types for bad [auth] secrets
@@ -58,6 +62,32 @@ def require_login(lang: str) -> None:
         st.stop()
     st.sidebar.caption(str(st.user.get("email") or st.user.get("name") or ""))
     st.sidebar.button(t("app.logout", lang), on_click=st.logout)
+
+
+AUTH_KEYS = ("redirect_uri", "cookie_secret", "client_id", "client_secret",
+             "server_metadata_url")
+"""Keys ``st.login()`` (default provider) needs in ``[auth]`` of ``.streamlit/secrets.toml``."""
+
+
+def auth_secrets_problem() -> str | None:
+    """Say what is missing from ``[auth]`` in ``.streamlit/secrets.toml``, or None if complete.
+
+    Without it Streamlit only says ``st.user has no attribute "is_logged_in"``.
+    """
+    try:
+        auth = st.secrets.get("auth")
+    except Exception:  # no secrets.toml at all (Streamlit raises on first access)
+        auth = None
+    if not auth:
+        return ("no identity provider is configured: add an [auth] section to "
+                ".streamlit/secrets.toml (in the directory the dashboard starts from) with "
+                + ", ".join(AUTH_KEYS) + " (see docs/dashboard.md#login-optional), or set "
+                "[dashboard] login = false")
+    missing = [k for k in AUTH_KEYS if not auth.get(k)]
+    if missing:
+        return ("[auth] in .streamlit/secrets.toml lacks " + ", ".join(missing)
+                + " (see docs/dashboard.md#login-optional)")
+    return None
 
 
 def footer(c: data.Ctx) -> None:

@@ -217,7 +217,8 @@ class BaselineModel:
         n_days = (fit_df["ds"].max() - fit_df["ds"].min()).days + 1 if len(fit_df) else 0
         if len(fit_df) < 14:
             raise DataSufficiencyError(
-                f"only {len(fit_df)} usable intervals in the baseline of {data.scope}; "
+                f"only {len(fit_df)} usable intervals in the baseline of "
+                f"{data.scope or 'the series (no scope given)'}; "
                 "a baseline needs at least 14 with energy and temperature"
             )
         self.yearly = n_days >= (730 if {"hdd", "cdd"} & set(regs) else 365)
@@ -250,8 +251,11 @@ class BaselineModel:
             m.fit(fit_df[["ds", "y", *regs, *_CONDITIONS]])
         self._prophet = m
         self._residual_stats(m, fit_df)
-        self.fit_start = str(fit_df["ds"].min())
-        self.fit_end = str(fit_df["ds"].max())
+        # ds is naive local time (Prophet's form); store it with its UTC offset.
+        self.fit_start, self.fit_end = (
+            pd.Timestamp(fit_df["ds"].agg(f)).tz_localize(
+                self.tz, ambiguous=True, nonexistent="shift_forward").isoformat()
+            for f in ("min", "max"))
         self.n_fit = len(fit_df)
         return self
 

@@ -59,6 +59,37 @@ _SAVINGS_QUANTITIES = {
 }
 
 
+COLUMN_DOCS: dict[str, dict[str, str]] = {
+    "run_id": {"description": "the `greenpipe forecast run` that produced the row",
+               "unit": ""},
+    "record": {"description": "forecast (fiscal-year CO2 projection) or savings (avoided "
+                              "energy of a measure, IPMVP Option C)", "unit": ""},
+    "scope": {"description": "what the row is about: city, sector, site or meter", "unit": ""},
+    "scope_id": {"description": "city or sector name, site id or meter id", "unit": ""},
+    "site_id": {"description": "site of the meter (savings rows); the site id for site "
+                               "projections; else empty", "unit": ""},
+    "measure_id": {"description": "efficiency measure evaluated (savings rows; empty for a "
+                                  "null test)", "unit": ""},
+    "period": {"description": "FY2026 (Japanese fiscal year, April to March) for "
+                              "projections, START/END local dates for savings", "unit": ""},
+    "period_start_utc": {"description": "start of the period, inclusive",
+                         "unit": "ISO-8601 timestamp, UTC"},
+    "period_end_utc": {"description": "end of the period, exclusive",
+                       "unit": "ISO-8601 timestamp, UTC"},
+    "target_fy": {"description": "fiscal year of the target a projection row is compared "
+                                 "with; empty without a target and for savings rows",
+                  "unit": "fiscal year"},
+    "quantity": {"description": "name of the number in `value`; its unit is in `unit` and "
+                                "in its suffix (_t, _kwh, _kg, _kg_per_kwh)", "unit": ""},
+    "value": {"description": "the number; empty when it could not be computed (see the "
+                             "record's warnings in forecast_models / savings_models)",
+              "unit": "see `unit`"},
+    "unit": {"description": "unit of `value`: t-CO2, kWh, kg-CO2, kg-CO2/kWh, fraction "
+                            "(0..1) or probability (0..1)", "unit": ""},
+}
+"""Description and unit of every export column (the metadata's ``columns``)."""
+
+
 def _iso(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat()
 
@@ -114,11 +145,11 @@ def metadata(forecasts: Sequence[ForecastRecord], savings: Sequence[SavingsRecor
                        "baseline-level uncertainty (ASHRAE Guideline 14 n')",
             "quality": "CV(RMSE), NMBE, R2 per ASHRAE Guideline 14 (in-sample and "
                        "time-series cross-validation)",
-            "projection": "Prophet linear trend on daily emissions, climatological "
-                          "temperature; P10/P50/P90 of fiscal-year totals; linear target "
-                          "trajectory; probability = share of samples at or below it",
+            "projection": _projection_method(forecasts),
         },
-        "columns": {c: "see docs/forecasting.md#exports" for c in COLUMNS},
+        "columns": COLUMN_DOCS,
+        "quantities": {q: {"unit": u} for q, u in
+                       {**_FORECAST_QUANTITIES, **_SAVINGS_QUANTITIES}.items()},
         "savings_models": {
             f"{s.meter_id}/{s.measure_id or 'null-test'}": {
                 "baseline_period_utc": [_iso(s.baseline_start), _iso(s.baseline_end)],
@@ -134,6 +165,30 @@ def metadata(forecasts: Sequence[ForecastRecord], savings: Sequence[SavingsRecor
             for f in forecasts},
         "emission_factor_sources": factor_sources,
     }
+
+
+def _projection_method(forecasts: Sequence[ForecastRecord]) -> str:
+    """Describe the projection method the run actually used (its trend per scope)."""
+    trends: dict[str, list[str]] = {}
+    for f in forecasts:
+        try:
+            trend = str(json.loads(f.model).get("trend") or "") if f.model else ""
+        except (ValueError, AttributeError):
+            trend = ""
+        scope = f"{f.scope}:{f.scope_id}"
+        if trend and scope not in trends.setdefault(trend, []):
+            trends[trend].append(scope)
+    if not trends:
+        used = "Prophet on daily emissions (no projection was fitted)"
+    elif len(trends) == 1:
+        used = f"Prophet {next(iter(trends))} trend on daily emissions"
+    else:
+        used = "Prophet on daily emissions, " + "; ".join(
+            f"{t} trend for {', '.join(scopes)}" for t, scopes in sorted(trends.items()))
+    note = (" (flat: under 2 years of history, with a yearly level random walk)"
+            if "flat" in trends else "")
+    return (f"{used}{note}, climatological temperature; P10/P50/P90 of fiscal-year totals; "
+            "linear target trajectory; probability = share of samples at or below it")
 
 
 def write_export(table: pd.DataFrame, meta: dict[str, Any], fmt: str, out: str | Path
@@ -169,7 +224,23 @@ def write_export(table: pd.DataFrame, meta: dict[str, Any], fmt: str, out: str |
     with pd.ExcelWriter(path, engine="openpyxl") as xl:
         table.to_excel(xl, sheet_name="data", index=False)
         flat.to_excel(xl, sheet_name="metadata", index=False)
+        for sheet in xl.sheets.values():
+            _style_sheet(sheet)
     return [path]
+
+
+def _style_sheet(sheet: Any) -> None:
+    """Bold, shaded header row that stays in view (frozen), columns sized to their text."""
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDEBF7")
+    for cell in sheet[1]:
+        cell.font, cell.fill = bold, fill
+    sheet.freeze_panes = "A2"
+    for i, column in enumerate(sheet.iter_cols(max_row=min(sheet.max_row, 200)), start=1):
+        width = max((len(str(c.value)) for c in column if c.value is not None), default=8)
+        sheet.column_dimensions[get_column_letter(i)].width = min(60, width + 2)
 
 
 def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, str]]:

@@ -254,7 +254,7 @@ def build_tasks(cfg: Config, store: Any, as_of: datetime, *, force: bool = False
 
 
 def _scope_history(cfg: Config, meter_ids: Sequence[str], per_meter: dict[str, BaselineData],
-                   table: FactorTable) -> BaselineData | None:
+                   table: FactorTable, scope: str = "") -> BaselineData | None:
     """Daily emissions [kg-CO2] of a set of meters; a day missing any meter is unknown."""
     frames = []
     temp = None
@@ -279,7 +279,7 @@ def _scope_history(cfg: Config, meter_ids: Sequence[str], per_meter: dict[str, B
         local = frame.index.tz_convert(cfg.city.timezone).normalize().tz_convert("UTC")
         frame = frame.groupby(local).agg({"energy_kwh": lambda s: s.sum(min_count=len(s)),
                                           "temp_air_c": "mean"})
-    return BaselineData(frame=frame, granularity="daily", tz=cfg.city.timezone)
+    return BaselineData(frame=frame, granularity="daily", tz=cfg.city.timezone, scope=scope)
 
 
 def _projection_tasks(cfg: Config, per_meter: dict[str, BaselineData], table: FactorTable,
@@ -303,7 +303,7 @@ def _projection_tasks(cfg: Config, per_meter: dict[str, BaselineData], table: Fa
     for (scope, scope_id), targets in scopes.items():
         site_ids = set(sites_for(scope, scope_id, cfg.sites))
         meter_ids = [m.id for m in cfg.meters if m.site in site_ids and m.id in per_meter]
-        history = _scope_history(cfg, meter_ids, per_meter, table)
+        history = _scope_history(cfg, meter_ids, per_meter, table, f"{scope}:{scope_id}")
         codes: list[str] = []
         if history is None:
             codes.append("projection.no_data")

@@ -8,7 +8,6 @@ each command so that ``greenpipe store stats`` never pays for Prophet or Streaml
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -111,37 +110,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_store_stats(args: argparse.Namespace) -> int:
+    from greenpipe import store_stats
+
     cfg = _load(args)
     store = open_configured_store(cfg)
     try:
         stats = store.stats()
+        seq = store.read_sequence_states()
+        brokers = store.read_broker_status()
     finally:
         store.close()
     if args.json:
-        for m in stats.meters:
-            print(json.dumps({
-                "meter": m.meter,
-                "site": m.site,
-                "readings": m.readings,
-                "first_ts": m.first_ts.isoformat() if m.first_ts else None,
-                "last_ts": m.last_ts.isoformat() if m.last_ts else None,
-                "energy_kwh": round(m.energy_kwh, 6),
-            }, ensure_ascii=False))
-        print(json.dumps({"dead_letters": stats.dead_letters}))
+        print("\n".join(store_stats.json_lines(stats, seq, brokers)))
         return 0
     if not stats.meters:
         print(f"store {cfg.store.url} holds no readings yet — is the collector running?")
-    else:
-        print(f"{'meter':<22} {'site':<12} {'readings':>9} {'first (UTC)':<17} "
-              f"{'last (UTC)':<17} {'days':>6} {'energy kWh':>14}")
-        for m in stats.meters:
-            days = ((m.last_ts - m.first_ts).total_seconds() / 86400
-                    if m.first_ts and m.last_ts else 0.0)
-            first = m.first_ts.strftime("%Y-%m-%d %H:%M") if m.first_ts else "-"
-            last = m.last_ts.strftime("%Y-%m-%d %H:%M") if m.last_ts else "-"
-            print(f"{m.meter:<22} {m.site:<12} {m.readings:>9} {first:<17} {last:<17} "
-                  f"{days:>6.1f} {m.energy_kwh:>14,.1f}")
-    print(f"dead letters: {stats.dead_letters}")
+    print("\n".join(store_stats.table_lines(stats, seq, brokers)))
     return 0
 
 

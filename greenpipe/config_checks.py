@@ -21,6 +21,23 @@ if TYPE_CHECKING:
     from greenpipe.config import Config
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+ID_RULE = ("an id starts with a letter or digit, continues with letters, digits, '-', '_' "
+           "or '.', and is at most 64 characters (ids appear in MQTT topics)")
+"""``ID_PATTERN`` in words, for error messages (all of the rule, not just the characters)."""
+
+
+def _id_problem(value: str) -> str:
+    """Say which part of ``ID_RULE`` an id breaks, then the whole rule."""
+    if not value:
+        why = "it is empty"
+    elif len(value) > 64:
+        why = f"it has {len(value)} characters"
+    elif not value[0].isascii() or not value[0].isalnum():
+        why = f"it starts with {value[0]!r}"
+    else:
+        bad = sorted({c for c in value if not (c.isascii() and (c.isalnum() or c in "_.-"))})
+        why = "it contains " + ", ".join(repr(c) for c in bad)
+    return f"{why}; {ID_RULE}"
 """Site and meter ids appear in MQTT topics, so they may not contain / + # or spaces."""
 
 
@@ -96,14 +113,14 @@ def validate(cfg: Config) -> None:
         if not ID_PATTERN.match(site.id):
             raise ConfigError(
                 f"sites[{i}].id", site.id,
-                "use letters, digits, '-', '_' or '.' (ids appear in MQTT topics)",
+                _id_problem(site.id),
             )
     site_ids = {s.id for s in cfg.sites}
     for i, meter in enumerate(cfg.meters):
         if not ID_PATTERN.match(meter.id):
             raise ConfigError(
                 f"meters[{i}].id", meter.id,
-                "use letters, digits, '-', '_' or '.' (ids appear in MQTT topics)",
+                _id_problem(meter.id),
             )
         if meter.site not in site_ids:
             raise ConfigError(

@@ -138,3 +138,47 @@ class DeadLetter:
     """Stable reason code, e.g. ``payload.bad_json``."""
     reason: str
     """Human-readable explanation of what was wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceState:
+    """What the collector knows of one meter's message sequence numbers (``seq``).
+
+    It counts the messages lost upstream of the collector (by the meter's network, a
+    gateway or the broker): the collector keeps it in the store with the readings, so a
+    restart continues the count and the dashboard and ``greenpipe store stats`` can show
+    it. The counting rule is ``collector.sequence``'s (documented in docs/collector.md).
+    """
+
+    meter_id: str
+    site_id: str
+    high_seq: int
+    """Highest ``seq`` seen since the meter last (re)started."""
+    high_ts: datetime
+    """Timestamp of the message that carried ``high_seq``, aware UTC."""
+    epoch_ts: datetime
+    """Timestamp of the first message seen since the meter last (re)started, aware UTC."""
+    messages: int = 1
+    """Messages with a ``seq`` seen, duplicates included (grows with every update)."""
+    lost: int = 0
+    """Messages missing from the sequence and not (yet) delivered late. [messages]"""
+    restarts: int = 0
+    """Times the meter's ``seq`` started again (a meter restart)."""
+    holes: tuple[tuple[int, int], ...] = ()
+    """Missing ``seq`` ranges ``(first, last)`` of the current run that may still arrive."""
+    old_holes: tuple[tuple[int, int], ...] = ()
+    """Missing ranges of the run before the last restart (late messages still fill them)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerStatus:
+    """What a collector last saw of its broker's own counters (``$SYS``), for display."""
+
+    client_id: str
+    """The collector that saw it (``collector.client_id``)."""
+    seen_at: datetime
+    """When it was seen, aware UTC."""
+    dropped: int | None
+    """Messages the broker dropped since it started, all clients; None: not published."""
+    version: str = ""
+    """The broker's version text, empty when it publishes none."""

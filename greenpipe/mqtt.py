@@ -120,8 +120,22 @@ def connect_and_start(
         client.loop_stop()
         raise BrokerUnavailableError(
             f"MQTT broker {host}:{broker.port} refused the connection: {reason}; "
-            "check broker.username and GREENPIPE_BROKER_PASSWORD"
+            f"check {credentials_hint(broker)}"
         )
+
+
+def credentials_hint(broker: BrokerConfig) -> str:
+    """Name where the credentials the client used come from (never the password itself)."""
+    user = f"broker.username ({broker.username!r})" if broker.username else \
+        "broker.username (not set: connecting anonymously)"
+    if broker.password_file:
+        secret = (f"the password in broker.password_file ({broker.password_file}); "
+                  "GREENPIPE_BROKER_PASSWORD overrides that file when set")
+    elif broker.password:
+        secret = "the password in GREENPIPE_BROKER_PASSWORD"
+    else:
+        secret = "the password (none set: use GREENPIPE_BROKER_PASSWORD or broker.password_file)"
+    return f"{user} and {secret}"
 
 
 def wait_for_publish(info: mqtt.MQTTMessageInfo, timeout_s: float = 30.0) -> None:

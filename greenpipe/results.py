@@ -21,7 +21,7 @@ import math
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -167,13 +167,19 @@ def record_to_row(record: AnyRecord) -> dict[str, str | int | float | None]:
 
 
 def record_from_row(cls: type[R], row: Mapping[str, Any]) -> R:
-    """Rebuild a record from ``record_to_row`` output (unknown keys are ignored)."""
+    """Rebuild a record from ``record_to_row`` output (unknown keys are ignored).
+
+    A field missing from the row counts as None, exactly like a NULL: InfluxDB stores no
+    field for a None (or NaN) value, so a ``SELECT *`` over points that all lack a field
+    returns no such column. A missing field with a default gets that default.
+    """
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for f in fields(cls):
-        if f.name not in row:
+        if f.name not in row and (f.default is not MISSING
+                                  or f.default_factory is not MISSING):
             continue
-        v = row[f.name]
+        v = row.get(f.name)
         tp = _base_type(hints[f.name])
         if v is None:
             required = hints[f.name] is tp  # not Optional: fill the type's "unknown"

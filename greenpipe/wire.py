@@ -94,7 +94,9 @@ def encode_interval(ts: datetime, energy_kwh: float, power_kw: float | None = No
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def encode_weather(ts: datetime, temp_air_c: float) -> bytes:
-    """Encode a weather-station reading as greenpipe JSON."""
-    body = {"ts": ts.isoformat(), "temp_air_c": round(temp_air_c, 2)}
+def encode_weather(ts: datetime, temp_air_c: float, seq: int | None = None) -> bytes:
+    """Encode a weather-station reading as greenpipe JSON (``seq``: see encode_reading)."""
+    body: dict[str, object] = {"ts": ts.isoformat(), "temp_air_c": round(temp_air_c, 2)}
+    if seq is not None:
+        body["seq"] = seq
     return json.dumps(body, separators=(",", ":")).encode()

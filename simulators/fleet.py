@@ -317,7 +317,7 @@ class Fleet:
         powers = step.power_kw.tolist()
         for m in self.meters:
             if m.profile == WEATHER_PROFILE:
-                out.append((m.topic, wire.encode_weather(ts, step.temp_air_c)))
+                out.append((m.topic, wire.encode_weather(ts, step.temp_air_c, seq)))
             else:
                 r = next(rows)
                 out.append((m.topic, wire.encode_reading(ts, registers[r], powers[r], seq)))

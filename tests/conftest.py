@@ -62,8 +62,14 @@ def _find_mosquitto() -> str:
     return path
 
 
-def start_mosquitto(workdir: Path, port: int | None = None) -> BrokerProcess:
-    """Start Mosquitto on a free loopback port with persistence in ``workdir``."""
+def start_mosquitto(workdir: Path, port: int | None = None, *, stock_queues: bool = False,
+                    sys_interval_s: int | None = None) -> BrokerProcess:
+    """Start Mosquitto on a free loopback port with persistence in ``workdir``.
+
+    ``stock_queues`` keeps Mosquitto's default queue limits (``max_queued_messages`` 1000,
+    ``max_inflight_messages`` 20) instead of the unbounded ones greenpipe needs;
+    ``sys_interval_s`` sets how often ``$SYS`` counters are published (default 10 s).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or free_loopback_port()
     conf = workdir / "mosquitto.conf"
@@ -75,9 +81,9 @@ def start_mosquitto(workdir: Path, port: int | None = None) -> BrokerProcess:
         + ("user root\n" if os.geteuid() == 0 else "")
         + "persistence true\n"
         f"persistence_location {workdir}/\n"
-        "max_queued_messages 0\n"
-        "max_inflight_messages 0\n"
-        "log_dest stderr\n"
+        + ("" if stock_queues else "max_queued_messages 0\nmax_inflight_messages 0\n")
+        + (f"sys_interval {sys_interval_s}\n" if sys_interval_s else "")
+        + "log_dest stderr\n"
         "log_type error\n"
         "log_type warning\n"
     )

@@ -135,6 +135,19 @@ def test_shelly_notify_status_as_documented(ctx: DecodeContext) -> None:
     assert info.value.code == RejectCode.BAD_TOPIC
 
 
+def test_shelly_messages_without_energy_are_no_dead_letters(ctx: DecodeContext) -> None:
+    """Issue 14: ``+/status/+`` also matches status/sys, status/input:0 and unmetered
+    switches; they carry no energy and decode to nothing, like NotifyStatus without it."""
+    for component, body in (
+            ("sys", b'{"mac":"A8032AB12345","restart_required":false,"uptime":3600}'),
+            ("input:0", b'{"id":0,"state":false}'),
+            ("switch:0", b'{"id":0,"source":"init","output":false}'),
+            ("wifi", b'{"sta_ip":"192.168.1.20","status":"got ip","rssi":-60}')):
+        assert decode_shelly_gen2(f"{SHELLY}/status/{component}", body, ctx) == []
+    unknown_device = "shellyplus1-not-configured"
+    assert decode_shelly_gen2(f"{unknown_device}/status/sys", b'{"uptime":1}', ctx) == []
+
+
 def test_json_path_with_declared_units(ctx: DecodeContext) -> None:
     spec = JsonPathSpec.parse("meter=1,ts=meta.time,register=energy.total:MWh,power=p:kW")
     decode = json_path_decoder(spec)
@@ -194,12 +207,16 @@ def test_routes_from_config_choose_the_decoder_per_topic(
          RECEIVED + timedelta(minutes=30)),
         ("plant/sensor-3/data", b'{"t": 1775001600000, "e": 10}', RECEIVED),
         ("plant/sensor-3/data", b'{"t": 1775003400000, "e": 1010}', RECEIVED),
+        # The same route also delivers a Shelly's other status messages: skipped, counted.
+        (f"{SHELLY}/status/sys", b'{"uptime": 3600}', RECEIVED),
+        (f"{SHELLY}/status/input:0", b'{"id": 0, "state": true}', RECEIVED),
     ):
         pipeline.handle(Inbound(topic, payload, at))
     pipeline.flush()
     energy = {m.meter: m.energy_kwh for m in sqlite_store.stats().meters}
     assert energy == {"plug-7": 0.5, SHELLY: 1.0, "sensor-3": 1.0}
     assert sqlite_store.read_dead_letters() == []
+    assert pipeline.report(8).skipped == 2
 
 
 def test_bad_routes_are_config_errors(cfg: Config) -> None:

@@ -7,6 +7,7 @@ shows the password.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
@@ -40,6 +41,21 @@ def acl_from_docs() -> str:
     return re.search(r"```\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
 
 
+def _start_broker(tmp_path: Path, conf: str) -> tuple[int, subprocess.Popen[bytes]]:
+    """Start Mosquitto on a free loopback port with ``conf`` after its listener line."""
+    port = free_loopback_port()
+    (tmp_path / "mosquitto.conf").write_text(
+        f"listener {port} 127.0.0.1\n{conf}" + ("user root\n" if os.geteuid() == 0 else ""))
+    broker = subprocess.Popen([_find_mosquitto(), "-c", str(tmp_path / "mosquitto.conf")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, broker)
+    except BaseException:
+        stop_process(broker)
+        raise
+    return port, broker
+
+
 def test_meter_publishes_only_its_own_topic_and_secrets_stay_out_of_logs(
     tmp_path: Path,
 ) -> None:
@@ -48,15 +64,10 @@ def test_meter_publishes_only_its_own_topic_and_secrets_stay_out_of_logs(
     for user, password in PASSWORDS.items():
         subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, password], check=True)
     (tmp_path / "acl").write_text(acl_from_docs())
-    port = free_loopback_port()
-    (tmp_path / "mosquitto.conf").write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\n"
-        f"acl_file {tmp_path / 'acl'}\n" + ("user root\n" if os.geteuid() == 0 else ""))
-    broker = subprocess.Popen([_find_mosquitto(), "-c", str(tmp_path / "mosquitto.conf")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port, broker = _start_broker(
+        tmp_path, f"allow_anonymous false\npassword_file {passwd}\nacl_file {tmp_path / 'acl'}\n")
     collector = None
     try:
-        wait_for_port(port, broker)
         db = tmp_path / "store.db"
         ready, log_path = tmp_path / "ready", tmp_path / "collector.log"
         env = dict(os.environ, GREENPIPE_CONFIG=str(REPO / "config" / "example.toml"),
@@ -138,16 +149,11 @@ def test_collector_over_tls_with_a_client_certificate(tmp_path: Path) -> None:
         extra = ["-extfile", "san.ext"] if name == "server" else []
         _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
                  "-CAcreateserial", "-days", "2", "-out", f"{name}.crt", *extra, cwd=tmp_path)
-    port = free_loopback_port()
-    (tmp_path / "mosquitto.conf").write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\n"
-        f"cafile {tmp_path}/ca.crt\ncertfile {tmp_path}/server.crt\n"
-        f"keyfile {tmp_path}/server.key\nrequire_certificate true\n"
-        + ("user root\n" if os.geteuid() == 0 else ""))
-    broker = subprocess.Popen([_find_mosquitto(), "-c", str(tmp_path / "mosquitto.conf")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port, broker = _start_broker(
+        tmp_path, f"allow_anonymous true\ncafile {tmp_path}/ca.crt\n"
+        f"certfile {tmp_path}/server.crt\nkeyfile {tmp_path}/server.key\n"
+        "require_certificate true\n")
     try:
-        wait_for_port(port, broker)
         base = load_config(REPO / "config" / "example.toml", env={})
         cfg = replace(base, broker=replace(
             base.broker, host="127.0.0.1", port=port, tls=True, ca_file=str(tmp_path / "ca.crt"),
@@ -166,5 +172,33 @@ def test_collector_over_tls_with_a_client_certificate(tmp_path: Path) -> None:
         with pytest.raises(BrokerUnavailableError):
             connect_and_start(client, anonymous, timeout_s=3)
         client.loop_stop()
+    finally:
+        stop_process(broker)
+
+
+def test_refused_password_names_the_password_file_and_does_not_promise_a_reconnect(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 14: the error pointed only at GREENPIPE_BROKER_PASSWORD although the password
+    came from broker.password_file, after a 'reconnecting with backoff' warning."""
+    passwd = tmp_path / "passwd"
+    passwd.touch()
+    subprocess.run(["mosquitto_passwd", "-b", str(passwd), "collector", "right"], check=True)
+    port, broker = _start_broker(tmp_path, f"allow_anonymous false\npassword_file {passwd}\n")
+    try:
+        secret = tmp_path / "broker_password"
+        secret.write_text("wrong\n")
+        base = load_config(REPO / "config" / "example.toml", env={})
+        cfg = replace(base, broker=replace(
+            base.broker, host="127.0.0.1", port=port, username="collector",
+            password_file=str(secret), password="wrong"),
+            store=replace(base.store, url=f"sqlite:///{tmp_path}/store.db"),
+            collector=replace(base.collector, client_id="auth-collector"))
+        caplog.set_level(logging.DEBUG)
+        with pytest.raises(BrokerUnavailableError) as info:
+            Collector(cfg).start()
+        text = str(info.value)
+        assert f"broker.password_file ({secret})" in text and "'collector'" in text
+        assert "wrong" not in text  # never the password itself
+        assert "reconnecting with backoff" not in caplog.text
     finally:
         stop_process(broker)

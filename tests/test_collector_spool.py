@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from collector.spool import Spool, SpoolFullError, SpoolingStore
 from greenpipe.config import Config
 from greenpipe.errors import StoreError
-from greenpipe.model import DeadLetter, Reading
+from greenpipe.model import DeadLetter, Reading, SequenceState
 from greenpipe.stores import Catalog
 from greenpipe.stores.influx import InfluxStore
 from greenpipe.stores.influx_admin import init
@@ -70,6 +71,10 @@ class FlakyStore:
     def write_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         self._check()
         self.inner.write_dead_letters(letters)
+
+    def write_sequence_states(self, states: Sequence[SequenceState]) -> None:
+        self._check()
+        self.inner.write_sequence_states(states)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -327,3 +332,27 @@ def test_influxdb_down_for_30_s_during_steady_ingest_loses_nothing(
         if proc is not None:
             stop_process(proc)
         stop_process(influx.process)
+
+
+def test_sequence_states_wait_in_the_spool_while_the_store_is_down(tmp_path: Path) -> None:
+    """Upstream-loss counts are never lost with the store down, nor rolled back after."""
+    inner = SqliteStore(tmp_path / "store.db")
+    flaky, clock = FlakyStore(inner), Clock()
+    spool_file = tmp_path / "spool.db"
+    store = SpoolingStore(flaky, Spool(spool_file, 100), batch_size=3, clock=clock)
+    old = SequenceState("f1-main", "factory-1", 10, T0, T0, messages=11)
+    store.write_sequence_states([old])
+    flaky.down = True
+    new = replace(old, high_seq=20, messages=21, lost=3, holes=((12, 14),))
+    store.write_sequence_states([new])
+    assert inner.read_sequence_states() == {"f1-main": old}
+    store.spool.close()
+    # A restart while the store is still down: the spool's newer state wins.
+    store = SpoolingStore(flaky, Spool(spool_file, 100), batch_size=3, clock=clock)
+    assert store.read_sequence_states() == {"f1-main": new}
+    flaky.down = False
+    clock.now += 60
+    store.replay()
+    assert inner.read_sequence_states() == {"f1-main": new}
+    assert store.spool.states() == {}
+    store.close()

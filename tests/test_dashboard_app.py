@@ -68,6 +68,10 @@ def _figure(at: AppTest, index: int) -> dict:
     return json.loads(at.get("plotly_chart")[index].proto.spec)
 
 
+def _xs(trace: dict) -> np.ndarray:
+    return _ys({"y": trace["x"]})
+
+
 def _ys(trace: dict) -> np.ndarray:
     y = trace["y"]
     if isinstance(y, dict):  # plotly's binary encoding of numeric arrays
@@ -205,6 +209,38 @@ def test_meters_page_health_and_dead_letters(tmp_path: Path,
     assert [c.value for c in at.code] == ["hex: ff fe 00", '{"ts": oops']
 
 
+def test_meters_page_shows_upstream_loss_and_broker_drops(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14: readings lost before the collector must show on the Meters page."""
+    from greenpipe.model import BrokerStatus, SequenceState
+    from greenpipe.stores.sqlite import SqliteStore
+
+    at = _app(tmp_path, monkeypatch)
+    store = SqliteStore(tmp_path / "store.db")
+    store.write_sequence_states([SequenceState("f1-main", "factory-1", 99, AS_OF, AS_OF,
+                                               lost=69),
+                                 SequenceState("pv-1", "pv-plant", 99, AS_OF, AS_OF)])
+    store.write_broker_status(BrokerStatus("greenpipe-collector", AS_OF, 760, "mosquitto"))
+    store.close()
+    _open(at, "views/meters.py")
+    health = at.dataframe[0].value
+    lost = dict(zip(health["Meter"], health["Lost upstream"], strict=True))
+    assert lost == {"f1-gas": 0, "f2-main": 0, "f1-main": 69, "office-1-main": 0, "pv-1": 0}
+    assert any("69 messages were lost" in w.value and "max_queued_messages 0" in w.value
+               for w in at.warning)
+    bars = _figure(at, 0)["data"][0]
+    assert list(bars["y"]) == ["f1-main"] and list(_xs(bars)) == [69]
+    assert any("Messages the broker dropped" in e.value and "760" in e.value
+               for e in at.error)
+
+
+def test_meters_page_without_upstream_loss_says_so(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _open(_app(tmp_path, monkeypatch, lang="ja"), "views/meters.py")
+    assert any("欠落なし" in s.value for s in at.success)
+    assert not at.warning
+
+
 def test_export_page_counts_rows_in_scope(tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     at = _open(_app(tmp_path, monkeypatch), "views/export.py")
@@ -263,6 +299,26 @@ def test_login_without_authlib_explains_what_to_install(
         assert not at.metric  # nothing of the city is shown
     else:  # Authlib present but no [auth] secrets: still no data, a clear message
         assert not at.metric
+        # Issue 14: it said only 'st.user has no attribute "is_logged_in"'.
+        text = at.error[0].value
+        assert "[auth]" in text and ".streamlit/secrets.toml" in text
+        assert all(k in text for k in ("redirect_uri", "cookie_secret", "client_id",
+                                       "client_secret", "server_metadata_url"))
+        assert "is_logged_in" not in text
+
+
+def test_login_with_incomplete_auth_secrets_names_the_missing_keys(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("authlib")
+    cfg = write_config(tmp_path, "en")
+    cfg.write_text(cfg.read_text().replace("[dashboard]\n", "[dashboard]\nlogin = true\n"))
+    monkeypatch.setenv("GREENPIPE_CONFIG", str(cfg))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback",
+                          "cookie_secret": "x" * 32, "client_id": "greenpipe"}
+    at.run()
+    assert not at.exception and not at.metric
+    assert "lacks client_secret, server_metadata_url" in at.error[0].value
 
 
 def _app_with_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
@@ -307,8 +363,8 @@ def test_forecast_page_projections_quality_and_savings(tmp_path: Path,
     assert list(targets["FY2025 trajectory [t]"]) == [f"{1000 * (1 - 0.46 * 12 / 17):,.0f}"]
     quality = at.dataframe[2].value
     assert list(quality["Meter"]) == ["f1-main", "office-1-main"]
-    assert_allclose(quality["CV(RMSE) [%]"], [12.0, 35.0])
-    assert_allclose(quality["NMBE [%]"], [-0.4, 2.0])
+    assert list(quality["CV(RMSE) [%]"]) == ["12.0", "35.0"]
+    assert list(quality["NMBE [%]"]) == ["-0.40", "2.00"]
     assert list(quality["Result"]) == ["pass", "fail"]
     assert list(quality["Limits CV(RMSE) / NMBE"]) == ["≤ 30% / ±10%"] * 2
     saved = at.dataframe[3].value
@@ -319,6 +375,30 @@ def test_forecast_page_projections_quality_and_savings(tmp_path: Path,
     assert list(saved["Reporting period"]) == ["1 Jul 2025 – 1 Oct 2025"]
     fig = _figure(at, 1)["data"][0]
     assert_allclose(_ys(fig), [10.0])
+
+
+def test_model_quality_on_short_data_shows_a_dash_and_the_reason(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14: a meter without a fitted model showed raw None cells and "fail"."""
+    import math
+    from dataclasses import replace
+
+    from greenpipe.stores.sqlite import SqliteStore
+
+    at = _app_with_results(tmp_path, monkeypatch)
+    store = SqliteStore(tmp_path / "store.db")
+    first = store.read_savings()[0]
+    nan = math.nan
+    store.write_savings([replace(first, meter_id="f1-gas", measure_id="", cvrmse=None,
+                                 nmbe=None, r2=None, cv_cvrmse=None, passes_ashrae=False,
+                                 savings_kwh=nan, warnings=("data.low_coverage",))])
+    store.close()
+    _open(at, "views/forecast.py")
+    quality = at.dataframe[2].value
+    row = quality[quality["Meter"] == "f1-gas"].iloc[0]
+    assert (row["CV(RMSE) [%]"], row["NMBE [%]"]) == ("–", "–")
+    assert row["Result"] == "– (insufficient data: data.low_coverage)"
+    assert "None" not in quality.to_string() and "fail" not in row["Result"]
 
 
 def test_sites_page_baseline_vs_actual(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

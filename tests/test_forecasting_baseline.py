@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -81,6 +82,11 @@ def test_too_little_usable_data() -> None:
     data = BaselineData.from_series(energy, temp)
     holed = BaselineData(frame=data.frame.assign(energy_kwh=np.nan).iloc[:], granularity="daily")
     with pytest.raises(DataSufficiencyError, match="usable intervals"):
+        BaselineModel().fit(holed)
+    # Issue 14: the message read "... the baseline of ; ...": name the scope, or say none.
+    with pytest.raises(DataSufficiencyError, match=r"the baseline of site:office; "):
+        BaselineModel().fit(replace(holed, scope="site:office"))
+    with pytest.raises(DataSufficiencyError, match=r"the baseline of the series \(no scope"):
         BaselineModel().fit(holed)
 
 

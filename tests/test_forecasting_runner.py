@@ -6,6 +6,7 @@ import itertools
 import json
 import math
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import openpyxl
@@ -16,6 +17,7 @@ from numpy.testing import assert_allclose
 
 from forecasting.export import COLUMNS, tidy_table
 from forecasting.runner import (
+    ProjectionTask,
     baseline_points,
     build_tasks,
     execute,
@@ -120,7 +122,8 @@ def test_insufficient_data_gives_flagged_nan_records(city, tmp_path: Path  # typ
     store.catalog = store.catalog.of(cfg2.meters, cfg2.sites)
     store.write([Reading("new-meter", "office", as_of - pd.Timedelta(days=d).to_pytimedelta(),
                          energy_kwh=1.0) for d in range(0, 20)])
-    tasks = [t for t in build_tasks(cfg2, store, as_of, run_id="run-b")
+    all_tasks = build_tasks(cfg2, store, as_of, run_id="run-b")
+    tasks = [t for t in all_tasks
              if getattr(t, "meter_id", None) == "new-meter"
              or getattr(t, "scope_id", None) == "household"]
     records = execute(tasks, workers=1)
@@ -129,6 +132,10 @@ def test_insufficient_data_gives_flagged_nan_records(city, tmp_path: Path  # typ
     assert math.isnan(new.savings_kwh)
     # Nothing in the baseline year; 20 of the 90 reporting days.
     assert new.warnings == ("data.no_data", "data.low_coverage", "data.long_gap")
+    # Issue 14: messages about a projection's history name its scope.
+    histories = {(t.scope, t.scope_id): t.history for t in all_tasks
+                 if isinstance(t, ProjectionTask) and t.history is not None}
+    assert histories and all(h.scope == f"{s}:{i}" for (s, i), h in histories.items())
     household = [f for f in forecasts if f.scope_id == "household"]
     assert household and all(f.warnings == ("projection.no_data",) for f in household)
     assert all(math.isnan(f.co2_t_p50) for f in household)
@@ -178,6 +185,7 @@ def test_cli_run_and_exports(city, tmp_path: Path,  # type: ignore[no-untyped-de
         if fmt == "csv":
             got = pd.read_csv(path, dtype={"site_id": str, "measure_id": str})
             meta = json.loads((tmp_path / "export.csv.metadata.json").read_text("utf-8"))
+            _check_metadata_is_informative(meta)
         elif fmt == "parquet":
             got = pd.read_parquet(path)
             meta = json.loads(pq.read_schema(path).metadata[b"greenpipe"])
@@ -185,6 +193,10 @@ def test_cli_run_and_exports(city, tmp_path: Path,  # type: ignore[no-untyped-de
             doc = json.loads(path.read_text("utf-8"))
             got, meta = pd.DataFrame(doc["rows"]), doc["metadata"]
         else:
+            styled = openpyxl.load_workbook(path)
+            for sheet in styled.worksheets:  # a header that looks like one and stays put
+                assert sheet.freeze_panes == "A2"
+                assert all(c.font.bold for c in sheet[1])
             book = openpyxl.load_workbook(path, read_only=True)
             assert book.sheetnames == ["data", "metadata"]
             header = next(book["data"].iter_rows(max_row=1, values_only=True))
@@ -205,6 +217,25 @@ def test_cli_run_and_exports(city, tmp_path: Path,  # type: ignore[no-untyped-de
     plant = expected[(expected["scope_id"] == "plant-main")
                      & (expected["quantity"] == "savings_kwh")]
     assert plant["unit"].tolist() == ["kWh"] and plant["measure_id"].tolist() == ["plant-led"]
+
+
+def _check_metadata_is_informative(meta: dict) -> None:  # type: ignore[type-arg]
+    """Issue 14: columns said only 'see docs', the method always said 'linear trend',
+    and fit_start/fit_end had no UTC offset."""
+    assert set(meta["columns"]) == set(COLUMNS)
+    assert all("see docs" not in d["description"] and d["description"]
+               for d in meta["columns"].values())
+    assert meta["columns"]["period_start_utc"]["unit"] == "ISO-8601 timestamp, UTC"
+    trends = {m["model"]["trend"] for m in meta["forecast_models"].values()
+              if m["model"] and "trend" in m["model"]}
+    assert trends
+    method = meta["method"]["projection"]
+    for trend in {"flat", "linear"}:
+        assert (f"{trend} trend" in method) == (trend in trends), (trend, method)
+    fitted = [m["model"] for m in meta["forecast_models"].values()
+              if m["model"] and m["model"].get("fit_start")]
+    assert fitted and all(datetime.fromisoformat(m[k]).utcoffset() is not None
+                          for m in fitted for k in ("fit_start", "fit_end"))
 
 
 def test_export_without_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -97,6 +97,24 @@ def test_validation_error_names_key_value_and_fix(mutate: Any, key: str, value: 
     assert fix_words in str(err)
 
 
+@pytest.mark.parametrize(("bad_id", "why"), [
+    ("_gw", "it starts with '_'"),
+    (".", "it starts with '.'"),
+    ("m" * 65, "it has 65 characters"),
+    ("bad/id+", "it contains '+', '/'"),
+    ("", "it is empty"),
+])
+def test_id_errors_give_the_whole_rule(bad_id: str, why: str) -> None:
+    """Issue 14: '_gw' and '.' were told to use only characters they already use."""
+    raw = _example()
+    raw["sites"][0]["id"] = bad_id
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(raw, env={})
+    text = str(info.value)
+    assert why in text
+    assert "starts with a letter or digit" in text and "at most 64 characters" in text
+
+
 def test_bad_environment_value_names_the_variable() -> None:
     with pytest.raises(ConfigError) as info:
         load_config(EXAMPLE, env={"GREENPIPE_BROKER_PORT": "eighty"})

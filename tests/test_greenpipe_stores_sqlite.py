@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from greenpipe.errors import ConfigError, StoreError
-from greenpipe.model import DeadLetter, QualityFlag, Reading
+from greenpipe.model import BrokerStatus, DeadLetter, QualityFlag, Reading, SequenceState
 from greenpipe.stores import open_store, parse_store_url
 from greenpipe.stores.sqlite import SqliteStore
 
@@ -134,6 +134,9 @@ def test_cli_store_stats_json(tmp_path: Path) -> None:
         for i in range(5)
     ])
     store.write_dead_letters([DeadLetter(T0, "t", b"\xff", "payload.bad_json", "not JSON")])
+    store.write_sequence_states([SequenceState("f2-main", "factory-2", 9, T0, T0, lost=5),
+                                 SequenceState("f3-main", "factory-3", 2, T0, T0, lost=2)])
+    store.write_broker_status(BrokerStatus("c1", T0, 760, "mosquitto version 2"))
     store.close()
     out = subprocess.run(
         [sys.executable, "-m", "greenpipe", "store", "stats", "--store", f"sqlite:///{path}",
@@ -144,9 +147,31 @@ def test_cli_store_stats_json(tmp_path: Path) -> None:
     assert rows == [
         {"meter": "f2-main", "site": "factory-2", "readings": 5,
          "first_ts": "2025-04-01T00:00:00+00:00", "last_ts": "2025-04-01T02:00:00+00:00",
-         "energy_kwh": 4.0},
-        {"dead_letters": 1},
+         "energy_kwh": 4.0, "upstream_lost": 5},
+        # Loss is shown even for a meter none of whose readings were stored.
+        {"meter": "f3-main", "site": "factory-3", "readings": 0, "first_ts": None,
+         "last_ts": None, "energy_kwh": 0.0, "upstream_lost": 2},
+        {"dead_letters": 1, "upstream_lost": 7, "broker_dropped": {"c1": 760}},
     ]
+
+
+def test_cli_store_stats_table_fits_long_ids_and_small_energies(tmp_path: Path) -> None:
+    """Issue 14: long meter ids broke the columns and 0.0123 kWh printed as 0.0."""
+    path = tmp_path / "cli.db"
+    store = SqliteStore(path)
+    long_id = "building-7-third-floor-east-wing-lighting"
+    store.write([Reading(long_id, "hq", T0 + timedelta(minutes=30 * i),
+                         energy_kwh=0.0123 / 2) for i in range(1, 3)]
+                + [Reading("m", "hq", T0 + timedelta(minutes=30), energy_kwh=12345.67)])
+    store.close()
+    lines = subprocess.run(
+        [sys.executable, "-m", "greenpipe", "store", "stats", "--store", f"sqlite:///{path}"],
+        capture_output=True, text=True, check=True,
+    ).stdout.splitlines()
+    header, first, second = lines[:3]
+    assert first.startswith(long_id + " ") and second.startswith("m ")
+    assert len(header) == len(first) == len(second)  # columns line up
+    assert first.split()[-2:] == ["0.0123", "0"] and second.split()[-2:] == ["12,345.7", "0"]
 
 
 def test_cli_reports_bad_store_url_without_traceback() -> None:

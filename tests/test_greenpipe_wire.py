@@ -34,6 +34,12 @@ def test_encode_reading_keeps_offset_and_rounds_to_one_wh() -> None:
         wire.encode_reading(ts, math.nan)
 
 
+def test_weather_readings_carry_seq_too() -> None:
+    """Issue 14: every simulated meter numbers its messages, so loss is countable."""
+    ts = datetime(2025, 4, 1, tzinfo=UTC)
+    assert json.loads(wire.encode_weather(ts, 3.0, seq=7))["seq"] == 7
+
+
 def test_encode_weather_and_interval() -> None:
     ts = datetime(2025, 1, 1, tzinfo=UTC)
     assert json.loads(wire.encode_weather(ts, 3.14159)) == {

@@ -142,7 +142,7 @@ def test_weather_meter_publishes_the_model_temperature(example_config: Config) -
         (t, p) for t, p in fleet.messages(step, 0) if t.endswith("/weather-hitachi/reading"))
     expected = round(temp_air_c(datetime.fromtimestamp(T0, UTC), 42), 2)
     assert payload == (b'{"ts":"2025-09-19T15:00:00+00:00","temp_air_c":'
-                       + repr(expected).encode() + b"}")
+                       + repr(expected).encode() + b',"seq":0}')
 
 
 def _with_meter(cfg: Config, index: int, **changes: object) -> Config:

@@ -357,6 +357,36 @@ def test_forecast_and_savings_records(store: Store) -> None:
     assert store.read_savings() == [null_test]
 
 
+def test_records_with_every_optional_number_missing_round_trip(store: Store) -> None:
+    """Issue 14: a savings record of NaNs was written without those fields to InfluxDB and
+    could not be read back (``SavingsRecord.__init__() missing 5 required ...``)."""
+    import math
+    from dataclasses import fields
+
+    from greenpipe.results import BaselinePoint, ForecastRecord, SavingsRecord, record_to_row
+
+    nan = math.nan
+    savings = SavingsRecord("run-nan", T0, "o-main", "office", "", "daily", T0 - 400 * H,
+                            T0 - 35 * H, T0 - 35 * H, T0, nan, nan, nan, nan, nan, nan)
+    forecast = ForecastRecord("run-nan", T0, "site", "office", 2025, nan, nan, nan)
+    point = BaselinePoint("run-nan", T0, "o-main", "office", "", T0 - 24 * H,
+                          nan, nan, nan, nan)
+    assert store.write_savings([savings]) == 1
+    assert store.write_forecasts([forecast]) == 1
+    assert store.write_baseline_points([point]) == 1
+    for written, read in ((savings, store.read_savings()), (forecast, store.read_forecasts()),
+                          (point, store.read_baseline_points())):
+        assert len(read) == 1
+        # NaN != NaN: compare the flat rows, where NaN and None are both None.
+        assert record_to_row(read[0]) == record_to_row(written)
+        for f in fields(written):
+            value, sent = getattr(read[0], f.name), getattr(written, f.name)
+            if isinstance(sent, float) and math.isnan(sent):
+                assert isinstance(value, float) and math.isnan(value), f.name
+            else:
+                assert value == sent, f.name
+
+
 def test_baseline_points_round_trip(store: Store) -> None:
     from dataclasses import replace
 
@@ -421,3 +451,33 @@ def test_every_store_implements_the_protocol_exactly(store: Store) -> None:
         for p_name, param in expected.parameters.items():
             got = actual.parameters[p_name]
             assert (got.kind, got.default) == (param.kind, param.default), (name, p_name)
+
+
+def test_sequence_states_round_trip_and_the_last_wins(store: Store) -> None:
+    from dataclasses import replace
+
+    from greenpipe.model import SequenceState
+
+    assert store.read_sequence_states() == {}
+    a = SequenceState("o-main", "office", 41, T0, T0 - 3 * H, messages=40, lost=3,
+                      restarts=1, holes=((2, 3), (40, 40)), old_holes=((7, 7),))
+    b = SequenceState('工場 "x",=1', "factory", 0, T0, T0)
+    store.write_sequence_states([a, b])
+    assert store.read_sequence_states() == {a.meter_id: a, b.meter_id: b}
+    newer = replace(a, high_seq=42, messages=41, lost=2, holes=((2, 2), (40, 40)))
+    store.write_sequence_states([newer])
+    assert store.read_sequence_states() == {a.meter_id: newer, b.meter_id: b}
+
+
+def test_broker_status_round_trips_and_the_last_wins(store: Store) -> None:
+    from greenpipe.model import BrokerStatus
+
+    assert store.read_broker_status() == []
+    a = BrokerStatus("collector-a", T0, 760, "mosquitto version 2.0.11")
+    b = BrokerStatus("collector-b", T0, None)
+    store.write_broker_status(a)
+    store.write_broker_status(b)
+    assert store.read_broker_status() == [a, b]
+    later = BrokerStatus("collector-a", T0 + H, 800, "mosquitto version 2.0.11")
+    store.write_broker_status(later)
+    assert store.read_broker_status() == [later, b]

@@ -223,8 +223,8 @@ def test_cli_db_init_check_and_store_stats(influxdb: InfluxProcess,
     assert lines == [
         {"meter": "f1-main", "site": "factory-1", "readings": 4,
          "first_ts": "2025-04-01T00:30:00+00:00", "last_ts": "2025-04-01T02:00:00+00:00",
-         "energy_kwh": 6.0},
-        {"dead_letters": 0},
+         "energy_kwh": 6.0, "upstream_lost": 0},
+        {"dead_letters": 0, "upstream_lost": 0, "broker_dropped": {}},
     ]
     assert main(["db", "rollup", "--hours", "1", "--config", str(EXAMPLE_CONFIG),
                  "--store", url]) == 0

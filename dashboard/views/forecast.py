@@ -12,6 +12,7 @@ from dashboard import charts, data, summaries, ui
 from dashboard.i18n import fmt_date, fmt_number, fmt_pct, sector_label, t
 from forecasting.metrics import ASHRAE_LIMITS
 from greenpipe.fiscal import fy_label
+from greenpipe.results import SavingsRecord
 
 c = ui.ctx()
 lang = c.lang
@@ -43,6 +44,14 @@ def _limits(granularity: str) -> str:
     if limits is None:
         return "–"
     return f"≤ {limits[0] * 100:.0f}% / ±{limits[1] * 100:.0f}%"
+
+
+def _verdict(r: SavingsRecord) -> str:
+    """pass / fail against ASHRAE Guideline 14, or "–" with the reason when no model was fitted."""
+    if _pct(r.cvrmse, 1) is None or _pct(r.nmbe, 2) is None:
+        codes = ", ".join(w for w in r.warnings if w.startswith("data.")) or "data.no_data"
+        return t("fc.no_verdict", lang, codes=codes)
+    return t("fc.pass", lang) if r.passes_ashrae else t("fc.fail", lang)
 
 
 def _pct(value: float | None, digits: int) -> float | None:
@@ -108,12 +117,12 @@ else:
         t("col.site", lang): [sites[r.site_id].name if r.site_id in sites else r.site_id
                               for r in savings],
         t("col.meter", lang): [r.meter_id for r in savings],
-        t("col.cvrmse", lang): [_pct(r.cvrmse, 1) for r in savings],
-        t("col.nmbe", lang): [_pct(r.nmbe, 2) for r in savings],
+        # Text cells: a model that could not be fitted shows "–", never a raw None.
+        t("col.cvrmse", lang): [fmt_number(_pct(r.cvrmse, 1), lang, 1) for r in savings],
+        t("col.nmbe", lang): [fmt_number(_pct(r.nmbe, 2), lang, 2) for r in savings],
         t("fc.granularity", lang): [r.granularity for r in savings],
         t("fc.limits", lang): [_limits(r.granularity) for r in savings],
-        t("col.result", lang): [t("fc.pass", lang) if r.passes_ashrae else t("fc.fail", lang)
-                                for r in savings],
+        t("col.result", lang): [_verdict(r) for r in savings],
     })
     ui.table(quality, "fc_quality")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, summaries, ui
+from dashboard import charts, data, summaries, ui
 from dashboard.i18n import fmt_age, fmt_datetime, kind_label, t
 
 c = ui.ctx()
@@ -38,17 +38,44 @@ def health_panel() -> None:
         t("col.readings", lang): health["readings"],
         t("col.gaps_h", lang): health["gaps_h"],
         t("col.quality", lang): health["quality"],
+        t("col.upstream_lost", lang): health["upstream_lost"],
         t("ov.dead_letters", lang): health["dead_letters"],
     })
-    bad = set(health.index[health["status"] != summaries.ONLINE])
+    bad = set(health.index[(health["status"] != summaries.ONLINE)
+                           | (health["upstream_lost"] > 0)])
 
     def _highlight(row: pd.Series) -> list[str]:
         style = "background-color: #FDE2E1; color: #8B1A1A" if row.name in bad else ""
         return [style] * len(row)
 
     ui.table(shown.style.apply(_highlight, axis=1), "me_health",
-             numbers=(t("col.readings", lang),), height=38 + 35 * len(shown))
+             numbers=(t("col.readings", lang), t("col.upstream_lost", lang)),
+             height=38 + 35 * len(shown))
     st.caption(t("me.gap_note", lang))
+    upstream_panel(lc)
+
+
+def upstream_panel(lc: data.Ctx) -> None:
+    """Messages lost upstream per meter (seq gaps) and the broker's own drop counter."""
+    st.subheader(t("me.upstream", lang))
+    lost, brokers = data.upstream_loss(lc)
+    total = sum(lost.values())
+    if total:
+        st.warning(t("me.upstream_warning", lang, n=f"{total:,}"), icon="⚠️")
+        ranked = sorted(((n, m) for m, n in lost.items() if n), reverse=True)
+        ui.chart(charts.horizontal_bars([m for _, m in ranked], [n for n, _ in ranked],
+                                        ["#C0392B"] * len(ranked),
+                                        x_title=t("me.upstream_axis", lang)), "me_upstream")
+    else:
+        st.success(t("me.upstream_none", lang))
+    for b in brokers:
+        n = t("me.broker_unknown", lang) if b.dropped is None else f"{b.dropped:,}"
+        text = t("me.broker_dropped", lang, client=b.client_id, n=n,
+                 ts=fmt_datetime(b.seen_at, lang, lc.tz))
+        if b.dropped:
+            st.error(text)
+        else:
+            st.caption(text)
 
 
 health_panel()

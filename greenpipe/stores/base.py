@@ -8,15 +8,16 @@ are aligned to the Unix epoch plus ``offset`` (use ``offset=-9 h`` for JST days)
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
-from greenpipe.model import DeadLetter, Meter, Reading, Site
+from greenpipe.model import BrokerStatus, DeadLetter, Meter, Reading, SequenceState, Site
 from greenpipe.results import (
     BASELINE_TABLE,
     FORECAST_TABLE,
@@ -161,6 +162,22 @@ class Store(Protocol):
         """
         ...
 
+    def write_sequence_states(self, states: Sequence[SequenceState]) -> None:
+        """Store each meter's ``seq`` state (upstream loss); one per meter, the last wins."""
+        ...
+
+    def read_sequence_states(self) -> dict[str, SequenceState]:
+        """Return the stored ``seq`` state of every meter, keyed by meter id."""
+        ...
+
+    def write_broker_status(self, status: BrokerStatus) -> None:
+        """Store what a collector saw of its broker (one per collector, the last wins)."""
+        ...
+
+    def read_broker_status(self) -> list[BrokerStatus]:
+        """Return the last broker status each collector stored, by client id."""
+        ...
+
     def close(self) -> None:
         """Release connections; the store is unusable afterwards."""
         ...
@@ -225,3 +242,34 @@ def check_read_args(start: datetime, end: datetime, bucket: timedelta) -> None:
         raise ValueError(f"end {end.isoformat()} must be after start {start.isoformat()}")
     if bucket < timedelta(milliseconds=1):
         raise ValueError(f"bucket width {bucket} is too small; use at least 1 ms")
+
+
+SEQUENCE_INT_FIELDS = ("high_seq", "high_ts_ms", "epoch_ts_ms", "messages", "lost", "restarts")
+"""Integer columns of a stored ``SequenceState`` (besides meter, site and the hole lists)."""
+
+
+def sequence_state_to_row(state: SequenceState) -> dict[str, str | int]:
+    """Flatten a ``SequenceState``: instants as epoch ms, hole ranges as JSON text."""
+    return {
+        "meter_id": state.meter_id, "site_id": state.site_id, "high_seq": state.high_seq,
+        "high_ts_ms": round(state.high_ts.timestamp() * 1000),
+        "epoch_ts_ms": round(state.epoch_ts.timestamp() * 1000),
+        "messages": state.messages, "lost": state.lost, "restarts": state.restarts,
+        "holes": json.dumps(state.holes), "old_holes": json.dumps(state.old_holes),
+    }
+
+
+def sequence_state_from_row(row: Mapping[str, Any]) -> SequenceState:
+    """Rebuild a ``SequenceState`` from ``sequence_state_to_row`` output."""
+    def ranges(text: Any) -> tuple[tuple[int, int], ...]:
+        return tuple((int(a), int(b)) for a, b in json.loads(str(text or "[]")))
+
+    def instant(ms: Any) -> datetime:
+        return datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
+
+    return SequenceState(
+        meter_id=str(row["meter_id"]), site_id=str(row["site_id"]),
+        high_seq=int(row["high_seq"]), high_ts=instant(row["high_ts_ms"]),
+        epoch_ts=instant(row["epoch_ts_ms"]), messages=int(row["messages"]),
+        lost=int(row["lost"]), restarts=int(row["restarts"]),
+        holes=ranges(row["holes"]), old_holes=ranges(row["old_holes"]))

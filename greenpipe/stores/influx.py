@@ -28,7 +28,7 @@ import pandas as pd
 from influxdb_client import Point, WritePrecision
 
 from greenpipe.errors import ConfigError, StoreError
-from greenpipe.model import DeadLetter, Reading
+from greenpipe.model import BrokerStatus, DeadLetter, Reading, SequenceState
 from greenpipe.results import (
     BASELINE_TABLE,
     BaselinePoint,
@@ -38,6 +38,7 @@ from greenpipe.results import (
 )
 from greenpipe.stores import influx_results
 from greenpipe.stores.base import (
+    SEQUENCE_INT_FIELDS,
     Catalog,
     GroupBy,
     MeterStats,
@@ -45,6 +46,8 @@ from greenpipe.stores.base import (
     StoreStats,
     check_read_args,
     empty_read_frame,
+    sequence_state_from_row,
+    sequence_state_to_row,
 )
 from greenpipe.stores.influxql import (
     InfluxError,
@@ -65,6 +68,10 @@ MEASUREMENT = "energy"
 ROLLUP_MEASUREMENT = "energy_1h"
 """Measurement of hourly rollups, stamped at the end of their hour."""
 DEAD_LETTER_MEASUREMENT = "dead_letter"
+SEQUENCE_MEASUREMENT = "sequence_state"
+"""Measurement of each meter's ``seq`` state (upstream loss): tag meter, newest point wins."""
+BROKER_MEASUREMENT = "broker_status"
+"""Measurement of each collector's view of its broker's ``$SYS``: tag client, newest wins."""
 TOKEN_ENV = "GREENPIPE_INFLUX_TOKEN"
 """Environment variable holding the InfluxDB token (``user:password`` on 1.x)."""
 
@@ -467,6 +474,58 @@ class InfluxStore(ResultRecordsMixin):
                     topic=str(topic), payload=raw, code=str(code), reason=str(reason),
                 ))
         return out
+
+    # ------------------------------------------------------------------ upstream loss
+
+    def write_sequence_states(self, states: Sequence[SequenceState]) -> None:
+        """Store each meter's ``seq`` state as a new point, stamped now (newest wins)."""
+        if not states:
+            return
+        lines = []
+        for state in states:
+            row = sequence_state_to_row(state)
+            point = Point(SEQUENCE_MEASUREMENT).tag("meter", _check_tag("meter", state.meter_id))
+            for name, value in row.items():
+                if name != "meter_id":
+                    point = point.field(name, value)
+            lines.append(point.time(_unique_ns(datetime.now(UTC)), WritePrecision.NS)
+                         .to_line_protocol())
+        self._write_once(lines, precision="ns")
+
+    def read_sequence_states(self) -> dict[str, SequenceState]:
+        """Return every meter's newest stored ``seq`` state."""
+        cols = ["site_id", *SEQUENCE_INT_FIELDS, "holes", "old_holes"]
+        q = (f"SELECT {', '.join(quote_ident(c) for c in cols)} FROM "
+             f"{quote_ident(SEQUENCE_MEASUREMENT)} GROUP BY \"meter\" "
+             "ORDER BY time DESC LIMIT 1")
+        out: dict[str, SequenceState] = {}
+        for series in self.query(q)[0]:
+            for values in series.values[:1]:
+                row = dict(zip(["time", *cols], values, strict=True))
+                row["meter_id"] = series.tags.get("meter", "")
+                out[row["meter_id"]] = sequence_state_from_row(row)
+        return dict(sorted(out.items()))
+
+    def write_broker_status(self, status: BrokerStatus) -> None:
+        """Store a collector's view of its broker as a point at ``seen_at`` (newest wins)."""
+        point = (Point(BROKER_MEASUREMENT).tag("client", _check_tag("client", status.client_id))
+                 .field("version", status.version))
+        if status.dropped is not None:
+            point = point.field("dropped", int(status.dropped))
+        self._write_once([point.time(_unique_ns(status.seen_at), WritePrecision.NS)
+                          .to_line_protocol()], precision="ns")
+
+    def read_broker_status(self) -> list[BrokerStatus]:
+        """Return every collector's last view of its broker, by client id."""
+        q = (f'SELECT "dropped", "version" FROM {quote_ident(BROKER_MEASUREMENT)} '
+             'GROUP BY "client" ORDER BY time DESC LIMIT 1')
+        out = []
+        for series in self.query(q)[0]:
+            for ts, dropped, version in series.values[:1]:
+                out.append(BrokerStatus(series.tags.get("client", ""), _from_ms(ts),
+                                        None if dropped is None else int(dropped),
+                                        str(version or "")))
+        return sorted(out, key=lambda b: b.client_id)
 
     # ------------------------------------------------------------------ results
 

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from greenpipe.errors import StoreError
-from greenpipe.model import DeadLetter, Reading
+from greenpipe.model import BrokerStatus, DeadLetter, Reading, SequenceState
 from greenpipe.results import (
     BASELINE_TABLE,
     FORECAST_TABLE,
@@ -31,6 +31,7 @@ from greenpipe.results import (
     sort_records,
 )
 from greenpipe.stores.base import (
+    SEQUENCE_INT_FIELDS,
     Catalog,
     GroupBy,
     MeterStats,
@@ -38,6 +39,8 @@ from greenpipe.stores.base import (
     StoreStats,
     check_read_args,
     empty_read_frame,
+    sequence_state_from_row,
+    sequence_state_to_row,
 )
 
 _SCHEMA = """
@@ -67,6 +70,30 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
 """
+
+_SEQUENCE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sequence_state (
+    meter_id    TEXT    PRIMARY KEY,
+    site_id     TEXT    NOT NULL,
+    high_seq    INTEGER NOT NULL,
+    high_ts_ms  INTEGER NOT NULL,
+    epoch_ts_ms INTEGER NOT NULL,
+    messages    INTEGER NOT NULL,
+    lost        INTEGER NOT NULL,
+    restarts    INTEGER NOT NULL,
+    holes       TEXT    NOT NULL,
+    old_holes   TEXT    NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS broker_status (
+    client_id  TEXT    PRIMARY KEY,
+    seen_at_ms INTEGER NOT NULL,
+    dropped    INTEGER,
+    version    TEXT    NOT NULL
+) WITHOUT ROWID;
+"""
+"""Each meter's ``seq`` state (upstream loss, ``collector.sequence``) and each collector's
+view of its broker's ``$SYS`` drop counter."""
+
 
 def _results_schema() -> str:
     """Tables ``forecast``, ``savings``, ``baseline_series``: a column per record field.
@@ -118,6 +145,7 @@ class SqliteStore(ResultRecordsMixin):
             self._conn.execute("PRAGMA busy_timeout=30000")
             self._conn.executescript(_SCHEMA)
             self._conn.executescript(_results_schema())
+            self._conn.executescript(_SEQUENCE_SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(
                 f"cannot open SQLite store {self.path}: {exc}; check the path and permissions",
@@ -298,6 +326,37 @@ class SqliteStore(ResultRecordsMixin):
             )
             for t, topic, code, reason, p in rows
         ]
+
+    def write_sequence_states(self, states: Sequence[SequenceState]) -> None:
+        """Store each meter's ``seq`` state (the same meter again replaces it)."""
+        if not states:
+            return
+        rows = [sequence_state_to_row(s) for s in states]
+        cols = list(rows[0])
+        self._execute_many(
+            f"INSERT OR REPLACE INTO sequence_state ({', '.join(cols)}) "
+            f"VALUES ({', '.join('?' * len(cols))})", [tuple(r.values()) for r in rows])
+
+    def read_sequence_states(self) -> dict[str, SequenceState]:
+        """Return every meter's stored ``seq`` state."""
+        cols = ["meter_id", "site_id", *SEQUENCE_INT_FIELDS, "holes", "old_holes"]
+        rows = self._query(f"SELECT {', '.join(cols)} FROM sequence_state ORDER BY meter_id")
+        states = (sequence_state_from_row(dict(zip(cols, r, strict=True))) for r in rows)
+        return {s.meter_id: s for s in states}
+
+    def write_broker_status(self, status: BrokerStatus) -> None:
+        """Store a collector's view of its broker (the same client id again replaces it)."""
+        self._execute_many(
+            "INSERT OR REPLACE INTO broker_status (client_id, seen_at_ms, dropped, version) "
+            "VALUES (?, ?, ?, ?)",
+            [(status.client_id, _to_ms(status.seen_at), status.dropped, status.version)])
+
+    def read_broker_status(self) -> list[BrokerStatus]:
+        """Return every collector's last view of its broker, by client id."""
+        rows = self._query("SELECT client_id, seen_at_ms, dropped, version FROM broker_status "
+                           "ORDER BY client_id")
+        return [BrokerStatus(str(c), _from_ms(int(t)), None if d is None else int(d), str(v))
+                for c, t, d, v in rows]
 
     def read_baseline_points(self, run_id: str | None = None,
                              meter_ids: Sequence[str] | None = None) -> list[BaselinePoint]:

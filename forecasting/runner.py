@@ -225,7 +225,7 @@ def build_tasks(cfg: Config, store: Any, as_of: datetime, *, force: bool = False
     start = first - timedelta(hours=1)
     per_meter: dict[str, BaselineData] = {}
     for meter in cfg.meters:
-        if meter.kind == MeterKind.WEATHER:
+        if meter.kind in (MeterKind.WEATHER, MeterKind.PRODUCTION):
             continue
         per_meter[meter.id] = BaselineData.from_store(
             store, Scope("meter", meter.id), start, as_of, f.granularity, weather_meter=weather,

@@ -38,7 +38,10 @@ UNITS_BY_KIND: dict[MeterKind, tuple[str, ...]] = {
     MeterKind.EV_CHARGING: ("kWh", "Wh", "MWh"),
     MeterKind.HEAT: ("kWh", "Wh", "MWh"),
     MeterKind.WEATHER: ("degC",),
+    MeterKind.PRODUCTION: (),
 }
+"""Allowed register units per kind; an empty tuple means any unit named in config."""
+DEFAULT_PRODUCTION_UNIT = "units"
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +250,35 @@ class EmissionFactorOverride:
 
 
 @dataclass(frozen=True, slots=True)
+class Company:
+    """A company (法人) and the sites it owns, for the company-wide 1,500 kL test."""
+
+    id: str
+    name: str = ""
+    sites: tuple[str, ...] = ()
+    """Ids of the sites the company owns; a site belongs to at most one company."""
+
+
+@dataclass(frozen=True, slots=True)
+class SiteReporting:
+    """How a site is reported under the Energy Conservation Act and the SHK system."""
+
+    site: str
+    retailer: str = ""
+    """Electricity retailer id as in the factor file (e.g. ``yonden``, ``tepco_ep``)."""
+    menu: str = ""
+    """The retailer's menu (A, B, C ...); empty when the retailer has one."""
+    nonfossil_certificate_pct: float = 0.0
+    """The retailer's non-fossil certificate use for this menu (A in A + (100−A)×0.13). [%]"""
+    intensity_denominator: Literal["production", "floor_area"] = "production"
+    """Energy intensity per unit of production (factories) or per floor area (offices)."""
+    floor_area_m2: float | None = None
+    """Floor area, required for ``floor_area``. [m²]"""
+    pv_exported: bool = False
+    """True when the site's PV output is sold to the grid (a PV plant), not self-consumed."""
+
+
+@dataclass(frozen=True, slots=True)
 class ForecastingConfig:
     """Baselines, savings and projections (``greenpipe forecast run``, ``greenpipe savings``)."""
 
@@ -298,6 +330,8 @@ class Config:
     measures: tuple[Measure, ...] = ()
     targets: tuple[Target, ...] = ()
     emission_factors: tuple[EmissionFactorOverride, ...] = ()
+    companies: tuple[Company, ...] = ()
+    site_reporting: tuple[SiteReporting, ...] = ()
     source: str = "<defaults>"
     """Where the configuration was read from, for messages."""
 
@@ -319,7 +353,8 @@ _SECTIONS: dict[str, type] = {
     "forecasting": ForecastingConfig,
     "dashboard": DashboardConfig,
 }
-_LISTS = ("sites", "meters", "shutdowns", "measures", "targets", "emission_factors")
+_LISTS = ("sites", "meters", "shutdowns", "measures", "targets", "emission_factors",
+          "companies", "site_reporting")
 _ENV_SECTIONS = ("broker", "store", "collector", "simulator")
 
 
@@ -415,9 +450,14 @@ def config_from_dict(
         _build(EmissionFactorOverride, d, f"emission_factors[{i}]")
         for i, d in enumerate(_table_list(raw, "emission_factors"))
     )
+    companies = tuple(_build_company(d, f"companies[{i}]")
+                      for i, d in enumerate(_table_list(raw, "companies")))
+    site_reporting = tuple(_build(SiteReporting, d, f"site_reporting[{i}]")
+                           for i, d in enumerate(_table_list(raw, "site_reporting")))
     cfg = Config(
         sites=sites, meters=meters, shutdowns=shutdowns, measures=measures, source=source,
-        targets=targets, emission_factors=emission_factors,
+        targets=targets, emission_factors=emission_factors, companies=companies,
+        site_reporting=site_reporting,
         **sections,
     )
     validate(cfg)
@@ -596,8 +636,13 @@ def _build_meter(data: Mapping[str, Any], where: str) -> Meter:
             f"{where}.kind", kind, f"choose one of {', '.join(k.value for k in MeterKind)}"
         )
     mkind = MeterKind(kind)
-    unit = data.get("unit", UNITS_BY_KIND[mkind][0])
-    if unit not in UNITS_BY_KIND[mkind]:
+    units = UNITS_BY_KIND[mkind]
+    unit = data.get("unit", units[0] if units else DEFAULT_PRODUCTION_UNIT)
+    if not units:
+        if not isinstance(unit, str) or not unit.strip():
+            raise ConfigError(f"{where}.unit", unit,
+                              "name the production unit as a string, e.g. \"t\" or \"units\"")
+    elif unit not in units:
         raise ConfigError(
             f"{where}.unit", unit, f"a {kind} meter uses one of {', '.join(UNITS_BY_KIND[mkind])}"
         )
@@ -614,9 +659,22 @@ def _build_meter(data: Mapping[str, Any], where: str) -> Meter:
         site=_coerce(data["site"], str, f"{where}.site"),
         kind=mkind,
         unit=unit,
-        cumulative=_coerce(data.get("cumulative", mkind != MeterKind.WEATHER), bool,
+        cumulative=_coerce(data.get("cumulative", mkind not in (MeterKind.WEATHER,
+                                                                MeterKind.PRODUCTION)), bool,
                            f"{where}.cumulative"),
         rated_max_power_kw=rated_kw,
         profile=_coerce(data["profile"], str, f"{where}.profile") if "profile" in data else None,
         nominal_kw=nominal_kw,
     )
+
+
+def _build_company(data: Mapping[str, Any], where: str) -> Company:
+    _reject_unknown(data, [f.name for f in fields(Company)], f"{where}.")
+    if "id" not in data:
+        raise ConfigError(f"{where}.id", None, "this key is required; add it")
+    sites = data.get("sites", [])
+    if not isinstance(sites, list) or not all(isinstance(s, str) for s in sites):
+        raise ConfigError(f"{where}.sites", sites, 'use a list of site ids, e.g. ["factory-1"]')
+    return Company(id=_coerce(data["id"], str, f"{where}.id"),
+                   name=_coerce(data.get("name", ""), str, f"{where}.name"),
+                   sites=tuple(sites))

@@ -172,6 +172,11 @@ def write_export(table: pd.DataFrame, meta: dict[str, Any], fmt: str, out: str |
     return [path]
 
 
+def flatten_metadata(obj: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Flatten a metadata block to ``(dotted.key, text)`` rows (lists as JSON) for sheets."""
+    return _flatten(obj, prefix)
+
+
 def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, str]]:
     if isinstance(obj, dict):
         out: list[tuple[str, str]] = []

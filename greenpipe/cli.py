@@ -379,6 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_config_check)
 
     _add_forecasting_parsers(sub, common)
+    from reports.commands import add_parsers as add_report_parsers
+
+    add_report_parsers(sub, common, _load)
 
     p = sub.add_parser("db", help="create, check and roll up the store's database")
     db_sub = p.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")

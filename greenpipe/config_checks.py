@@ -153,7 +153,8 @@ def _validate_reporting(cfg: Config) -> None:
     for i, r in enumerate(cfg.site_reporting):
         where = f"site_reporting[{i}]"
         if r.site not in site_ids:
-            raise ConfigError(f"{where}.site", r.site, "no site has this id; add it under [[sites]]")
+            raise ConfigError(f"{where}.site", r.site,
+                              "no site has this id; add it under [[sites]]")
         if r.site in seen:
             raise ConfigError(f"{where}.site", r.site, "one [[site_reporting]] entry per site")
         seen.add(r.site)

@@ -12,8 +12,8 @@ the requested one applies. Earlier years get the earliest entry only when it say
 Example::
 
     >>> t = load_conversions()
-    >>> t.lookup("electricity_gj_per_mwh", 2022).value, t.lookup("electricity_gj_per_mwh", 2023).value
-    (9.76, 8.64)
+    >>> [t.lookup("electricity_gj_per_mwh", fy).value for fy in (2022, 2023)]
+    [9.76, 8.64]
 """
 
 from __future__ import annotations

@@ -247,6 +247,10 @@ class EmissionFactorOverride:
     grid_region: str = "japan"
     fiscal_year: int | None = None
     basis: Literal["location", "market", "basic", "adjusted"] = "location"
+    retailer: str = ""
+    """Electricity retailer (SHK 電気事業者別排出係数); only the statutory reports use it."""
+    menu: str = ""
+    """The retailer's menu (A, B, C ...)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -658,6 +658,11 @@ def _build_meter(data: Mapping[str, Any], where: str) -> Meter:
     nominal_kw = None if nominal is None else _coerce(nominal, float, f"{where}.nominal_kw")
     if nominal_kw is not None and nominal_kw < 0:
         raise ConfigError(f"{where}.nominal_kw", nominal, "use a power of 0 kW or more")
+    rate = data.get("nominal_output_per_h")
+    rate_h = None if rate is None else _coerce(rate, float, f"{where}.nominal_output_per_h")
+    if rate_h is not None and (rate_h <= 0 or mkind != MeterKind.PRODUCTION):
+        raise ConfigError(f"{where}.nominal_output_per_h", rate,
+                          "only production meters take it, as a positive output per hour")
     return Meter(
         id=_coerce(data["id"], str, f"{where}.id"),
         site=_coerce(data["site"], str, f"{where}.site"),
@@ -669,6 +674,7 @@ def _build_meter(data: Mapping[str, Any], where: str) -> Meter:
         rated_max_power_kw=rated_kw,
         profile=_coerce(data["profile"], str, f"{where}.profile") if "profile" in data else None,
         nominal_kw=nominal_kw,
+        nominal_output_per_h=rate_h,
     )
 
 

@@ -90,6 +90,8 @@ class Meter:
     """Name of the simulator load profile (only used by ``greenpipe simulate``)."""
     nominal_kw: float | None = None
     """Typical full-load power (or PV peak power) the simulator scales its profile to. [kW]"""
+    nominal_output_per_h: float | None = None
+    """Production meters only: output per hour at full load, for the simulator. [unit/h]"""
 
 
 @dataclass(frozen=True, slots=True)

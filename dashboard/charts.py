@@ -237,3 +237,22 @@ def baseline_series(days: Sequence[object], actual: Sequence[float],
     fig = _layout(fig, x_title, y_title, x_format=x_format)
     _day_ticks(fig, pd.Series(xs), x_format)
     return fig
+
+
+def intensity_trend(labels: Sequence[str], values: Sequence[float | None], *,
+                    names: Mapping[str, str], y_title: str) -> go.Figure:
+    """Yearly energy intensity with the Energy Conservation Act's 1 %/yr improvement line.
+
+    The line starts at the first known year and falls 1 % a year (the target is a 5-year
+    average improvement of at least 1 %/yr); unknown years are gaps, never zeros.
+    """
+    fig = go.Figure(go.Scatter(x=list(labels), y=list(values), mode="lines+markers",
+                               name=names["actual"], line={"color": "#4C78A8", "width": 3},
+                               connectgaps=False))
+    first = next((i for i, v in enumerate(values) if v is not None), None)
+    if first is not None:
+        base = float(values[first])  # type: ignore[arg-type]
+        fig.add_trace(go.Scatter(
+            x=list(labels)[first:], y=[base * 0.99 ** k for k in range(len(values) - first)],
+            mode="lines", name=names["target"], line={"color": "#E45756", "dash": "dash"}))
+    return _layout(fig, "", y_title)

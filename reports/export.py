@@ -221,7 +221,19 @@ def write_report(rs: ReportSet, kind: str, fmt: str, out: str | Path) -> list[Pa
     return [path]
 
 
-def _write_xlsx(parts: dict[str, pd.DataFrame], path: Path) -> None:
+def xlsx_bytes(rs: ReportSet, kind: str) -> bytes:
+    """Return the xlsx of report ``kind`` as bytes (for a download button)."""
+    import io
+
+    parts = tables(rs, kind)
+    parts["metadata"] = pd.DataFrame(flatten_metadata(metadata(rs, kind)),
+                                     columns=["key", "value"])
+    buf = io.BytesIO()
+    _write_xlsx(parts, buf)
+    return buf.getvalue()
+
+
+def _write_xlsx(parts: dict[str, pd.DataFrame], path: Path | Any) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter

@@ -238,6 +238,7 @@ _S: dict[str, tuple[str, str]] = {
     "rp.download_ghg": ("温対法 排出量報告 (xlsx)", "GHG report (xlsx)"),
     "rp.download_json": ("全項目 (JSON形式)", "All figures (JSON)"),
     "rp.warnings": ("注意事項", "Warnings"),
+    "rp.other_warnings": ("他の事業所の注意事項 ({n}件)", "Warnings of other sites ({n})"),
     "rp.no_sites": ("報告対象の事業所がありません。", "No site has energy meters to report."),
     "si.intensity": ("エネルギー消費原単位 (5年度)", "Energy intensity (5 fiscal years)"),
 }

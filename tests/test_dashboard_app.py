@@ -459,6 +459,8 @@ def test_reports_page_companies_sites_co2_and_downloads(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     at = _open(_app(tmp_path, monkeypatch), "views/reports.py")
     assert at.title[0].value == "Reports"
+    assert at.selectbox[0].value == 2024  # the last completed fiscal year by default
+    at.selectbox[0].set_value(2025).run()
     # Companies: acme (factory-1 + factory-2) and the office on its own [kL].
     f1_kl = (150 * 8.64 + 30_000 * 0.0036) * 0.0258
     companies = _figure(at, 0)["data"][0]
@@ -489,6 +491,7 @@ def test_reports_page_in_japanese_and_sites_page_intensity(tmp_path: Path,
                                                           ) -> None:
     at = _open(_app(tmp_path, monkeypatch, lang="ja"), "views/reports.py")
     assert at.title[0].value == "報告"
+    at.selectbox[0].set_value(2025).run()
     assert any("部分年度" in w.value for w in at.warning)
     at = _open(at, "views/sites.py")
     assert any(s.value == "エネルギー消費原単位 (5年度)" for s in at.subheader)

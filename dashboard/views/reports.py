@@ -24,7 +24,8 @@ if not data.has_data(c):
     ui.empty("empty.store", lang)
     st.stop()
 years = list(range(c.fy, c.fy - 5, -1))
-fy = st.selectbox(t("rp.fy", lang), years, key="rp_fy",
+# Reports are filed for the last completed fiscal year; the current one is still partial.
+fy = st.selectbox(t("rp.fy", lang), years, index=1, key="rp_fy",
                   format_func=lambda y: fy_label(y, lang))
 rs = data.reports(c, fy)
 if not rs.sites:
@@ -83,8 +84,14 @@ ui.chart(co2, "rp_co2")
 
 if rs.warnings:
     st.subheader(t("rp.warnings", lang))
-    for w in rs.warnings:
-        st.warning(f"{w.code} [{w.scope}]: {w.message}")
+    mine = [w for w in rs.warnings if w.scope == f"site:{site_id}"]
+    for w in mine:
+        st.warning(f"{w.code}: {w.message}")
+    others = [w for w in rs.warnings if w not in mine]
+    if others:
+        with st.expander(t("rp.other_warnings", lang, n=len(others))):
+            for w in others:
+                st.caption(f"{w.code} [{w.scope}]: {w.message}")
 
 # ---------------------------------------------------------------- downloads
 st.subheader(t("rp.download", lang))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
 from greenpipe.emissions import load_factors
 from reports.ghg import co2_t, electricity_factor, source_of_kind
+from tests.test_greenpipe_emissions import _Override
 
 TABLE = load_factors()
 
@@ -43,21 +42,10 @@ def test_gas_and_sources() -> None:
     assert source_of_kind("pv") is None and source_of_kind("production") is None
 
 
-@dataclass
-class _Override:
-    kind: str
-    ef_kg_per_kwh: float
-    source: str
-    grid_region: str = "japan"
-    fiscal_year: int | None = None
-    basis: str = "adjusted"
-    retailer: str = "tepco_ep"
-    menu: str = "C"
-
-
 def test_config_override_adds_a_retailer_and_keeps_grid_factors() -> None:
-    table = TABLE.with_overrides(
-        [_Override("electricity", 0.4, "retailer notice", fiscal_year=2024)])
+    table = TABLE.with_overrides([_Override("electricity", 0.4, "retailer notice",
+                                            fiscal_year=2024, basis="adjusted",
+                                            retailer="tepco_ep", menu="C")])
     found = table.lookup_retailer("tepco_ep", "C", 2025, "adjusted")
     assert found is not None and found.ef_kg_per_kwh == 0.4
     assert found.source == "config: retailer notice"

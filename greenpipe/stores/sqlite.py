@@ -100,6 +100,15 @@ def _results_schema() -> str:
 _GROUP_COLUMN = {GroupBy.METER: "meter_id", GroupBy.SITE: "site_id", GroupBy.SECTOR: "sector"}
 
 
+def _bucket_expr(width_ms: int, offset_ms: int) -> str:
+    """SQL for the label ``b`` of the bucket ``(b, b + w]`` holding ``ts_ms``.
+
+    Floor division that is also correct for negative numerators (SQLite's / truncates).
+    """
+    return (f"((ts_ms - 1 - {offset_ms}) - (((ts_ms - 1 - {offset_ms}) % {width_ms}) "
+            f"+ {width_ms}) % {width_ms}) + {offset_ms}")
+
+
 def _to_ms(ts: datetime) -> int:
     return round(ts.timestamp() * 1000)
 
@@ -195,10 +204,7 @@ class SqliteStore(ResultRecordsMixin):
                     return empty_production_frame()
                 where.append(f"{column} IN ({','.join('?' * len(values))})")
                 params.extend(values)
-        bucket_expr = (
-            f"((ts_ms - 1 - {offset_ms}) - (((ts_ms - 1 - {offset_ms}) % {width_ms}) "
-            f"+ {width_ms}) % {width_ms}) + {offset_ms}"
-        )
+        bucket_expr = _bucket_expr(width_ms, offset_ms)
         rows = self._query(
             f"SELECT meter_id, MIN(site_id), {bucket_expr} AS b, SUM(quantity), COUNT(*) "
             f"FROM production WHERE {' AND '.join(where)} GROUP BY meter_id, b "
@@ -258,11 +264,7 @@ class SqliteStore(ResultRecordsMixin):
                     return empty_read_frame(group)
                 where.append(f"{column} IN ({','.join('?' * len(values))})")
                 params.extend(values)
-        # Floor division that is also correct for negative numerators (SQLite's / truncates).
-        bucket_expr = (
-            f"((ts_ms - 1 - {offset_ms}) - (((ts_ms - 1 - {offset_ms}) % {width_ms}) "
-            f"+ {width_ms}) % {width_ms}) + {offset_ms}"
-        )
+        bucket_expr = _bucket_expr(width_ms, offset_ms)
         sql = (
             f"SELECT {col}, {bucket_expr} AS b, SUM(energy_kwh), AVG(power_kw), "
             f"AVG(temp_air_c), COUNT(*) FROM readings WHERE {' AND '.join(where)} "

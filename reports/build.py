@@ -322,20 +322,30 @@ def _site_report(cfg: Config, sid: str, name: str, rep: SiteReporting, company_i
             f"intensity of {sid} needs production but {why}; add a [[meters]] kind = "
             "\"production\" and publish or import it (greenpipe import production), or set "
             "intensity_denominator = \"floor_area\" for an office"))
-    # History: the longest run of consecutive years with an intensity, ending at fy.
+    # History: the longest run of consecutive COMPLETE years with an intensity, ending at
+    # fy. A partial year's intensity covers other months than a full one, so it never
+    # enters a change, an average or a class.
+    def complete(y: int) -> float | None:
+        return None if years[y].partial else years[y].intensity
+
     hist: list[float | None] = []
     for y in range(fy, fy - HISTORY_YEARS, -1):
-        if years[y].intensity is None:
+        if complete(y) is None:
             break
-        hist.insert(0, years[y].intensity)
+        hist.insert(0, complete(y))
     avg = ea.avg_change_pct(hist)
-    yoys = [ea.yoy_change_pct(years[y].intensity, years[y - 1].intensity)
+    yoys = [ea.yoy_change_pct(complete(y), complete(y - 1))
             for y in range(fy - HISTORY_YEARS + 2, fy + 1)]
     if 2 <= len(hist) < HISTORY_YEARS:
         warnings.append(ReportWarning(
             "report.short_history", scope,
-            f"the average intensity change of {sid} covers {len(hist)} fiscal years, not "
-            f"{HISTORY_YEARS}; the class is indicative"))
+            f"the average intensity change of {sid} covers {len(hist)} complete fiscal "
+            f"years, not {HISTORY_YEARS}; the class is indicative"))
+    elif len(hist) < 2 and cur.intensity is not None:
+        warnings.append(ReportWarning(
+            "report.short_history", scope,
+            f"{sid} has {len(hist)} complete fiscal year(s) of intensity up to FY{fy}; the "
+            "change and the class need at least 2 (partial years never count)"))
     klass = ea.energy_class(avg, yoys, thresholds)
     if klass == "B":
         warnings.append(ReportWarning(
@@ -361,7 +371,7 @@ def _site_report(cfg: Config, sid: str, name: str, rep: SiteReporting, company_i
         intensity_unit=intensity_unit, years=years, monthly=monthly,
         energy_gj=cur.energy_gj, crude_oil_kl=ea.crude_oil_kl(cur.energy_gj, conv, fy),
         intensity=cur.intensity,
-        yoy_change_pct=ea.yoy_change_pct(cur.intensity, years[fy - 1].intensity),
+        yoy_change_pct=ea.yoy_change_pct(complete(fy), complete(fy - 1)),
         intensity_5y_avg_change_pct=avg, avg_years=len(hist), energy_class=klass,
         meets_target=None if avg is None else avg <= -thresholds["intensity_target_pct_per_year"],
         nonfossil_share_pct=share,

@@ -141,3 +141,43 @@ def test_selection_errors_are_clear(store: SqliteStore) -> None:
     rs = build_reports(city(), store, 2025, company="acme")
     assert [s.site_id for s in rs.sites] == ["f1"]
     assert rs.sites[0].years[2025].months_with_data == 0
+
+
+def _fill_years(store: SqliteStore, first_fy: int, growth: float) -> None:
+    """Five complete fiscal years from ``first_fy``; daily output grows by ``growth`` a year."""
+    from greenpipe.fiscal import fiscal_year_bounds
+
+    rs, ps = [], []
+    for k in range(5):
+        start, end = fiscal_year_bounds(first_fy + k)
+        for d in range(1, (end - start).days + 1):
+            ts = start + timedelta(days=d)
+            rs += [Reading("f1-e", "f1", ts, energy_kwh=1000.0),
+                   Reading("f1-g", "f1", ts, energy_kwh=500.0)]
+            ps.append(ProductionRecord("f1-out", "f1", ts, 10.0 * growth ** k))
+    store.write(rs)
+    store.write_production(ps)
+
+
+@pytest.mark.parametrize(("growth", "klass"), [(1.02, "S"), (0.98, "B"), (1.005, "A")])
+def test_five_year_average_and_class_by_hand(store: SqliteStore, growth: float,
+                                             klass: str) -> None:
+    _fill_years(store, 2023, growth)  # FY2023-FY2027, all at 8.64 GJ/MWh
+    f1 = next(s for s in build_reports(city(), store, 2027).sites if s.site_id == "f1")
+    # Energy per day is constant, output per day x growth a year: I_k = I_0 / growth^k.
+    assert f1.avg_years == 5
+    assert_allclose(f1.intensity_5y_avg_change_pct, (1 / growth - 1) * 100, rtol=1e-9)
+    assert_allclose(f1.yoy_change_pct, (1 / growth - 1) * 100, rtol=1e-9)
+    assert f1.energy_class == klass
+    assert f1.meets_target is (klass == "S")
+    assert "report.short_history" not in {w.code for w in f1.warnings}
+
+
+def test_a_partial_year_never_enters_a_change_or_a_class(store: SqliteStore) -> None:
+    fill(store, 365 + 30)  # FY2022 complete, FY2023 only its first 30 days
+    fy22 = next(s for s in build_reports(city(), store, 2022).sites if s.site_id == "f1")
+    assert fy22.intensity is not None and fy22.energy_class is None
+    assert "report.short_history" in {w.code for w in fy22.warnings}
+    fy23 = next(s for s in build_reports(city(), store, 2023).sites if s.site_id == "f1")
+    assert fy23.partial and fy23.intensity is not None  # shown, for its 30 days
+    assert fy23.yoy_change_pct is None and fy23.energy_class is None

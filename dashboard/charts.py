@@ -29,6 +29,7 @@ KIND_COLOURS: dict[str, str] = {
     "ev_charging": "#72B7B2",
     "heat": "#FF9DA6",
     "weather": "#9D9D9D",
+    "production": "#B279A2",
     "unknown": "#9D9D9D",
 }
 """One colour per meter kind (PV is always yellow)."""

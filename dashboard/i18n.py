@@ -224,6 +224,7 @@ _S: dict[str, tuple[str, str]] = {
     "rp.intensity": ("エネルギー消費原単位と年1%改善ライン", "Energy intensity vs the 1 %/yr line"),
     "rp.intensity_axis": ("原単位 [{unit}]", "Intensity [{unit}]"),
     "rp.actual": ("実績", "Actual"),
+    "rp.partial_point": ("部分年度 (参考)", "Partial year (for reference)"),
     "rp.target_line": ("年1%改善ライン", "1 %/yr line"),
     "rp.class": ("クラス {cls}", "Class {cls}"),
     "rp.class_na": ("クラス判定不可", "Class not determinable"),

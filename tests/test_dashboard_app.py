@@ -479,11 +479,13 @@ def test_reports_page_companies_sites_co2_and_downloads(tmp_path: Path,
     codes = " ".join(w.value for w in at.warning)
     assert "report.production_missing" in codes and "ghg.retailer_without_factors" in codes
     assert len(at.get("download_button")) == 3
-    # The office: intensity per floor area, a one-point trend.
+    # The office: intensity per floor area; FY2025 is partial, so a hollow marker of its own
+    # and no 1 %/yr line (that starts at the first complete year).
     at.selectbox[1].set_value("office-1").run()
     assert not at.exception
     trend = _figure(at, 1)["data"]
-    assert_allclose(_ys(trend[0])[-1], 20 * 8.64 / 1000.0)
+    assert [tr["name"] for tr in trend] == ["Actual", "Partial year (for reference)"]
+    assert_allclose(_ys(trend[1])[-1], 20 * 8.64 / 1000.0)
 
 
 def test_reports_page_in_japanese_and_sites_page_intensity(tmp_path: Path,
@@ -499,4 +501,4 @@ def test_reports_page_in_japanese_and_sites_page_intensity(tmp_path: Path,
     assert not at.exception
     names = [[tr.get("name") for tr in json.loads(f.proto.spec)["data"]]
              for f in at.get("plotly_chart")]
-    assert ["実績", "年1%改善ライン"] in names, "the Sites page shows intensity and the 1 %/yr line"
+    assert ["実績", "部分年度 (参考)"] in names, "the Sites page shows intensity, partial apart"

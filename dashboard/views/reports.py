@@ -69,7 +69,9 @@ st.subheader(t("rp.intensity", lang))
 ui.chart(charts.intensity_trend(
     [fy_label(y, lang) for y in sorted(rep.years)],
     [rep.years[y].intensity for y in sorted(rep.years)],
-    names={"actual": t("rp.actual", lang), "target": t("rp.target_line", lang)},
+    [rep.years[y].partial for y in sorted(rep.years)],
+    names={"actual": t("rp.actual", lang), "target": t("rp.target_line", lang),
+           "partial": t("rp.partial_point", lang)},
     y_title=t("rp.intensity_axis", lang, unit=rep.intensity_unit)), "rp_intensity")
 
 st.subheader(t("rp.co2", lang))

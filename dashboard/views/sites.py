@@ -177,7 +177,9 @@ else:
     ui.chart(charts.intensity_trend(
         [fy_label(y, lang) for y in sorted(srep.years)],
         [srep.years[y].intensity for y in sorted(srep.years)],
-        names={"actual": t("rp.actual", lang), "target": t("rp.target_line", lang)},
+        [srep.years[y].partial for y in sorted(srep.years)],
+        names={"actual": t("rp.actual", lang), "target": t("rp.target_line", lang),
+               "partial": t("rp.partial_point", lang)},
         y_title=t("rp.intensity_axis", lang, unit=srep.intensity_unit)), "si_intensity")
     for w in srep.warnings:
         if w.code in ("report.production_missing", "report.partial_year"):

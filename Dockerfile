@@ -15,6 +15,7 @@ COPY simulators ./simulators
 COPY forecasting ./forecasting
 COPY dashboard ./dashboard
 COPY alerts ./alerts
+COPY reports ./reports
 COPY config ./config
 RUN pip install . && rm -rf /src
 

@@ -75,7 +75,7 @@ def start_broker(workdir: Path, inflight: int) -> BrokerProcess:
 
 def messages(cfg: Config, n: int, offset: int = 0) -> list[tuple[str, bytes]]:
     """``n`` register readings round-robin over the example's energy meters."""
-    meters = [m for m in cfg.meters if m.kind != MeterKind.WEATHER]
+    meters = [m for m in cfg.meters if m.kind not in (MeterKind.WEATHER, MeterKind.PRODUCTION)]
     out = []
     for k in range(n):
         m = meters[k % len(meters)]
@@ -219,7 +219,7 @@ def latency(base: Config, broker: BrokerProcess, url: str, n: int, rate: float,
             time.sleep(0.01)
     finally:
         collector.stop()
-    meters = [m for m in base.meters if m.kind != MeterKind.WEATHER]
+    meters = [m for m in base.meters if m.kind not in (MeterKind.WEATHER, MeterKind.PRODUCTION)]
     lat = []
     for k in range(n):
         m = meters[k % len(meters)]

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from greenpipe.config import Config
-from greenpipe.model import Reading
+from greenpipe.model import ProductionRecord, Reading
 from simulators.fleet import Fleet
 from simulators.weather import temp_air_c_at
 
@@ -21,8 +21,12 @@ CHUNK_DAYS = 30
 
 
 def fill_store(cfg: Config, store: object, end: datetime, days: int, interval_s: int = 3600,
-               seed: int | None = None) -> int:
-    """Write ``days`` of readings ending at ``end`` (UTC, on the interval grid); returns count."""
+               seed: int | None = None, *, production: bool = False) -> int:
+    """Write ``days`` of readings ending at ``end`` (UTC, on the interval grid); returns count.
+
+    With ``production`` the production meters' output is written too
+    (``Store.write_production``); it is not counted in the returned readings.
+    """
     fleet = Fleet(cfg, cfg.simulator.seed if seed is None else seed)
     start = end - timedelta(days=days)
     t0 = int(start.timestamp())
@@ -43,5 +47,12 @@ def fill_store(cfg: Config, store: object, end: datetime, days: int, interval_s:
                 readings.append(Reading(m.meter.id, m.meter.site, ts,
                                         temp_air_c=float(temps[i])))
         written += store.write(readings)  # type: ignore[attr-defined]
+        if production and fleet.production_meters:
+            output = fleet.production(energy, t0, ends)
+            store.write_production([  # type: ignore[attr-defined]
+                ProductionRecord(m.meter.id, m.meter.site, datetime.fromtimestamp(ts_s, UTC),
+                                 float(output[row, i]))
+                for row, m in enumerate(fleet.production_meters)
+                for i, ts_s in enumerate(ends.tolist())])
         t0 = t1
     return written

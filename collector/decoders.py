@@ -38,14 +38,14 @@ LATEST_TS = datetime(2100, 1, 1, tzinfo=UTC)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EARLIEST_MS = round((EARLIEST_TS - _EPOCH) / timedelta(milliseconds=1))
 _LATEST_MS = round((LATEST_TS - _EPOCH) / timedelta(milliseconds=1))
-_FORMS = ("register_kwh", "energy_kwh", "temp_air_c")
+_FORMS = ("register_kwh", "energy_kwh", "temp_air_c", "quantity")
 
 
 @dataclass(frozen=True, slots=True)
 class Sample:
     """One decoded, validated measurement, before register-to-interval conversion.
 
-    Exactly one of ``register_kwh``, ``energy_kwh`` and ``temp_air_c`` is set.
+    Exactly one of ``register_kwh``, ``energy_kwh``, ``temp_air_c`` and ``quantity`` is set.
     """
 
     meter_id: str
@@ -62,6 +62,9 @@ class Sample:
     """Outdoor air temperature (weather stations). [°C]"""
     seq: int | None = None
     """The meter's message sequence number, if it sends one."""
+    quantity: float | None = None
+    """Production in the interval ending at ``ts`` (production meters), never negative.
+    [the meter's configured unit]"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,18 +289,20 @@ def decode_greenpipe_json(topic: str, payload: bytes, ctx: DecodeContext) -> lis
     if not forms:
         raise PayloadError(
             RejectCode.MISSING_FIELD,
-            f"payload has none of register_kwh, energy_kwh, temp_air_c (keys: {_keys(body)}); "
+            f"payload has none of register_kwh, energy_kwh, temp_air_c, quantity "
+            f"(keys: {_keys(body)}); "
             "send exactly one",
         )
     if len(forms) > 1:
         raise PayloadError(
             RejectCode.AMBIGUOUS_FORM,
             f"payload has {' and '.join(forms)}; send exactly one of register_kwh, "
-            "energy_kwh, temp_air_c",
+            "energy_kwh, temp_air_c, quantity",
         )
     form = forms[0]
-    if (form == "temp_air_c") != (meter.kind == MeterKind.WEATHER):
-        expected = "temp_air_c" if meter.kind == MeterKind.WEATHER else "register_kwh or energy_kwh"
+    expected = {MeterKind.WEATHER: "temp_air_c", MeterKind.PRODUCTION: "quantity"}.get(
+        meter.kind, "register_kwh or energy_kwh")
+    if form not in expected.split(" or "):
         raise PayloadError(
             RejectCode.WRONG_FORM,
             f"meter {meter_id!r} is of kind {meter.kind.value} but sent {form}; "
@@ -310,6 +315,11 @@ def decode_greenpipe_json(topic: str, payload: bytes, ctx: DecodeContext) -> lis
         raise PayloadError(
             RejectCode.NEGATIVE_REGISTER,
             f"register_kwh is {value!r}; a cumulative register is never negative",
+        )
+    if form == "quantity" and value < 0:
+        raise PayloadError(
+            RejectCode.NEGATIVE_REGISTER,
+            f"quantity is {value!r}; production in an interval is never negative",
         )
     power_kw = number_field(body, "power_kw", null_is_absent=True)
     seq = body.get("seq")
@@ -328,6 +338,7 @@ def decode_greenpipe_json(topic: str, payload: bytes, ctx: DecodeContext) -> lis
             temp_air_c=value if form == "temp_air_c" else None,
             power_kw=power_kw,
             seq=seq,
+            quantity=value if form == "quantity" else None,
         )
     ]
 

@@ -40,7 +40,7 @@ from collector.registers import RegisterTracker
 from collector.sequence import observe as observe_seq
 from greenpipe.config import Config
 from greenpipe.errors import ConfigError, PayloadError, StoreError
-from greenpipe.model import DeadLetter, Reading, SequenceState
+from greenpipe.model import DeadLetter, ProductionRecord, Reading, SequenceState
 from greenpipe.stores.base import Store
 from greenpipe.wire import parse_reading_topic, reading_subscription
 
@@ -190,6 +190,7 @@ class Pipeline:
         self._on_durable = on_durable
         self._sleep = sleep
         self._readings: list[tuple[Reading, Inbound]] = []
+        self._production: list[tuple[ProductionRecord, Inbound]] = []
         self._letters: list[DeadLetter] = []
         self._handled: list[Inbound] = []
         self._counts = _Counts()
@@ -202,7 +203,7 @@ class Pipeline:
     @property
     def pending_records(self) -> int:
         """Readings and dead letters waiting for the next flush."""
-        return len(self._readings) + len(self._letters)
+        return len(self._readings) + len(self._letters) + len(self._production)
 
     @property
     def pending_messages(self) -> int:
@@ -239,6 +240,10 @@ class Pipeline:
                         f"more than {self._future.total_seconds():g} s after it was received "
                         f"({msg.received_at.isoformat()}); fix the meter's clock (NTP)")
                     continue
+                if sample.quantity is not None:  # production: no register to resolve
+                    self._production.append((ProductionRecord(
+                        sample.meter_id, sample.site_id, sample.ts, sample.quantity), msg))
+                    continue
                 try:
                     readings = self._tracker.resolve(sample)
                 except PayloadError as exc:
@@ -265,6 +270,9 @@ class Pipeline:
         counted and logged.
         """
         ok = True
+        if self._production:
+            prod, self._production = self._production, []
+            ok = self._write_production(prod, give_up)
         if self._readings:
             batch, self._readings = self._readings, []
             ok = self._write_readings(batch, give_up)
@@ -406,6 +414,28 @@ class Pipeline:
             if not self._write_readings([item], give_up):
                 self._lost_readings(batch[i + 1 :])
                 return False
+        return True
+
+    def _write_production(self, batch: list[tuple[ProductionRecord, Inbound]],
+                          give_up: Callable[[], bool]) -> bool:
+        """Write production records; a refused batch becomes dead letters, one per message."""
+        refusal = self._with_retry(
+            lambda: self._store.write_production([p for p, _ in batch]),
+            f"{len(batch)} production records", give_up)
+        if refusal is None:
+            with self._lock:
+                self._counts.written += len(batch)
+            return True
+        if refusal is _GAVE_UP:
+            with self._lock:
+                self._counts.unwritten += len(batch)
+            log.error("%d production records were not stored before shutdown; the broker "
+                      "redelivers them (not acknowledged)", len(batch))
+            return False
+        for rec, msg in batch:
+            self._reject(msg, RejectCode.STORE_REJECTED.value,
+                         f"the store refused the production of meter {rec.meter_id} at "
+                         f"{rec.ts.isoformat()}: {refusal}")
         return True
 
     def _write_letters(self, letters: list[DeadLetter], give_up: Callable[[], bool]) -> bool:

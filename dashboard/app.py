@@ -20,6 +20,7 @@ _PAGES = (
     ("views/forecast.py", "nav.forecast", ":material/trending_up:", "forecast"),
     ("views/meters.py", "nav.meters", ":material/speed:", "meters"),
     ("views/export.py", "nav.export", ":material/download:", "export"),
+    ("views/reports.py", "nav.reports", ":material/description:", "reports"),
 )
 
 

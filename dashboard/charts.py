@@ -29,6 +29,7 @@ KIND_COLOURS: dict[str, str] = {
     "ev_charging": "#72B7B2",
     "heat": "#FF9DA6",
     "weather": "#9D9D9D",
+    "production": "#B279A2",
     "unknown": "#9D9D9D",
 }
 """One colour per meter kind (PV is always yellow)."""
@@ -237,3 +238,28 @@ def baseline_series(days: Sequence[object], actual: Sequence[float],
     fig = _layout(fig, x_title, y_title, x_format=x_format)
     _day_ticks(fig, pd.Series(xs), x_format)
     return fig
+
+
+def intensity_trend(labels: Sequence[str], values: Sequence[float | None],
+                    partial: Sequence[bool], *, names: Mapping[str, str],
+                    y_title: str) -> go.Figure:
+    """Yearly energy intensity with the Energy Conservation Act's 1 %/yr improvement line.
+
+    Complete years form the line; partial years (fewer than 12 months) are hollow markers of
+    their own, never joined to it. The 1 %/yr line starts at the first complete year and
+    falls 1 % a year; unknown years are gaps, never zeros.
+    """
+    full = [None if p else v for v, p in zip(values, partial, strict=True)]
+    part = [v if p else None for v, p in zip(values, partial, strict=True)]
+    fig = go.Figure(go.Scatter(x=list(labels), y=full, mode="lines+markers",
+                               name=names["actual"], line={"color": "#4C78A8", "width": 3},
+                               connectgaps=False))
+    fig.add_trace(go.Scatter(x=list(labels), y=part, mode="markers", name=names["partial"],
+                             marker={"color": "#4C78A8", "size": 10, "symbol": "circle-open"}))
+    first = next((i for i, v in enumerate(full) if v is not None), None)
+    if first is not None:
+        base = float(full[first])  # type: ignore[arg-type]
+        fig.add_trace(go.Scatter(
+            x=list(labels)[first:], y=[base * 0.99 ** k for k in range(len(values) - first)],
+            mode="lines", name=names["target"], line={"color": "#E45756", "dash": "dash"}))
+    return _layout(fig, "", y_title)

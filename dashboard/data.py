@@ -32,6 +32,7 @@ from greenpipe.fiscal import fiscal_year, fiscal_year_bounds
 from greenpipe.model import BrokerStatus, DeadLetter, MeterKind, Reading
 from greenpipe.results import BaselinePoint, ForecastRecord, SavingsRecord
 from greenpipe.stores import GroupBy, Store, StoreStats, open_configured_store
+from reports.build import ReportSet, build_reports
 
 AS_OF_ENV = "GREENPIPE_DASHBOARD_AS_OF"
 """Environment variable that pins the dashboard clock (ISO 8601 with offset)."""
@@ -358,3 +359,18 @@ def forecast_for(records: Sequence[ForecastRecord], scope: str, scope_id: str | 
             and (scope_id is None or r.scope_id == scope_id)]
     rows.sort(key=lambda r: (r.target_fy is None, r.target_fy or 0))
     return rows[0] if rows else None
+
+
+# ---------------------------------------------------------------- statutory reports
+
+
+@st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=32)
+def _reports(config_path: str, store_url: str, as_of: datetime, fy: int,
+             site: str | None) -> ReportSet:
+    ctx_cfg = _config(config_path, os.environ.get("GREENPIPE_STORE_URL", ""))
+    return build_reports(ctx_cfg, _store(config_path, store_url), fy, site=site)
+
+
+def reports(ctx: Ctx, fy: int, site: str | None = None) -> ReportSet:
+    """Return the ``reports.build.ReportSet`` of fiscal year ``fy`` (optionally one site)."""
+    return _reports(ctx.config_path, ctx.store_url, ctx.as_of, fy, site)

@@ -30,13 +30,14 @@ from greenpipe.broker import free_loopback_port
 
 
 def page_specs(lang: str) -> tuple[PageSpec, ...]:
-    """The five pages, recognised by their translated titles."""
+    """The six pages, recognised by their translated titles."""
     return (
         PageSpec("", title=t("ov.header", lang, city="", fy="").split()[-1]),
         PageSpec("sites", title=t("nav.sites", lang)),
         PageSpec("forecast", title=t("nav.forecast", lang)),
         PageSpec("meters", title=t("nav.meters", lang)),
         PageSpec("export", title=t("nav.export", lang)),
+        PageSpec("reports", title=t("nav.reports", lang)),
     )
 
 

@@ -164,11 +164,14 @@ class BaselineData:
         purpose: Literal["baseline", "reporting"] = "baseline",
         min_coverage: float = 0.9,
         force: bool = False,
+        production_meters: Sequence[str] = (),
     ) -> BaselineData:
         """Read a scope's energy and the weather meter's temperature from a Store.
 
         Reads hourly buckets in the store (range ``start < ts <= end``), then forms local
-        days in pandas so days follow ``tz`` even across DST changes.
+        days in pandas so days follow ``tz`` even across DST changes. With
+        ``production_meters`` (one unit), their summed output becomes the ``production``
+        regressor; none stored leaves it out (the model then has no production term).
         """
         sc = Scope.parse(scope) if isinstance(scope, str) else scope
         start, end = require_utc(start, "start"), require_utc(end, "end")
@@ -203,7 +206,7 @@ class BaselineData:
         data = cls.from_series(
             energy, temp, granularity=granularity, tz=tz, timestamp_marks="start",
             start=start, end=end, purpose=purpose, min_coverage=min_coverage, force=force,
-            scope=str(sc),
+            scope=str(sc), production=_stored_production(store, production_meters, start, end),
         )
         return data
 
@@ -341,6 +344,19 @@ def _labels(index: pd.DatetimeIndex, granularity: str, tz: str) -> pd.DatetimeIn
         return index.tz_convert("UTC").floor("h")
     local = index.tz_convert(tz)
     return local.normalize().tz_convert("UTC")
+
+
+def _stored_production(store: object, meters: Sequence[str], start: datetime, end: datetime
+                       ) -> pd.Series | None:
+    """Hourly summed output of ``meters`` indexed by interval start (UTC), or None."""
+    if not meters:
+        return None
+    raw = store.read_production(start, end, timedelta(hours=1),  # type: ignore[attr-defined]
+                                meters=list(meters))
+    if raw.empty:
+        return None
+    by_hour = raw.groupby("bucket")["quantity"].sum()
+    return pd.Series(by_hour.to_numpy(dtype="float64"), index=pd.DatetimeIndex(by_hour.index))
 
 
 def _aggregate_energy(energy: pd.Series, granularity: str, tz: str,

@@ -243,6 +243,11 @@ def _style_sheet(sheet: Any) -> None:
         sheet.column_dimensions[get_column_letter(i)].width = min(60, width + 2)
 
 
+def flatten_metadata(obj: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Flatten a metadata block to ``(dotted.key, text)`` rows (lists as JSON) for sheets."""
+    return _flatten(obj, prefix)
+
+
 def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, str]]:
     if isinstance(obj, dict):
         out: list[tuple[str, str]] = []

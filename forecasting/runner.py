@@ -42,7 +42,7 @@ from greenpipe.config import Config
 from greenpipe.emissions import FactorTable, co2_kg, load_factors
 from greenpipe.errors import DataSufficiencyError, GreenpipeError
 from greenpipe.fiscal import fiscal_year
-from greenpipe.model import MeterKind
+from greenpipe.model import Meter, MeterKind
 from greenpipe.results import BaselinePoint, ForecastRecord, SavingsRecord
 
 log = logging.getLogger(__name__)
@@ -225,11 +225,11 @@ def build_tasks(cfg: Config, store: Any, as_of: datetime, *, force: bool = False
     start = first - timedelta(hours=1)
     per_meter: dict[str, BaselineData] = {}
     for meter in cfg.meters:
-        if meter.kind == MeterKind.WEATHER:
+        if meter.kind in (MeterKind.WEATHER, MeterKind.PRODUCTION):
             continue
         per_meter[meter.id] = BaselineData.from_store(
             store, Scope("meter", meter.id), start, as_of, f.granularity, weather_meter=weather,
-            tz=tz, force=True)
+            tz=tz, force=True, production_meters=production_regressor(cfg, meter))
     tasks: list[Task] = []
     for meter in cfg.meters:
         if meter.kind not in SAVINGS_KINDS or meter.id not in per_meter:
@@ -251,6 +251,20 @@ def build_tasks(cfg: Config, store: Any, as_of: datetime, *, force: bool = False
     tasks += _projection_tasks(cfg, per_meter, table, as_of, options, run_id, created_at,
                                force)
     return tasks
+
+
+def production_regressor(cfg: Config, meter: Meter) -> tuple[str, ...]:
+    """Production meters whose output feeds ``meter``'s baseline as a regressor.
+
+    The site's production meters, for its electricity, gas and heat meters (not PV or EV
+    charging, which production does not drive), and only when they share one unit.
+    """
+    if meter.kind not in (MeterKind.ELECTRICITY, MeterKind.GAS, MeterKind.HEAT):
+        return ()
+    prod = [m for m in cfg.meters if m.site == meter.site and m.kind == MeterKind.PRODUCTION]
+    if len({m.unit for m in prod}) != 1:
+        return ()
+    return tuple(m.id for m in prod)
 
 
 def _scope_history(cfg: Config, meter_ids: Sequence[str], per_meter: dict[str, BaselineData],

@@ -39,7 +39,10 @@ UNITS_BY_KIND: dict[MeterKind, tuple[str, ...]] = {
     MeterKind.EV_CHARGING: ("kWh", "Wh", "MWh"),
     MeterKind.HEAT: ("kWh", "Wh", "MWh"),
     MeterKind.WEATHER: ("degC",),
+    MeterKind.PRODUCTION: (),
 }
+"""Allowed register units per kind; an empty tuple means any unit named in config."""
+DEFAULT_PRODUCTION_UNIT = "units"
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +298,39 @@ class EmissionFactorOverride:
     grid_region: str = "japan"
     fiscal_year: int | None = None
     basis: Literal["location", "market", "basic", "adjusted"] = "location"
+    retailer: str = ""
+    """Electricity retailer (SHK 電気事業者別排出係数); only the statutory reports use it."""
+    menu: str = ""
+    """The retailer's menu (A, B, C ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Company:
+    """A company (法人) and the sites it owns, for the company-wide 1,500 kL test."""
+
+    id: str
+    name: str = ""
+    sites: tuple[str, ...] = ()
+    """Ids of the sites the company owns; a site belongs to at most one company."""
+
+
+@dataclass(frozen=True, slots=True)
+class SiteReporting:
+    """How a site is reported under the Energy Conservation Act and the SHK system."""
+
+    site: str
+    retailer: str = ""
+    """Electricity retailer id as in the factor file (e.g. ``yonden``, ``tepco_ep``)."""
+    menu: str = ""
+    """The retailer's menu (A, B, C ...); empty when the retailer has one."""
+    nonfossil_certificate_pct: float = 0.0
+    """The retailer's non-fossil certificate use for this menu (A in A + (100−A)×0.13). [%]"""
+    intensity_denominator: Literal["production", "floor_area"] = "production"
+    """Energy intensity per unit of production (factories) or per floor area (offices)."""
+    floor_area_m2: float | None = None
+    """Floor area, required for ``floor_area``. [m²]"""
+    pv_exported: bool = False
+    """True when the site's PV output is sold to the grid (a PV plant), not self-consumed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +386,8 @@ class Config:
     measures: tuple[Measure, ...] = ()
     targets: tuple[Target, ...] = ()
     emission_factors: tuple[EmissionFactorOverride, ...] = ()
+    companies: tuple[Company, ...] = ()
+    site_reporting: tuple[SiteReporting, ...] = ()
     source: str = "<defaults>"
     """Where the configuration was read from, for messages."""
 
@@ -372,7 +410,8 @@ _SECTIONS: dict[str, type] = {
     "dashboard": DashboardConfig,
     "alerts": AlertsConfig,
 }
-_LISTS = ("sites", "meters", "shutdowns", "measures", "targets", "emission_factors")
+_LISTS = ("sites", "meters", "shutdowns", "measures", "targets", "emission_factors",
+          "companies", "site_reporting")
 _ENV_SECTIONS = ("broker", "store", "collector", "simulator", "alerts")
 
 
@@ -480,9 +519,14 @@ def config_from_dict(
         _build(EmissionFactorOverride, d, f"emission_factors[{i}]")
         for i, d in enumerate(_table_list(raw, "emission_factors"))
     )
+    companies = tuple(_build_company(d, f"companies[{i}]")
+                      for i, d in enumerate(_table_list(raw, "companies")))
+    site_reporting = tuple(_build(SiteReporting, d, f"site_reporting[{i}]")
+                           for i, d in enumerate(_table_list(raw, "site_reporting")))
     cfg = Config(
         sites=sites, meters=meters, shutdowns=shutdowns, measures=measures, source=source,
-        targets=targets, emission_factors=emission_factors,
+        targets=targets, emission_factors=emission_factors, companies=companies,
+        site_reporting=site_reporting,
         **sections,
     )
     validate(cfg)
@@ -662,8 +706,13 @@ def _build_meter(data: Mapping[str, Any], where: str) -> Meter:
             f"{where}.kind", kind, f"choose one of {', '.join(k.value for k in MeterKind)}"
         )
     mkind = MeterKind(kind)
-    unit = data.get("unit", UNITS_BY_KIND[mkind][0])
-    if unit not in UNITS_BY_KIND[mkind]:
+    units = UNITS_BY_KIND[mkind]
+    unit = data.get("unit", units[0] if units else DEFAULT_PRODUCTION_UNIT)
+    if not units:
+        if not isinstance(unit, str) or not unit.strip():
+            raise ConfigError(f"{where}.unit", unit,
+                              "name the production unit as a string, e.g. \"t\" or \"units\"")
+    elif unit not in units:
         raise ConfigError(
             f"{where}.unit", unit, f"a {kind} meter uses one of {', '.join(UNITS_BY_KIND[mkind])}"
         )
@@ -675,14 +724,33 @@ def _build_meter(data: Mapping[str, Any], where: str) -> Meter:
     nominal_kw = None if nominal is None else _coerce(nominal, float, f"{where}.nominal_kw")
     if nominal_kw is not None and nominal_kw < 0:
         raise ConfigError(f"{where}.nominal_kw", nominal, "use a power of 0 kW or more")
+    rate = data.get("nominal_output_per_h")
+    rate_h = None if rate is None else _coerce(rate, float, f"{where}.nominal_output_per_h")
+    if rate_h is not None and (rate_h <= 0 or mkind != MeterKind.PRODUCTION):
+        raise ConfigError(f"{where}.nominal_output_per_h", rate,
+                          "only production meters take it, as a positive output per hour")
     return Meter(
         id=_coerce(data["id"], str, f"{where}.id"),
         site=_coerce(data["site"], str, f"{where}.site"),
         kind=mkind,
         unit=unit,
-        cumulative=_coerce(data.get("cumulative", mkind != MeterKind.WEATHER), bool,
+        cumulative=_coerce(data.get("cumulative", mkind not in (MeterKind.WEATHER,
+                                                                MeterKind.PRODUCTION)), bool,
                            f"{where}.cumulative"),
         rated_max_power_kw=rated_kw,
         profile=_coerce(data["profile"], str, f"{where}.profile") if "profile" in data else None,
         nominal_kw=nominal_kw,
+        nominal_output_per_h=rate_h,
     )
+
+
+def _build_company(data: Mapping[str, Any], where: str) -> Company:
+    _reject_unknown(data, [f.name for f in fields(Company)], f"{where}.")
+    if "id" not in data:
+        raise ConfigError(f"{where}.id", None, "this key is required; add it")
+    sites = data.get("sites", [])
+    if not isinstance(sites, list) or not all(isinstance(s, str) for s in sites):
+        raise ConfigError(f"{where}.sites", sites, 'use a list of site ids, e.g. ["factory-1"]')
+    return Company(id=_coerce(data["id"], str, f"{where}.id"),
+                   name=_coerce(data.get("name", ""), str, f"{where}.name"),
+                   sites=tuple(sites))

@@ -150,6 +150,41 @@ def validate(cfg: Config) -> None:
             )
     _validate_forecasting(cfg)
     _validate_alerts(cfg)
+    _validate_reporting(cfg)
+
+
+def _validate_reporting(cfg: Config) -> None:
+    """Companies own known sites (each at most once); site_reporting entries are complete."""
+    site_ids = {s.id for s in cfg.sites}
+    _check_unique([c.id for c in cfg.companies], "companies")
+    owner: dict[str, str] = {}
+    for i, c in enumerate(cfg.companies):
+        for j, sid in enumerate(c.sites):
+            key = f"companies[{i}].sites[{j}]"
+            if sid not in site_ids:
+                raise ConfigError(key, sid, "no site has this id; add it under [[sites]]")
+            if sid in owner:
+                raise ConfigError(key, sid, f"the site already belongs to company "
+                                  f"{owner[sid]!r}; a site belongs to one company")
+            owner[sid] = c.id
+    seen: set[str] = set()
+    for i, r in enumerate(cfg.site_reporting):
+        where = f"site_reporting[{i}]"
+        if r.site not in site_ids:
+            raise ConfigError(f"{where}.site", r.site,
+                              "no site has this id; add it under [[sites]]")
+        if r.site in seen:
+            raise ConfigError(f"{where}.site", r.site, "one [[site_reporting]] entry per site")
+        seen.add(r.site)
+        if not 0 <= r.nonfossil_certificate_pct <= 100:
+            raise ConfigError(f"{where}.nonfossil_certificate_pct", r.nonfossil_certificate_pct,
+                              "use a percentage between 0 and 100")
+        if r.intensity_denominator == "floor_area" and not (r.floor_area_m2 or 0) > 0:
+            raise ConfigError(f"{where}.floor_area_m2", r.floor_area_m2,
+                              "intensity per floor area needs a positive floor_area_m2 [m2]")
+        if r.menu and not r.retailer:
+            raise ConfigError(f"{where}.retailer", r.retailer,
+                              "a menu needs its retailer; set retailer too")
 
 
 def _validate_forecasting(cfg: Config) -> None:

@@ -136,7 +136,7 @@ def backfill_has_arrived(cfg: Config, now: datetime) -> bool:
         store.close()
     horizon = 2 * max(cfg.simulator.interval_s, cfg.simulator.live_interval_s)
     for meter in cfg.meters:
-        if meter.kind == MeterKind.WEATHER or not meter.profile:
+        if meter.kind in (MeterKind.WEATHER, MeterKind.PRODUCTION) or not meter.profile:
             continue
         reading = latest.get(meter.id)
         if reading is None or (now - reading.ts).total_seconds() > horizon:

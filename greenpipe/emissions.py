@@ -87,6 +87,11 @@ class EmissionFactor:
     """Emission factor. [kg-CO2/kWh]"""
     source: str
     """Where the value comes from (publisher, table, year) or ``config`` for overrides."""
+    retailer: str = ""
+    """Electricity retailer the factor belongs to (SHK 電気事業者別排出係数); empty for
+    grid-region factors. Retailer entries are only returned by ``lookup_retailer``."""
+    menu: str = ""
+    """The retailer's menu (メニューA, B, C(残差) ...); empty when the retailer has one."""
 
 
 def normalise_basis(basis: str) -> str:
@@ -116,18 +121,21 @@ class FactorTable:
         factors = list(self.factors)
         for o in overrides:
             basis = normalise_basis(str(o.basis))
-            same = (o.kind, o.grid_region, basis)
+            retailer = str(getattr(o, "retailer", "") or "")
+            menu = str(getattr(o, "menu", "") or "")
+            same = (o.kind, o.grid_region, basis, retailer, menu)
             if o.fiscal_year is None:
-                factors = [f for f in factors if (f.kind, f.grid_region, f.basis) != same]
+                factors = [f for f in factors if _key(f) != same]
                 fy = 0
             else:
                 fy = int(o.fiscal_year)
                 factors = [f for f in factors
-                           if (f.kind, f.grid_region, f.basis, f.fiscal_year) != (*same, fy)]
+                           if (*_key(f), f.fiscal_year) != (*same, fy)]
             factors.append(EmissionFactor(kind=str(o.kind), grid_region=str(o.grid_region),
                                           fiscal_year=fy, basis=basis,
                                           ef_kg_per_kwh=float(o.ef_kg_per_kwh),
-                                          source=f"config: {o.source}"))
+                                          source=f"config: {o.source}",
+                                          retailer=retailer, menu=menu))
         return FactorTable(tuple(factors))
 
     def lookup(self, kind: str, grid_region: str, fy: int, basis: str = "location"
@@ -144,7 +152,8 @@ class FactorTable:
             for region in dict.fromkeys((grid_region, NATIONAL_REGION)):
                 for want in bases:
                     cands = [f for f in self.factors
-                             if f.kind == k and f.grid_region == region and f.basis == want]
+                             if f.kind == k and f.grid_region == region and f.basis == want
+                             and not f.retailer]
                     if cands:
                         return _pick_year(cands, fy)
         raise ValueError(
@@ -153,11 +162,34 @@ class FactorTable:
             "Add an [[emission_factors]] entry to the config"
         )
 
+    def lookup_retailer(self, retailer: str, menu: str, fy: int, basis: str
+                        ) -> EmissionFactor | None:
+        """Return the retailer's electricity factor for ``menu`` in ``fy``, or None.
+
+        Same year rule as ``lookup`` (newest entry at or before ``fy``, else the earliest).
+        None means the table has no entry for this retailer, menu and basis: the caller
+        falls back to the national default and warns (never a silent zero).
+        """
+        b = normalise_basis(basis)
+        cands = [f for f in self.factors
+                 if f.kind == "electricity" and f.retailer == retailer and f.menu == menu
+                 and f.basis == b]
+        return _pick_year(cands, fy) if cands else None
+
     def sources(self) -> dict[str, str]:
-        """Return ``"kind/region/FYyyyy/basis" -> source`` for export metadata."""
+        """Return ``"kind/region/FYyyyy/basis" -> source`` for export metadata.
+
+        Retailer entries are left out: only the statutory reports use them, and they name
+        the retailer factor they used in their own metadata.
+        """
         return {f"{f.kind}/{f.grid_region}/FY{f.fiscal_year}/{f.basis}": f.source
                 for f in sorted(self.factors, key=lambda f: (f.kind, f.grid_region,
-                                                            f.fiscal_year, f.basis))}
+                                                            f.fiscal_year, f.basis))
+                if not f.retailer}
+
+
+def _key(f: EmissionFactor) -> tuple[str, str, str, str, str]:
+    return (f.kind, f.grid_region, f.basis, f.retailer, f.menu)
 
 
 def _pick_year(cands: list[EmissionFactor], fy: int) -> EmissionFactor:
@@ -176,6 +208,8 @@ def _parse_entry(raw: Mapping[str, Any], where: str) -> EmissionFactor:
             basis=normalise_basis(str(raw.get("basis", "location"))),
             ef_kg_per_kwh=ef,
             source=str(raw["source"]),
+            retailer=str(raw.get("retailer", "")),
+            menu=str(raw.get("menu", "")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{where}: bad emission factor entry {dict(raw)!r} ({exc})") from None

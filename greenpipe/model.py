@@ -32,6 +32,8 @@ class MeterKind(StrEnum):
     EV_CHARGING = "ev_charging"
     HEAT = "heat"
     WEATHER = "weather"
+    PRODUCTION = "production"
+    """Production output (units, tonnes, ... as named by the meter's ``unit``), not energy."""
 
 
 class QualityFlag(StrEnum):
@@ -88,6 +90,8 @@ class Meter:
     """Name of the simulator load profile (only used by ``greenpipe simulate``)."""
     nominal_kw: float | None = None
     """Typical full-load power (or PV peak power) the simulator scales its profile to. [kW]"""
+    nominal_output_per_h: float | None = None
+    """Production meters only: output per hour at full load, for the simulator. [unit/h]"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +127,32 @@ class Reading:
             value = getattr(self, name)
             if value is not None and not math.isfinite(value):
                 raise ValueError(f"Reading.{name} must be finite, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ProductionRecord:
+    """Production output of one production meter in the interval ending at ``ts``.
+
+    Stored apart from energy readings (table / measurement ``production``): it is a
+    quantity in the meter's own unit, never kWh.
+    """
+
+    meter_id: str
+    site_id: str
+    ts: datetime
+    """End of the production interval, timezone-aware UTC."""
+    quantity: float
+    """Output in the interval, in the production meter's configured unit. [unit]"""
+
+    def __post_init__(self) -> None:
+        if self.ts.tzinfo is None or self.ts.utcoffset() != timedelta(0):
+            raise ValueError(
+                f"ProductionRecord.ts must be timezone-aware UTC, got {self.ts.isoformat()}"
+            )
+        if not math.isfinite(self.quantity) or self.quantity < 0:
+            raise ValueError(
+                f"ProductionRecord.quantity must be a finite number >= 0, got {self.quantity!r}"
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,3 +100,17 @@ def encode_weather(ts: datetime, temp_air_c: float, seq: int | None = None) -> b
     if seq is not None:
         body["seq"] = seq
     return json.dumps(body, separators=(",", ":")).encode()
+
+
+def encode_production(ts: datetime, quantity: float, seq: int | None = None) -> bytes:
+    """Encode a production meter's output in the interval ending at ``ts`` as greenpipe JSON.
+
+    ``quantity`` is in the meter's configured unit (``t``, ``units`` ...), never kWh; it is
+    rounded to 0.001 of that unit.
+    """
+    if not math.isfinite(quantity) or quantity < 0:
+        raise ValueError(f"quantity must be a finite number >= 0, got {quantity!r}")
+    body: dict[str, object] = {"ts": ts.isoformat(), "quantity": round(quantity, 3)}
+    if seq is not None:
+        body["seq"] = seq
+    return json.dumps(body, separators=(",", ":")).encode()

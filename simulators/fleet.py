@@ -9,7 +9,7 @@ on the publishing interval. Registers start from a seeded value and accumulate t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -22,7 +22,9 @@ from greenpipe.config import Config, ShutdownPeriod
 from greenpipe.errors import ConfigError
 from greenpipe.model import Meter, MeterKind
 from greenpipe.plant_calendar import DEFAULT_SHUTDOWNS, day_type, public_holiday_name
+from simulators import production as prod
 from simulators.noise import base_key, key64, normal, smooth_normal, uniform
+from simulators.production import PRODUCTION_PROFILE
 from simulators.profiles import DAY_CODES, PROFILES, WEATHER_PROFILE, SlotContext
 from simulators.solar import clear_sky_poa_w_m2, pv_power_fraction
 from simulators.weather import clearness_by_day, local_day_jst, temp_air_c_at
@@ -61,6 +63,8 @@ class Step:
     """Each energy meter's un-rounded register after the interval. [kWh]"""
     temp_air_c: float
     """Outdoor temperature at the timestamp (published by weather meters). [°C]"""
+    production: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    """Output of each production meter over the interval. [its unit]"""
 
 
 def _office_closed(day: date) -> bool:
@@ -90,6 +94,20 @@ def validate_meters(cfg: Config) -> tuple[SimMeter, ...]:
     out: list[SimMeter] = []
     for i, m in enumerate(cfg.meters):
         if m.profile is None:
+            continue
+        if (m.profile == PRODUCTION_PROFILE) != (m.kind == MeterKind.PRODUCTION):
+            raise ConfigError(f"meters[{i}].profile", m.profile,
+                              f"use profile {PRODUCTION_PROFILE!r} exactly for meters of kind "
+                              "'production'")
+        if m.profile == PRODUCTION_PROFILE:
+            if m.nominal_output_per_h is None:
+                raise ConfigError(f"meters[{i}].nominal_output_per_h", None,
+                                  "a simulated production meter needs its output per hour "
+                                  "at full load")
+            out.append(SimMeter(meter=m, profile=m.profile,
+                                timezone=sites[m.site].timezone, nominal_kw=0.0,
+                                topic=wire.reading_topic(cfg.broker.topic_prefix, m.site,
+                                                         m.id)))
             continue
         if m.profile not in PROFILES:
             raise ConfigError(f"meters[{i}].profile", m.profile, f"choose one of {known}")
@@ -139,7 +157,10 @@ class Fleet:
     def __init__(self, cfg: Config, seed: int) -> None:
         self.seed = seed
         self.meters = validate_meters(cfg)
-        self.energy_meters = tuple(m for m in self.meters if m.profile != WEATHER_PROFILE)
+        self.energy_meters = tuple(m for m in self.meters
+                                   if m.profile not in (WEATHER_PROFILE, PRODUCTION_PROFILE))
+        self.production_meters = tuple(m for m in self.meters
+                                       if m.profile == PRODUCTION_PROFILE)
         self.weather_meters = tuple(m for m in self.meters if m.profile == WEATHER_PROFILE)
         self._latitude_deg = cfg.simulator.latitude_deg
         self._longitude_deg = cfg.simulator.longitude_deg
@@ -176,6 +197,37 @@ class Fleet:
         ], dtype=np.float64)
         self.register_kwh = self.initial_register_kwh.copy()
         self.t_epoch_s: int | None = None
+        self._drivers = [self._driver_row(m) for m in self.production_meters]
+
+    def _driver_row(self, m: SimMeter) -> int:
+        """Row of the electricity meter whose load drives production meter ``m``."""
+        for row, e in enumerate(self.energy_meters):
+            if e.meter.site == m.meter.site and e.meter.kind == MeterKind.ELECTRICITY:
+                return row
+        raise ConfigError(f"meters.{m.meter.id}.profile", PRODUCTION_PROFILE,
+                          f"site {m.meter.site} has no simulated electricity meter to drive "
+                          "its production; add one or drop the production profile")
+
+    def production(self, energy: NDArray[np.float64], start_s: int, ends: NDArray[np.int64]
+                   ) -> NDArray[np.float64]:
+        """Return each production meter's output per interval, shape (meters, len(ends))."""
+        out = np.zeros((len(self.production_meters), ends.size))
+        bounds = np.concatenate(([start_s], ends)).astype(np.float64)
+        dt_h = np.diff(bounds) / 3600.0
+        for i, (m, row) in enumerate(zip(self.production_meters, self._drivers, strict=True)):
+            driver = self.energy_meters[row]
+            mult = np.ones(ends.size)
+            for mrow, start, factor, tz_name in self._measures:
+                if mrow == row:
+                    first = datetime(start.year, start.month, start.day,
+                                     tzinfo=ZoneInfo(tz_name)).timestamp()
+                    mult = np.where(ends > first, mult * factor, mult)
+            off = datetime.fromtimestamp(int(ends[0]), ZoneInfo(m.timezone)).utcoffset()
+            local_days = (ends.astype(np.float64) + (off or timedelta()).total_seconds()) / 86400.0
+            demand = prod.demand_factor(self.seed, m.meter.id, local_days)
+            out[i] = prod.output(energy[row], driver.nominal_kw, dt_h, mult,
+                                 float(m.meter.nominal_output_per_h or 0.0), demand)
+        return out
 
     # ------------------------------------------------------------ pure functions of time
 
@@ -287,7 +339,8 @@ class Fleet:
         self.t_epoch_s = t_epoch_s
         _, power = self.integrate(t_epoch_s - KNOT_S, np.asarray([t_epoch_s]))
         return Step(t_epoch_s, power[:, 0], np.zeros(power.shape[0]), self.register_kwh.copy(),
-                    float(temp_air_c_at(t_epoch_s, self.seed)[0]))
+                    float(temp_air_c_at(t_epoch_s, self.seed)[0]),
+                    np.zeros(len(self.production_meters)))
 
     def advance(self, ends_s: list[int]) -> list[Step]:
         """Accumulate the energy up to each of ``ends_s`` into the registers; return the steps."""
@@ -300,8 +353,10 @@ class Fleet:
         # cumsum adds left to right, exactly as adding one interval after another would.
         registers = np.cumsum(np.column_stack((self.register_kwh, energy)), axis=1)[:, 1:]
         temps = temp_air_c_at(ends, self.seed)
+        output = self.production(energy, self.t_epoch_s, ends)
         steps = [
-            Step(int(ends[i]), power[:, i], energy[:, i], registers[:, i], float(temps[i]))
+            Step(int(ends[i]), power[:, i], energy[:, i], registers[:, i], float(temps[i]),
+                 output[:, i])
             for i in range(ends.size)
         ]
         self.register_kwh = registers[:, -1].copy()
@@ -315,9 +370,13 @@ class Fleet:
         rows = iter(range(len(self.energy_meters)))
         registers = step.register_kwh.tolist()
         powers = step.power_kw.tolist()
+        prod_rows = iter(range(len(self.production_meters)))
         for m in self.meters:
             if m.profile == WEATHER_PROFILE:
                 out.append((m.topic, wire.encode_weather(ts, step.temp_air_c, seq)))
+            elif m.profile == PRODUCTION_PROFILE:
+                q = float(step.production[next(prod_rows)]) if step.production.size else 0.0
+                out.append((m.topic, wire.encode_production(ts, q, seq)))
             else:
                 r = next(rows)
                 out.append((m.topic, wire.encode_reading(ts, registers[r], powers[r], seq)))

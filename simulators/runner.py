@@ -304,9 +304,10 @@ def _meter_summaries(run: _Run) -> tuple[MeterSummary, ...]:
     out: list[MeterSummary] = []
     rows = iter(range(len(run.fleet.energy_meters)))
     instants = run.readings // max(1, len(run.fleet.meters))
+    energy = set(run.fleet.energy_meters)
     for m in run.fleet.meters:
         start = end = None
-        if m.profile != "weather":
+        if m in energy:
             r = next(rows)
             if run.first is not None and run.last is not None:
                 start, end = run.first[r], run.last[r]

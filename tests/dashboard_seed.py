@@ -76,6 +76,20 @@ id = "pv-1"
 site = "pv-plant"
 kind = "pv"
 
+[[companies]]
+id = "acme"
+name = "アクメ製作所"
+sites = ["factory-1", "factory-2"]
+
+[[site_reporting]]
+site = "office-1"
+intensity_denominator = "floor_area"
+floor_area_m2 = 1000.0
+
+[[site_reporting]]
+site = "pv-plant"
+pv_exported = true
+
 [[measures]]
 id = "f1-led"
 meter = "f1-main"

@@ -148,7 +148,8 @@ REJECTIONS = [
     ("missing_ts", F1, {"register_kwh": 1.0}, RejectCode.MISSING_FIELD,
      "payload has no ts (keys: register_kwh)"),
     ("missing_value", F1, {"ts": TS_ISO, "register_kWh": 1.0}, RejectCode.MISSING_FIELD,
-     "payload has none of register_kwh, energy_kwh, temp_air_c (keys: register_kWh, ts)"),
+     "payload has none of register_kwh, energy_kwh, temp_air_c, quantity (keys: register_kWh, "
+     "ts)"),
     ("ambiguous", F1, {"ts": TS_ISO, "register_kwh": 1.0, "energy_kwh": 1.0},
      RejectCode.AMBIGUOUS_FORM, "payload has register_kwh and energy_kwh"),
     ("temp_from_energy_meter", F1, {"ts": TS_ISO, "temp_air_c": 1.0}, RejectCode.WRONG_FORM,

@@ -346,3 +346,27 @@ def test_a_dead_lettered_message_is_not_also_upstream_loss(
     state = sqlite_store.read_sequence_states()["f1-main"]
     assert (state.lost, state.holes) == (1, ((2, 2),))
     assert pipeline.report(0).rejected_total == 2
+
+
+def test_production_messages_are_stored_apart_and_bad_ones_dead_lettered(
+    example_config: Config, sqlite_store: SqliteStore
+) -> None:
+    from greenpipe.wire import encode_production
+
+    out = reading_topic("greenpipe/v1", "factory-1", "f1-output")
+    durable: list[Inbound] = []
+    p = make_pipeline(example_config, sqlite_store, durable=durable)
+    p.handle(msg(out, encode_production(T0 + STEP, 5.5, seq=1), mid=1))
+    p.handle(msg(out, encode_production(T0 + 2 * STEP, 6.0, seq=2), mid=2))
+    p.handle(msg(out, json.dumps({"ts": (T0 + 3 * STEP).isoformat(), "quantity": -1}).encode(),
+                 mid=3))
+    p.handle(msg(out, encode_reading(T0 + 4 * STEP, 10.0), mid=4))  # kWh from a production meter
+    p.handle(msg(F1, json.dumps({"ts": T0.isoformat(), "quantity": 1.0}).encode(), mid=5))
+    assert p.flush()
+    assert [m.mid for m in durable] == [1, 2, 3, 4, 5]
+    frame = sqlite_store.read_production(T0, T0 + 10 * STEP, 10 * STEP)
+    assert frame[["meter", "quantity", "records"]].values.tolist() == [["f1-output", 11.5, 2]]
+    assert sqlite_store.read(T0 - STEP, T0 + 10 * STEP, STEP).empty  # never energy
+    codes = sorted(d.code for d in sqlite_store.read_dead_letters())
+    assert codes == sorted([RejectCode.NEGATIVE_REGISTER.value, RejectCode.WRONG_FORM.value,
+                            RejectCode.WRONG_FORM.value])

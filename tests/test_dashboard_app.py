@@ -28,7 +28,7 @@ from tests.dashboard_seed import AS_OF, seed_store, write_config
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 PAGES = ("views/overview.py", "views/sites.py", "views/forecast.py", "views/meters.py",
-         "views/export.py")
+         "views/export.py", "views/reports.py")
 EF_GRID = 0.485
 EF_GAS = 0.17952
 
@@ -533,3 +533,52 @@ def test_unreachable_store_is_an_error_message(tmp_path: Path,
     assert not at.exception
     assert at.error[0].value.startswith("Store error: ")
     assert "cannot reach InfluxDB" in at.error[0].value
+
+
+def test_reports_page_companies_sites_co2_and_downloads(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _open(_app(tmp_path, monkeypatch), "views/reports.py")
+    assert at.title[0].value == "Reports"
+    assert at.selectbox[0].value == 2024  # the last completed fiscal year by default
+    at.selectbox[0].set_value(2025).run()
+    # Companies: acme (factory-1 + factory-2) and the office on its own [kL].
+    f1_kl = (150 * 8.64 + 30_000 * 0.0036) * 0.0258
+    companies = _figure(at, 0)["data"][0]
+    assert companies["y"] == ["駅前オフィス", "アクメ製作所"]  # drawn bottom-up
+    assert_allclose(_ys({"y": companies["x"]}), [20 * 8.64 * 0.0258, f1_kl])
+    assert any("Below the threshold" in c.value for c in at.caption)
+    # factory-1: partial FY2025 (data in Jun, Sep, Oct), intensity needs production it lacks.
+    assert at.selectbox[1].value == "factory-1"
+    assert any("Partial year: 3 months" in w.value for w in at.warning)
+    m = _metrics(at)
+    assert m["Crude-oil kL"][0] == f"{f1_kl:,.1f}"
+    assert m["Class not determinable"][0] == "—"
+    co2 = _figure(at, 2)["data"]
+    assert [tr["name"] for tr in co2] == ["Basic", "Adjusted"]
+    assert_allclose(_ys(co2[0]), [30_000 * EF_GAS / 1000, 150_000 * EF_GRID / 1000])
+    codes = " ".join(w.value for w in at.warning)
+    assert "report.production_missing" in codes and "ghg.retailer_without_factors" in codes
+    assert len(at.get("download_button")) == 3
+    # The office: intensity per floor area; FY2025 is partial, so a hollow marker of its own
+    # and no 1 %/yr line (that starts at the first complete year).
+    at.selectbox[1].set_value("office-1").run()
+    assert not at.exception
+    trend = _figure(at, 1)["data"]
+    assert [tr["name"] for tr in trend] == ["Actual", "Partial year (for reference)"]
+    assert_allclose(_ys(trend[1])[-1], 20 * 8.64 / 1000.0)
+
+
+def test_reports_page_in_japanese_and_sites_page_intensity(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    at = _open(_app(tmp_path, monkeypatch, lang="ja"), "views/reports.py")
+    assert at.title[0].value == "報告"
+    at.selectbox[0].set_value(2025).run()
+    assert any("部分年度" in w.value for w in at.warning)
+    at = _open(at, "views/sites.py")
+    assert any(s.value == "エネルギー消費原単位 (5年度)" for s in at.subheader)
+    at.selectbox[0].set_value("office-1").run()
+    assert not at.exception
+    names = [[tr.get("name") for tr in json.loads(f.proto.spec)["data"]]
+             for f in at.get("plotly_chart")]
+    assert ["実績", "部分年度 (参考)"] in names, "the Sites page shows intensity, partial apart"

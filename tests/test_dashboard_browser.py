@@ -29,6 +29,7 @@ from dashboard.launch import dashboard_env, streamlit_command
 from greenpipe.broker import free_loopback_port
 from greenpipe.config import load_config
 from greenpipe.fiscal import fiscal_year_bounds
+from greenpipe.model import MeterKind, ProductionRecord
 from greenpipe.stores import Catalog
 from greenpipe.stores.sqlite import SqliteStore
 from tests.conftest import EXAMPLE_CONFIG, stop_process, wait_for_port
@@ -43,13 +44,13 @@ FIRST = datetime(2025, 4, 1, 0, 0, tzinfo=JST)
 PAGES = {
     "ja": (PageSpec("", 3, 0, "2026年度 進捗"), PageSpec("sites", 5, 1, "拠点"),
            PageSpec("forecast", 2, 4, "予測"), PageSpec("meters", 0, 2, "メーター"),
-           PageSpec("export", 0, 0, "エクスポート")),
+           PageSpec("export", 0, 0, "エクスポート"), PageSpec("reports", 3, 0, "報告")),
     "en": (PageSpec("", 3, 0, "FY2026 progress"), PageSpec("sites", 5, 1, "Sites"),
            PageSpec("forecast", 2, 4, "Forecast"), PageSpec("meters", 0, 2, "Meters"),
-           PageSpec("export", 0, 0, "Export")),
+           PageSpec("export", 0, 0, "Export"), PageSpec("reports", 3, 0, "Reports")),
 }
-NAV = {"ja": ["概要", "拠点", "予測", "メーター", "エクスポート"],
-       "en": ["Overview", "Sites", "Forecast", "Meters", "Export"]}
+NAV = {"ja": ["概要", "拠点", "予測", "メーター", "エクスポート", "報告"],
+       "en": ["Overview", "Sites", "Forecast", "Meters", "Export", "Reports"]}
 
 
 @dataclass(frozen=True)
@@ -77,10 +78,19 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tmp = tmp_path_factory.mktemp("dashboard-browser")
     cfg = load_config(EXAMPLE_CONFIG, env={})
     store = SqliteStore(tmp / "store.db", Catalog.of(cfg.meters, cfg.sites))
-    meters = [(m.id, m.site, m.kind.value, m.nominal_kw or 100.0) for m in cfg.meters]
+    meters = [(m.id, m.site, m.kind.value, m.nominal_kw or 100.0) for m in cfg.meters
+              if m.kind != MeterKind.PRODUCTION]
     changes = {m.meter: (datetime.combine(m.start, datetime.min.time(), JST), m.change_pct)
                for m in cfg.measures}
-    store.write(synthetic_readings(meters, FIRST, AS_OF, changes=changes))
+    readings = synthetic_readings(meters, FIRST, AS_OF, changes=changes)
+    store.write(readings)
+    # Production follows each factory's main meter: 1 unit per 100 kWh.
+    output = {m.site: m.id for m in cfg.meters if m.kind == MeterKind.PRODUCTION}
+    mains = {s: next(m.id for m in cfg.meters if m.site == s
+                     and m.kind == MeterKind.ELECTRICITY) for s in output}
+    store.write_production([ProductionRecord(output[r.site_id], r.site_id, r.ts,
+                                             (r.energy_kwh or 0.0) / 100.0)
+                            for r in readings if mains.get(r.site_id) == r.meter_id])
     store.write_dead_letters(list(SEED_DEAD_LETTERS))
     expected = _expected_fytd_co2_t(store)
     store.close()
@@ -142,6 +152,9 @@ def test_every_page_renders_in_chromium(served: Served, browser: Chromium, lang:
             assert "payload.bad_json" in text
         if name == "export":
             assert ("ダウンロード" if lang == "ja" else "Download") in text
+        if name == "reports":
+            assert ("特定事業者に該当" if lang == "ja" else "Specified business operator") in text
+            assert "ghg.retailer_without_factors" in text
     if os.environ.get("GREENPIPE_UPDATE_SCREENSHOTS") == "1":
         target = REPO / "docs" / "screenshots"
         target.mkdir(parents=True, exist_ok=True)

@@ -81,7 +81,7 @@ def test_password_file_is_read_relative_to_the_config(tmp_path: Path) -> None:
         (lambda d: d["measures"][0].update(change_pct=-120), "measures[0].change_pct", -120,
          "above -100"),
         (lambda d: d["shutdowns"][0].update(start="5/1"), "shutdowns[0].start", "5/1", "MM-DD"),
-        (lambda d: d["meters"].append(dict(d["meters"][0])), "meters[12].id", "f1-main",
+        (lambda d: d["meters"].append(dict(d["meters"][0])), "meters[15].id", "f1-main",
          "unique"),
     ],
 )
@@ -136,3 +136,34 @@ def test_missing_and_malformed_files_are_config_errors(tmp_path: Path) -> None:
     bad.write_text("[broker\nhost=1")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(bad, env={})
+
+
+@pytest.mark.parametrize(("mutate", "key", "fix"), [
+    (lambda d: d["companies"][0]["sites"].append("nowhere"), "companies[0].sites[2]",
+     "no site has this id"),
+    (lambda d: d["companies"][1]["sites"].append("factory-1"), "companies[1].sites[1]",
+     "already belongs to company"),
+    (lambda d: d["site_reporting"][3].pop("floor_area_m2"), "site_reporting[3].floor_area_m2",
+     "positive floor_area_m2"),
+    (lambda d: d["site_reporting"][0].update(nonfossil_certificate_pct=120.0),
+     "site_reporting[0].nonfossil_certificate_pct", "between 0 and 100"),
+    (lambda d: d["meters"].append({"id": "x", "site": "factory-1", "kind": "production",
+                                   "unit": ""}), "meters[15].unit", "name the production unit"),
+    (lambda d: d["meters"][0].update(nominal_output_per_h=3.0),
+     "meters[0].nominal_output_per_h", "only production meters"),
+])
+def test_reporting_sections_are_validated(mutate: Any, key: str, fix: str) -> None:
+    raw = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+    mutate(raw)
+    with pytest.raises(ConfigError) as exc:
+        config_from_dict(raw, env={})
+    assert exc.value.key == key and fix in str(exc.value)
+
+
+def test_example_declares_companies_retailers_and_production() -> None:
+    cfg = load_config(EXAMPLE, env={})
+    assert {c.id for c in cfg.companies} >= {"hitachi-demo"}
+    units = {m.id: m.unit for m in cfg.meters if m.kind.value == "production"}
+    assert units == {"f1-output": "t", "f2-output": "units", "f3-output": "parts"}
+    office = next(r for r in cfg.site_reporting if r.site == "office-1")
+    assert office.intensity_denominator == "floor_area" and office.floor_area_m2 == 12000.0

@@ -29,6 +29,8 @@ class _Override:
     grid_region: str = "japan"
     fiscal_year: int | None = None
     basis: str = "location"
+    retailer: str = ""
+    menu: str = ""
 
 
 def test_shipped_defaults_and_sources() -> None:

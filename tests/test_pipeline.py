@@ -105,7 +105,8 @@ def _pipeline(broker: BrokerProcess, tmp_path: Path, example_config: Config) -> 
                 10)
         bad.loop_stop()
         bad.disconnect()
-        expected_total = sum(observed.count.values())
+        production = {m.id for m in example_config.meters if m.kind == "production"}
+        expected_total = sum(n for m, n in observed.count.items() if m not in production)
         assert set(observed.count) == {m.id for m in example_config.meters}
 
         reader = SqliteStore(db)
@@ -128,9 +129,17 @@ def _pipeline(broker: BrokerProcess, tmp_path: Path, example_config: Config) -> 
     try:
         stats = {m.meter: m for m in store.stats().meters}
         dead = store.read_dead_letters()
+        now = datetime.now(UTC)
+        made = store.read_production(now - timedelta(days=30), now + timedelta(days=2),
+                                     timedelta(days=40))
     finally:
         store.close()
+    # Production goes to its own table: every published output message is stored once.
+    assert dict(zip(made["meter"], made["records"], strict=True)) == {
+        m: observed.count[m] for m in production}
     for meter in example_config.meters:
+        if meter.id in production:
+            continue
         s = stats[meter.id]
         assert s.readings == observed.count[meter.id], meter.id
         if meter.id in observed.first_register:
@@ -161,7 +170,9 @@ def test_demo_runs_the_pipeline_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> N
         "--dashboard-port", "0",
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
-    meters = {m.id for m in load_config(EXAMPLE_CONFIG, env={}).meters}
+    cfg = load_config(EXAMPLE_CONFIG, env={})
+    meters = {m.id for m in cfg.meters if m.kind != "production"}
+    production = {m.id for m in cfg.meters if m.kind == "production"}
     try:
         def all_meters_have_a_day() -> bool:
             if not db.exists():
@@ -169,9 +180,13 @@ def test_demo_runs_the_pipeline_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> N
             store = SqliteStore(db)
             try:
                 stats = store.stats().meters
+                now = datetime.now(UTC)
+                made = store.read_production(now - timedelta(days=3), now + timedelta(days=3),
+                                             timedelta(days=6))
             finally:
                 store.close()
-            return {m.meter for m in stats if m.readings >= 48} == meters
+            return ({m.meter for m in stats if m.readings >= 48} == meters
+                    and set(made.loc[made["records"] >= 48, "meter"]) == production)
         wait_until(all_meters_have_a_day, "a day of readings for every meter", 180)
     finally:
         out = signal_and_collect(demo, signal.SIGINT, timeout_s=90)

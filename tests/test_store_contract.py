@@ -481,3 +481,31 @@ def test_broker_status_round_trips_and_the_last_wins(store: Store) -> None:
     later = BrokerStatus("collector-a", T0 + H, 800, "mosquitto version 2.0.11")
     store.write_broker_status(later)
     assert store.read_broker_status() == [later, b]
+
+
+def test_production_is_stored_apart_from_energy(store: Store) -> None:
+    from greenpipe.model import ProductionRecord
+
+    recs = [
+        ProductionRecord("p-out", "plant", T0 + H, 10.0),
+        ProductionRecord("p-out", "plant", T0 + 2 * H, 12.5),
+        ProductionRecord("p-out", "plant", T0 + 3 * H, 7.0),
+        ProductionRecord("o-out", "office", T0 + H, 1.0),
+    ]
+    assert store.write_production(recs) == 4
+    # Same meter and time again: the last value wins.
+    store.write_production([ProductionRecord("p-out", "plant", T0 + 3 * H, 8.0)])
+    frame = store.read_production(T0, T0 + 3 * H, 2 * H)
+    assert list(frame.columns) == ["meter", "site", "bucket", "quantity", "records"]
+    assert frame["quantity"].dtype == "float64" and frame["records"].dtype == "int64"
+    got = [(r.meter, r.site, r.bucket.isoformat(), r.quantity, r.records)
+           for r in frame.itertuples(index=False)]
+    # Buckets (b, b + 2h]: T0+1h and T0+2h fall in (T0, T0+2h]; T0+3h in (T0+2h, T0+4h].
+    assert got == [("o-out", "office", iso(T0), 1.0, 1),
+                   ("p-out", "plant", iso(T0), 22.5, 2),
+                   ("p-out", "plant", iso(T0 + 2 * H), 8.0, 1)]
+    only = store.read_production(T0, T0 + 4 * H, 4 * H, sites=["plant"])
+    assert only["quantity"].tolist() == [30.5]
+    assert store.read_production(T0, T0 + 4 * H, H, meters=[]).empty
+    # Production never shows up as energy.
+    assert store.read(T0, T0 + 4 * H, H).empty

@@ -18,6 +18,7 @@ from dashboard.i18n import (
     sector_label,
     t,
 )
+from greenpipe.fiscal import fy_label
 
 c = ui.ctx()
 lang = c.lang
@@ -166,3 +167,20 @@ with right:
                               labels={"pv": t("col.generation", lang),
                                       "use": t("col.consumption", lang)},
                               x_format=axis_format(lang, "day")), "si_pv")
+
+st.subheader(t("si.intensity", lang))
+site_reports = data.reports(c, c.fy, site=site_id).sites
+if not site_reports:
+    ui.empty("rp.no_sites", lang)
+else:
+    srep = site_reports[0]
+    ui.chart(charts.intensity_trend(
+        [fy_label(y, lang) for y in sorted(srep.years)],
+        [srep.years[y].intensity for y in sorted(srep.years)],
+        [srep.years[y].partial for y in sorted(srep.years)],
+        names={"actual": t("rp.actual", lang), "target": t("rp.target_line", lang),
+               "partial": t("rp.partial_point", lang)},
+        y_title=t("rp.intensity_axis", lang, unit=srep.intensity_unit)), "si_intensity")
+    for w in srep.warnings:
+        if w.code in ("report.production_missing", "report.partial_year"):
+            st.caption(f"{w.code}: {w.message}")

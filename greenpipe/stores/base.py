@@ -17,7 +17,15 @@ from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
-from greenpipe.model import BrokerStatus, DeadLetter, Meter, Reading, SequenceState, Site
+from greenpipe.model import (
+    BrokerStatus,
+    DeadLetter,
+    Meter,
+    ProductionRecord,
+    Reading,
+    SequenceState,
+    Site,
+)
 from greenpipe.results import (
     BASELINE_TABLE,
     FORECAST_TABLE,
@@ -28,6 +36,8 @@ from greenpipe.results import (
 )
 
 READ_COLUMNS = ("bucket", "energy_kwh", "power_kw", "temp_air_c", "readings")
+PRODUCTION_COLUMNS = ("meter", "site", "bucket", "quantity", "records")
+"""Columns of ``Store.read_production``."""
 """Columns of ``Store.read`` besides the group column (named after ``group_by``)."""
 
 
@@ -178,9 +188,53 @@ class Store(Protocol):
         """Return the last broker status each collector stored, by client id."""
         ...
 
+    def write_production(self, records: Sequence[ProductionRecord]) -> int:
+        """Store production records (table / measurement ``production``); returns the count.
+
+        The same meter and timestamp twice keeps one record (the last).
+        """
+        ...
+
+    def read_production(
+        self,
+        start: datetime,
+        end: datetime,
+        bucket: timedelta,
+        *,
+        meters: Sequence[str] | None = None,
+        sites: Sequence[str] | None = None,
+        offset: timedelta = timedelta(0),
+    ) -> pd.DataFrame:
+        """Sum production per meter into ``(b, b + bucket]`` buckets (range ``start < ts <= end``).
+
+        Columns ``PRODUCTION_COLUMNS``: meter, site, bucket (UTC), quantity (sum, in the
+        meter's unit) and records (count), sorted by meter then bucket.
+        """
+        ...
+
     def close(self) -> None:
         """Release connections; the store is unusable afterwards."""
         ...
+
+
+def empty_production_frame() -> pd.DataFrame:
+    """Return the empty result of ``Store.read_production`` with the right dtypes."""
+    return pd.DataFrame({
+        "meter": pd.Series(dtype="object"), "site": pd.Series(dtype="object"),
+        "bucket": pd.Series(dtype="datetime64[ns, UTC]"),
+        "quantity": pd.Series(dtype="float64"), "records": pd.Series(dtype="int64")})
+
+
+def production_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
+    """Build a ``read_production`` frame from ``(meter, site, bucket_ms, quantity, n)`` rows."""
+    if not rows:
+        return empty_production_frame()
+    frame = pd.DataFrame(sorted(rows, key=lambda r: (r[0], r[2])),
+                         columns=list(PRODUCTION_COLUMNS))
+    frame["bucket"] = pd.to_datetime(frame["bucket"], unit="ms", utc=True)
+    frame["quantity"] = frame["quantity"].astype("float64")
+    frame["records"] = frame["records"].astype("int64")
+    return frame
 
 
 class ResultRecordsMixin:

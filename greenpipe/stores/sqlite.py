@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from greenpipe.errors import StoreError
-from greenpipe.model import BrokerStatus, DeadLetter, Reading, SequenceState
+from greenpipe.model import BrokerStatus, DeadLetter, ProductionRecord, Reading, SequenceState
 from greenpipe.results import (
     BASELINE_TABLE,
     FORECAST_TABLE,
@@ -38,7 +38,9 @@ from greenpipe.stores.base import (
     ResultRecordsMixin,
     StoreStats,
     check_read_args,
+    empty_production_frame,
     empty_read_frame,
+    production_frame,
     sequence_state_from_row,
     sequence_state_to_row,
 )
@@ -67,6 +69,13 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     reason         TEXT    NOT NULL,
     payload        BLOB    NOT NULL
 );
+CREATE TABLE IF NOT EXISTS production (
+    meter_id TEXT    NOT NULL,
+    ts_ms    INTEGER NOT NULL,
+    site_id  TEXT    NOT NULL,
+    quantity REAL    NOT NULL,
+    PRIMARY KEY (meter_id, ts_ms)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
 """
@@ -116,6 +125,15 @@ def _results_schema() -> str:
 
 
 _GROUP_COLUMN = {GroupBy.METER: "meter_id", GroupBy.SITE: "site_id", GroupBy.SECTOR: "sector"}
+
+
+def _bucket_expr(width_ms: int, offset_ms: int) -> str:
+    """SQL for the label ``b`` of the bucket ``(b, b + w]`` holding ``ts_ms``.
+
+    Floor division that is also correct for negative numerators (SQLite's / truncates).
+    """
+    return (f"((ts_ms - 1 - {offset_ms}) - (((ts_ms - 1 - {offset_ms}) % {width_ms}) "
+            f"+ {width_ms}) % {width_ms}) + {offset_ms}")
 
 
 def _to_ms(ts: datetime) -> int:
@@ -183,6 +201,44 @@ class SqliteStore(ResultRecordsMixin):
         self._execute_many(sql, rows)
         return len(rows)
 
+    def write_production(self, records: Sequence[ProductionRecord]) -> int:
+        """Store production records; the same meter and timestamp twice keeps the last."""
+        if not records:
+            return 0
+        rows = [(r.meter_id, _to_ms(r.ts), r.site_id, float(r.quantity)) for r in records]
+        self._execute_many("INSERT OR REPLACE INTO production (meter_id, ts_ms, site_id, "
+                           "quantity) VALUES (?, ?, ?, ?)", rows)
+        return len(rows)
+
+    def read_production(
+        self,
+        start: datetime,
+        end: datetime,
+        bucket: timedelta,
+        *,
+        meters: Sequence[str] | None = None,
+        sites: Sequence[str] | None = None,
+        offset: timedelta = timedelta(0),
+    ) -> pd.DataFrame:
+        """Sum production per meter into ``(b, b + bucket]`` buckets; see ``Store``."""
+        check_read_args(start, end, bucket)
+        width_ms = round(bucket.total_seconds() * 1000)
+        offset_ms = round(offset.total_seconds() * 1000)
+        where = ["ts_ms > ?", "ts_ms <= ?"]
+        params: list[object] = [_to_ms(start), _to_ms(end)]
+        for column, values in (("meter_id", meters), ("site_id", sites)):
+            if values is not None:
+                if not values:
+                    return empty_production_frame()
+                where.append(f"{column} IN ({','.join('?' * len(values))})")
+                params.extend(values)
+        bucket_expr = _bucket_expr(width_ms, offset_ms)
+        rows = self._query(
+            f"SELECT meter_id, MIN(site_id), {bucket_expr} AS b, SUM(quantity), COUNT(*) "
+            f"FROM production WHERE {' AND '.join(where)} GROUP BY meter_id, b "
+            "ORDER BY meter_id, b", params)
+        return production_frame(rows)
+
     def _execute_many(self, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
         with self._lock:
             try:
@@ -236,11 +292,7 @@ class SqliteStore(ResultRecordsMixin):
                     return empty_read_frame(group)
                 where.append(f"{column} IN ({','.join('?' * len(values))})")
                 params.extend(values)
-        # Floor division that is also correct for negative numerators (SQLite's / truncates).
-        bucket_expr = (
-            f"((ts_ms - 1 - {offset_ms}) - (((ts_ms - 1 - {offset_ms}) % {width_ms}) "
-            f"+ {width_ms}) % {width_ms}) + {offset_ms}"
-        )
+        bucket_expr = _bucket_expr(width_ms, offset_ms)
         sql = (
             f"SELECT {col}, {bucket_expr} AS b, SUM(energy_kwh), AVG(power_kw), "
             f"AVG(temp_air_c), COUNT(*) FROM readings WHERE {' AND '.join(where)} "

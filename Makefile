@@ -29,7 +29,7 @@ test-unit: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy greenpipe collector simulators forecasting dashboard bench
+	$(BIN)/mypy greenpipe collector simulators forecasting dashboard bench findings
 
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from greenpipe.config_checks import month_day, validate
 from greenpipe.errors import ConfigError
 from greenpipe.model import Meter, MeterKind, Sector, Site
+from greenpipe.tariff import Tariff, tariff_from_dict
 
 ENV_PREFIX = "GREENPIPE_"
 
@@ -205,6 +206,40 @@ class Measure:
     description: str = ""
 
 
+WASTE_PATTERN_KINDS = ("weekend_base_load", "hvac_schedule_drift", "shift_start_spike",
+                       "pv_soiling", "measure_underdelivery", "evening_charging")
+
+
+@dataclass(frozen=True, slots=True)
+class WastePattern:
+    """A waste pattern the simulator injects into one meter, so the finder has work to do.
+
+    Each is switchable (``enabled``) and deterministic given the simulator seed; see
+    ``simulators.patterns`` for what each ``kind`` does with its parameters.
+    """
+
+    kind: str
+    """One of ``WASTE_PATTERN_KINDS``."""
+    meter: str = ""
+    start: date | None = None
+    """First local day the pattern is in effect (None: always)."""
+    enabled: bool = True
+    extra_kw: float = 0.0
+    """Added power: on non-working days (weekend_base_load) or in the spike half-hour. [kW]"""
+    at_h: float = 0.0
+    """Local hour of the spike (shift_start_spike) or the charger start (evening_charging). [h]"""
+    hours_per_week: float = 0.0
+    """hvac_schedule_drift: hours the HVAC switch-off moves later per week since start. [h/wk]"""
+    pct_per_day: float = 0.0
+    """pv_soiling: yield lost per day since the last cleaning. [%/d]"""
+    cleaned: date | None = None
+    """pv_soiling: a cleaning day that resets the soiling, which then builds up again."""
+    measure: str = ""
+    """measure_underdelivery: the declared measure that delivers less."""
+    delivered_pct: float = 100.0
+    """measure_underdelivery: share of the declared change the measure really delivers. [%]"""
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """An emission-reduction target with its base-year inventory value.
@@ -298,6 +333,8 @@ class Config:
     measures: tuple[Measure, ...] = ()
     targets: tuple[Target, ...] = ()
     emission_factors: tuple[EmissionFactorOverride, ...] = ()
+    tariff: Tariff = field(default_factory=Tariff)
+    waste_patterns: tuple[WastePattern, ...] = ()
     source: str = "<defaults>"
     """Where the configuration was read from, for messages."""
 
@@ -319,7 +356,8 @@ _SECTIONS: dict[str, type] = {
     "forecasting": ForecastingConfig,
     "dashboard": DashboardConfig,
 }
-_LISTS = ("sites", "meters", "shutdowns", "measures", "targets", "emission_factors")
+_LISTS = ("sites", "meters", "shutdowns", "measures", "targets", "emission_factors",
+          "waste_patterns")
 _ENV_SECTIONS = ("broker", "store", "collector", "simulator")
 
 
@@ -366,7 +404,7 @@ def config_from_dict(
 ) -> Config:
     """Build a validated Config from already-parsed TOML data plus environment overrides."""
     env = os.environ if env is None else env
-    _reject_unknown(raw, [*_SECTIONS, *_LISTS], "")
+    _reject_unknown(raw, [*_SECTIONS, *_LISTS, "tariff"], "")
     if "password" in raw.get("broker", {}):
         raise ConfigError(
             "broker.password",
@@ -415,9 +453,14 @@ def config_from_dict(
         _build(EmissionFactorOverride, d, f"emission_factors[{i}]")
         for i, d in enumerate(_table_list(raw, "emission_factors"))
     )
+    waste_patterns = tuple(
+        _build(WastePattern, d, f"waste_patterns[{i}]")
+        for i, d in enumerate(_table_list(raw, "waste_patterns"))
+    )
     cfg = Config(
         sites=sites, meters=meters, shutdowns=shutdowns, measures=measures, source=source,
         targets=targets, emission_factors=emission_factors,
+        tariff=tariff_from_dict(raw.get("tariff", {})), waste_patterns=waste_patterns,
         **sections,
     )
     validate(cfg)

@@ -16,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
+from greenpipe.finding import Finding
 from greenpipe.model import DeadLetter, Meter, Reading, Site
 from greenpipe.results import (
     BASELINE_TABLE,
@@ -159,6 +160,17 @@ class Store(Protocol):
 
         Sorted by meter, measure, then day.
         """
+        ...
+
+    def write_findings(self, findings: Sequence[Finding]) -> int:
+        """Store findings (table / measurement ``finding``); the same id replaces.
+
+        Returns the count. Raises StoreError (retryable or not).
+        """
+        ...
+
+    def read_findings(self, status: str | None = None) -> list[Finding]:
+        """Return every stored finding (of one ``status`` if given), sorted by id."""
         ...
 
     def close(self) -> None:

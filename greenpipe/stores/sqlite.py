@@ -17,6 +17,13 @@ from typing import Any
 import pandas as pd
 
 from greenpipe.errors import StoreError
+from greenpipe.finding import (
+    FINDINGS_TABLE,
+    Finding,
+    finding_columns,
+    finding_from_row,
+    finding_to_row,
+)
 from greenpipe.model import DeadLetter, Reading
 from greenpipe.results import (
     BASELINE_TABLE,
@@ -85,6 +92,9 @@ def _results_schema() -> str:
         out.append(f"CREATE TABLE IF NOT EXISTS {table} (\n    {cols}\n);\n"
                    f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_key ON {table} ({keys[table]});\n"
                    f"CREATE INDEX IF NOT EXISTS {table}_created ON {table} (created_at);")
+    cols = ",\n    ".join(f"{name} {sql}" for name, sql in finding_columns())
+    out.append(f"CREATE TABLE IF NOT EXISTS {FINDINGS_TABLE} (\n    {cols}\n);\n"
+               f"CREATE UNIQUE INDEX IF NOT EXISTS {FINDINGS_TABLE}_key ON {FINDINGS_TABLE} (id);")
     return "\n".join(out)
 
 
@@ -333,6 +343,25 @@ class SqliteStore(ResultRecordsMixin):
                            f"ORDER BY rowid", params)
         return sort_records(
             [record_from_row(cls, dict(zip(cols, row, strict=True))) for row in rows])
+
+    def write_findings(self, findings: Sequence[Finding]) -> int:
+        """Store findings in ``finding``; the same id replaces the stored one."""
+        if not findings:
+            return 0
+        rows = [finding_to_row(f) for f in findings]
+        cols = list(rows[0])
+        sql = (f"INSERT OR REPLACE INTO {FINDINGS_TABLE} ({', '.join(cols)}) "
+               f"VALUES ({', '.join('?' * len(cols))})")
+        self._execute_many(sql, [tuple(r[c] for c in cols) for r in rows])
+        return len(rows)
+
+    def read_findings(self, status: str | None = None) -> list[Finding]:
+        """Return the stored findings (of one ``status`` if given), sorted by id."""
+        cols = [c for c, _ in finding_columns()]
+        where, params = ("WHERE status = ?", [status]) if status else ("", [])
+        rows = self._query(f"SELECT {', '.join(cols)} FROM {FINDINGS_TABLE} {where} "
+                           "ORDER BY id", params)
+        return [finding_from_row(dict(zip(cols, row, strict=True))) for row in rows]
 
     def close(self) -> None:
         """Close the database connection."""

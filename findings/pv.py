@@ -1,0 +1,177 @@
+"""``pv.underperformance``: PV yield below what the array gave on its own best days.
+
+Rule (IEC 61724-1 performance ratio, computed against a clear sky because greenpipe has no
+irradiance sensor): each day's yield is divided by the array's clear-sky plane-of-array
+expectation, E_day / (P₀ × H_POA,clear / G_STC), with solar geometry, the simplified Solis
+clear sky and the transposition to the array's plane from ``pvlib``. Clouds only lower that
+ratio, so the clear-day index is its rolling upper quantile (P90 over ``window_days``). The
+finding: the recent index is ``min_loss_pct`` or more below the best index since the last
+step up (a cleaning or a repair). The shape names the likely cause: a steady decline is
+soiling, an abrupt drop a string or inverter fault, days of zero yield an outage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from findings.base import (
+    SLOT,
+    SLOT_H,
+    DetectorResult,
+    FindingWarning,
+    MeterData,
+    confidence_of,
+    local_midnight_utc,
+    make_finding,
+    sufficiency,
+)
+from greenpipe.model import MeterKind
+
+CODE = "pv.underperformance"
+
+
+@dataclass(frozen=True, slots=True)
+class PvOptions:
+    """Thresholds and the assumed array orientation of ``pv.underperformance``."""
+
+    tilt_deg: float = 25.0
+    azimuth_deg: float = 180.0
+    """Array orientation (south = 180°) when the meter does not say. [deg]"""
+    min_days: float = 28.0
+    window_days: int = 15
+    """Days of the rolling upper quantile that tracks clear-day performance. [d]"""
+    quantile: float = 0.9
+    min_loss_pct: float = 8.0
+    """Smallest loss against the best clear-day index reported. [%]"""
+    pr_threshold: float = 0.75
+    """IEC 61724 practice: an annual PR below about 0.75 is poor (reported as evidence)."""
+
+
+def clear_sky_kwh_per_kwp(index: pd.DatetimeIndex, latitude_deg: float, longitude_deg: float,
+                          tilt_deg: float, azimuth_deg: float) -> np.ndarray:
+    """Clear-sky plane-of-array energy of each half-hour starting at ``index``, per kWp.
+
+    pvlib solar position at the slot's middle, simplified Solis clear sky, isotropic
+    transposition; G_STC = 1000 W/m². [kWh/kWp]
+    """
+    key = (int(index[0].value), len(index), latitude_deg, longitude_deg, tilt_deg, azimuth_deg)
+    return _clear_sky(*key)
+
+
+@lru_cache(maxsize=32)
+def _clear_sky(start_ns: int, n: int, latitude_deg: float, longitude_deg: float,
+               tilt_deg: float, azimuth_deg: float) -> np.ndarray:
+    import pvlib
+
+    mid = pd.date_range(pd.Timestamp(start_ns, tz="UTC") + SLOT / 2, periods=n, freq=SLOT)
+    loc = pvlib.location.Location(latitude_deg, longitude_deg, tz="UTC")
+    sky = loc.get_clearsky(mid, model="simplified_solis")
+    sun = loc.get_solarposition(mid)
+    poa = pvlib.irradiance.get_total_irradiance(
+        tilt_deg, azimuth_deg, sun["apparent_zenith"], sun["azimuth"], sky["dni"], sky["ghi"],
+        sky["dhi"], model="isotropic")["poa_global"].fillna(0.0).clip(lower=0.0)
+    out = poa.to_numpy() / 1000.0 * SLOT_H
+    out.setflags(write=False)
+    return out
+
+
+def daily_index(data: MeterData, latitude_deg: float, longitude_deg: float,
+                options: PvOptions | None = None) -> pd.DataFrame:
+    """Per local day: yield [kWh], clear-sky expectation [kWh], ratio and clear-day index."""
+    opt = options or PvOptions()
+    kwp = float(data.meter.nominal_kw or data.meter.rated_max_power_kw or 0.0)
+    f = data.frame
+    clear = clear_sky_kwh_per_kwp(f.index, latitude_deg, longitude_deg, opt.tilt_deg,
+                                  opt.azimuth_deg) * kwp
+    g = pd.DataFrame({"energy_kwh": f["energy_kwh"].to_numpy(), "clear_kwh": clear,
+                      "day": f["local_date"].to_numpy()}).groupby("day")
+    days = pd.DataFrame({"energy_kwh": g["energy_kwh"].sum(min_count=40),
+                         "clear_kwh": g["clear_kwh"].sum()})
+    days["ratio"] = days["energy_kwh"] / days["clear_kwh"].where(days["clear_kwh"] > 0)
+    days["index"] = days["ratio"].rolling(opt.window_days, center=True,
+                                          min_periods=opt.window_days // 2).quantile(
+        opt.quantile)
+    return days
+
+
+def pv_underperformance(data: MeterData, latitude_deg: float, longitude_deg: float,
+                        options: PvOptions | None = None) -> DetectorResult:
+    """Find a PV array yielding well below its own best clear-day performance."""
+    opt = options or PvOptions()
+    if data.meter.kind != MeterKind.PV:
+        return DetectorResult()
+    if not (data.meter.nominal_kw or data.meter.rated_max_power_kw):
+        return DetectorResult(warnings=(FindingWarning(
+            "findings.no_pv_rating", CODE, data.meter.id,
+            f"{data.meter.id}: set nominal_kw (the array's kWp) to judge its yield"),))
+    warning = sufficiency(data, CODE, opt.min_days)
+    if warning:
+        return DetectorResult(warnings=(warning,))
+    days = daily_index(data, latitude_deg, longitude_deg, opt).dropna(subset=["energy_kwh"])
+    idx = days["index"].dropna()
+    if len(idx) < opt.window_days:
+        return DetectorResult()
+    half = opt.window_days // 2
+    recent = float(idx.iloc[-1])
+    best_pos = int(np.argmax(idx.to_numpy()))
+    best = float(idx.iloc[best_pos])
+    loss = 1.0 - recent / best if best > 0 else 0.0
+    if loss < opt.min_loss_pct / 100.0 or len(idx) - best_pos < half:
+        return DetectorResult()
+    seg = idx.iloc[best_pos:]
+    x = np.arange(len(seg), dtype=float)
+    slope, icpt = np.polyfit(x, seg.to_numpy(), 1)
+    fit = icpt + slope * x
+    ss_res = float(((seg.to_numpy() - fit) ** 2).sum())
+    ss_tot = float(((seg.to_numpy() - seg.mean()) ** 2).sum())
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0
+    zero_days = int(((days["energy_kwh"] <= 0.01 * days["clear_kwh"])
+                     & (days["clear_kwh"] > 0)).iloc[best_pos:].sum())
+    if zero_days >= 2:
+        cause = "outage"
+    elif r2 >= 0.6 and slope < 0:
+        cause = "soiling"
+    else:
+        cause = "fault"
+    # Annual yield of the array at its best index, scaled by a year of clear sky.
+    window = days.iloc[best_pos:]
+    unsoiled = float((window["energy_kwh"] * best / window["index"].where(
+        window["index"] > 0)).sum())
+    year_index = pd.date_range(data.as_of - pd.Timedelta(days=365), periods=365 * 48, freq=SLOT)
+    kwp = float(data.meter.nominal_kw or data.meter.rated_max_power_kw or 0.0)
+    year_clear = float(clear_sky_kwh_per_kwp(year_index, latitude_deg, longitude_deg,
+                                             opt.tilt_deg, opt.azimuth_deg).sum()) * kwp
+    window_clear = float(window["clear_kwh"].sum())
+    annual_yield = unsoiled / window_clear * year_clear if window_clear > 0 else 0.0
+    annual_kwh = loss * annual_yield
+    f = data.frame
+    price = float(f.loc[f["workday"] & (f["local_hour"] >= 9) & (f["local_hour"] < 16),
+                        "price_jpy_per_kwh"].mean()) if len(f) else 0.0
+    resid = seg.to_numpy() - fit
+    noise = float(np.std(resid, ddof=1)) if len(resid) > 2 else float("nan")
+    z = (best - recent) / noise if noise > 0 else float("inf")
+    start_day = idx.index[best_pos]
+    proposals = {
+        "soiling": ("パネルの汚れによる発電低下です。洗浄を計画してください。",
+                    "The gradual decline points to soiling: schedule a panel cleaning."),
+        "fault": ("急な発電低下です。ストリング・パワコンを点検してください。",
+                  "The abrupt drop points to a string or inverter fault: inspect them."),
+        "outage": ("発電ゼロの日があります。パワコン停止・遮断器を確認してください。",
+                   "Days without yield: check for a tripped inverter or breaker."),
+    }
+    ja, en = proposals[cause]
+    finding = make_finding(
+        CODE, data, local_midnight_utc(start_day, data.site.timezone), annual_kwh,
+        annual_kwh * price, confidence_of(z, persistent=len(seg) >= 14),
+        f"{start_day}以降、晴天日の発電性能が{loss:.0%}低下しています。{ja}",
+        f"Since {start_day} clear-day performance has fallen {loss:.0%}. {en}",
+        {"since": str(start_day), "cause": cause, "loss_pct": loss * 100.0,
+         "best_index": best, "recent_index": recent, "pr_threshold": opt.pr_threshold,
+         "below_pr_threshold": recent < opt.pr_threshold, "slope_per_day": float(slope),
+         "r2": r2, "zero_days": zero_days, "annual_yield_kwh": annual_yield,
+         "kwp": kwp})
+    return DetectorResult(findings=(finding,))

@@ -150,13 +150,17 @@ def ev_peak_charging(data: MeterData, options: EvOptions | None = None) -> Detec
     peak = g["demand_kw"].max()
     peak_hour = g.apply(lambda x: float(x["local_hour"].iloc[int(np.nanargmax(
         x["demand_kw"].to_numpy()))]) if x["demand_kw"].notna().any() else np.nan)
-    nights = pd.DataFrame({"energy_kwh": energy, "peak_kw": peak, "peak_hour": peak_hour}
-                          ).dropna()
+    h_all = f["local_hour"]
+    in_evening = in_night & np.asarray((h_all >= opt.evening_start_h)
+                                       & (h_all < opt.evening_end_h))
+    evening_max = f.loc[in_evening].groupby(night_of[in_evening])["demand_kw"].max()
+    nights = pd.DataFrame({"energy_kwh": energy, "peak_kw": peak, "peak_hour": peak_hour,
+                           "evening_kw": evening_max.reindex(peak.index)}).dropna()
     if len(nights) < 3:
         return DetectorResult()
     night_h = (opt.night_end_h - opt.night_start_h) % 24.0
-    evening = ((nights["peak_hour"] >= opt.evening_start_h)
-               & (nights["peak_hour"] < opt.evening_end_h)).to_numpy()
+    # An evening night reaches (within 5 %) its peak in the evening window.
+    evening = (nights["evening_kw"] >= 0.95 * nights["peak_kw"]).to_numpy()
     recent = evening[-opt.recent_nights:]
     if recent.mean() < opt.min_share:
         return DetectorResult()

@@ -42,9 +42,12 @@ class CusumOptions:
     """Reference value (allowance) k = 0.5σ: detects a shift of about 1σ (Montgomery)."""
     h_sigma: float = 5.0
     """Decision interval h = 5σ: in-control average run length of about 900 days."""
+    start_tolerance_sigma: float = 0.5
+    """How far above the cumulative sum's minimum the start estimate may sit. [σ]"""
     reference_days: int = 14
-    """First reporting days whose median residual is the in-control level μ₀ (absorbs a
-    declared measure's saving, so the chart watches for drift after it). [d]"""
+    """After a declared measure: first reporting days whose median residual is the
+    in-control level μ₀ (absorbs the measure's saving, so the chart watches for drift after
+    it). A null test (no measure) uses μ₀ = 0. [d]"""
     min_days: int = 21
     """Fewest baseline points judged. [d]"""
     interval_level: float = 0.9
@@ -68,7 +71,11 @@ def cusum_path(points: Sequence[BaselinePoint], options: CusumOptions | None = N
     }, index=pd.DatetimeIndex([p.day_start for p in pts], name="day_start"))
     frame = frame[np.isfinite(frame["residual_kwh"]) & (frame["sigma_kwh"] > 0)]
     frame["x"] = frame["residual_kwh"] / frame["sigma_kwh"]
-    mu0 = float(frame["x"].iloc[:opt.reference_days].median()) if len(frame) else 0.0
+    # A null test's baseline is unbiased, so the in-control level is 0 (ISO 50006); after a
+    # declared measure it is the level of the first reference days (the measure's saving).
+    measure = any(p.measure_id for p in pts)
+    mu0 = float(frame["x"].iloc[:opt.reference_days].median()) if measure and len(
+        frame) else 0.0
     s = 0.0
     path = []
     for x in frame["x"].to_numpy():
@@ -81,7 +88,12 @@ def cusum_path(points: Sequence[BaselinePoint], options: CusumOptions | None = N
 
 def baseline_cusum(data: MeterData, points: Sequence[BaselinePoint],
                    options: CusumOptions | None = None) -> DetectorResult:
-    """Find consumption that has run above the weather-normalised baseline since a date."""
+    """Find consumption that has run above the weather-normalised baseline since a date.
+
+    Alarm when S+ exceeds h; the start is Page's estimate (the minimum of the cumulative sum
+    of standardised residuals before the alarm); the excess is the residual energy above
+    mu0 since then.
+    """
     opt = options or CusumOptions()
     if data.meter.kind not in KINDS:
         return DetectorResult()
@@ -100,9 +112,14 @@ def baseline_cusum(data: MeterData, points: Sequence[BaselinePoint],
     if not alarms.size:
         return DetectorResult()
     alarm = int(alarms[0])
-    zeros = np.flatnonzero(s[:alarm] == 0.0)
-    start = int(zeros[-1]) + 1 if zeros.size else 0
     mu0 = float(frame.attrs["mu0"])
+    # The drift began after the lowest point of the cumulative sum of (x - mu0 - k/2) up to
+    # the alarm (Page's change-point estimate), taking the earliest day within
+    # ``start_tolerance_sigma`` of that minimum: unlike S+'s last zero, days without the
+    # drift (an office's weekends) then do not pull the estimate late.
+    plain = np.concatenate([[0.0], np.cumsum(
+        frame["x"].to_numpy()[:alarm + 1] - mu0 - opt.k_sigma / 2.0)])
+    start = int(np.flatnonzero(plain <= plain.min() + opt.start_tolerance_sigma)[0])
     since = frame.iloc[start:]
     excess = since["residual_kwh"] - mu0 * since["sigma_kwh"]
     excess_kwh = float(excess.sum())

@@ -3,7 +3,9 @@
 Rule (IEC 61724-1 performance ratio, computed against a clear sky because greenpipe has no
 irradiance sensor): each day's yield is divided by the array's clear-sky plane-of-array
 expectation, E_day / (P₀ × H_POA,clear / G_STC), with solar geometry, the simplified Solis
-clear sky and the transposition to the array's plane from ``pvlib``. Clouds only lower that
+clear sky, the transposition to the array's plane and the Faiman cell temperature (for the
+IEC 61724-1 temperature correction, when a weather meter gives the air temperature) from
+``pvlib``. Clouds only lower that
 ratio, so the clear-day index is its rolling upper quantile (P90 over ``window_days``). The
 finding: the recent index is ``min_loss_pct`` or more below the best index since the last
 step up (a cleaning or a repair). The shape names the likely cause: a steady decline is
@@ -47,6 +49,8 @@ class PvOptions:
     quantile: float = 0.9
     min_loss_pct: float = 8.0
     """Smallest loss against the best clear-day index reported. [%]"""
+    gamma_per_k: float = -0.004
+    """Relative power change per kelvin of cell temperature (crystalline silicon). [1/K]"""
     pr_threshold: float = 0.75
     """IEC 61724 practice: an annual PR below about 0.75 is poor (reported as evidence)."""
 
@@ -87,6 +91,16 @@ def daily_index(data: MeterData, latitude_deg: float, longitude_deg: float,
     f = data.frame
     clear = clear_sky_kwh_per_kwp(f.index, latitude_deg, longitude_deg, opt.tilt_deg,
                                   opt.azimuth_deg) * kwp
+    temp = f["temp_air_c"].to_numpy()
+    if np.isfinite(temp).any():
+        import pvlib
+
+        # IEC 61724-1 temperature-corrected expectation: cell temperature from pvlib's
+        # Faiman model at the clear-sky irradiance, power coefficient gamma.
+        poa_w_m2 = clear / kwp / SLOT_H * 1000.0 if kwp > 0 else clear * 0.0
+        air = pd.Series(temp).interpolate(limit_direction="both").to_numpy()
+        cell = pvlib.temperature.faiman(poa_w_m2, air, wind_speed=1.0)
+        clear = clear * (1.0 + opt.gamma_per_k * (np.asarray(cell) - 25.0))
     g = pd.DataFrame({"energy_kwh": f["energy_kwh"].to_numpy(), "clear_kwh": clear,
                       "day": f["local_date"].to_numpy()}).groupby("day")
     days = pd.DataFrame({"energy_kwh": g["energy_kwh"].sum(min_count=40),
@@ -117,8 +131,10 @@ def pv_underperformance(data: MeterData, latitude_deg: float, longitude_deg: flo
         return DetectorResult()
     half = opt.window_days // 2
     recent = float(idx.iloc[-1])
-    best_pos = int(np.argmax(idx.to_numpy()))
-    best = float(idx.iloc[best_pos])
+    values = idx.to_numpy()
+    best = float(values.max())
+    # The decline starts after the last day the array was (within 0.5 %) at its best.
+    best_pos = int(np.flatnonzero(values >= 0.995 * best)[-1])
     loss = 1.0 - recent / best if best > 0 else 0.0
     if loss < opt.min_loss_pct / 100.0 or len(idx) - best_pos < half:
         return DetectorResult()
@@ -135,6 +151,9 @@ def pv_underperformance(data: MeterData, latitude_deg: float, longitude_deg: flo
         cause = "outage"
     elif r2 >= 0.6 and slope < 0:
         cause = "soiling"
+        # A steady decline: the fitted line's end is today's loss (the quantile lags it).
+        recent = float(fit[-1])
+        loss = 1.0 - recent / best
     else:
         cause = "fault"
     # Annual yield of the array at its best index, scaled by a year of clear sky.

@@ -12,7 +12,8 @@ outdoor temperature, so a cold snap is not waste), choosing the change day with 
 residual sum of squares. The excess is d: the weather-normalised rise of off-hours power
 over the site's own earlier level, plus the gap down to the configured target
 (``target_ratio`` of the operating-hours mean) when one is set. A finding needs an excess of
-at least ``min_excess_pct`` of the operating mean and at least ``min_z`` standard errors. The P5/P95 daily load ratio is reported as evidence.
+at least ``min_excess_pct`` of the operating mean and at least ``min_z`` standard errors.
+The P5/P95 daily load ratio is reported as evidence.
 """
 
 from __future__ import annotations

@@ -29,8 +29,8 @@ import tempfile
 import time
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -141,9 +141,10 @@ def run_time(fleet_meters: int) -> None:
     big_tasks = sum(1 for m in big.meters if m.kind in (
         MeterKind.ELECTRICITY, MeterKind.GAS, MeterKind.EV_CHARGING, MeterKind.HEAT))
     forecast_est = big_tasks * forecast_s / max(n_savings, 1)
+    ms_per_meter = fleet_s / fleet_meters * 1e3
     print(f"{fleet_meters}-meter fleet (125 days of 30-min readings, filled in {fill_s:.0f} s): "
-          f"finder {fleet_s:.1f} s ({len(run.findings)} findings, {fleet_s / fleet_meters * 1e3:.0f}"
-          f" ms per meter); forecast run estimated {forecast_est:.0f} s ({big_tasks} savings "
+          f"finder {fleet_s:.1f} s ({len(run.findings)} findings, {ms_per_meter:.0f} "
+          f"ms per meter); forecast run estimated {forecast_est:.0f} s ({big_tasks} savings "
           f"tasks x {forecast_s / max(n_savings, 1):.1f} s, the example city's forecast time per "
           f"savings task, projections included); finder / forecast = "
           f"{fleet_s / forecast_est:.3f}")

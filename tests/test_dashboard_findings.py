@@ -7,7 +7,6 @@ Seed: three open findings and one dismissed, hand-made, on the dashboard test ci
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, timedelta
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from greenpipe.finding import Finding, finding_id
 from greenpipe.stores import Catalog
 from greenpipe.stores.sqlite import SqliteStore
 from tests.dashboard_seed import AS_OF, seed_store, write_config
+from tests.test_dashboard_app import _clean_caches  # noqa: F401  (autouse fixture)
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 T0 = AS_OF.astimezone(UTC)
@@ -44,15 +44,6 @@ SEED = (
     _f("drift.change_point", "f1-gas", "factory-1", 500_000.0, 90.0, 4_000_000.0,
        status="dismissed"),
 )
-
-
-@pytest.fixture(autouse=True)
-def _clean_caches(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for var in ("GREENPIPE_STORE_URL", "GREENPIPE_DASHBOARD_AS_OF", "GREENPIPE_CONFIG"):
-        monkeypatch.delenv(var, raising=False)
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def _app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lang: str = "en",

@@ -317,9 +317,12 @@ class SqliteStore(ResultRecordsMixin):
     def _write_records(self, table: str,
                        records: Sequence[ForecastRecord | SavingsRecord | BaselinePoint]
                        ) -> int:
-        if not records:
+        return self._upsert(table, [record_to_row(r) for r in records])
+
+    def _upsert(self, table: str, rows: Sequence[dict[str, Any]]) -> int:
+        """INSERT OR REPLACE flat rows (same keys) into ``table``; returns the count."""
+        if not rows:
             return 0
-        rows = [record_to_row(r) for r in records]
         cols = list(rows[0])
         sql = (f"INSERT OR REPLACE INTO {table} ({', '.join(cols)}) "
                f"VALUES ({', '.join('?' * len(cols))})")
@@ -346,14 +349,7 @@ class SqliteStore(ResultRecordsMixin):
 
     def write_findings(self, findings: Sequence[Finding]) -> int:
         """Store findings in ``finding``; the same id replaces the stored one."""
-        if not findings:
-            return 0
-        rows = [finding_to_row(f) for f in findings]
-        cols = list(rows[0])
-        sql = (f"INSERT OR REPLACE INTO {FINDINGS_TABLE} ({', '.join(cols)}) "
-               f"VALUES ({', '.join('?' * len(cols))})")
-        self._execute_many(sql, [tuple(r[c] for c in cols) for r in rows])
-        return len(rows)
+        return self._upsert(FINDINGS_TABLE, [finding_to_row(f) for f in findings])
 
     def read_findings(self, status: str | None = None) -> list[Finding]:
         """Return the stored findings (of one ``status`` if given), sorted by id."""

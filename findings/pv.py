@@ -9,7 +9,8 @@ IEC 61724-1 temperature correction, when a weather meter gives the air temperatu
 ratio, so the clear-day index is its rolling upper quantile (P90 over ``window_days``). The
 finding: the recent index is ``min_loss_pct`` or more below the best index since the last
 step up (a cleaning or a repair). The shape names the likely cause: a steady decline is
-soiling, an abrupt drop a string or inverter fault, days of zero yield an outage.
+soiling, an abrupt drop (a step fits the index with less than half the residual of a line)
+a string or inverter fault, days of zero yield an outage.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from findings.base import (
     DetectorResult,
     FindingWarning,
     MeterData,
+    best_step,
     confidence_of,
     local_midnight_utc,
     make_finding,
+    step_regression,
     sufficiency,
 )
 from greenpipe.model import MeterKind
@@ -129,14 +132,14 @@ def pv_underperformance(data: MeterData, latitude_deg: float, longitude_deg: flo
     idx = days["index"].dropna()
     if len(idx) < opt.window_days:
         return DetectorResult()
-    half = opt.window_days // 2
-    recent = float(idx.iloc[-1])
+    # Today's index over a full trailing window (the centred one thins out at the end).
+    recent = float(days["ratio"].iloc[-opt.window_days:].quantile(opt.quantile))
     values = idx.to_numpy()
     best = float(values.max())
     # The decline starts after the last day the array was (within 0.5 %) at its best.
     best_pos = int(np.flatnonzero(values >= 0.995 * best)[-1])
     loss = 1.0 - recent / best if best > 0 else 0.0
-    if loss < opt.min_loss_pct / 100.0 or len(idx) - best_pos < half:
+    if loss < opt.min_loss_pct / 100.0 or len(idx) - best_pos < opt.window_days:
         return DetectorResult()
     seg = idx.iloc[best_pos:]
     x = np.arange(len(seg), dtype=float)
@@ -147,13 +150,31 @@ def pv_underperformance(data: MeterData, latitude_deg: float, longitude_deg: flo
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0
     zero_days = int(((days["energy_kwh"] <= 0.01 * days["clear_kwh"])
                      & (days["clear_kwh"] > 0)).iloc[best_pos:].sum())
+    # An abrupt drop fits a step far better than a line and the step holds most of the
+    # decline (a line's best step holds about half); soiling fits a line as well. Judged
+    # on the clear days' own ratios (at or above their rolling P75), which the quantile
+    # index would smooth into a ramp.
+    ratio = days["ratio"]
+    clear = ratio[ratio >= ratio.rolling(opt.window_days, center=True, min_periods=5).quantile(
+        0.75)]
+    # From half a window before the index left its best: the centred quantile lags a step.
+    first = idx.index[max(0, best_pos - opt.window_days // 2)]
+    y = clear[clear.index >= first].to_numpy()
+    empty = np.zeros((len(y), 0))
+    k, drop, _ = best_step(y, empty, 3, 3) if len(y) >= 8 else (len(y), 0.0, 0.0)
+    line = np.polyval(np.polyfit(np.arange(len(y)), y, 1), np.arange(len(y))) if len(
+        y) >= 3 else y
+    line_rss = float(((y - line) ** 2).sum())
+    step_rss = step_regression(y, empty, k)[2] if k < len(y) else line_rss
     if zero_days >= 2:
         cause = "outage"
-    elif r2 >= 0.6 and slope < 0:
+    elif slope < 0 and (step_rss > 0.5 * line_rss or -drop < 0.6 * (best - recent)):
         cause = "soiling"
-        # A steady decline: the fitted line's end is today's loss (the quantile lags it).
-        recent = float(fit[-1])
-        loss = 1.0 - recent / best
+        if r2 >= 0.6:
+            # A clean linear decline: the fitted line's end is today's loss (the quantile
+            # of the last window lags it).
+            recent = float(fit[-1])
+            loss = 1.0 - recent / best
     else:
         cause = "fault"
     # Annual yield of the array at its best index, scaled by a year of clear sky.

@@ -206,3 +206,15 @@ def test_detectors_skip_meters_they_do_not_judge(kind: MeterKind) -> None:
     kw, _ = _plant(40)
     assert off_hours_base_load(_data(kw, kind)).findings == ()
     assert demand_peak(_data(kw, kind)).findings == ()
+
+
+def test_pv_abrupt_drop_is_a_fault_not_soiling() -> None:
+    days = 60
+    index = pd.date_range(START, periods=days * 48, freq=SLOT)
+    clear = clear_sky_kwh_per_kwp(index, 36.6, 140.65, 25.0, 180.0) * 100.0 / 0.5
+    day = np.arange(days * 48) // 48
+    clouds = np.where(day % 5 == 0, 0.3, 0.85)
+    kw = clear * clouds * np.where(day >= 30, 0.75, 1.0)  # a string lost on day 30
+    (f,) = pv_underperformance(_data(kw, MeterKind.PV), 36.6, 140.65).findings
+    assert f.evidence["cause"] == "fault"
+    assert_allclose(f.evidence["loss_pct"], 25.0, rtol=0.05)

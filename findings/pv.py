@@ -115,6 +115,28 @@ def daily_index(data: MeterData, latitude_deg: float, longitude_deg: float,
     return days
 
 
+def _cleaning_before(clear: pd.Series, best_day: object, opt: PvOptions, k: int = 3,
+                     days: int = 30) -> object | None:
+    """The first clear day after the largest step up of the clear days' ratio in the
+    ``days`` before ``best_day`` (a cleaning or repair that set the best level), or None.
+
+    The centred quantile index reaches its best some days after such a step, and noise
+    moves that day; the step itself dates the start of the decline more closely.
+    """
+    lo = pd.Timestamp(best_day) - pd.Timedelta(days=days)
+    dates = pd.to_datetime(pd.Index(clear.index))
+    vals = clear.to_numpy()
+    best: tuple[float, object] | None = None
+    for i in range(k, len(vals) - k + 1):
+        if not lo <= dates[i] <= pd.Timestamp(best_day):
+            continue
+        before = vals[i - k:i].mean()
+        jump = vals[i:i + k].mean() / before - 1.0 if before > 0 else 0.0
+        if jump >= opt.min_loss_pct / 100.0 and (best is None or jump > best[0]):
+            best = (jump, clear.index[i])
+    return best[1] if best else None
+
+
 def pv_underperformance(data: MeterData, latitude_deg: float, longitude_deg: float,
                         options: PvOptions | None = None) -> DetectorResult:
     """Find a PV array yielding well below its own best clear-day performance."""
@@ -194,7 +216,7 @@ def pv_underperformance(data: MeterData, latitude_deg: float, longitude_deg: flo
     resid = seg.to_numpy() - fit
     noise = float(np.std(resid, ddof=1)) if len(resid) > 2 else float("nan")
     z = (best - recent) / noise if noise > 0 else float("inf")
-    start_day = idx.index[best_pos]
+    start_day = _cleaning_before(clear, idx.index[best_pos], opt) or idx.index[best_pos]
     proposals = {
         "soiling": ("パネルの汚れによる発電低下です。洗浄を計画してください。",
                     "The gradual decline points to soiling: schedule a panel cleaning."),

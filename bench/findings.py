@@ -27,6 +27,7 @@ import argparse
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -138,6 +139,9 @@ def run_time(fleet_meters: int) -> None:
         run = run_finder(big, store, end)
         fleet_s = time.perf_counter() - t0
         store.close()
+    by_code = Counter((f.code, f.confidence) for f in run.findings)
+    print("fleet findings by code and confidence: " + ", ".join(
+        f"{code} {conf} {n}" for (code, conf), n in sorted(by_code.items())))
     big_tasks = sum(1 for m in big.meters if m.kind in (
         MeterKind.ELECTRICITY, MeterKind.GAS, MeterKind.EV_CHARGING, MeterKind.HEAT))
     forecast_est = big_tasks * forecast_s / max(n_savings, 1)
@@ -155,12 +159,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--fleet", type=int, default=1000)
     parser.add_argument("--skip-precision", action="store_true")
+    parser.add_argument("--skip-time", action="store_true")
     args = parser.parse_args()
     silence_stan()
     print(f"bench/findings.py {date.today().isoformat()}")
     if not args.skip_precision:
         precision_recall(args.seeds)
-    run_time(args.fleet)
+    if not args.skip_time:
+        run_time(args.fleet)
 
 
 if __name__ == "__main__":

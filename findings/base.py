@@ -129,23 +129,47 @@ CDD_BASE_C = 22.0
 """Degree-day bases of the weather normalisation (daily mean temperature). [°C]"""
 
 
-def degree_days(frame: pd.DataFrame, dates: pd.Index, mask: pd.Series | None = None
-                ) -> np.ndarray:
+HDD_BASES_C = (10.0, 12.0, 14.0, 16.0, 18.0)
+"""Heating balance points tried by ``degree_days`` when given the load (variable base). [°C]"""
+
+
+def degree_days(frame: pd.DataFrame, dates: pd.Index, mask: pd.Series | None = None,
+                y: np.ndarray | None = None, base: np.ndarray | None = None) -> np.ndarray:
     """Heating and cooling degrees of each local date (columns HDD, CDD) [K].
 
     The temperature is the mean over the day's slots selected by ``mask`` (default: all),
-    so night-time load is normalised with night-time temperature. Only columns that vary
-    over ``dates`` are returned (none without a weather meter), so a regression on them is
-    never singular.
+    so night-time load is normalised with night-time temperature. Given the load ``y`` (and
+    optional other regressors ``base``), the heating balance point is the one of
+    ``HDD_BASES_C`` whose least-squares fit leaves the smallest residual (variable-base
+    degree days, as ASHRAE's inverse models do); otherwise ``HDD_BASE_C``. Only columns
+    that vary over ``dates`` are returned (none without a weather meter), so a regression
+    on them is never singular.
     """
     rows = frame if mask is None else frame.loc[mask]
     temp = rows.groupby("local_date")["temp_air_c"].mean().reindex(dates)
     if temp.isna().all():
         return np.zeros((len(dates), 0))
     t = temp.interpolate(limit_direction="both").to_numpy()
-    cols = [c for c in (np.clip(HDD_BASE_C - t, 0, None), np.clip(t - CDD_BASE_C, 0, None))
-            if np.ptp(c) > 0.5]
-    return np.column_stack(cols) if cols else np.zeros((len(dates), 0))
+
+    def columns(hdd_base: float) -> np.ndarray:
+        cols = [c for c in (np.clip(hdd_base - t, 0, None), np.clip(t - CDD_BASE_C, 0, None))
+                if np.ptp(c) > 0.5]
+        return np.column_stack(cols) if cols else np.zeros((len(dates), 0))
+
+    if y is None:
+        return columns(HDD_BASE_C)
+    other = np.ones((len(dates), 1)) if base is None else np.column_stack(
+        [np.ones(len(dates)), base])
+    best: tuple[float, np.ndarray] | None = None
+    for b in HDD_BASES_C:
+        x = columns(b)
+        design = np.column_stack([other, x])
+        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+        rss = float(((y - design @ coef) ** 2).sum())
+        if best is None or rss < best[0]:
+            best = (rss, x)
+    assert best is not None
+    return best[1]
 
 
 def step_regression(y: np.ndarray, x: np.ndarray, k: int) -> tuple[float, float, float]:
@@ -153,6 +177,9 @@ def step_regression(y: np.ndarray, x: np.ndarray, k: int) -> tuple[float, float,
 
     The weather columns ``x`` absorb heating and cooling load, so ``d`` is the
     weather-normalised step (a segmented regression, as in IPMVP's non-routine events).
+    Day-to-day load is autocorrelated (production runs, weather spells), so the standard
+    error is inflated by sqrt((1 + ρ) / (1 − ρ)) for the residuals' lag-1 autocorrelation
+    ρ > 0: the effective-sample-size correction of ASHRAE Guideline 14.
     """
     n = len(y)
     step = (np.arange(n) >= k).astype(float)
@@ -167,6 +194,10 @@ def step_regression(y: np.ndarray, x: np.ndarray, k: int) -> tuple[float, float,
         se = float(np.sqrt(max(cov[-1, -1], 0.0)))
     except np.linalg.LinAlgError:
         se = float("inf")
+    if n > 3 and rss > 0:
+        rho = float(resid[1:] @ resid[:-1]) / rss
+        if 0 < rho < 0.99:
+            se *= float(np.sqrt((1 + rho) / (1 - rho)))
     return float(coef[-1]), se, rss
 
 

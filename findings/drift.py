@@ -163,7 +163,8 @@ class ChangePointOptions:
 def _design(daily: pd.DataFrame, data: MeterData) -> np.ndarray:
     """Day-type dummies (the weekly rhythm) and heating/cooling degrees of each day."""
     types = pd.get_dummies(daily["day_type"]).to_numpy(dtype=float)[:, 1:]
-    return np.column_stack([types, degree_days(data.frame, daily.index)])
+    return np.column_stack([types, degree_days(data.frame, daily.index,
+                                               y=daily["energy_kwh"].to_numpy(), base=types)])
 
 
 def change_point(data: MeterData, options: ChangePointOptions | None = None) -> DetectorResult:

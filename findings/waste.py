@@ -52,12 +52,12 @@ class OffHoursOptions:
     operating_start_h: float = 9.0
     operating_end_h: float = 17.0
     """Local hours of a workday counted as operating, for the operating mean. [h]"""
-    min_excess_pct: float = 4.0
+    min_excess_pct: float = 10.0
     """Smallest excess reported, as a share of the operating-hours mean. [%]"""
     min_z: float = 3.0
     """Smallest excess reported, in standard errors of the fitted step. [-]"""
     min_after_days: int = 2
-    """Fewest qualifying days after the change day."""
+    """Fewest days off after the change day (nights need a working week: 5)."""
     target_ratio: float | None = None
     """Optional configured floor: off-hours power as a share of operating power. [-]"""
 
@@ -102,8 +102,9 @@ def off_hours_base_load(data: MeterData, options: OffHoursOptions | None = None
         if len(days) < 6:
             continue
         values = days.to_numpy()
-        x = degree_days(f, days.index, mask)
-        k, excess_kw, se = best_step(values, x, 3, opt.min_after_days)
+        x = degree_days(f, days.index, mask, y=values)
+        min_after = opt.min_after_days if name == "days_off" else max(opt.min_after_days, 5)
+        k, excess_kw, se = best_step(values, x, 3, min_after)
         if k >= len(values):
             continue
         before, after = values[:k], values[k:]

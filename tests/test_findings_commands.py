@@ -32,10 +32,9 @@ def test_run_list_and_change_status(config_path: Path, capsys: pytest.CaptureFix
     found = _json_lines(capsys.readouterr().out)
     codes = {(f["code"], f["meter"]) for f in found}
     # Without a forecast run CUSUM and the measure check cannot judge (warnings instead);
-    # the office's HVAC drift still shows as a step and as load running into the night.
+    # the office's HVAC drift still shows as load running into the night.
     assert codes == {("waste.off_hours_base_load", "f3-main"), ("demand.peak", "f2-main"),
                      ("pv.underperformance", "pv-1"), ("ev.peak_charging", "depot-chargers"),
-                     ("drift.change_point", "office-main"),
                      ("waste.off_hours_base_load", "office-main")}
     costs = [f["annual_cost_jpy"] for f in found]
     assert costs == sorted(costs, reverse=True)
@@ -54,11 +53,11 @@ def test_run_list_and_change_status(config_path: Path, capsys: pytest.CaptureFix
     # A re-run keeps the id and the acknowledged status; nothing is duplicated.
     assert main(["findings", "run", *cfg, "--as-of", AS_OF.isoformat(), "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "6 findings (0 new or reopened)" in out
+    assert "5 findings (0 new or reopened)" in out
     assert "warning findings.no_baseline [drift.baseline_cusum]" in out
     assert main(["findings", "list", *cfg, "--json"]) == 0
     listed = _json_lines(capsys.readouterr().out)
-    assert len(listed) == 6
+    assert len(listed) == 5
     assert next(f for f in listed if f["id"] == peak["id"])["status"] == "acknowledged"
 
     for action, status in (("resolve", "resolved"), ("dismiss", "dismissed")):

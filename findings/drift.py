@@ -42,8 +42,9 @@ class CusumOptions:
     """Reference value (allowance) k = 0.5σ: detects a shift of about 1σ (Montgomery)."""
     h_sigma: float = 5.0
     """Decision interval h = 5σ: in-control average run length of about 900 days."""
-    start_tolerance_sigma: float = 0.5
-    """How far above the cumulative sum's minimum the start estimate may sit. [σ]"""
+    start_tolerance_sigma: float = 0.0
+    """How far above the cumulative sum's minimum the start estimate may sit (0: the
+    minimum itself, Page's estimate; more: earlier starts). [σ]"""
     reference_days: int = 14
     """After a declared measure: first reporting days whose median residual is the
     in-control level μ₀ (absorbs the measure's saving, so the chart watches for drift after

@@ -78,9 +78,9 @@ def run_command(args: argparse.Namespace, cfg: Any) -> int:
         for f in sorted(result.findings, key=_sort_key):
             print(json.dumps(f.as_json_dict(tz), ensure_ascii=False))
         return 0
-    # Opened by this run: new, with the status set at this run's stamp (first seen or reopened).
-    new = sum(f.status == FindingStatus.NEW.value and f.status_at == f.last_seen
-              for f in result.findings)
+    from findings.lifecycle import newly_opened
+
+    new = len(newly_opened(result.findings))
     print(f"findings run as of {result.as_of.isoformat()}: {len(result.findings)} findings "
           f"({new} new or reopened) on {result.meters} meters written to {cfg.store.url} in "
           f"{time.monotonic() - t0:.1f} s; {len(result.warnings)} data-sufficiency warnings")

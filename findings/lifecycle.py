@@ -45,6 +45,15 @@ def merge(existing: Iterable[Finding], detected: Sequence[Finding], now: datetim
     return out
 
 
+def newly_opened(findings: Iterable[Finding]) -> list[Finding]:
+    """The findings a run opened: new or reopened, with the status set by that run.
+
+    These are what an alert should announce; persisting ones keep an older ``status_at``.
+    """
+    return [f for f in findings if f.status == FindingStatus.NEW.value
+            and f.status_at is not None and f.status_at == f.last_seen]
+
+
 STATUS_OF_ACTION = {"ack": FindingStatus.ACKNOWLEDGED, "resolve": FindingStatus.RESOLVED,
                     "dismiss": FindingStatus.DISMISSED}
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from findings.lifecycle import find_by_id, merge, set_status
+from findings.lifecycle import find_by_id, merge, newly_opened, set_status
 from greenpipe.errors import GreenpipeError
 from greenpipe.finding import Finding, finding_from_row, finding_id, finding_to_row
 
@@ -62,6 +62,8 @@ def test_resolved_and_back_is_reopened_not_duplicated() -> None:
     assert (back.status, back.status_by, back.status_at, back.status_note) == (
         "new", "finder", T0 + 9 * DAY, "reopened")
     assert back.first_seen == T0
+    assert newly_opened(out) == [back]
+    assert newly_opened([soon]) == []
 
 
 def test_find_by_id_accepts_a_unique_prefix() -> None:

@@ -14,6 +14,7 @@ COPY collector ./collector
 COPY simulators ./simulators
 COPY forecasting ./forecasting
 COPY dashboard ./dashboard
+COPY findings ./findings
 COPY config ./config
 RUN pip install . && rm -rf /src
 

@@ -16,6 +16,7 @@ COPY forecasting ./forecasting
 COPY dashboard ./dashboard
 COPY alerts ./alerts
 COPY reports ./reports
+COPY findings ./findings
 COPY config ./config
 RUN pip install . && rm -rf /src
 

@@ -18,6 +18,7 @@ _PAGES = (
     ("views/overview.py", "nav.overview", ":material/dashboard:", "overview"),
     ("views/sites.py", "nav.sites", ":material/factory:", "sites"),
     ("views/forecast.py", "nav.forecast", ":material/trending_up:", "forecast"),
+    ("views/findings.py", "nav.findings", ":material/report_problem:", "findings"),
     ("views/meters.py", "nav.meters", ":material/speed:", "meters"),
     ("views/export.py", "nav.export", ":material/download:", "export"),
     ("views/reports.py", "nav.reports", ":material/description:", "reports"),

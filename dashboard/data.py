@@ -28,6 +28,7 @@ from dashboard.summaries import meter_health as summarise_health
 from greenpipe.config import Config, load_config
 from greenpipe.emissions import ENERGY_KINDS, FactorTable, co2_kg, load_factors
 from greenpipe.errors import ConfigError
+from greenpipe.finding import Finding
 from greenpipe.fiscal import fiscal_year, fiscal_year_bounds
 from greenpipe.model import BrokerStatus, DeadLetter, MeterKind, Reading
 from greenpipe.results import BaselinePoint, ForecastRecord, SavingsRecord
@@ -374,3 +375,36 @@ def _reports(config_path: str, store_url: str, as_of: datetime, fy: int,
 def reports(ctx: Ctx, fy: int, site: str | None = None) -> ReportSet:
     """Return the ``reports.build.ReportSet`` of fiscal year ``fy`` (optionally one site)."""
     return _reports(ctx.config_path, ctx.store_url, ctx.as_of, fy, site)
+
+
+# ---------------------------------------------------------------- findings (problems, proposals)
+
+
+@st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=64)
+def _findings(config_path: str, store_url: str, as_of: datetime, generation: int
+              ) -> list[Finding]:
+    del as_of, generation  # cache key only
+    return _store(config_path, store_url).read_findings()
+
+
+_findings_generation = {"n": 0}
+"""Bumped by every status change, so the next read is fresh (a cache key, not a clear())."""
+
+
+def findings(ctx: Ctx) -> list[Finding]:
+    """Every stored finding of ``greenpipe findings run`` (empty: none yet), cached per TTL."""
+    return _findings(ctx.config_path, ctx.store_url, ctx.as_of, _findings_generation["n"])
+
+
+def set_finding_status(ctx: Ctx, finding_id: str, status: str, by: str,
+                       note: str = "") -> Finding:
+    """Acknowledge, resolve or dismiss a finding in the store; returns it as stored."""
+    from findings.lifecycle import find_by_id, set_status
+
+    s = store(ctx)
+    now = datetime.now(UTC)
+    updated = set_status(find_by_id(s.read_findings(), finding_id), status, by,
+                         now.replace(microsecond=now.microsecond // 1000 * 1000), note)
+    s.write_findings([updated])
+    _findings_generation["n"] += 1
+    return updated

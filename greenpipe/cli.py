@@ -369,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     from reports.commands import add_parsers as add_report_parsers
 
     add_report_parsers(sub, common, _load)
+    from findings.commands import add_parsers as add_findings_parsers  # argparse only
+
+    add_findings_parsers(sub, common, _load)
 
     p = sub.add_parser("db", help="create, check and roll up the store's database")
     db_sub = p.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from greenpipe.config_checks import month_day, validate
 from greenpipe.errors import ConfigError
 from greenpipe.model import Meter, MeterKind, Sector, Site
+from greenpipe.tariff import Tariff, tariff_from_dict
 
 ENV_PREFIX = "GREENPIPE_"
 
@@ -259,6 +260,40 @@ class Measure:
     description: str = ""
 
 
+WASTE_PATTERN_KINDS = ("weekend_base_load", "hvac_schedule_drift", "shift_start_spike",
+                       "pv_soiling", "measure_underdelivery", "evening_charging")
+
+
+@dataclass(frozen=True, slots=True)
+class WastePattern:
+    """A waste pattern the simulator injects into one meter, so the finder has work to do.
+
+    Each is switchable (``enabled``) and deterministic given the simulator seed; see
+    ``simulators.patterns`` for what each ``kind`` does with its parameters.
+    """
+
+    kind: str
+    """One of ``WASTE_PATTERN_KINDS``."""
+    meter: str = ""
+    start: date | None = None
+    """First local day the pattern is in effect (None: always)."""
+    enabled: bool = True
+    extra_kw: float = 0.0
+    """Added power: on non-working days (weekend_base_load) or in the spike half-hour. [kW]"""
+    at_h: float = 0.0
+    """Local hour of the spike (shift_start_spike) or the charger start (evening_charging). [h]"""
+    hours_per_week: float = 0.0
+    """hvac_schedule_drift: hours the HVAC switch-off moves later per week since start. [h/wk]"""
+    pct_per_day: float = 0.0
+    """pv_soiling: yield lost per day since the last cleaning. [%/d]"""
+    cleaned: date | None = None
+    """pv_soiling: a cleaning day that resets the soiling, which then builds up again."""
+    measure: str = ""
+    """measure_underdelivery: the declared measure that delivers less."""
+    delivered_pct: float = 100.0
+    """measure_underdelivery: share of the declared change the measure really delivers. [%]"""
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """An emission-reduction target with its base-year inventory value.
@@ -388,6 +423,8 @@ class Config:
     emission_factors: tuple[EmissionFactorOverride, ...] = ()
     companies: tuple[Company, ...] = ()
     site_reporting: tuple[SiteReporting, ...] = ()
+    tariff: Tariff = field(default_factory=Tariff)
+    waste_patterns: tuple[WastePattern, ...] = ()
     source: str = "<defaults>"
     """Where the configuration was read from, for messages."""
 
@@ -411,7 +448,7 @@ _SECTIONS: dict[str, type] = {
     "alerts": AlertsConfig,
 }
 _LISTS = ("sites", "meters", "shutdowns", "measures", "targets", "emission_factors",
-          "companies", "site_reporting")
+          "companies", "site_reporting", "waste_patterns")
 _ENV_SECTIONS = ("broker", "store", "collector", "simulator", "alerts")
 
 
@@ -458,7 +495,7 @@ def config_from_dict(
 ) -> Config:
     """Build a validated Config from already-parsed TOML data plus environment overrides."""
     env = os.environ if env is None else env
-    _reject_unknown(raw, [*_SECTIONS, *_LISTS], "")
+    _reject_unknown(raw, [*_SECTIONS, *_LISTS, "tariff"], "")
     if "password" in raw.get("broker", {}):
         raise ConfigError(
             "broker.password",
@@ -523,10 +560,15 @@ def config_from_dict(
                       for i, d in enumerate(_table_list(raw, "companies")))
     site_reporting = tuple(_build(SiteReporting, d, f"site_reporting[{i}]")
                            for i, d in enumerate(_table_list(raw, "site_reporting")))
+    waste_patterns = tuple(
+        _build(WastePattern, d, f"waste_patterns[{i}]")
+        for i, d in enumerate(_table_list(raw, "waste_patterns"))
+    )
     cfg = Config(
         sites=sites, meters=meters, shutdowns=shutdowns, measures=measures, source=source,
         targets=targets, emission_factors=emission_factors, companies=companies,
         site_reporting=site_reporting,
+        tariff=tariff_from_dict(raw.get("tariff", {})), waste_patterns=waste_patterns,
         **sections,
     )
     validate(cfg)

@@ -148,6 +148,7 @@ def validate(cfg: Config) -> None:
                 f"measures[{i}].change_pct", ms.change_pct,
                 "use a percentage change above -100 and at most 100, e.g. -8",
             )
+    _validate_waste_patterns(cfg, meter_ids)
     _validate_forecasting(cfg)
     _validate_alerts(cfg)
     _validate_reporting(cfg)
@@ -185,6 +186,30 @@ def _validate_reporting(cfg: Config) -> None:
         if r.menu and not r.retailer:
             raise ConfigError(f"{where}.retailer", r.retailer,
                               "a menu needs its retailer; set retailer too")
+
+
+def _validate_waste_patterns(cfg: Config, meter_ids: set[str]) -> None:
+    """Checks of [[waste_patterns]]: a known kind, an existing meter or measure."""
+    from greenpipe.config import WASTE_PATTERN_KINDS
+
+    measure_ids = {m.id for m in cfg.measures}
+    for i, p in enumerate(cfg.waste_patterns):
+        if p.kind not in WASTE_PATTERN_KINDS:
+            raise ConfigError(f"waste_patterns[{i}].kind", p.kind,
+                              f"choose one of {', '.join(WASTE_PATTERN_KINDS)}")
+        if p.kind == "measure_underdelivery":
+            if p.measure not in measure_ids:
+                raise ConfigError(f"waste_patterns[{i}].measure", p.measure,
+                                  "no [[measures]] entry has this id")
+        elif p.meter not in meter_ids:
+            raise ConfigError(f"waste_patterns[{i}].meter", p.meter,
+                              "no [[meters]] entry has this id")
+        for key in ("extra_kw", "hours_per_week", "pct_per_day", "delivered_pct"):
+            if getattr(p, key) < 0:
+                raise ConfigError(f"waste_patterns[{i}].{key}", getattr(p, key),
+                                  "use 0 or more")
+        if not 0 <= p.at_h < 24:
+            raise ConfigError(f"waste_patterns[{i}].at_h", p.at_h, "use a local hour 0-24")
 
 
 def _validate_forecasting(cfg: Config) -> None:

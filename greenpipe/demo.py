@@ -8,7 +8,8 @@ crash in one part is visible rather than silent:
 3. the simulators: a backfill of ``simulator.backfill_days`` of history, then live data;
 4. the dashboard (Streamlit) on loopback port 8501, or a free port if 8501 is taken;
 5. forecasting: ``greenpipe forecast run`` once the backfill has reached the present, and
-   again every ``DemoOptions.forecast_every_s``.
+   again every ``DemoOptions.forecast_every_s``; each successful run is followed by
+   ``greenpipe findings run`` (problems and proposals, read by the dashboard).
 
 Ctrl-C stops a running forecast, the dashboard and the simulators first (they publish
 ``offline``), then the collector (it flushes what it holds), then the broker.
@@ -193,12 +194,20 @@ def resume_backfill_days(cfg: Config, requested_days: float, now: datetime) -> f
 
 def _tend_forecaster(forecaster: _Child | None, cfg: Config, env: dict[str, str],
                      python: list[str], options: DemoOptions) -> _Child | None:
-    """Start a forecast run when history is in; report on one that has finished."""
+    """Start a forecast run when history is in; report on one that has finished.
+
+    A forecast run that succeeds is followed by ``greenpipe findings run``, which reads the
+    baselines it stored; the returned child is then the finder.
+    """
     if forecaster is not None:
         code = forecaster.process.poll()
         if code is not None:
             verdict = "done; the dashboard shows it" if code == 0 else f"failed (exit {code})"
-            print(f"demo: forecast run {verdict}", flush=True)
+            print(f"demo: {forecaster.name} run {verdict}", flush=True)
+            if code == 0 and forecaster.name == "forecast":
+                print("demo: running `greenpipe findings run`", flush=True)
+                return _spawn("findings", [*python, "findings", "run", "--no-progress"], env,
+                              relay=True)
         return forecaster
     if not backfill_has_arrived(cfg, datetime.now(UTC)):
         return None

@@ -22,6 +22,7 @@ from greenpipe.config import Config, ShutdownPeriod
 from greenpipe.errors import ConfigError
 from greenpipe.model import Meter, MeterKind
 from greenpipe.plant_calendar import DEFAULT_SHUTDOWNS, day_type, public_holiday_name
+from simulators import patterns as waste
 from simulators import production as prod
 from simulators.noise import base_key, key64, normal, smooth_normal, uniform
 from simulators.production import PRODUCTION_PROFILE
@@ -186,10 +187,13 @@ class Fleet:
         ]
         rows_by_id = {m.meter.id: r for r, m in enumerate(self.energy_meters)}
         self._measures: list[tuple[int, date, float, str]] = [
-            (rows_by_id[ms.meter], ms.start, 1.0 + ms.change_pct / 100.0,
+            (rows_by_id[ms.meter], ms.start,
+             waste.measure_multiplier(ms.change_pct, cfg.waste_patterns, ms.id),
              self.energy_meters[rows_by_id[ms.meter]].timezone)
             for ms in cfg.measures if ms.meter in rows_by_id
         ]
+        self._patterns = [(rows_by_id[p.meter], p) for p in cfg.waste_patterns
+                          if p.enabled and p.meter in rows_by_id]
         self.initial_register_kwh = np.asarray([
             round(m.nominal_kw * 8760.0 * (0.5 + 2.5 * float(
                 uniform(base_key(seed, k, _STREAM_REGISTER), 0)[0])), 3)
@@ -301,6 +305,14 @@ class Fleet:
             tz = ZoneInfo(tz_name)
             first = datetime(start.year, start.month, start.day, tzinfo=tz).timestamp()
             out[row] *= np.where(tf >= first, mult, 1.0)
+        for row, pattern in self._patterns:
+            m = self.energy_meters[row]
+            ctx = contexts.get(m.timezone)
+            if ctx is None:
+                ctx = contexts[m.timezone] = self._context(t, m.timezone, temp, clearness,
+                                                           pv_fraction)
+            out[row] = np.clip(waste.apply(pattern, out[row], ctx, m.nominal_kw, m.timezone),
+                               0.0, None)
         return out
 
     def integrate(self, start_s: int, ends_s: NDArray[np.int64]) -> tuple[

@@ -27,8 +27,8 @@ from tests.conftest import InfluxProcess
 from tests.dashboard_seed import AS_OF, seed_store, write_config
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
-PAGES = ("views/overview.py", "views/sites.py", "views/forecast.py", "views/meters.py",
-         "views/export.py", "views/reports.py")
+PAGES = ("views/overview.py", "views/sites.py", "views/forecast.py", "views/findings.py",
+         "views/meters.py", "views/export.py", "views/reports.py")
 EF_GRID = 0.485
 EF_GAS = 0.17952
 

@@ -43,14 +43,17 @@ FIRST = datetime(2025, 4, 1, 0, 0, tzinfo=JST)
 
 PAGES = {
     "ja": (PageSpec("", 3, 0, "2026年度 進捗"), PageSpec("sites", 5, 1, "拠点"),
-           PageSpec("forecast", 2, 4, "予測"), PageSpec("meters", 0, 2, "メーター"),
-           PageSpec("export", 0, 0, "エクスポート"), PageSpec("reports", 3, 0, "報告")),
+           PageSpec("forecast", 2, 4, "予測"), PageSpec("findings", 0, 0, "課題と提案"),
+           PageSpec("meters", 0, 2, "メーター"), PageSpec("export", 0, 0, "エクスポート"),
+           PageSpec("reports", 3, 0, "報告")),
     "en": (PageSpec("", 3, 0, "FY2026 progress"), PageSpec("sites", 5, 1, "Sites"),
-           PageSpec("forecast", 2, 4, "Forecast"), PageSpec("meters", 0, 2, "Meters"),
-           PageSpec("export", 0, 0, "Export"), PageSpec("reports", 3, 0, "Reports")),
+           PageSpec("forecast", 2, 4, "Forecast"),
+           PageSpec("findings", 0, 0, "Problems and proposals"),
+           PageSpec("meters", 0, 2, "Meters"), PageSpec("export", 0, 0, "Export"),
+           PageSpec("reports", 3, 0, "Reports")),
 }
-NAV = {"ja": ["概要", "拠点", "予測", "メーター", "エクスポート", "報告"],
-       "en": ["Overview", "Sites", "Forecast", "Meters", "Export", "Reports"]}
+NAV = {"ja": ["概要", "拠点", "予測", "課題と提案", "メーター", "エクスポート", "報告"],
+       "en": ["Overview", "Sites", "Forecast", "Findings", "Meters", "Export", "Reports"]}
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
          "--store", url, "--as-of", AS_OF.isoformat(), "--workers", "1", "--no-progress"],
         capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONHASHSEED": "0"})
     assert fit.returncode == 0, fit.stderr[-3000:]
+    find = subprocess.run(
+        [sys.executable, "-m", "greenpipe", "findings", "run", "--config", str(EXAMPLE_CONFIG),
+         "--store", url, "--as-of", AS_OF.isoformat(), "--no-progress"],
+        capture_output=True, text=True, timeout=600)
+    assert find.returncode == 0, find.stderr[-3000:]
     port = free_loopback_port()
     env = dashboard_env(EXAMPLE_CONFIG, url, AS_OF.isoformat())
     log = open(tmp / "streamlit.log", "wb")  # noqa: SIM115 - lives as long as the process
@@ -150,6 +158,9 @@ def test_every_page_renders_in_chromium(served: Served, browser: Chromium, lang:
             assert "f2-led-retrofit" in text and "office-1-bems" in text  # savings chart
         if name == "meters":
             assert "payload.bad_json" in text
+        if name == "findings":  # a ranked list with totals, or the empty state that says why
+            assert (("年間損失額" if lang == "ja" else "At stake per year") in text
+                    or "greenpipe findings run" in text)
         if name == "export":
             assert ("ダウンロード" if lang == "ja" else "Download") in text
         if name == "reports":

@@ -438,6 +438,35 @@ def test_forecast_without_a_target_is_replaced_too(store: Store) -> None:
     assert store.read_forecasts() == [replace(city, co2_t_p50=5.5)]
 
 
+def test_findings_round_trip_and_replace_by_id(store: Store) -> None:
+    from dataclasses import replace
+
+    from greenpipe.finding import Finding, finding_id
+
+    jst = T0 - 9 * H
+    waste = Finding(finding_id("waste.off_hours_base_load", "p-main"),
+                    "waste.off_hours_base_load", "plant", "p-main", jst, jst + 24 * H,
+                    12345.5, 5.987, 2.5e5, "high", "週末のコンプレッサー停止", "Stop compressors",
+                    evidence={"excess_kw": 40.25, "floor_kw": 100.0, "since": "2025-03-01",
+                              "note": '工場 "x",=1\\'},
+                    first_seen=T0, last_seen=T0 + H)
+    spike = Finding(finding_id("demand.peak", "o-main"), "demand.peak", "office", "o-main",
+                    jst, jst + H, 0.0, 0.0, 1.2e5, "low", "起動の分散", "Stagger start-ups",
+                    key="2025-04", first_seen=T0 + H, last_seen=T0 + H)
+    assert store.read_findings() == []
+    assert store.write_findings([spike, waste]) == 2
+    assert store.read_findings() == sorted([waste, spike], key=lambda f: f.id)
+    # Same id: the new status (who, when, note) replaces the stored finding.
+    acked = replace(waste, status="acknowledged", status_by="tanaka", status_at=T0 + 2 * H,
+                    status_note="修理手配済み", annual_kwh=13000.0)
+    store.write_findings([acked])
+    assert sorted(store.read_findings(), key=lambda f: f.id) == sorted(
+        [acked, spike], key=lambda f: f.id)
+    assert store.read_findings(status="acknowledged") == [acked]
+    assert store.read_findings(status="new") == [spike]
+    assert store.read_findings(status="x' OR ''='") == []
+
+
 def test_every_store_implements_the_protocol_exactly(store: Store) -> None:
     import inspect
 

@@ -169,3 +169,21 @@ ui.chart(charts.horizontal_bars(
     [sites[s].name if s in sites else s for s in by_site.index], list(by_site.values),
     [charts.SECTOR_COLOURS[sites[s].sector.value if s in sites else "unknown"]
      for s in by_site.index], x_title=t("col.co2_t", lang)), "ov_top_sites")
+
+# ---- the top problems and proposals (`greenpipe findings run`), and the total at stake
+open_findings = sorted((f for f in data.findings(c) if f.status in ("new", "acknowledged")),
+                       key=lambda f: (-f.annual_cost_jpy, f.id))
+if open_findings:
+    st.subheader(t("fd.top3", lang))
+    col = st.columns(2)
+    col[0].metric(t("fd.total_cost", lang),
+                  f"¥{fmt_number(sum(f.annual_cost_jpy for f in open_findings), lang)}")
+    col[1].metric(t("fd.total_co2", lang),
+                  f"{fmt_number(sum(f.annual_co2_t for f in open_findings), lang, 1)} t")
+    for f in open_findings[:3]:
+        site_name = sites[f.site].name if f.site in sites else f.site
+        st.markdown(f"**{t('code.' + f.code, lang)} — {site_name}** · "
+                    f"¥{fmt_number(f.annual_cost_jpy, lang)} · "
+                    f"{fmt_number(f.annual_co2_t, lang, 1)} t-CO₂  \n"
+                    + (f.proposal_ja if lang == "ja" else f.proposal_en))
+    st.caption(t("fd.more", lang))

@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
+from greenpipe.finding import Finding
 from greenpipe.model import (
     BrokerStatus,
     DeadLetter,
@@ -210,6 +211,17 @@ class Store(Protocol):
         Columns ``PRODUCTION_COLUMNS``: meter, site, bucket (UTC), quantity (sum, in the
         meter's unit) and records (count), sorted by meter then bucket.
         """
+        ...
+
+    def write_findings(self, findings: Sequence[Finding]) -> int:
+        """Store findings (table / measurement ``finding``); the same id replaces.
+
+        Returns the count. Raises StoreError (retryable or not).
+        """
+        ...
+
+    def read_findings(self, status: str | None = None) -> list[Finding]:
+        """Return every stored finding (of one ``status`` if given), sorted by id."""
         ...
 
     def close(self) -> None:

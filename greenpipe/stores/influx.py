@@ -28,6 +28,7 @@ import pandas as pd
 from influxdb_client import Point, WritePrecision
 
 from greenpipe.errors import ConfigError, StoreError
+from greenpipe.finding import Finding
 from greenpipe.model import BrokerStatus, DeadLetter, ProductionRecord, Reading, SequenceState
 from greenpipe.results import (
     BASELINE_TABLE,
@@ -609,6 +610,18 @@ class InfluxStore(ResultRecordsMixin):
                 return []
         series = self.query(influx_results.run_query(measurement, run_id))[0]
         return influx_results.records_from_series(cls, series)
+
+    def write_findings(self, findings: Sequence[Finding]) -> int:
+        """Store findings in ``finding``; the same id replaces the stored point."""
+        if not findings:
+            return 0
+        self.write_lines(influx_results.finding_lines(findings))
+        return len(findings)
+
+    def read_findings(self, status: str | None = None) -> list[Finding]:
+        """Return the stored findings (of one ``status`` if given), sorted by id."""
+        series = self.query(influx_results.findings_query(status))[0]
+        return influx_results.findings_from_series(series)
 
     def close(self) -> None:
         """Close HTTP connections."""

@@ -18,6 +18,13 @@ from typing import Any
 from influxdb_client import Point, WritePrecision
 
 from greenpipe.errors import StoreError
+from greenpipe.finding import (
+    FINDINGS_TABLE,
+    Finding,
+    finding_columns,
+    finding_from_row,
+    finding_to_row,
+)
 from greenpipe.results import (
     BASELINE_KEY,
     FORECAST_KEY,
@@ -150,3 +157,53 @@ def newest_run_id(series: list[Series]) -> str | None:
             cand = (int(values[ti]), str(values[ri]))
             best = cand if best is None or cand > best else best
     return best[1] if best else None
+
+
+def finding_lines(findings: Sequence[Finding]) -> list[str]:
+    """Line protocol for findings: tag ``id``, timestamp ``first_seen`` (else ``start``).
+
+    The timestamp never changes for an id, so rewriting a finding (new status, new numbers)
+    replaces its one point, as SQLite's unique id does.
+    """
+    types = dict(finding_columns())
+    lines = []
+    for f in findings:
+        if any(ch in f.id for ch in _FORBIDDEN_IN_TAGS) or not f.id:
+            raise StoreError(f"finding id {f.id!r} is empty or holds a newline, tab or "
+                             "backslash, which an InfluxDB tag cannot carry", retryable=False)
+        row = finding_to_row(f)
+        time_ms = row["first_seen"] if row["first_seen"] is not None else row["start"]
+        point = Point(FINDINGS_TABLE).tag("id", f.id)
+        for name, value in row.items():
+            if name == "id" or value is None:
+                continue
+            sql = types[name]
+            typed: Any = int(value) if sql == "INTEGER" else (
+                float(value) if sql == "REAL" else str(value))
+            point = point.field(name, typed)
+        assert isinstance(time_ms, int)
+        lines.append(point.time(time_ms, WritePrecision.MS).to_line_protocol())
+    return lines
+
+
+def findings_query(status: str | None) -> str:
+    """InfluxQL for every finding, or those of one status."""
+    query = f"SELECT * FROM {quote_ident(FINDINGS_TABLE)}"
+    if status:
+        query += f" WHERE {quote_ident('status')} = {quote_literal(status)}"
+    return query
+
+
+def findings_from_series(series: list[Series]) -> list[Finding]:
+    """Rebuild findings from the series of ``findings_query``, sorted by id."""
+    names = {c for c, _ in finding_columns()}
+    out = []
+    for s in series:
+        for values in s.values:
+            row: dict[str, Any] = {c: v for c, v in zip(s.columns, values, strict=True)
+                                   if c in names}
+            row.update({k: v for k, v in s.tags.items() if k in names})
+            for name in names:
+                row.setdefault(name, None)
+            out.append(finding_from_row(row))
+    return sorted(out, key=lambda f: f.id)

@@ -17,6 +17,13 @@ from typing import Any
 import pandas as pd
 
 from greenpipe.errors import StoreError
+from greenpipe.finding import (
+    FINDINGS_TABLE,
+    Finding,
+    finding_columns,
+    finding_from_row,
+    finding_to_row,
+)
 from greenpipe.model import BrokerStatus, DeadLetter, ProductionRecord, Reading, SequenceState
 from greenpipe.results import (
     BASELINE_TABLE,
@@ -121,6 +128,9 @@ def _results_schema() -> str:
         out.append(f"CREATE TABLE IF NOT EXISTS {table} (\n    {cols}\n);\n"
                    f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_key ON {table} ({keys[table]});\n"
                    f"CREATE INDEX IF NOT EXISTS {table}_created ON {table} (created_at);")
+    cols = ",\n    ".join(f"{name} {sql}" for name, sql in finding_columns())
+    out.append(f"CREATE TABLE IF NOT EXISTS {FINDINGS_TABLE} (\n    {cols}\n);\n"
+               f"CREATE UNIQUE INDEX IF NOT EXISTS {FINDINGS_TABLE}_key ON {FINDINGS_TABLE} (id);")
     return "\n".join(out)
 
 
@@ -418,9 +428,12 @@ class SqliteStore(ResultRecordsMixin):
     def _write_records(self, table: str,
                        records: Sequence[ForecastRecord | SavingsRecord | BaselinePoint]
                        ) -> int:
-        if not records:
+        return self._upsert(table, [record_to_row(r) for r in records])
+
+    def _upsert(self, table: str, rows: Sequence[dict[str, Any]]) -> int:
+        """INSERT OR REPLACE flat rows (same keys) into ``table``; returns the count."""
+        if not rows:
             return 0
-        rows = [record_to_row(r) for r in records]
         cols = list(rows[0])
         sql = (f"INSERT OR REPLACE INTO {table} ({', '.join(cols)}) "
                f"VALUES ({', '.join('?' * len(cols))})")
@@ -444,6 +457,18 @@ class SqliteStore(ResultRecordsMixin):
                            f"ORDER BY rowid", params)
         return sort_records(
             [record_from_row(cls, dict(zip(cols, row, strict=True))) for row in rows])
+
+    def write_findings(self, findings: Sequence[Finding]) -> int:
+        """Store findings in ``finding``; the same id replaces the stored one."""
+        return self._upsert(FINDINGS_TABLE, [finding_to_row(f) for f in findings])
+
+    def read_findings(self, status: str | None = None) -> list[Finding]:
+        """Return the stored findings (of one ``status`` if given), sorted by id."""
+        cols = [c for c, _ in finding_columns()]
+        where, params = ("WHERE status = ?", [status]) if status else ("", [])
+        rows = self._query(f"SELECT {', '.join(cols)} FROM {FINDINGS_TABLE} {where} "
+                           "ORDER BY id", params)
+        return [finding_from_row(dict(zip(cols, row, strict=True))) for row in rows]
 
     def close(self) -> None:
         """Close the database connection."""

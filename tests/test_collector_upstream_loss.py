@@ -41,7 +41,9 @@ SLOTS = 160
 
 def _backfill(cfg: Config) -> tuple[list[tuple[str, bytes]], list[tuple[str, bytes]]]:
     """The backfill (slot by slot, all meters) and one later live message per meter."""
-    meters = [m for m in cfg.meters if m.kind != MeterKind.WEATHER]
+    # Energy meters only: weather and production meters send other payload forms.
+    meters = [m for m in cfg.meters
+              if m.kind not in (MeterKind.WEATHER, MeterKind.PRODUCTION)]
     prefix = cfg.broker.topic_prefix
 
     def message(i: int, seq: int) -> tuple[str, bytes]:

@@ -25,7 +25,7 @@ def add_alerts_parsers(sub: argparse._SubParsersAction, common: argparse.Argumen
     p = sub.add_parser("alerts", help="send alerts: offline meters, collector stalls, tests")
     alerts_sub = p.add_subparsers(dest="alerts_command", required=True, metavar="SUBCOMMAND")
     s = alerts_sub.add_parser("check", parents=[common],
-                              help="detect offline meters and a stalled collector; send alerts")
+                              help="new findings, offline meters, a stalled collector: send alerts")
     s.add_argument("--store", help="store URL, overrides store.url")
     s.add_argument("--as-of", help="treat this ISO-8601 datetime (with offset) as now")
     s.add_argument("--dry-run", action="store_true",
@@ -51,7 +51,7 @@ def check_command(args: argparse.Namespace, cfg: Config) -> int:
     from alerts.channels import build_channels
     from alerts.dedupe import DedupeState, state_path_for
     from alerts.deliver import deliver
-    from alerts.detect import check_events
+    from alerts.detect import check_events, finding_events
     from greenpipe.stores import open_configured_store
 
     a = cfg.alerts
@@ -61,12 +61,14 @@ def check_command(args: argparse.Namespace, cfg: Config) -> int:
     try:
         stats = store.stats()
         dead = [d.received_at for d in store.read_dead_letters(limit=1)]
+        stored_findings = store.read_findings()
     finally:
         store.close()
     events = check_events(
         stats.meters, dead, now, offline_factor=a.offline_factor,
         default_interval_s=a.default_interval_s, stall_after_s=a.stall_after_s,
         expected={m.id: m.site for m in cfg.meters}, tz=cfg.city.timezone)
+    events += finding_events(stored_findings, now, a.finding_min_confidence)
     state = DedupeState(state_path_for(a.state_path, cfg.store.url))
     try:
         report = deliver(events, channels, state, now, window_s=a.dedupe_window_s,

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from alerts.events import AlertEvent, AlertKind, Severity, format_duration
+from alerts.events import AlertEvent, AlertKind, Severity, format_duration, from_finding
+from greenpipe.finding import CONFIDENCE_RANK, Confidence, Finding, FindingStatus
 from greenpipe.model import require_utc
 from greenpipe.stores.base import MeterStats
 
@@ -179,3 +180,20 @@ def check_events(
     if last is not None and collector_stalled(last, now, stall_after_s):
         return [stall_event(last, now, len(silences), tz)]
     return [offline_event(s, now, tz) for s in silences]
+
+
+def finding_events(findings: Iterable[Finding], now: datetime,
+                   min_confidence: str = "medium") -> list[AlertEvent]:
+    """Return a ``new_finding`` alert for every stored finding still ``new`` at or above
+    ``min_confidence`` (low/medium/high), largest t-CO2 first.
+
+    Acknowledged, resolved and dismissed findings are never alerted; a resolved finding that
+    the finder reopens is ``new`` again and alerts again (after the de-duplication window).
+    High-confidence findings are sent as warnings, the rest as information.
+    """
+    floor = CONFIDENCE_RANK[Confidence(min_confidence)]
+    chosen = [f for f in findings if f.status == FindingStatus.NEW.value
+              and CONFIDENCE_RANK[Confidence(f.confidence)] >= floor]
+    chosen.sort(key=lambda f: (-f.annual_co2_t, f.id))
+    return [from_finding(f, now, severity=Severity.WARNING if f.confidence == "high"
+                         else Severity.INFO) for f in chosen]

@@ -192,6 +192,8 @@ class AlertsConfig:
     state_path: str = "auto"
     """SQLite file remembering what was sent; ``auto``: ``<store file>.alerts.db`` beside
     a SQLite store, ``var/alerts-state.db`` for InfluxDB."""
+    finding_min_confidence: Literal["low", "medium", "high"] = "medium"
+    """New findings at or above this confidence are alerted by ``greenpipe alerts check``."""
     offline_factor: float = 3.0
     """A meter is offline after this many of its reading intervals without a reading."""
     default_interval_s: int = 1800

@@ -160,3 +160,46 @@ def test_alerts_test_without_channels_explains_what_to_set(
     code = main(["alerts", "test", "--config", _write_config(tmp_path)])
     assert code == 2
     assert "GREENPIPE_ALERTS_WEBHOOK_URL" in capsys.readouterr().err
+
+
+def test_check_alerts_new_findings_once_and_never_acknowledged_or_low_ones(
+        tmp_path: Path, webhook: WebhookReceiver, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from greenpipe.finding import Finding, finding_id
+
+    monkeypatch.chdir(tmp_path)
+    cfg = _write_config(tmp_path)
+
+    def finding(code: str, confidence: str, co2_t: float, status: str = "new") -> Finding:
+        return Finding(finding_id(code, "f1-main"), code, "factory-1", "f1-main",
+                       T_END - timedelta(days=30), T_END, 1000.0 * co2_t / 0.45, co2_t,
+                       co2_t * 60_000.0, confidence, "休日の空調を停止", "Switch off HVAC",
+                       status=status)
+
+    store = SqliteStore(tmp_path / "city.db")
+    big = finding("waste.off_hours_base_load", "high", 12.5)
+    store.write_findings([
+        big, finding("demand.peak", "medium", 3.0),
+        finding("drift.change_point", "low", 40.0),  # below the default medium floor
+        replace(finding("drift.baseline_cusum", "high", 9.0), status="acknowledged",
+                status_by="ops"),
+    ])
+    store.close()
+    code, rows = _check(cfg, T_END + timedelta(minutes=10), capsys)
+    assert code == 0
+    found = [r for r in rows if r["kind"] == "new_finding"]
+    # Largest t-CO2 first; the low-confidence and the acknowledged one are not sent.
+    assert [r["meter"] for r in found] == ["f1-main", "f1-main"]
+    texts = [p["text"] for _, p in webhook.received]
+    finding_texts = [t for t in texts if "New finding" in t]
+    assert len(finding_texts) == 2
+    assert "waste.off_hours_base_load" in finding_texts[0]
+    assert "12.5 t-CO2" in finding_texts[0] and "休日の空調を停止" in finding_texts[0]
+    assert "demand.peak" in finding_texts[1]
+    assert not any("drift." in t for t in finding_texts)
+    # The next check within the window re-sends nothing.
+    sent = len(webhook.received)
+    _check(cfg, T_END + timedelta(minutes=20), capsys)
+    assert len(webhook.received) == sent

@@ -12,7 +12,8 @@ Terms, as the data allows:
   single year the annual Fourier terms and the degree terms describe the same cycle, and
   Prophet itself warns the split is under-identified; ASHRAE Guideline 14 regression
   baselines explain the annual cycle by weather);
-* events: Japanese public holidays and configured plant shutdowns (``greenpipe.plant_calendar``),
+* events: public holidays of ``options.country`` (Japan by default) and the plant shutdowns
+  in ``options.shutdowns`` (``greenpipe.plant_calendar``),
   one ``public_holiday`` and one ``shutdown`` effect (a one-year baseline sees each named
   holiday once, so per-holiday effects would be fitted to single days);
 * trend: ``flat`` for savings baselines (IPMVP: the counterfactual holds baseline conditions,
@@ -55,7 +56,13 @@ from forecasting.balance import select_balance_points
 from forecasting.data import BaselineData
 from greenpipe.config import ShutdownPeriod
 from greenpipe.errors import DataSufficiencyError, GreenpipeError
-from greenpipe.plant_calendar import DEFAULT_SHUTDOWNS, DayType, day_type
+from greenpipe.plant_calendar import (
+    DEFAULT_COUNTRY,
+    DEFAULT_SHUTDOWNS,
+    DayType,
+    country_for_zone,
+    day_type,
+)
 
 MODEL_FORMAT = "greenpipe.baseline/1"
 _DAILY_ORDER = 11
@@ -112,6 +119,8 @@ class BaselineOptions:
     """Small: an M&V baseline should explain energy by calendar and weather, not drift."""
     events_until_year: int = 2051
     """Holiday and shutdown events are generated up to this year (projections reach 2050)."""
+    country: str = DEFAULT_COUNTRY
+    """ISO 3166 code of the public-holiday calendar (``holidays`` package)."""
 
     @classmethod
     def from_config(cls, cfg: Any) -> BaselineOptions:
@@ -121,7 +130,8 @@ class BaselineOptions:
                    interval_level=f.interval_level, uncertainty_samples=f.uncertainty_samples,
                    shutdown_handling=f.shutdown_handling,
                    shutdowns=tuple(cfg.shutdowns) or DEFAULT_SHUTDOWNS, seed=f.seed,
-                   balance_point_search=f.balance_point_search)
+                   balance_point_search=f.balance_point_search,
+                   country=country_for_zone(cfg.city.timezone))
 
 
 def degree_terms(temp_air_c: pd.Series | np.ndarray, hdd_base_c: float, cdd_base_c: float
@@ -131,11 +141,11 @@ def degree_terms(temp_air_c: pd.Series | np.ndarray, hdd_base_c: float, cdd_base
     return np.maximum(hdd_base_c - t, 0.0), np.maximum(t - cdd_base_c, 0.0)
 
 
-def _events(days: Iterable[date], shutdowns: tuple[ShutdownPeriod, ...], handling: str
-            ) -> pd.DataFrame:
+def _events(days: Iterable[date], shutdowns: tuple[ShutdownPeriod, ...], handling: str,
+            country: str = DEFAULT_COUNTRY) -> pd.DataFrame:
     rows = []
     for d in days:
-        dt = day_type(d, shutdowns if handling != "ignore" else ())
+        dt = day_type(d, shutdowns if handling != "ignore" else (), country)
         if dt == DayType.SHUTDOWN and handling == "holidays":
             rows.append({"holiday": "shutdown", "ds": pd.Timestamp(d)})
         elif dt == DayType.HOLIDAY:
@@ -178,7 +188,7 @@ class BaselineModel:
                 out[col] = f[col].to_numpy(dtype="float64")
         days = out["ds"].dt.date
         types = [day_type(d, self.options.shutdowns if self.options.shutdown_handling
-                          != "ignore" else ()) for d in days]
+                          != "ignore" else (), self.options.country) for d in days]
         out["workday"] = [t == DayType.WORKDAY for t in types]
         out["offday"] = ~out["workday"]
         out["regular"] = [t not in (DayType.HOLIDAY, DayType.SHUTDOWN) for t in types]
@@ -231,7 +241,7 @@ class BaselineModel:
             weekly_seasonality=False,
             daily_seasonality=False,
             holidays=_events(local_days.date, self.options.shutdowns,
-                             self.options.shutdown_handling),
+                             self.options.shutdown_handling, self.options.country),
             interval_width=self.options.interval_level,
             uncertainty_samples=self.options.uncertainty_samples,
             changepoint_prior_scale=self.options.changepoint_prior_scale,
@@ -266,7 +276,7 @@ class BaselineModel:
                               "n": g["y"].count(), "size": g.size()})
         daily.loc[daily["n"] < daily["size"], "y"] = np.nan  # incomplete days
         shutdowns = self.options.shutdowns if self.options.shutdown_handling != "ignore" else ()
-        types = [day_type(d, shutdowns) for d in daily.index]
+        types = [day_type(d, shutdowns, self.options.country) for d in daily.index]
         return select_balance_points(
             daily["y"].to_numpy(), daily["t"].to_numpy(), [t.value for t in types],
             np.array([t == DayType.WORKDAY for t in types]))

@@ -142,7 +142,7 @@ def savings(model: BaselineModel, reporting: BaselineData) -> SavingsEstimate:
     pred_paths = draws[rows].sum(axis=0) + shift
     level = model.options.interval_level
     lo, hi = np.quantile(pred_paths - obs_total, [(1 - level) / 2, (1 + level) / 2])
-    pred = model.predict(reporting)["predicted"].to_numpy()[both]
+    pred = model.predict(reporting, intervals=False)["predicted"].to_numpy()[both]
     pred_total = float(pred.sum())
     daily = _daily(reporting, both, observed[both], pred, draws[rows], shift / m, level)
     return SavingsEstimate(
@@ -200,7 +200,7 @@ def run_savings(
     """Fit the baseline, check its quality (in-sample and CV) and estimate reporting savings."""
     options = options or BaselineOptions()
     model = BaselineModel(options).fit(baseline)
-    fitted = model.predict(baseline)
+    fitted = model.predict(baseline, intervals=False)
     metrics = compute(fitted["observed"], fitted["predicted"], granularity=baseline.granularity)
     cv = _cv(baseline, options, cv_folds) if cv_folds > 0 else Metrics(
         math.nan, math.nan, math.nan, 0, baseline.granularity)

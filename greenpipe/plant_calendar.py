@@ -131,6 +131,12 @@ def shutdown_name(day: date, shutdowns: Iterable[ShutdownPeriod]) -> str | None:
 def day_type(day: date, shutdowns: Iterable[ShutdownPeriod] = DEFAULT_SHUTDOWNS,
              country: str = DEFAULT_COUNTRY) -> DayType:
     """Classify a local day; a shutdown wins over a holiday, a holiday over a weekday."""
+    # Models classify every day of every fit; the month-day parsing made this a hot spot.
+    return _day_type(day, tuple(shutdowns), country)
+
+
+@lru_cache(maxsize=65536)
+def _day_type(day: date, shutdowns: tuple[ShutdownPeriod, ...], country: str) -> DayType:
     if shutdown_name(day, shutdowns):
         return DayType.SHUTDOWN
     if public_holiday_name(day, country):

@@ -210,23 +210,27 @@ class BaselineModel:
         """Prophet input: local naive ``ds``, ``y`` and regressor columns."""
         f = data.frame
         local = f.index.tz_convert(data.tz).tz_localize(None)
-        out = pd.DataFrame({"ds": local, "y": f["energy_kwh"].to_numpy()})
         hdd, cdd = degree_terms(f["temp_air_c"], self.options.hdd_base_c,
                                 self.options.cdd_base_c)
-        out["hdd"], out["cdd"] = hdd, cdd
+        # Classify each distinct local day once (hourly frames repeat every day 24 times).
+        days = local.normalize()
+        uniq, inverse = np.unique(days.to_numpy(), return_inverse=True)
+        shutdowns = self.options.shutdowns if self.options.shutdown_handling != "ignore" else ()
+        kinds = np.array([day_type(d.date(), shutdowns, self.options.country).value
+                          for d in pd.DatetimeIndex(uniq)], dtype=object)[inverse]
+        workday = kinds == DayType.WORKDAY.value
+        cols: dict[str, Any] = {"ds": local, "y": f["energy_kwh"].to_numpy(), "hdd": hdd,
+                                "cdd": cdd}
         for col in f.columns:
             if col == "production" or col.startswith("step_"):
-                out[col] = f[col].to_numpy(dtype="float64")
-        days = out["ds"].dt.date
-        types = [day_type(d, self.options.shutdowns if self.options.shutdown_handling
-                          != "ignore" else (), self.options.country) for d in days]
-        out["workday"] = [t == DayType.WORKDAY for t in types]
-        out["offday"] = ~out["workday"]
-        out["regular"] = [t not in (DayType.HOLIDAY, DayType.SHUTDOWN) for t in types]
-        out["hdd_workday"] = out["hdd"] * out["workday"]
-        out["cdd_workday"] = out["cdd"] * out["workday"]
-        out["_shutdown"] = [t == DayType.SHUTDOWN for t in types]
-        return out
+                cols[col] = f[col].to_numpy(dtype="float64")
+        cols.update({
+            "workday": workday, "offday": ~workday,
+            "regular": (kinds != DayType.HOLIDAY.value) & (kinds != DayType.SHUTDOWN.value),
+            "hdd_workday": hdd * workday, "cdd_workday": cdd * workday,
+            "_shutdown": kinds == DayType.SHUTDOWN.value,
+        })
+        return pd.DataFrame(cols)
 
     # ------------------------------------------------------------ fit / predict
 
@@ -398,6 +402,21 @@ class BaselineModel:
                 out.loc[ok, "predicted_lower"] = fc["yhat_lower"].to_numpy()
                 out.loc[ok, "predicted_upper"] = fc["yhat_upper"].to_numpy()
         return out
+
+    def regressor_coefficients(self) -> dict[str, float]:
+        """Return each regressor's additive effect per unit (e.g. kWh per K of ``hdd``)."""
+        m = self._require_fitted()
+        if not self.regressors:
+            return {}
+        from prophet.utilities import regressor_coefficients
+
+        table = regressor_coefficients(m)
+        return {str(r): float(c) for r, c in zip(table["regressor"], table["coef"], strict=True)}
+
+    def regressor_matrix(self, data: BaselineData) -> tuple[np.ndarray, np.ndarray]:
+        """Return (mask of predictable rows, their regressor values rows × regressors)."""
+        df, ok = self._future(data)
+        return ok, df.loc[ok, list(self.regressors)].to_numpy(dtype="float64")
 
     def sample(self, data: BaselineData, n: int | None = None, seed: int | None = None
                ) -> tuple[np.ndarray, np.ndarray]:

@@ -52,7 +52,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from forecasting.balance import select_balance_points
+from forecasting.balance import MIN_HOURS, day_degrees, select_balance_points
 from forecasting.data import BaselineData
 from greenpipe.config import ShutdownPeriod
 from greenpipe.errors import DataSufficiencyError, GreenpipeError
@@ -184,6 +184,27 @@ def _events(days: Iterable[date], shutdowns: tuple[ShutdownPeriod, ...], handlin
     return pd.DataFrame(rows, columns=["holiday", "ds"])
 
 
+def _long_run_factor(resid: np.ndarray, lags: int) -> float:
+    """Return the residuals' long-run variance over their variance (≥ 1).
+
+    Bartlett-kernel (Newey-West) estimate Σ_{|k|≤L} (1 − |k|/(L + 1))·γ_k / γ_0 with
+    L = ``lags``; the variance of a sum of m ≫ L residuals is m·σ²·factor. Written out
+    (a few lines of numpy) rather than importing statsmodels for one function.
+    """
+    e = np.asarray(resid, dtype="float64")
+    e = e[np.isfinite(e)] - np.nanmean(e)
+    n = len(e)
+    if n < 3:
+        return 1.0
+    g0 = float(e @ e) / n
+    if g0 <= 0:
+        return 1.0
+    total = g0
+    for k in range(1, min(lags, n - 1) + 1):
+        total += 2 * (1 - k / (lags + 1)) * float(e[k:] @ e[:-k]) / n
+    return max(1.0, total / g0)
+
+
 @dataclass
 class BaselineModel:
     """A Prophet baseline of one series: ``fit(data) -> self``, ``predict(data) -> frame``."""
@@ -202,7 +223,13 @@ class BaselineModel:
     """Lag-1 autocorrelation of the in-sample residuals."""
     n_effective: float = 0.0
     """Effective number of independent baseline intervals, n(1 − ρ)/(1 + ρ) (ASHRAE G14)."""
+    resid_lr_factor: float = 1.0
+    """Long-run variance of the residuals over their variance (Bartlett kernel, 14 days)."""
+    degree_hours: bool = False
+    """Daily degree terms from hourly temperatures (``forecasting.balance.day_degrees``)."""
     _prophet: Any = None
+    _design_pinv: Any = None
+    """Pseudo-inverse of the baseline design's XᵀX (in-process only, not serialised)."""
 
     # ------------------------------------------------------------ frames
 
@@ -210,10 +237,11 @@ class BaselineModel:
         """Prophet input: local naive ``ds``, ``y`` and regressor columns."""
         f = data.frame
         local = f.index.tz_convert(data.tz).tz_localize(None)
-        hdd, cdd = degree_terms(f["temp_air_c"], self.options.hdd_base_c,
-                                self.options.cdd_base_c)
-        # Classify each distinct local day once (hourly frames repeat every day 24 times).
         days = local.normalize()
+        hours = self._hour_matrix(data, days) if self.degree_hours else None
+        hdd = day_degrees(f["temp_air_c"].to_numpy(), hours, self.options.hdd_base_c, "heating")
+        cdd = day_degrees(f["temp_air_c"].to_numpy(), hours, self.options.cdd_base_c, "cooling")
+        # Classify each distinct local day once (hourly frames repeat every day 24 times).
         uniq, inverse = np.unique(days.to_numpy(), return_inverse=True)
         shutdowns = self.options.shutdowns if self.options.shutdown_handling != "ignore" else ()
         kinds = np.array([day_type(d.date(), shutdowns, self.options.country).value
@@ -232,6 +260,22 @@ class BaselineModel:
         })
         return pd.DataFrame(cols)
 
+    @staticmethod
+    def _hour_matrix(data: BaselineData, days: pd.DatetimeIndex) -> np.ndarray | None:
+        """Hourly temperatures of each row's local day (rows × 25 slots, NaN-padded). [°C]"""
+        t = data.temp_hourly_c
+        if t is None or t.empty:
+            return None
+        local = pd.DatetimeIndex(t.index).tz_convert(data.tz)
+        day = local.tz_localize(None).normalize()
+        slot = pd.Series(0, index=day).groupby(level=0).cumcount().to_numpy()
+        keep = slot < 25  # a DST change gives a 23- or 25-hour day
+        table = pd.DataFrame({"day": day[keep], "slot": slot[keep],
+                              "t": t.to_numpy(dtype="float64")[keep]})
+        wide = table.pivot_table(index="day", columns="slot", values="t", aggfunc="first")
+        wide = wide.reindex(columns=range(25))
+        return wide.reindex(pd.DatetimeIndex(days)).to_numpy(dtype="float64")
+
     # ------------------------------------------------------------ fit / predict
 
     def fit(self, data: BaselineData) -> BaselineModel:
@@ -240,6 +284,12 @@ class BaselineModel:
 
         silence_stan()
         self.granularity, self.tz = data.granularity, data.tz
+        self.degree_hours = False
+        if data.granularity == "daily" and data.temp_hourly_c is not None:
+            days = data.frame.index.tz_convert(data.tz).tz_localize(None).normalize()
+            hours = self._hour_matrix(data, days)
+            known = np.isfinite(hours).sum(axis=1) >= MIN_HOURS if hours is not None else []
+            self.degree_hours = bool(len(known) and np.mean(known) >= 0.8)
         if self.options.balance_point_search and data.frame["temp_air_c"].notna().any():
             hb, cb = self._balance_points(data)
             self.options = replace(self.options, hdd_base_c=hb, cdd_base_c=cb)
@@ -299,6 +349,8 @@ class BaselineModel:
                 backend.model = backend.model._model
         self._prophet = m
         self._residual_stats(m, fit_df)
+        x = self._design(m, fit_df)
+        self._design_pinv = np.linalg.pinv(x.T @ x)
         self.fit_start = str(fit_df["ds"].min())
         self.fit_end = str(fit_df["ds"].max())
         self.n_fit = len(fit_df)
@@ -343,9 +395,43 @@ class BaselineModel:
         daily.loc[daily["n"] < daily["size"], "y"] = np.nan  # incomplete days
         shutdowns = self.options.shutdowns if self.options.shutdown_handling != "ignore" else ()
         types = [day_type(d, shutdowns, self.options.country) for d in daily.index]
+        hours = (self._hour_matrix(data, pd.DatetimeIndex(pd.to_datetime(daily.index)))
+                 if self.degree_hours else None)
         return select_balance_points(
             daily["y"].to_numpy(), daily["t"].to_numpy(), [t.value for t in types],
-            np.array([t == DayType.WORKDAY for t in types]))
+            np.array([t == DayType.WORKDAY for t in types]), hourly_c=hours)
+
+    def _design(self, m: Any, df: pd.DataFrame) -> np.ndarray:
+        """Prophet's design matrix of ``df``'s rows: a constant and every feature column."""
+        with _prophet_quiet(), self._events_of(m, df["ds"]):
+            frame = m.setup_dataframe(df[["ds", *self.regressors, *_CONDITIONS]].copy())
+            features = m.make_all_seasonality_features(frame)[0]
+        return np.column_stack([np.ones(len(frame)), features.to_numpy(dtype="float64")])
+
+    def sum_variance(self, data: BaselineData, rows: np.ndarray | None = None) -> float:
+        """Variance of the estimation error of Σ predicted over ``data``'s rows. [kWh²]
+
+        The OLS prediction variance of a sum, σ²_LR·aᵀ(XᵀX)⁺a, with X the baseline's design
+        matrix (constant, weather, calendar and seasonal columns), a the sum of the
+        predicted rows' design vectors and σ²_LR the residuals' long-run variance
+        (``resid_lr_factor``·σ²; it generalises ASHRAE Guideline 14's (1 + ρ)/(1 − ρ) to
+        residuals that stay correlated for weeks, as a weather response that is not quite
+        linear leaves them).
+        With only a constant it is the Guideline's level term m²σ²/n′; the other columns
+        add the uncertainty of the weather and calendar coefficients, which grows as the
+        reporting period's weather departs from the baseline's. ``rows`` (a mask of
+        ``data.frame``) restricts the sum. A model loaded from JSON lacks X and gives the
+        level term.
+        """
+        m = self._require_fitted()
+        df, ok = self._future(data)
+        sel = ok if rows is None else ok & np.asarray(rows, dtype=bool)
+        var = self.resid_sigma_kwh ** 2 * self.resid_lr_factor
+        k = int(sel.sum())
+        if self._design_pinv is None or k == 0:
+            return k * k * self.resid_sigma_kwh ** 2 / max(self.n_effective, 1.0)
+        a = self._design(m, df.loc[sel]).sum(axis=0)
+        return float(var * max(a @ self._design_pinv @ a, 0.0))
 
     def _residual_stats(self, m: Any, fit_df: pd.DataFrame) -> None:
         samples, m.uncertainty_samples = m.uncertainty_samples, 0
@@ -361,6 +447,8 @@ class BaselineModel:
         self.resid_rho = rho if np.isfinite(rho) else 0.0
         r = min(max(self.resid_rho, 0.0), 0.95)
         self.n_effective = max(1.0, n * (1 - r) / (1 + r))
+        self.resid_lr_factor = _long_run_factor(resid, 14 * (24 if self.granularity == "hourly"
+                                                               else 1))
 
     def _require_fitted(self) -> Any:
         if self._prophet is None:
@@ -453,7 +541,8 @@ class BaselineModel:
             "regressors": list(self.regressors), "yearly": self.yearly,
             "fit_start": self.fit_start, "fit_end": self.fit_end, "n_fit": self.n_fit,
             "resid_sigma_kwh": self.resid_sigma_kwh, "resid_rho": self.resid_rho,
-            "n_effective": self.n_effective,
+            "n_effective": self.n_effective, "degree_hours": self.degree_hours,
+            "resid_lr_factor": self.resid_lr_factor,
             "options": opts, "prophet": model_to_json(m),
         })
 
@@ -475,7 +564,9 @@ class BaselineModel:
                         fit_end=doc["fit_end"], n_fit=int(doc["n_fit"]),
                         resid_sigma_kwh=float(doc["resid_sigma_kwh"]),
                         resid_rho=float(doc["resid_rho"]),
-                        n_effective=float(doc["n_effective"]))
+                        n_effective=float(doc["n_effective"]),
+                        degree_hours=bool(doc.get("degree_hours", False)),
+                        resid_lr_factor=float(doc.get("resid_lr_factor", 1.0)))
             with _prophet_quiet():
                 model._prophet = model_from_json(doc["prophet"])
         except (ValueError, KeyError, TypeError) as exc:

@@ -94,6 +94,8 @@ class BaselineData:
     warnings: tuple[SufficiencyWarning, ...] = ()
     scope: str = ""
     meta: dict[str, object] = field(default_factory=dict)
+    temp_hourly_c: pd.Series | None = None
+    """Hourly mean outdoor temperature by UTC hour start, for daily degree-hours. [°C]"""
 
     @property
     def disqualified(self) -> bool:
@@ -116,7 +118,7 @@ class BaselineData:
         start, end = require_utc(start, "start"), require_utc(end, "end")
         frame = self.frame[(self.frame.index >= start) & (self.frame.index < end)]
         return _finish(frame, self.granularity, self.tz, self.scope, purpose, min_coverage,
-                       force, dict(self.meta))
+                       force, dict(self.meta), self.temp_hourly_c)
 
     @classmethod
     def from_series(
@@ -145,8 +147,10 @@ class BaselineData:
             frame["production"] = _aggregate_energy(production, granularity, tz,
                                                     timestamp_marks).reindex(frame.index)
         frame = _regularise(frame, granularity, start, end, tz)
+        hourly = (_aggregate_mean(temp_air_c, "hourly", tz).dropna()
+                  if temp_air_c is not None and granularity == "daily" else None)
         return _finish(frame, granularity, tz, scope, purpose, min_coverage, force,
-                       {"temperature_given": temp_air_c is not None})
+                       {"temperature_given": temp_air_c is not None}, hourly)
 
     @classmethod
     def from_store(
@@ -245,7 +249,7 @@ class BaselineData:
                                                        ("temperature CSV", temp))
                    if c is not None and c.missing}
         return _finish(data.frame, granularity, tz, data.scope, purpose, min_coverage, force,
-                       {**data.meta, "csv_missing": missing})
+                       {**data.meta, "csv_missing": missing}, data.temp_hourly_c)
 
 
 # ---------------------------------------------------------------- CSV
@@ -368,7 +372,8 @@ def _regularise(frame: pd.DataFrame, granularity: str, start: datetime | None,
 
 
 def _finish(frame: pd.DataFrame, granularity: Granularity, tz: str, scope: str, purpose: str,
-            min_coverage: float, force: bool, meta: dict[str, object]) -> BaselineData:
+            min_coverage: float, force: bool, meta: dict[str, object],
+            temp_hourly_c: pd.Series | None = None) -> BaselineData:
     warnings = sufficiency(frame, granularity, purpose=purpose, min_coverage=min_coverage)
     missing: dict[str, tuple[int, int]] = meta.get("csv_missing") or {}  # type: ignore[assignment]
     if missing:
@@ -376,7 +381,7 @@ def _finish(frame: pd.DataFrame, granularity: Granularity, tz: str, scope: str, 
             f"{what}: {n} of {rows} rows marked missing (nan/NA/null/empty); those "
             "intervals are unknown, not zero" for what, (n, rows) in missing.items())),)
     data = BaselineData(frame=frame, granularity=granularity, tz=tz, warnings=warnings,
-                        scope=scope, meta=meta)
+                        scope=scope, meta=meta, temp_hourly_c=temp_hourly_c)
     if data.disqualified and not force:
         bad = "; ".join(f"{w.code}: {w.message}" for w in warnings if w.disqualifying)
         raise DataSufficiencyError(

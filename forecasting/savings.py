@@ -137,8 +137,12 @@ def savings(model: BaselineModel, reporting: BaselineData) -> SavingsEstimate:
     obs_total = float(observed[both].sum())
     m = int(both.sum())
     rng = np.random.default_rng(model.options.seed)
-    level_sd = m * model.resid_sigma_kwh / np.sqrt(max(model.n_effective, 1.0))
-    shift = rng.normal(0.0, level_sd, draws.shape[1])
+    # Parameter uncertainty of the fitted baseline (level, weather and calendar terms),
+    # which Prophet's MAP samples omit, plus the serial correlation their iid noise omits.
+    param_sd = math.sqrt(model.sum_variance(reporting, both))
+    ar1_sd = model.resid_sigma_kwh * math.sqrt(m * (model.resid_lr_factor - 1))
+    n = draws.shape[1]
+    shift = np.asarray(rng.normal(0.0, param_sd, n) + rng.normal(0.0, ar1_sd, n))
     pred_paths = draws[rows].sum(axis=0) + shift
     level = model.options.interval_level
     lo, hi = np.quantile(pred_paths - obs_total, [(1 - level) / 2, (1 + level) / 2])

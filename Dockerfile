@@ -15,7 +15,7 @@ COPY simulators ./simulators
 COPY forecasting ./forecasting
 COPY dashboard ./dashboard
 COPY config ./config
-RUN pip install . && rm -rf /src
+RUN pip install ".[dask]" && rm -rf /src
 
 COPY --chmod=0755 deploy/every.sh /usr/local/bin/every
 

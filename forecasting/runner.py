@@ -47,6 +47,8 @@ from greenpipe.results import BaselinePoint, ForecastRecord, SavingsRecord
 
 log = logging.getLogger(__name__)
 
+DASK_CONNECT_TIMEOUT_S = 30.0
+"""How long ``--dask`` tries to reach the scheduler before giving up. [s]"""
 SAVINGS_KINDS = (MeterKind.ELECTRICITY, MeterKind.GAS, MeterKind.EV_CHARGING, MeterKind.HEAT)
 """Meters whose consumption a measure can reduce (PV generation is not savings)."""
 
@@ -339,8 +341,15 @@ def execute(tasks: Sequence[Task], workers: int = 0, dask_address: str | None = 
                 "--dask needs dask.distributed, which is not installed; install it with "
                 "`pip install 'dask[distributed]'` or run without --dask"
             ) from None
-        with Client(dask_address) as client:
-            futures = client.map(run_task, list(tasks), pure=False)
+        try:
+            client = Client(dask_address, timeout=f"{DASK_CONNECT_TIMEOUT_S}s")
+        except OSError as exc:
+            raise GreenpipeError(f"cannot reach the Dask scheduler at {dask_address} ({exc}); "
+                                 "check the address or start the cluster") from None
+        with client:
+            # A worker that dies mid-run (or is replaced) has its tasks rescheduled on the
+            # others by the scheduler; results are collected as they complete.
+            futures = client.map(run_task_quietly, list(tasks), pure=False)
             for fut in dask_completed(futures):
                 out += fut.result()
                 step(1)
@@ -357,6 +366,12 @@ def execute(tasks: Sequence[Task], workers: int = 0, dask_address: str | None = 
             out += fut.result()
             step(1)
     return out
+
+
+def run_task_quietly(task: Task) -> list[Any]:
+    """``run_task`` with Stan's logging silenced (for workers this module did not start)."""
+    _worker_init()
+    return run_task(task)
 
 
 def _worker_init() -> None:

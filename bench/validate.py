@@ -103,12 +103,15 @@ def _occupied(schedule: str, hour: np.ndarray, kind: np.ndarray) -> np.ndarray:
     return work | (sat & (hour < 14))
 
 
-def make_meter(spec: MeterSpec) -> tuple[pd.Series, pd.Series, str]:
-    """Return (hourly energy [kWh] by interval start, hourly temperature [°C], time zone)."""
+def make_meter(spec: MeterSpec, years: int = 2) -> tuple[pd.Series, pd.Series, str]:
+    """Return (hourly energy [kWh] by interval start, hourly temperature [°C], time zone).
+
+    ``years`` years from ``START``; savings apply from the second year on.
+    """
     rng = np.random.default_rng(spec.seed)
     tz = COUNTRY_ZONES[spec.country]
     start = START.tz_localize(tz).tz_convert("UTC")
-    end = (START + pd.DateOffset(years=2)).tz_localize(tz).tz_convert("UTC")
+    end = (START + pd.DateOffset(years=years)).tz_localize(tz).tz_convert("UTC")
     hours = pd.date_range(start, end, freq="h", inclusive="left")
     local = hours.tz_convert(tz)
     days = local.normalize().tz_localize(None)

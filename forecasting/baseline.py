@@ -278,8 +278,12 @@ class BaselineModel:
 
     # ------------------------------------------------------------ fit / predict
 
-    def fit(self, data: BaselineData) -> BaselineModel:
-        """Fit on the baseline data; returns self. Raises DataSufficiencyError if nothing fits."""
+    def fit(self, data: BaselineData, *, uncertainty: bool = True) -> BaselineModel:
+        """Fit on the baseline data; returns self. Raises DataSufficiencyError if nothing fits.
+
+        ``uncertainty=False`` skips the residual statistics and the design matrix that
+        intervals need (a point-prediction fit, e.g. a cross-validation fold).
+        """
         from prophet import Prophet
 
         silence_stan()
@@ -348,9 +352,10 @@ class BaselineModel:
             if backend is not None and isinstance(getattr(backend, "model", None), _FileData):
                 backend.model = backend.model._model
         self._prophet = m
-        self._residual_stats(m, fit_df)
-        x = self._design(m, fit_df)
-        self._design_pinv = np.linalg.pinv(x.T @ x)
+        if uncertainty:
+            self._residual_stats(m, fit_df)
+            x = self._design(m, fit_df)
+            self._design_pinv = np.linalg.pinv(x.T @ x)
         self.fit_start = str(fit_df["ds"].min())
         self.fit_end = str(fit_df["ds"].max())
         self.n_fit = len(fit_df)

@@ -186,7 +186,8 @@ def _cv(data: BaselineData, options: BaselineOptions, folds: int) -> Metrics:
     def fit_predict(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
         tr = replace(data, frame=train, warnings=())
         te = replace(data, frame=test, warnings=())
-        return BaselineModel(quick).fit(tr).predict(te)["predicted"].to_numpy()
+        model = BaselineModel(quick).fit(tr, uncertainty=False)
+        return model.predict(te, intervals=False)["predicted"].to_numpy()
 
     min_train = 60 if data.granularity == "daily" else 24 * 21
     return time_series_cv(data.frame, fit_predict, folds=folds, horizon=horizon,

@@ -71,6 +71,10 @@ def test_leading_index_column_is_dropped() -> None:
     assert_allclose(energy.to_numpy(), [1.0, 2.0, 3.0])
     energy, marks = read_meter_csv(DATA / "meter_numbered_rows.csv")
     assert marks == "start" and list(energy) == [4.0, 5.0]
+    # An index written without a header cell (one more field per row than the header).
+    energy, marks = read_meter_csv(DATA / "meter_index_without_header.csv")
+    assert marks == "start" and list(energy) == [4.0, 5.0]
+    assert list(energy.index) == _utc("2025-04-01T00:00", "2025-04-01T01:00")
 
 
 def test_naive_timestamps_need_a_zone() -> None:

@@ -1,7 +1,7 @@
 """Backtest of the projection intervals: hold out the rest of a fiscal year, project it.
 
-Synthetic scopes (``bench.validate`` meters without savings: climates, schedules and
-calendars of eight countries, hourly noise and gaps, summed to daily totals) get three
+Synthetic scopes (``bench.validate`` meters without savings or gaps: climates, schedules
+and calendars of eight countries, hourly noise, summed to daily totals) get three
 fiscal years of data (FY2023-FY2025, from April). For every cut ``as_of`` on the first of
 a month in FY2024, the history before the cut is projected with
 ``forecasting.projection.project`` for the current fiscal year (FY2024, 1-12 months to go)
@@ -53,7 +53,8 @@ class Trial:
 
 def scope_history(i: int) -> BaselineData:
     """Three years of one synthetic scope as daily totals (kWh, read as kg by ``project``)."""
-    spec = replace(specs(max(i + 1, 1), seed=7)[i], savings=0.0)
+    # No gaps: a projected year counts every day, so the true total must too.
+    spec = replace(specs(max(i + 1, 1), seed=7)[i], savings=0.0, gap_days=0)
     energy, temp, tz = make_meter(spec, years=3)
     return BaselineData.from_series(energy, temp, granularity="daily", tz=tz,
                                     timestamp_marks="start", force=True)

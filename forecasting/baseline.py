@@ -452,8 +452,15 @@ class BaselineModel:
         self.resid_rho = rho if np.isfinite(rho) else 0.0
         r = min(max(self.resid_rho, 0.0), 0.95)
         self.n_effective = max(1.0, n * (1 - r) / (1 + r))
-        self.resid_lr_factor = _long_run_factor(resid, 14 * (24 if self.granularity == "hourly"
-                                                               else 1))
+        if self.granularity == "hourly" and n > 1 and self.resid_sigma_kwh > 0:
+            # Hourly residuals repeat a day's shape error hour after hour and day after day;
+            # their long-run variance is that of the daily sums, per hour.
+            by_day = pd.Series(resid).groupby(fit_df["ds"].dt.normalize().to_numpy())
+            sums, hours = by_day.sum(), float(by_day.size().mean())
+            daily_lr = float(sums.var(ddof=1)) * _long_run_factor(sums.to_numpy(), 14)
+            self.resid_lr_factor = max(1.0, daily_lr / hours / self.resid_sigma_kwh ** 2)
+        else:
+            self.resid_lr_factor = _long_run_factor(resid, 14)
 
     def _require_fitted(self) -> Any:
         if self._prophet is None:

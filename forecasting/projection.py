@@ -158,8 +158,8 @@ def harmonic_climatology(temp_air_c: pd.Series, tz: str = "Asia/Tokyo", harmonic
     k = 1..``harmonics``. Unlike day-of-year means smoothed over a month (``climatology``),
     it leaves a single year's warm or cold months in the anomalies, so the weather-year
     bootstrap can resample them: with about a year of history the smoothed means *are* that
-    year, and the backtest's current-year P10–P90 then covered the outcome only 28 % of the
-    time. [°C]
+    year, and the current year's band missed monthly weather swings
+    (``bench/backtest_projection.py``). [°C]
     """
     t = temp_air_c.dropna()
     days = pd.RangeIndex(1, 367)

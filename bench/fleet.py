@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=CORES, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      scheduler_port=0, dashboard_address=None, silence_logs=40) as lc:
+                      scheduler_port=0, dashboard_address="127.0.0.1:0", silence_logs=40) as lc:
         t0 = time.perf_counter()
         dask_records = execute(tasks, dask_address=lc.scheduler_address)
         t_dask = time.perf_counter() - t0

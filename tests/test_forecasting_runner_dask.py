@@ -39,8 +39,8 @@ def _plain(record: Any) -> tuple[Any, ...]:
 def cluster() -> Iterator[Any]:
     """Two single-threaded worker processes and a scheduler on free loopback ports."""
     lc = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", scheduler_port=0, dashboard_address=None,
-                                  silence_logs=40)
+                                  host="127.0.0.1", scheduler_port=0,
+                                  dashboard_address="127.0.0.1:0", silence_logs=40)
     yield lc
     lc.close()
 

@@ -47,6 +47,7 @@ from greenpipe.results import BaselinePoint, ForecastRecord, SavingsRecord
 
 log = logging.getLogger(__name__)
 
+_ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 DASK_CONNECT_TIMEOUT_S = 30.0
 """How long ``--dask`` tries to reach the scheduler before giving up. [s]"""
 SAVINGS_KINDS = (MeterKind.ELECTRICITY, MeterKind.GAS, MeterKind.EV_CHARGING, MeterKind.HEAT)
@@ -360,11 +361,23 @@ def execute(tasks: Sequence[Task], workers: int = 0, dask_address: str | None = 
             out += run_task(t)
             step(1)
         return out
-    with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"),
-                             initializer=_worker_init) as pool:
-        for fut in as_completed([pool.submit(run_task, t) for t in tasks]):
-            out += fut.result()
-            step(1)
+    # One BLAS/OpenMP thread per worker, as distributed's nanny sets for its workers: a
+    # worker per core each with its own BLAS thread pool would oversubscribe the cores.
+    # Spawned children read the environment at start-up.
+    saved = {k: os.environ.get(k) for k in _ONE_THREAD}
+    os.environ.update(dict.fromkeys(_ONE_THREAD, "1"))
+    try:
+        with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"),
+                                 initializer=_worker_init) as pool:
+            for fut in as_completed([pool.submit(run_task, t) for t in tasks]):
+                out += fut.result()
+                step(1)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return out
 
 

@@ -18,7 +18,7 @@ COPY alerts ./alerts
 COPY reports ./reports
 COPY findings ./findings
 COPY config ./config
-RUN pip install . && rm -rf /src
+RUN pip install ".[dask]" && rm -rf /src
 
 COPY --chmod=0755 deploy/every.sh /usr/local/bin/every
 

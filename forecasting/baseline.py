@@ -12,7 +12,8 @@ Terms, as the data allows:
   single year the annual Fourier terms and the degree terms describe the same cycle, and
   Prophet itself warns the split is under-identified; ASHRAE Guideline 14 regression
   baselines explain the annual cycle by weather);
-* events: Japanese public holidays and configured plant shutdowns (``greenpipe.plant_calendar``),
+* events: public holidays of ``options.country`` (Japan by default) and the plant shutdowns
+  in ``options.shutdowns`` (``greenpipe.plant_calendar``),
   one ``public_holiday`` and one ``shutdown`` effect (a one-year baseline sees each named
   holiday once, so per-holiday effects would be fitted to single days);
 * trend: ``flat`` for savings baselines (IPMVP: the counterfactual holds baseline conditions,
@@ -51,11 +52,17 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from forecasting.balance import select_balance_points
+from forecasting.balance import MIN_HOURS, day_degrees, select_balance_points
 from forecasting.data import BaselineData
 from greenpipe.config import ShutdownPeriod
 from greenpipe.errors import DataSufficiencyError, GreenpipeError
-from greenpipe.plant_calendar import DEFAULT_SHUTDOWNS, DayType, day_type
+from greenpipe.plant_calendar import (
+    DEFAULT_COUNTRY,
+    DEFAULT_SHUTDOWNS,
+    DayType,
+    country_for_zone,
+    day_type,
+)
 
 MODEL_FORMAT = "greenpipe.baseline/1"
 _DAILY_ORDER = 11
@@ -73,6 +80,37 @@ def _prophet_quiet() -> Iterator[None]:
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"prophet\.")
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"prophet\.")
         yield
+
+
+class _FileData:
+    """Hand Prophet's Stan data to cmdstan as a file written by orjson.
+
+    cmdstanpy (via stanio) walks every element of the data in Python and encodes it with
+    the standard ``json`` module; for an hourly year (X is 8,760 rows × ~60 columns) that
+    took about 1.5 s of a 1.8 s fit, while cmdstan itself optimised in 0.15 s. cmdstanpy
+    accepts a path instead of a dict, so the data is serialised once by orjson (C, about
+    50x faster) and the path is passed on; everything else goes to the wrapped model.
+    """
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+
+    def optimize(self, data: dict[str, Any], **kwargs: Any) -> Any:
+        import os
+        import tempfile
+
+        import orjson
+
+        fd, path = tempfile.mkstemp(suffix=".json", prefix="greenpipe-stan-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY))
+            return self._model.optimize(data=path, **kwargs)
+        finally:
+            os.unlink(path)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
 
 
 def silence_stan() -> None:
@@ -111,7 +149,9 @@ class BaselineOptions:
     changepoint_prior_scale: float = 0.01
     """Small: an M&V baseline should explain energy by calendar and weather, not drift."""
     events_until_year: int = 2051
-    """Holiday and shutdown events are generated up to this year (projections reach 2050)."""
+    """Unused since events follow the predicted days; kept so stored models still load."""
+    country: str = DEFAULT_COUNTRY
+    """ISO 3166 code of the public-holiday calendar (``holidays`` package)."""
 
     @classmethod
     def from_config(cls, cfg: Any) -> BaselineOptions:
@@ -121,7 +161,8 @@ class BaselineOptions:
                    interval_level=f.interval_level, uncertainty_samples=f.uncertainty_samples,
                    shutdown_handling=f.shutdown_handling,
                    shutdowns=tuple(cfg.shutdowns) or DEFAULT_SHUTDOWNS, seed=f.seed,
-                   balance_point_search=f.balance_point_search)
+                   balance_point_search=f.balance_point_search,
+                   country=country_for_zone(cfg.city.timezone))
 
 
 def degree_terms(temp_air_c: pd.Series | np.ndarray, hdd_base_c: float, cdd_base_c: float
@@ -131,16 +172,37 @@ def degree_terms(temp_air_c: pd.Series | np.ndarray, hdd_base_c: float, cdd_base
     return np.maximum(hdd_base_c - t, 0.0), np.maximum(t - cdd_base_c, 0.0)
 
 
-def _events(days: Iterable[date], shutdowns: tuple[ShutdownPeriod, ...], handling: str
-            ) -> pd.DataFrame:
+def _events(days: Iterable[date], shutdowns: tuple[ShutdownPeriod, ...], handling: str,
+            country: str = DEFAULT_COUNTRY) -> pd.DataFrame:
     rows = []
     for d in days:
-        dt = day_type(d, shutdowns if handling != "ignore" else ())
+        dt = day_type(d, shutdowns if handling != "ignore" else (), country)
         if dt == DayType.SHUTDOWN and handling == "holidays":
             rows.append({"holiday": "shutdown", "ds": pd.Timestamp(d)})
         elif dt == DayType.HOLIDAY:
             rows.append({"holiday": "public_holiday", "ds": pd.Timestamp(d)})
     return pd.DataFrame(rows, columns=["holiday", "ds"])
+
+
+def _long_run_factor(resid: np.ndarray, lags: int) -> float:
+    """Return the residuals' long-run variance over their variance (≥ 1).
+
+    Bartlett-kernel (Newey-West) estimate Σ_{|k|≤L} (1 − |k|/(L + 1))·γ_k / γ_0 with
+    L = ``lags``; the variance of a sum of m ≫ L residuals is m·σ²·factor. Written out
+    (a few lines of numpy) rather than importing statsmodels for one function.
+    """
+    e = np.asarray(resid, dtype="float64")
+    e = e[np.isfinite(e)] - np.nanmean(e)
+    n = len(e)
+    if n < 3:
+        return 1.0
+    g0 = float(e @ e) / n
+    if g0 <= 0:
+        return 1.0
+    total = g0
+    for k in range(1, min(lags, n - 1) + 1):
+        total += 2 * (1 - k / (lags + 1)) * float(e[k:] @ e[:-k]) / n
+    return max(1.0, total / g0)
 
 
 @dataclass
@@ -161,7 +223,13 @@ class BaselineModel:
     """Lag-1 autocorrelation of the in-sample residuals."""
     n_effective: float = 0.0
     """Effective number of independent baseline intervals, n(1 − ρ)/(1 + ρ) (ASHRAE G14)."""
+    resid_lr_factor: float = 1.0
+    """Long-run variance of the residuals over their variance (Bartlett kernel, 14 days)."""
+    degree_hours: bool = False
+    """Daily degree terms from hourly temperatures (``forecasting.balance.day_degrees``)."""
     _prophet: Any = None
+    _design_pinv: Any = None
+    """Pseudo-inverse of the baseline design's XᵀX (in-process only, not serialised)."""
 
     # ------------------------------------------------------------ frames
 
@@ -169,32 +237,63 @@ class BaselineModel:
         """Prophet input: local naive ``ds``, ``y`` and regressor columns."""
         f = data.frame
         local = f.index.tz_convert(data.tz).tz_localize(None)
-        out = pd.DataFrame({"ds": local, "y": f["energy_kwh"].to_numpy()})
-        hdd, cdd = degree_terms(f["temp_air_c"], self.options.hdd_base_c,
-                                self.options.cdd_base_c)
-        out["hdd"], out["cdd"] = hdd, cdd
+        days = local.normalize()
+        hours = self._hour_matrix(data, days) if self.degree_hours else None
+        hdd = day_degrees(f["temp_air_c"].to_numpy(), hours, self.options.hdd_base_c, "heating")
+        cdd = day_degrees(f["temp_air_c"].to_numpy(), hours, self.options.cdd_base_c, "cooling")
+        # Classify each distinct local day once (hourly frames repeat every day 24 times).
+        uniq, inverse = np.unique(days.to_numpy(), return_inverse=True)
+        shutdowns = self.options.shutdowns if self.options.shutdown_handling != "ignore" else ()
+        kinds = np.array([day_type(d.date(), shutdowns, self.options.country).value
+                          for d in pd.DatetimeIndex(uniq)], dtype=object)[inverse]
+        workday = kinds == DayType.WORKDAY.value
+        cols: dict[str, Any] = {"ds": local, "y": f["energy_kwh"].to_numpy(), "hdd": hdd,
+                                "cdd": cdd}
         for col in f.columns:
             if col == "production" or col.startswith("step_"):
-                out[col] = f[col].to_numpy(dtype="float64")
-        days = out["ds"].dt.date
-        types = [day_type(d, self.options.shutdowns if self.options.shutdown_handling
-                          != "ignore" else ()) for d in days]
-        out["workday"] = [t == DayType.WORKDAY for t in types]
-        out["offday"] = ~out["workday"]
-        out["regular"] = [t not in (DayType.HOLIDAY, DayType.SHUTDOWN) for t in types]
-        out["hdd_workday"] = out["hdd"] * out["workday"]
-        out["cdd_workday"] = out["cdd"] * out["workday"]
-        out["_shutdown"] = [t == DayType.SHUTDOWN for t in types]
-        return out
+                cols[col] = f[col].to_numpy(dtype="float64")
+        cols.update({
+            "workday": workday, "offday": ~workday,
+            "regular": (kinds != DayType.HOLIDAY.value) & (kinds != DayType.SHUTDOWN.value),
+            "hdd_workday": hdd * workday, "cdd_workday": cdd * workday,
+            "_shutdown": kinds == DayType.SHUTDOWN.value,
+        })
+        return pd.DataFrame(cols)
+
+    @staticmethod
+    def _hour_matrix(data: BaselineData, days: pd.DatetimeIndex) -> np.ndarray | None:
+        """Hourly temperatures of each row's local day (rows × 25 slots, NaN-padded). [°C]"""
+        t = data.temp_hourly_c
+        if t is None or t.empty:
+            return None
+        local = pd.DatetimeIndex(t.index).tz_convert(data.tz)
+        day = local.tz_localize(None).normalize()
+        slot = pd.Series(0, index=day).groupby(level=0).cumcount().to_numpy()
+        keep = slot < 25  # a DST change gives a 23- or 25-hour day
+        table = pd.DataFrame({"day": day[keep], "slot": slot[keep],
+                              "t": t.to_numpy(dtype="float64")[keep]})
+        wide = table.pivot_table(index="day", columns="slot", values="t", aggfunc="first")
+        wide = wide.reindex(columns=range(25))
+        return wide.reindex(pd.DatetimeIndex(days)).to_numpy(dtype="float64")
 
     # ------------------------------------------------------------ fit / predict
 
-    def fit(self, data: BaselineData) -> BaselineModel:
-        """Fit on the baseline data; returns self. Raises DataSufficiencyError if nothing fits."""
+    def fit(self, data: BaselineData, *, uncertainty: bool = True) -> BaselineModel:
+        """Fit on the baseline data; returns self. Raises DataSufficiencyError if nothing fits.
+
+        ``uncertainty=False`` skips the residual statistics and the design matrix that
+        intervals need (a point-prediction fit, e.g. a cross-validation fold).
+        """
         from prophet import Prophet
 
         silence_stan()
         self.granularity, self.tz = data.granularity, data.tz
+        self.degree_hours = False
+        if data.granularity == "daily" and data.temp_hourly_c is not None:
+            days = data.frame.index.tz_convert(data.tz).tz_localize(None).normalize()
+            hours = self._hour_matrix(data, days)
+            known = np.isfinite(hours).sum(axis=1) >= MIN_HOURS if hours is not None else []
+            self.degree_hours = bool(len(known) and np.mean(known) >= 0.8)
         if self.options.balance_point_search and data.frame["temp_air_c"].notna().any():
             hb, cb = self._balance_points(data)
             self.options = replace(self.options, hdd_base_c=hb, cdd_base_c=cb)
@@ -223,16 +322,13 @@ class BaselineModel:
             )
         self.yearly = n_days >= (730 if {"hdd", "cdd"} & set(regs) else 365)
         hourly = data.granularity == "hourly"
-        last = max(fit_df["ds"].max().normalize() + pd.Timedelta(days=3 * 366),
-                   pd.Timestamp(self.options.events_until_year, 12, 31))
-        local_days = pd.date_range(fit_df["ds"].min().normalize(), last, freq="D")
+        events = self._events_for(fit_df["ds"])
         m = Prophet(
             growth=self.options.growth,
             yearly_seasonality=10 if self.yearly else False,
             weekly_seasonality=False,
             daily_seasonality=False,
-            holidays=_events(local_days.date, self.options.shutdowns,
-                             self.options.shutdown_handling),
+            holidays=events if len(events) else None,
             interval_width=self.options.interval_level,
             uncertainty_samples=self.options.uncertainty_samples,
             changepoint_prior_scale=self.options.changepoint_prior_scale,
@@ -247,10 +343,20 @@ class BaselineModel:
         for r in regs:
             m.add_regressor(r)
         self.regressors = tuple(regs)
-        with _prophet_quiet():
-            m.fit(fit_df[["ds", "y", *regs, *_CONDITIONS]])
+        backend = m.stan_backend
+        if backend is not None and hasattr(backend, "model"):
+            backend.model = _FileData(backend.model)
+        try:
+            with _prophet_quiet():
+                m.fit(fit_df[["ds", "y", *regs, *_CONDITIONS]])
+        finally:
+            if backend is not None and isinstance(getattr(backend, "model", None), _FileData):
+                backend.model = backend.model._model
         self._prophet = m
-        self._residual_stats(m, fit_df)
+        if uncertainty:
+            self._residual_stats(m, fit_df)
+            x = self._design(m, fit_df)
+            self._design_pinv = np.linalg.pinv(x.T @ x)
         # ds is naive local time (Prophet's form); store it with its UTC offset.
         self.fit_start, self.fit_end = (
             pd.Timestamp(fit_df["ds"].agg(f)).tz_localize(
@@ -258,6 +364,33 @@ class BaselineModel:
             for f in ("min", "max"))
         self.n_fit = len(fit_df)
         return self
+
+    def _events_for(self, ds: pd.Series) -> pd.DataFrame:
+        """Holiday/shutdown events on the local days of ``ds`` only.
+
+        Prophet builds its holiday features with a Python loop over every event row, so
+        events spanning decades (as projections once generated up to 2050) cost more than
+        the fit itself; events outside the frame's days contribute nothing.
+        """
+        days = pd.DatetimeIndex(ds).normalize().unique()
+        return _events(days.date, self.options.shutdowns, self.options.shutdown_handling,
+                       self.options.country)
+
+    @contextlib.contextmanager
+    def _events_of(self, m: Any, ds: pd.Series) -> Iterator[None]:
+        """Give the fitted Prophet model the events of ``ds``'s days for one prediction."""
+        saved = m.holidays
+        if m.train_holiday_names is not None:
+            events = self._events_for(ds)
+            # A fitted event absent from these days still needs its (all-zero) column;
+            # Prophet's own padding gives it a NaN date, which its feature loop rejects.
+            absent = [h for h in m.train_holiday_names if h not in set(events["holiday"])]
+            pad = pd.DataFrame({"holiday": absent, "ds": pd.Timestamp("1970-01-01")})
+            m.holidays = pd.concat([events, pad], ignore_index=True) if absent else events
+        try:
+            yield
+        finally:
+            m.holidays = saved
 
     def _balance_points(self, data: BaselineData) -> tuple[float, float]:
         """Search the degree bases on local days of the baseline (hourly data summed)."""
@@ -270,15 +403,49 @@ class BaselineModel:
                               "n": g["y"].count(), "size": g.size()})
         daily.loc[daily["n"] < daily["size"], "y"] = np.nan  # incomplete days
         shutdowns = self.options.shutdowns if self.options.shutdown_handling != "ignore" else ()
-        types = [day_type(d, shutdowns) for d in daily.index]
+        types = [day_type(d, shutdowns, self.options.country) for d in daily.index]
+        hours = (self._hour_matrix(data, pd.DatetimeIndex(pd.to_datetime(daily.index)))
+                 if self.degree_hours else None)
         return select_balance_points(
             daily["y"].to_numpy(), daily["t"].to_numpy(), [t.value for t in types],
-            np.array([t == DayType.WORKDAY for t in types]))
+            np.array([t == DayType.WORKDAY for t in types]), hourly_c=hours)
+
+    def _design(self, m: Any, df: pd.DataFrame) -> np.ndarray:
+        """Prophet's design matrix of ``df``'s rows: a constant and every feature column."""
+        with _prophet_quiet(), self._events_of(m, df["ds"]):
+            frame = m.setup_dataframe(df[["ds", *self.regressors, *_CONDITIONS]].copy())
+            features = m.make_all_seasonality_features(frame)[0]
+        return np.column_stack([np.ones(len(frame)), features.to_numpy(dtype="float64")])
+
+    def sum_variance(self, data: BaselineData, rows: np.ndarray | None = None) -> float:
+        """Variance of the estimation error of Σ predicted over ``data``'s rows. [kWh²]
+
+        The OLS prediction variance of a sum, σ²_LR·aᵀ(XᵀX)⁺a, with X the baseline's design
+        matrix (constant, weather, calendar and seasonal columns), a the sum of the
+        predicted rows' design vectors and σ²_LR the residuals' long-run variance
+        (``resid_lr_factor``·σ²; it generalises ASHRAE Guideline 14's (1 + ρ)/(1 − ρ) to
+        residuals that stay correlated for weeks, as a weather response that is not quite
+        linear leaves them).
+        With only a constant it is the Guideline's level term m²σ²/n′; the other columns
+        add the uncertainty of the weather and calendar coefficients, which grows as the
+        reporting period's weather departs from the baseline's. ``rows`` (a mask of
+        ``data.frame``) restricts the sum. A model loaded from JSON lacks X and gives the
+        level term.
+        """
+        m = self._require_fitted()
+        df, ok = self._future(data)
+        sel = ok if rows is None else ok & np.asarray(rows, dtype=bool)
+        var = self.resid_sigma_kwh ** 2 * self.resid_lr_factor
+        k = int(sel.sum())
+        if self._design_pinv is None or k == 0:
+            return k * k * self.resid_sigma_kwh ** 2 / max(self.n_effective, 1.0)
+        a = self._design(m, df.loc[sel]).sum(axis=0)
+        return float(var * max(a @ self._design_pinv @ a, 0.0))
 
     def _residual_stats(self, m: Any, fit_df: pd.DataFrame) -> None:
         samples, m.uncertainty_samples = m.uncertainty_samples, 0
         try:
-            with _prophet_quiet():
+            with _prophet_quiet(), self._events_of(m, fit_df["ds"]):
                 yhat = m.predict(fit_df[["ds", *self.regressors, *_CONDITIONS]])["yhat"]
         finally:
             m.uncertainty_samples = samples
@@ -289,6 +456,15 @@ class BaselineModel:
         self.resid_rho = rho if np.isfinite(rho) else 0.0
         r = min(max(self.resid_rho, 0.0), 0.95)
         self.n_effective = max(1.0, n * (1 - r) / (1 + r))
+        if self.granularity == "hourly" and n > 1 and self.resid_sigma_kwh > 0:
+            # Hourly residuals repeat a day's shape error hour after hour and day after day;
+            # their long-run variance is that of the daily sums, per hour.
+            by_day = pd.Series(resid).groupby(fit_df["ds"].dt.normalize().to_numpy())
+            sums, hours = by_day.sum(), float(by_day.size().mean())
+            daily_lr = float(sums.var(ddof=1)) * _long_run_factor(sums.to_numpy(), 14)
+            self.resid_lr_factor = max(1.0, daily_lr / hours / self.resid_sigma_kwh ** 2)
+        else:
+            self.resid_lr_factor = _long_run_factor(resid, 14)
 
     def _require_fitted(self) -> Any:
         if self._prophet is None:
@@ -302,10 +478,12 @@ class BaselineModel:
             ok &= df[r].notna().to_numpy()
         return df, ok
 
-    def predict(self, data: BaselineData) -> pd.DataFrame:
+    def predict(self, data: BaselineData, *, intervals: bool = True) -> pd.DataFrame:
         """Predict ``data``'s intervals: columns observed, predicted, predicted_lower/upper [kWh].
 
         Indexed like ``data.frame``; intervals without the regressors' inputs get NaN.
+        ``intervals=False`` skips Prophet's posterior sampling (the bounds stay NaN) when
+        only the point prediction is needed.
         """
         m = self._require_fitted()
         df, ok = self._future(data)
@@ -315,13 +493,34 @@ class BaselineModel:
             out[c] = np.nan
         if ok.any():
             np.random.seed(self.options.seed)
-            with _prophet_quiet():
-                fc = m.predict(df.loc[ok, ["ds", *self.regressors, *_CONDITIONS]])
+            saved = m.uncertainty_samples
+            if not intervals:
+                m.uncertainty_samples = 0
+            try:
+                with _prophet_quiet(), self._events_of(m, df.loc[ok, "ds"]):
+                    fc = m.predict(df.loc[ok, ["ds", *self.regressors, *_CONDITIONS]])
+            finally:
+                m.uncertainty_samples = saved
             out.loc[ok, "predicted"] = fc["yhat"].to_numpy()
             if "yhat_lower" in fc:  # absent when uncertainty_samples is 0
                 out.loc[ok, "predicted_lower"] = fc["yhat_lower"].to_numpy()
                 out.loc[ok, "predicted_upper"] = fc["yhat_upper"].to_numpy()
         return out
+
+    def regressor_coefficients(self) -> dict[str, float]:
+        """Return each regressor's additive effect per unit (e.g. kWh per K of ``hdd``)."""
+        m = self._require_fitted()
+        if not self.regressors:
+            return {}
+        from prophet.utilities import regressor_coefficients
+
+        table = regressor_coefficients(m)
+        return {str(r): float(c) for r, c in zip(table["regressor"], table["coef"], strict=True)}
+
+    def regressor_matrix(self, data: BaselineData) -> tuple[np.ndarray, np.ndarray]:
+        """Return (mask of predictable rows, their regressor values rows × regressors)."""
+        df, ok = self._future(data)
+        return ok, df.loc[ok, list(self.regressors)].to_numpy(dtype="float64")
 
     def sample(self, data: BaselineData, n: int | None = None, seed: int | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
@@ -338,7 +537,7 @@ class BaselineModel:
         # Prophet reads the path count from the fitted object, so set it for this call only.
         saved, m.uncertainty_samples = m.uncertainty_samples, n
         try:
-            with _prophet_quiet():
+            with _prophet_quiet(), self._events_of(m, df.loc[ok, "ds"]):
                 draws = m.predictive_samples(df.loc[ok, ["ds", *self.regressors, *_CONDITIONS]])
         finally:
             m.uncertainty_samples = saved
@@ -358,7 +557,8 @@ class BaselineModel:
             "regressors": list(self.regressors), "yearly": self.yearly,
             "fit_start": self.fit_start, "fit_end": self.fit_end, "n_fit": self.n_fit,
             "resid_sigma_kwh": self.resid_sigma_kwh, "resid_rho": self.resid_rho,
-            "n_effective": self.n_effective,
+            "n_effective": self.n_effective, "degree_hours": self.degree_hours,
+            "resid_lr_factor": self.resid_lr_factor,
             "options": opts, "prophet": model_to_json(m),
         })
 
@@ -380,7 +580,9 @@ class BaselineModel:
                         fit_end=doc["fit_end"], n_fit=int(doc["n_fit"]),
                         resid_sigma_kwh=float(doc["resid_sigma_kwh"]),
                         resid_rho=float(doc["resid_rho"]),
-                        n_effective=float(doc["n_effective"]))
+                        n_effective=float(doc["n_effective"]),
+                        degree_hours=bool(doc.get("degree_hours", False)),
+                        resid_lr_factor=float(doc.get("resid_lr_factor", 1.0)))
             with _prophet_quiet():
                 model._prophet = model_from_json(doc["prophet"])
         except (ValueError, KeyError, TypeError) as exc:

@@ -51,8 +51,12 @@ def savings_command(args: argparse.Namespace) -> int:
     from forecasting.baseline import BaselineOptions
     from forecasting.data import BaselineData
     from forecasting.savings import run_savings
+    from greenpipe.csvio import check_zone
+    from greenpipe.plant_calendar import check_country, country_for_zone, load_shutdowns
 
-    tz = args.tz
+    tz = check_zone(args.tz, "--tz")
+    country = check_country(args.country) if args.country else country_for_zone(tz)
+    shutdowns = load_shutdowns(args.shutdowns)
     b_start, b_end = parse_period(args.baseline, tz, "--baseline")
     r_start, r_end = parse_period(args.reporting, tz, "--reporting")
     full = BaselineData.from_csv(
@@ -60,7 +64,7 @@ def savings_command(args: argparse.Namespace) -> int:
         granularity=args.granularity, tz=tz, time_column=args.time_column,
         value_column=args.value_column, temperature_time_column=args.temperature_time_column,
         temperature_column=args.temperature_column, timestamp_marks=args.timestamp_marks,
-        force=True,
+        force=True, naive_tz=args.naive_tz,
     )
     baseline = full.slice(b_start, b_end, purpose="baseline", force=args.force)
     reporting = full.slice(r_start, r_end, purpose="reporting", force=args.force)
@@ -72,6 +76,7 @@ def savings_command(args: argparse.Namespace) -> int:
         balance_point_search=not fixed,
         hdd_base_c=18.0 if args.hdd_base_c is None else args.hdd_base_c,
         cdd_base_c=22.0 if args.cdd_base_c is None else args.cdd_base_c,
+        country=country, shutdowns=shutdowns,
     )
     result = run_savings(baseline, reporting, options, cv_folds=args.cv_folds)
     if args.json:

@@ -20,9 +20,8 @@ Time conventions:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -30,6 +29,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from greenpipe.csvio import CsvColumn, read_series
 from greenpipe.errors import DataSufficiencyError, GreenpipeError
 from greenpipe.fiscal import DEFAULT_TZ
 from greenpipe.model import require_utc
@@ -43,7 +43,6 @@ YEARLY_DAYS = 365
 """Baselines this long (12 months) or longer get yearly seasonality. [d]"""
 MAX_GAP_DAYS = 7.0
 """A gap longer than this is reported as ``data.long_gap``. [d]"""
-_OFFSET_RE = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +95,8 @@ class BaselineData:
     warnings: tuple[SufficiencyWarning, ...] = ()
     scope: str = ""
     meta: dict[str, object] = field(default_factory=dict)
+    temp_hourly_c: pd.Series | None = None
+    """Hourly mean outdoor temperature by UTC hour start, for daily degree-hours. [°C]"""
 
     @property
     def disqualified(self) -> bool:
@@ -118,7 +119,7 @@ class BaselineData:
         start, end = require_utc(start, "start"), require_utc(end, "end")
         frame = self.frame[(self.frame.index >= start) & (self.frame.index < end)]
         return _finish(frame, self.granularity, self.tz, self.scope, purpose, min_coverage,
-                       force, dict(self.meta))
+                       force, dict(self.meta), self.temp_hourly_c)
 
     @classmethod
     def from_series(
@@ -147,8 +148,10 @@ class BaselineData:
             frame["production"] = _aggregate_energy(production, granularity, tz,
                                                     timestamp_marks).reindex(frame.index)
         frame = _regularise(frame, granularity, start, end, tz)
+        hourly = (_aggregate_mean(temp_air_c, "hourly", tz).dropna()
+                  if temp_air_c is not None and granularity == "daily" else None)
         return _finish(frame, granularity, tz, scope, purpose, min_coverage, force,
-                       {"temperature_given": temp_air_c is not None})
+                       {"temperature_given": temp_air_c is not None}, hourly)
 
     @classmethod
     def from_store(
@@ -227,101 +230,79 @@ class BaselineData:
         purpose: Literal["baseline", "reporting"] = "baseline",
         min_coverage: float = 0.9,
         force: bool = False,
+        naive_tz: str | None = None,
     ) -> BaselineData:
         """Read a meter CSV (``start,value`` or ``timestamp,energy_kwh``) and a temperature CSV.
 
-        Timestamps must be ISO-8601 with a UTC offset. Temperature in °F is converted to °C.
+        Timestamps must be ISO-8601 with a UTC offset, unless ``naive_tz`` names the zone of
+        offset-free ones (``greenpipe.csvio``). Temperature in °F is converted to °C. Cells
+        marked missing stay unknown and are reported as ``data.missing_values``.
         """
-        energy, marks = read_meter_csv(meter_csv, time_column, value_column)
-        temp = (read_temperature_csv(temperature_csv, temperature_unit,
-                                     temperature_time_column, temperature_column)
+        energy, marks = read_meter_column(meter_csv, time_column, value_column,
+                                          naive_tz=naive_tz)
+        temp = (read_temperature_column(temperature_csv, temperature_unit,
+                                        temperature_time_column, temperature_column,
+                                        naive_tz=naive_tz)
                 if temperature_csv is not None else None)
-        return cls.from_series(
-            energy, temp, granularity=granularity, tz=tz,
+        data = cls.from_series(
+            energy.series, temp.series if temp else None, granularity=granularity, tz=tz,
             timestamp_marks=timestamp_marks or marks, purpose=purpose,
-            min_coverage=min_coverage, force=force, scope=f"csv:{Path(meter_csv).name}",
+            min_coverage=min_coverage, force=True, scope=f"csv:{Path(meter_csv).name}",
         )
+        missing = {k: (c.missing, c.rows) for k, c in (("meter CSV", energy),
+                                                       ("temperature CSV", temp))
+                   if c is not None and c.missing}
+        return _finish(data.frame, granularity, tz, data.scope, purpose, min_coverage, force,
+                       {**data.meta, "csv_missing": missing}, data.temp_hourly_c)
 
 
 # ---------------------------------------------------------------- CSV
 
 
-def _read_csv(path: str | Path, what: str) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise GreenpipeError(f"{what} {path} does not exist; check the path") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise GreenpipeError(f"{what} {path} is not a readable CSV ({exc})") from None
-
-
-def _pick(columns: Sequence[str], given: str | None, choices: Sequence[str], what: str,
-          path: str | Path) -> str:
-    if given is not None:
-        if given not in columns:
-            raise GreenpipeError(f"{path}: no column {given!r} for the {what}; columns are "
-                                 f"{', '.join(columns)}")
-        return given
-    for c in choices:
-        if c in columns:
-            return c
-    raise GreenpipeError(f"{path}: cannot find the {what} column (tried {', '.join(choices)}); "
-                         f"columns are {', '.join(columns)}; name it with an option")
-
-
-def parse_timestamps(values: Sequence[str], where: str) -> pd.DatetimeIndex:
-    """Parse ISO-8601 timestamps that carry a UTC offset into a UTC index; refuse naive ones."""
-    for i, v in enumerate(values):
-        if not _OFFSET_RE.search(str(v).strip()):
-            raise GreenpipeError(
-                f"{where} row {i + 1}: timestamp {v!r} has no UTC offset; write ISO-8601 with "
-                "an offset, e.g. 2025-04-01T00:00:00+09:00"
-            )
-    try:
-        return pd.DatetimeIndex(pd.to_datetime(list(values), format="ISO8601", utc=True))
-    except (ValueError, TypeError) as exc:
-        raise GreenpipeError(f"{where}: unreadable timestamp ({exc})") from None
-
-
-def _numbers(values: pd.Series, where: str) -> np.ndarray:
-    out = pd.to_numeric(values.replace("", np.nan), errors="coerce").to_numpy(dtype="float64")
-    bad = values[(np.isnan(out)) & (values != "")]
-    if len(bad):
-        raise GreenpipeError(f"{where}: value {bad.iloc[0]!r} in row {bad.index[0] + 1} is "
-                             "not a number; leave missing values empty")
-    return out
-
-
 def read_meter_csv(path: str | Path, time_column: str | None = None,
-                   value_column: str | None = None) -> tuple[pd.Series, Literal["start", "end"]]:
-    """Return interval energies [kWh] by aware timestamp, and whether stamps mark start or end."""
-    df = _read_csv(path, "meter CSV")
-    tcol = _pick(list(df.columns), time_column, ("start", "timestamp", "ts", "time"),
-                 "timestamp", path)
-    vcol = _pick(list(df.columns), value_column, ("energy_kwh", "value", "kwh"), "energy",
-                 path)
-    idx = parse_timestamps(df[tcol].tolist(), str(path))
-    series = pd.Series(_numbers(df[vcol], str(path)), index=idx, name="energy_kwh")
-    return series, ("start" if tcol == "start" else "end")
+                   value_column: str | None = None, *, naive_tz: str | None = None
+                   ) -> tuple[pd.Series, Literal["start", "end"]]:
+    """Return interval energies [kWh] by aware timestamp, and whether stamps mark start or end.
+
+    Missing values (``nan``, ``NA``, ``null``, empty, ...) stay NaN; ``read_meter_column``
+    also returns their count.
+    """
+    col, marks = read_meter_column(path, time_column, value_column, naive_tz=naive_tz)
+    return col.series, marks
+
+
+def read_meter_column(path: str | Path, time_column: str | None = None,
+                      value_column: str | None = None, *, naive_tz: str | None = None
+                      ) -> tuple[CsvColumn, Literal["start", "end"]]:
+    """Like ``read_meter_csv`` but returns the ``greenpipe.csvio.CsvColumn`` with counts."""
+    col, tcol = read_series(path, "meter CSV", ("start", "timestamp", "ts", "time"),
+                            ("energy_kwh", "value", "kwh"), time_column=time_column,
+                            value_column=value_column, naive_tz=naive_tz, name="energy_kwh")
+    return col, ("start" if tcol == "start" else "end")
 
 
 def read_temperature_csv(path: str | Path, unit: Literal["C", "F"] = "C",
                          time_column: str | None = None,
-                         value_column: str | None = None) -> pd.Series:
+                         value_column: str | None = None, *, naive_tz: str | None = None
+                         ) -> pd.Series:
     """Return outdoor temperatures in °C by aware timestamp, converting from °F if asked."""
+    return read_temperature_column(path, unit, time_column, value_column,
+                                   naive_tz=naive_tz).series
+
+
+def read_temperature_column(path: str | Path, unit: Literal["C", "F"] = "C",
+                            time_column: str | None = None, value_column: str | None = None,
+                            *, naive_tz: str | None = None) -> CsvColumn:
+    """Like ``read_temperature_csv`` but returns the ``CsvColumn`` with missing counts. [°C]"""
     if unit not in ("C", "F"):
         raise GreenpipeError(f"temperature unit {unit!r} is not C or F")
-    df = _read_csv(path, "temperature CSV")
-    tcol = _pick(list(df.columns), time_column, ("timestamp", "start", "ts", "time", "dt"),
-                 "timestamp", path)
-    vcol = _pick(list(df.columns), value_column,
-                 ("temp_air_c", "temperature", "tempF", "temp_f", "temp_c", "value", "temp"),
-                 "temperature", path)
-    values = _numbers(df[vcol], str(path))
+    col, _ = read_series(path, "temperature CSV", ("timestamp", "start", "ts", "time", "dt"),
+                         ("temp_air_c", "temperature", "tempF", "temp_f", "temp_c", "value",
+                          "temp"), time_column=time_column, value_column=value_column,
+                         naive_tz=naive_tz, name="temp_air_c")
     if unit == "F":
-        values = (values - 32.0) * 5.0 / 9.0
-    return pd.Series(values, index=parse_timestamps(df[tcol].tolist(), str(path)),
-                     name="temp_air_c")
+        col = replace(col, series=(col.series - 32.0) * 5.0 / 9.0)
+    return col
 
 
 # ---------------------------------------------------------------- aggregation
@@ -408,10 +389,16 @@ def _regularise(frame: pd.DataFrame, granularity: str, start: datetime | None,
 
 
 def _finish(frame: pd.DataFrame, granularity: Granularity, tz: str, scope: str, purpose: str,
-            min_coverage: float, force: bool, meta: dict[str, object]) -> BaselineData:
+            min_coverage: float, force: bool, meta: dict[str, object],
+            temp_hourly_c: pd.Series | None = None) -> BaselineData:
     warnings = sufficiency(frame, granularity, purpose=purpose, min_coverage=min_coverage)
+    missing: dict[str, tuple[int, int]] = meta.get("csv_missing") or {}  # type: ignore[assignment]
+    if missing:
+        warnings += (SufficiencyWarning("data.missing_values", "; ".join(
+            f"{what}: {n} of {rows} rows marked missing (nan/NA/null/empty); those "
+            "intervals are unknown, not zero" for what, (n, rows) in missing.items())),)
     data = BaselineData(frame=frame, granularity=granularity, tz=tz, warnings=warnings,
-                        scope=scope, meta=meta)
+                        scope=scope, meta=meta, temp_hourly_c=temp_hourly_c)
     if data.disqualified and not force:
         bad = "; ".join(f"{w.code}: {w.message}" for w in warnings if w.disqualifying)
         raise DataSufficiencyError(

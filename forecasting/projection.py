@@ -36,13 +36,16 @@ uncertainty, each of which a daily model left to itself understates:
 * **The fitted level.** Prophet's MAP samples omit the level's own estimation error; each
   path is shifted by N(0, m·σ/√n′) (the ASHRAE Guideline 14 term of ``forecasting.savings``).
 * **Level drift (flat trend only).** A business-as-usual level does not stay put for
-  years: production, occupancy and fleets change. W_k is a random walk of the level,
-  k = fiscal years after the current one, with independent N(0, d) yearly steps, d =
-  ``level_drift_pct_per_year`` (``[forecasting]``, default 3 %/yr, 0 disables), so a year
-  k ahead has a relative standard deviation d·√k. The default is of the order of the
-  year-on-year changes of Japan's national energy-related CO2 inventory (a few percent)
-  and is meant to be replaced by the spread of the city's own inventory once known. With
-  a linear trend, Prophet's sampled future changepoints play this role and W_k = 0.
+  years: production, occupancy and fleets change. W is a random walk of the relative
+  level that starts at ``as_of`` and moves by N(0, d·√(1/12)) each month, d =
+  ``level_drift_pct_per_year`` (``[forecasting]``, default 3 %/yr, 0 disables); a year's
+  sampled days are scaled by 1 + the mean of W over them. The current fiscal year's
+  remaining months therefore drift too (a level cannot be known to ±0.1 % four months
+  ahead), a year k ahead has a relative standard deviation of about d·√k. The default
+  is of the order of the year-on-year changes of Japan's national energy-related CO2
+  inventory (a few percent) and is meant to be replaced by the spread of the city's own
+  inventory once known. With a linear trend, Prophet's sampled future changepoints play
+  this role and W = 0.
 
 A target is a straight line from the base-year inventory to the target level
 (``trajectory_co2_t``); the gap is P50 minus the line, and the probability of meeting it is
@@ -145,6 +148,37 @@ def climatology(temp_air_c: pd.Series, tz: str = "Asia/Tokyo", window_days: int 
         smooth = pd.Series(ext).rolling(2 * window_days + 1, center=True, min_periods=1).mean()
         by_day = pd.Series(smooth.to_numpy()[window_days:-window_days], index=range(1, 367))
     return by_day.fillna(float(t.mean()))
+
+
+def harmonic_climatology(temp_air_c: pd.Series, tz: str = "Asia/Tokyo", harmonics: int = 2
+                         ) -> pd.Series:
+    """Return a smooth seasonal cycle by local day of year (1–366): mean + annual harmonics.
+
+    Least squares of the daily temperatures on 1, cos(2πkd/365.25), sin(2πkd/365.25),
+    k = 1..``harmonics``. Unlike day-of-year means smoothed over a month (``climatology``),
+    it leaves a single year's warm or cold months in the anomalies, so the weather-year
+    bootstrap can resample them: with about a year of history the smoothed means *are* that
+    year, and the current year's band missed monthly weather swings
+    (``bench/backtest_projection.py``). [°C]
+    """
+    t = temp_air_c.dropna()
+    days = pd.RangeIndex(1, 367)
+    if t.empty:
+        return pd.Series(np.nan, index=days)
+    doy = pd.DatetimeIndex(t.index).tz_convert(tz).day_of_year.to_numpy(dtype="float64")
+
+    def design(d: np.ndarray) -> np.ndarray:
+        cols = [np.ones_like(d)]
+        for k in range(1, harmonics + 1):
+            w = 2 * np.pi * k * d / 365.25
+            cols += [np.cos(w), np.sin(w)]
+        return np.column_stack(cols)
+
+    span = len(np.unique(doy))
+    x = design(doy) if span >= 180 else design(doy)[:, :1]  # a cycle needs half a year
+    coef = np.linalg.lstsq(x, t.to_numpy(dtype="float64"), rcond=None)[0]
+    full = design(days.to_numpy(dtype="float64"))[:, :x.shape[1]]
+    return pd.Series(full @ coef, index=days)
 
 
 def temperature_anomalies(temp_air_c: pd.Series, clim: pd.Series, tz: str = "Asia/Tokyo"
@@ -250,6 +284,9 @@ def project(
                          f"{level_drift_pct_per_year!r}")
     tz = history.tz
     steps = steps or {}
+    # Future weather is sampled as daily means, so the model uses daily-mean degrees too
+    # (hourly temperatures of the history would leak into, and freeze, the future days).
+    history = replace(history, temp_hourly_c=None)
     hist = _with_steps(history.frame[history.frame.index < pd.Timestamp(as_of)], steps)
     known_days = hist.index[hist["energy_kwh"].notna()]
     span = (known_days.max() - known_days.min()).days + 1 if len(known_days) else 0
@@ -276,9 +313,10 @@ def project(
         return samples, observed_t, meta
     model = BaselineModel(options).fit(replace(history, frame=hist))
     temps = hist["temp_air_c"].dropna()
-    clim = climatology(temps, tz)
+    clim = harmonic_climatology(temps, tz)
     anomalies = temperature_anomalies(hist["temp_air_c"], clim, tz)
     rho = min(max(model.resid_rho, 0.0), RHO_MAX)
+    coefs = model.regressor_coefficients()
     groups = np.array_split(np.arange(n_samples), min(WEATHER_GROUPS, n_samples))
     meta.update({"fit_start": model.fit_start, "fit_end": model.fit_end,
                  "regressors": list(model.regressors), "yearly": model.yearly,
@@ -287,9 +325,10 @@ def project(
                  "weather_years": len(groups), "resid_rho": rho})
     rng = np.random.default_rng(options.seed)
     current_fy = fiscal_year(as_of, tz)
-    # One level random walk per path, shared by all years: W_k = Σ_{j≤k} N(0, drift).
+    # One monthly level random walk per path from as_of, shared by all years.
     horizon = max([fy - current_fy for fy in years] + [0])
-    walk = np.cumsum(rng.normal(0.0, drift, (horizon, n_samples)), axis=0)
+    walk = np.cumsum(rng.normal(0.0, drift / math.sqrt(12), (12 * (horizon + 2), n_samples)),
+                     axis=0)
     for fy in years:
         start, end = fiscal_year_bounds(fy, tz)
         days = pd.date_range(pd.Timestamp(start).tz_convert(tz), pd.Timestamp(end).tz_convert(tz),
@@ -306,13 +345,21 @@ def project(
         if past.any():  # missing past days: use the measured temperature where known
             fut.loc[past, "temp_air_c"] = hist["temp_air_c"].reindex(todo[past]).fillna(
                 fut.loc[past, "temp_air_c"]).to_numpy()
+        # The model is additive and linear in its regressors, so a weather year changes
+        # every path by Σ coef_r·(x_r(weather) − x_r(climatology)): sample the paths once
+        # on climatology and shift each group's paths instead of re-predicting 20 times.
+        base_data = replace(history, frame=fut, warnings=())
+        ok, base_draws = model.sample(base_data, n=n_samples, seed=options.seed)
+        _ok0, x0 = model.regressor_matrix(base_data)
+        coef = np.array([coefs.get(r, 0.0) for r in model.regressors])
         totals = np.empty(n_samples)
-        for g, cols in enumerate(groups):
+        for cols in groups:
             frame = fut.copy()
             frame.loc[~past, "temp_air_c"] += block_bootstrap(
                 anomalies, int((~past).sum()), weather_block_days, rng)
-            ok, draws = model.sample(replace(history, frame=frame, warnings=()),
-                                     n=len(cols), seed=options.seed + g)
+            ok_g, xg = model.regressor_matrix(replace(history, frame=frame, warnings=()))
+            shift = (xg - x0) @ coef if np.array_equal(ok_g, ok) else 0.0
+            draws = base_draws[:, cols] + np.reshape(shift, (-1, 1))
             # Daily emissions cannot be negative, whatever a falling trend says.
             group_kg = np.clip(draws, 0, None).sum(axis=0)
             if 0 < ok.sum() < len(ok):  # days without regressor inputs: scale by days sampled
@@ -327,9 +374,10 @@ def project(
         level_sd = m * sigma / np.sqrt(max(model.n_effective, 1.0))
         totals = totals + rng.normal(0.0, extra_sd, n_samples) \
             + rng.normal(0.0, level_sd, n_samples)
-        k = fy - current_fy
-        if k > 0:
-            totals = totals * (1 + walk[k - 1])
+        ahead = np.asarray((todo[~past] - pd.Timestamp(as_of)).days) // 30.44
+        if drift > 0 and len(ahead):
+            months = np.clip(ahead.astype(int), 0, len(walk) - 1)
+            totals = totals * (1 + walk[months].mean(axis=0))
         samples[fy] = observed_t[fy] + np.clip(totals, 0, None) / 1000
     return samples, observed_t, meta
 

@@ -47,6 +47,9 @@ from greenpipe.results import BaselinePoint, ForecastRecord, SavingsRecord
 
 log = logging.getLogger(__name__)
 
+_ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+DASK_CONNECT_TIMEOUT_S = 30.0
+"""How long ``--dask`` tries to reach the scheduler before giving up. [s]"""
 SAVINGS_KINDS = (MeterKind.ELECTRICITY, MeterKind.GAS, MeterKind.EV_CHARGING, MeterKind.HEAT)
 """Meters whose consumption a measure can reduce (PV generation is not savings)."""
 
@@ -353,8 +356,15 @@ def execute(tasks: Sequence[Task], workers: int = 0, dask_address: str | None = 
                 "--dask needs dask.distributed, which is not installed; install it with "
                 "`pip install 'dask[distributed]'` or run without --dask"
             ) from None
-        with Client(dask_address) as client:
-            futures = client.map(run_task, list(tasks), pure=False)
+        try:
+            client = Client(dask_address, timeout=f"{DASK_CONNECT_TIMEOUT_S}s")
+        except OSError as exc:
+            raise GreenpipeError(f"cannot reach the Dask scheduler at {dask_address} ({exc}); "
+                                 "check the address or start the cluster") from None
+        with client:
+            # A worker that dies mid-run (or is replaced) has its tasks rescheduled on the
+            # others by the scheduler; results are collected as they complete.
+            futures = client.map(run_task_quietly, list(tasks), pure=False)
             for fut in dask_completed(futures):
                 out += fut.result()
                 step(1)
@@ -365,12 +375,30 @@ def execute(tasks: Sequence[Task], workers: int = 0, dask_address: str | None = 
             out += run_task(t)
             step(1)
         return out
-    with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"),
-                             initializer=_worker_init) as pool:
-        for fut in as_completed([pool.submit(run_task, t) for t in tasks]):
-            out += fut.result()
-            step(1)
+    # One BLAS/OpenMP thread per worker, as distributed's nanny sets for its workers: a
+    # worker per core each with its own BLAS thread pool would oversubscribe the cores.
+    # Spawned children read the environment at start-up.
+    saved = {k: os.environ.get(k) for k in _ONE_THREAD}
+    os.environ.update(dict.fromkeys(_ONE_THREAD, "1"))
+    try:
+        with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"),
+                                 initializer=_worker_init) as pool:
+            for fut in as_completed([pool.submit(run_task, t) for t in tasks]):
+                out += fut.result()
+                step(1)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return out
+
+
+def run_task_quietly(task: Task) -> list[Any]:
+    """``run_task`` with Stan's logging silenced (for workers this module did not start)."""
+    _worker_init()
+    return run_task(task)
 
 
 def _worker_init() -> None:

@@ -137,12 +137,16 @@ def savings(model: BaselineModel, reporting: BaselineData) -> SavingsEstimate:
     obs_total = float(observed[both].sum())
     m = int(both.sum())
     rng = np.random.default_rng(model.options.seed)
-    level_sd = m * model.resid_sigma_kwh / np.sqrt(max(model.n_effective, 1.0))
-    shift = rng.normal(0.0, level_sd, draws.shape[1])
+    # Parameter uncertainty of the fitted baseline (level, weather and calendar terms),
+    # which Prophet's MAP samples omit, plus the serial correlation their iid noise omits.
+    param_sd = math.sqrt(model.sum_variance(reporting, both))
+    ar1_sd = model.resid_sigma_kwh * math.sqrt(m * (model.resid_lr_factor - 1))
+    n = draws.shape[1]
+    shift = np.asarray(rng.normal(0.0, param_sd, n) + rng.normal(0.0, ar1_sd, n))
     pred_paths = draws[rows].sum(axis=0) + shift
     level = model.options.interval_level
     lo, hi = np.quantile(pred_paths - obs_total, [(1 - level) / 2, (1 + level) / 2])
-    pred = model.predict(reporting)["predicted"].to_numpy()[both]
+    pred = model.predict(reporting, intervals=False)["predicted"].to_numpy()[both]
     pred_total = float(pred.sum())
     daily = _daily(reporting, both, observed[both], pred, draws[rows], shift / m, level)
     return SavingsEstimate(
@@ -182,7 +186,8 @@ def _cv(data: BaselineData, options: BaselineOptions, folds: int) -> Metrics:
     def fit_predict(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
         tr = replace(data, frame=train, warnings=())
         te = replace(data, frame=test, warnings=())
-        return BaselineModel(quick).fit(tr).predict(te)["predicted"].to_numpy()
+        model = BaselineModel(quick).fit(tr, uncertainty=False)
+        return model.predict(te, intervals=False)["predicted"].to_numpy()
 
     min_train = 60 if data.granularity == "daily" else 24 * 21
     return time_series_cv(data.frame, fit_predict, folds=folds, horizon=horizon,
@@ -200,7 +205,7 @@ def run_savings(
     """Fit the baseline, check its quality (in-sample and CV) and estimate reporting savings."""
     options = options or BaselineOptions()
     model = BaselineModel(options).fit(baseline)
-    fitted = model.predict(baseline)
+    fitted = model.predict(baseline, intervals=False)
     metrics = compute(fitted["observed"], fitted["predicted"], granularity=baseline.granularity)
     cv = _cv(baseline, options, cv_folds) if cv_folds > 0 else Metrics(
         math.nan, math.nan, math.nan, 0, baseline.granularity)

@@ -241,6 +241,11 @@ def _add_forecasting_parsers(sub: argparse._SubParsersAction,
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--force", action="store_true", help="analyse disqualified data anyway")
     p.add_argument("--tz", default="Asia/Tokyo", help="local time zone of days and holidays")
+    p.add_argument("--naive-tz", metavar="ZONE",
+                   help="read timestamps without a UTC offset as wall-clock time in ZONE")
+    p.add_argument("--country", help="public holidays of this ISO code (default: from --tz)")
+    p.add_argument("--shutdowns", default="none", metavar="none|jp|FILE",
+                   help="plant shutdowns: none, jp (Golden Week, Obon, New Year) or a CSV")
     p.add_argument("--time-column", help="meter CSV timestamp column (default: start/timestamp)")
     p.add_argument("--value-column", help="meter CSV energy column (default: energy_kwh/value)")
     p.add_argument("--temperature-time-column")

@@ -30,7 +30,11 @@ from tests.conftest import EXAMPLE_CONFIG, REPO, stop_process
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 APP_IMAGE = "greenpipe:latest"
-APP = {name: s for name, s in SERVICES.items() if s.get("image") == APP_IMAGE}
+DASK = {name: s for name, s in SERVICES.items()
+        if s.get("image") == APP_IMAGE and s["command"][0] == "dask"}
+"""The ``dask`` profile's scheduler and workers: the app image, but the dask CLI."""
+APP = {name: s for name, s in SERVICES.items()
+       if s.get("image") == APP_IMAGE and name not in DASK}
 NOT_YET_BUILT = {"forecast", "dashboard"}
 """Subcommands later issues add. Once build_parser registers one, it is validated fully."""
 ENV_EXAMPLE = dict(
@@ -104,7 +108,28 @@ def test_dockerfile_installs_every_package() -> None:
     assert packages
     for pkg in re.findall(r'"([^"]+)"', packages.group(1)):
         assert f"COPY {pkg} ./{pkg}" in dockerfile, pkg
-    assert "COPY config ./config" in dockerfile and "RUN pip install ." in dockerfile
+    assert "COPY config ./config" in dockerfile and 'RUN pip install ".[dask]"' in dockerfile
+
+
+def test_dask_profile_runs_the_forecaster_on_a_scheduler_and_two_workers() -> None:
+    from distributed.cli.dask_scheduler import main as scheduler_cli
+    from distributed.cli.dask_worker import main as worker_cli
+
+    assert set(DASK) == {"dask-scheduler", "dask-worker"}
+    assert all(s["profiles"] == ["dask"] for s in DASK.values())
+    sched, worker = DASK["dask-scheduler"]["command"], DASK["dask-worker"]["command"]
+    # The dask CLI accepts the options (click parses without starting anything).
+    scheduler_cli.make_context("dask scheduler", sched[2:])
+    worker_cli.make_context("dask worker", worker[2:])
+    address = f"tcp://dask-scheduler:{sched[sched.index('--port') + 1]}"
+    assert worker[2] == address
+    assert DASK["dask-worker"]["deploy"]["replicas"] == 2
+    forecaster = APP["forecaster-dask"]
+    assert forecaster["profiles"] == ["dask"]
+    cmd = forecaster["command"]
+    assert cmd[:3] == ["greenpipe", "forecast", "run"] and cmd[cmd.index("--dask") + 1] == address
+    assert "dask-worker" in forecaster["depends_on"]
+    assert "--scale forecaster=0" in (REPO / "docker-compose.yml").read_text()
 
 
 def _load_with(env: dict[str, str]) -> Config:

@@ -127,3 +127,17 @@ def test_hourly_model_has_daily_shapes() -> None:
     assert_allclose(out.loc[night, "predicted"].mean(), 20.0, rtol=0.1)
     assert_allclose(out.loc[~work & (hours >= 10) & (hours < 16), "predicted"].mean(), 20.0,
                     rtol=0.1)
+
+
+def test_hourly_long_run_factor_counts_day_level_noise() -> None:
+    # Hourly noise a and a day-level shock b shared by the day's 24 hours (a = b = 2 kWh):
+    # σ² = a² + b² per hour, Var(daily sum) = 24a² + 24²b², so the long-run variance per
+    # hour over σ² is (a² + 24b²)/(a² + b²) = 12.5.
+    rng = np.random.default_rng(5)
+    days = 120
+    hours = pd.date_range("2025-01-01", periods=days * 24, freq="h", tz="UTC")
+    energy = 50.0 + rng.normal(0, 2.0, len(hours)) + np.repeat(rng.normal(0, 2.0, days), 24)
+    data = BaselineData.from_series(pd.Series(energy, index=hours), granularity="hourly",
+                                    timestamp_marks="start", force=True, tz="UTC")
+    model = BaselineModel(BaselineOptions(uncertainty_samples=0, shutdowns=())).fit(data)
+    assert model.resid_lr_factor == pytest.approx(12.5, rel=0.25)

@@ -26,6 +26,7 @@ from forecasting.projection import (
     temperature_anomalies,
     trajectory_co2_t,
 )
+from greenpipe.fiscal import fiscal_year_bounds
 from greenpipe.model import Sector, Site
 from tests.forecasting_synthetic import daily_meter, jst
 
@@ -222,21 +223,28 @@ def test_project_level_drift_widens_with_horizon_and_is_reproducible() -> None:
     opts = BaselineOptions(uncertainty_samples=200)
     as_of, years = jst(2025, 6, 1), [2025, 2026, 2028]
     off, _, meta_off = project(data, as_of, years, opts, level_drift_pct_per_year=0.0)
-    on, _, meta_on = project(data, as_of, years, opts, level_drift_pct_per_year=5.0)
+    on, observed, meta_on = project(data, as_of, years, opts, level_drift_pct_per_year=5.0)
     again, _, _ = project(data, as_of, years, opts, level_drift_pct_per_year=5.0)
     assert meta_off["level_drift_pct_per_year"] == 0.0
     assert meta_on["level_drift_pct_per_year"] == 5.0 and meta_on["trend"] == "flat"
     for fy in years:
         np.testing.assert_array_equal(on[fy], again[fy])  # fixed seed: same samples
-    np.testing.assert_array_equal(on[2025], off[2025])  # the current year has no drift
     width = {fy: sample_quantiles(s)[2] - sample_quantiles(s)[0] for fy, s in on.items()}
     width_off = {fy: sample_quantiles(s)[2] - sample_quantiles(s)[0] for fy, s in off.items()}
     # Without drift, full future years are equally uncertain whatever their horizon.
     assert width_off[2028] == pytest.approx(width_off[2026], rel=0.2)
-    # With drift, the year k ahead has relative sd 5 %·√k on top of the drift-free sd.
-    for fy, k in ((2026, 1), (2028, 3)):
-        p50 = sample_quantiles(on[fy])[1]
-        expected = 2 * Z90 * math.hypot(p50 * 0.05 * math.sqrt(k), width_off[fy] / (2 * Z90))
+    # With drift, a year's days are scaled by 1 + the mean of a monthly random walk
+    # W_j = Σ_{i≤j} e_i, e_i ~ N(0, 5 %/√12), over the months j its future days fall in:
+    # Var(mean W) = (0.05²/12)·Σ_i c_i², c_i = share of those days in months ≥ i.
+    for fy in years:
+        start, end = fiscal_year_bounds(fy, "Asia/Tokyo")
+        days = pd.date_range(max(pd.Timestamp(start), pd.Timestamp(as_of)), pd.Timestamp(end),
+                             freq="D", inclusive="left")
+        months = ((days - pd.Timestamp(as_of)).days // 30.44).astype(int).to_numpy()
+        c = np.array([(months >= i).mean() for i in range(months.max() + 1)])
+        rel_sd = math.sqrt(0.05 ** 2 / 12 * float((c ** 2).sum()))
+        future = sample_quantiles(on[fy])[1] - observed[fy]  # drift scales the future part
+        expected = 2 * Z90 * math.hypot(future * rel_sd, width_off[fy] / (2 * Z90))
         assert width[fy] == pytest.approx(expected, rel=0.15)
     assert width[2028] > 1.5 * width[2026] > 1.5 * width_off[2026]
     # A target inside the band gives a probability strictly between 0 and 1.

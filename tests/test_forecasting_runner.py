@@ -26,7 +26,6 @@ from forecasting.runner import (
 )
 from greenpipe.cli import main
 from greenpipe.config import Target
-from greenpipe.errors import GreenpipeError
 from greenpipe.model import Reading
 from greenpipe.results import SavingsRecord
 from tests.forecasting_fleet import seed_city
@@ -147,17 +146,6 @@ def test_pool_matches_in_process_run(city) -> None:  # type: ignore[no-untyped-d
     ref = {r.meter_id: r for r in records if isinstance(r, SavingsRecord)}
     for r in split_records(pooled)[0]:
         assert_allclose(r.savings_kwh, ref[r.meter_id].savings_kwh, rtol=1e-9)
-
-
-def test_dask_missing_is_explained(city) -> None:  # type: ignore[no-untyped-def]
-    # dask is not a dependency; without it, --dask must say what to do.
-    try:
-        import dask.distributed  # noqa: F401
-    except ImportError:
-        with pytest.raises(GreenpipeError, match=r"pip install 'dask\[distributed\]'"):
-            execute(city[4][:1], dask_address="tcp://127.0.0.1:1")
-    else:
-        pytest.fail("dask is installed here; this test covers its absence")
 
 
 def test_cli_run_and_exports(city, tmp_path: Path,  # type: ignore[no-untyped-def]

@@ -142,3 +142,44 @@ def test_period_parsing() -> None:
         parse_period("2025-04-01:2024-04-01", "UTC", "--baseline")
     with pytest.raises(GreenpipeError, match="START:END"):
         parse_period("last year", "UTC", "--baseline")
+
+
+def test_cli_savings_reads_untidy_exports(meter: tuple[pd.Series, pd.Series, float],
+                                          tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Naive local timestamps, a pandas index column and a closing ``nan`` row give the
+    same answer as the tidy file; without --naive-tz the naive file is refused."""
+    energy, temp, _truth = meter
+    tidy_meter, temp_csv = _to_csvs(tmp_path, energy, temp)
+    starts = (energy.index - pd.Timedelta(days=1)).tz_convert("Asia/Tokyo").tz_localize(None)
+    untidy = pd.DataFrame({"start": [t.isoformat() for t in starts],
+                           "value": [repr(float(v)) for v in energy.to_numpy()]})
+    untidy.loc[len(untidy)] = [(starts[-1] + pd.Timedelta(days=1)).isoformat(), "nan"]
+    untidy_meter = tmp_path / "untidy.csv"
+    untidy.to_csv(untidy_meter)  # with pandas' leading index column
+    common = ["--temperature-csv", str(temp_csv), "--temperature-unit", "F",
+              "--baseline", "2024-04-01:2025-04-01", "--reporting", "2025-04-01:2026-04-01",
+              "--json", "--samples", "100", "--cv-folds", "0", "--shutdowns", "jp"]
+    assert main(["savings", "--meter-csv", str(tidy_meter), *common]) == 0
+    tidy = json.loads(capsys.readouterr().out)
+    assert main(["savings", "--meter-csv", str(untidy_meter), "--naive-tz", "Asia/Tokyo",
+                 *common]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["savings_kwh"] == pytest.approx(tidy["savings_kwh"], rel=1e-9)
+    missing = [w for w in doc["warnings"] if w["code"] == "data.missing_values"]
+    assert missing and "1 of 731 rows" in missing[0]["message"]
+    assert main(["savings", "--meter-csv", str(untidy_meter), *common]) == 2
+    assert "--naive-tz" in capsys.readouterr().err
+
+
+def test_cli_country_and_shutdown_options_are_checked(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    csv = tmp_path / "m.csv"
+    csv.write_text("start,value\n2025-04-01T00:00:00Z,1\n", encoding="utf-8")
+    base = ["savings", "--meter-csv", str(csv), "--baseline", "2024-04-01:2025-04-01",
+            "--reporting", "2025-04-01:2026-04-01"]
+    assert main([*base, "--country", "XX"]) == 2
+    assert "no public-holiday calendar" in capsys.readouterr().err
+    assert main([*base, "--shutdowns", str(tmp_path / "none.csv")]) == 2
+    assert "shutdowns CSV" in capsys.readouterr().err

@@ -29,10 +29,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from greenpipe.config import Config
+from greenpipe.csvio import MISSING_MARKS as MISSING
+from greenpipe.csvio import check_zone
 from greenpipe.errors import GreenpipeError
 from greenpipe.model import DeadLetter, MeterKind, ProductionRecord
 
-MISSING = frozenset({"", "nan", "na", "n/a", "null", "none"})
 """Cell texts that mean "missing" (case-insensitive), as in the savings CSV reader."""
 
 
@@ -56,13 +57,7 @@ def parse_production_csv(text: str, cfg: Config, *, meter: str | None = None,
     problem (no header, missing columns, unknown ``--meter``/``--naive-tz``).
     """
     meters = cfg.meters_by_id()
-    zone = None
-    if naive_tz:
-        try:
-            zone = ZoneInfo(naive_tz)
-        except (KeyError, ValueError) as exc:
-            raise GreenpipeError(f"--naive-tz {naive_tz!r} is not an IANA time zone "
-                                 "(e.g. Asia/Tokyo)") from exc
+    zone = ZoneInfo(check_zone(naive_tz)) if naive_tz else None
     if meter is not None and meter not in meters:
         raise GreenpipeError(f"--meter {meter!r} is not a configured meter")
     rows = list(csv.reader(io.StringIO(text)))

@@ -1,6 +1,6 @@
 """``greenpipe alerts check`` and ``greenpipe alerts test``: parsers and implementations.
 
-``greenpipe.cli`` calls ``add_alerts_parsers`` with its config loader; nothing heavy is
+``greenpipe.app.cli`` calls ``add_alerts_parsers`` with its config loader; nothing heavy is
 imported until a command runs.
 """
 
@@ -41,7 +41,7 @@ def add_alerts_parsers(sub: argparse._SubParsersAction, common: argparse.Argumen
 def _now(as_of: str | None, tz: str) -> datetime:
     if not as_of:
         return datetime.now(UTC)
-    from forecasting.commands import parse_instant
+    from greenpipe.timeparse import parse_instant
 
     return parse_instant(as_of, tz, "--as-of")
 

@@ -38,8 +38,8 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from dashboard.browser import Chromium, PageSpec, find_chromium, ready_expression  # noqa: E402
 from dashboard.launch import dashboard_env, streamlit_command  # noqa: E402
-from greenpipe.broker import free_loopback_port  # noqa: E402
 from greenpipe.config import load_config  # noqa: E402
+from greenpipe.net import free_loopback_port  # noqa: E402
 from greenpipe.stores import Catalog  # noqa: E402
 from greenpipe.stores.sqlite import SqliteStore  # noqa: E402
 from tests.dashboard_seed import synthetic_readings  # noqa: E402

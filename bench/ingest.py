@@ -60,7 +60,7 @@ def start_broker(workdir: Path, inflight: int) -> BrokerProcess:
     import os
     import subprocess
 
-    from greenpipe.broker import free_loopback_port
+    from greenpipe.net import free_loopback_port
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_loopback_port()
     conf = workdir / "mosquitto.conf"

@@ -32,8 +32,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from greenpipe.broker import free_loopback_port
 from greenpipe.config import Config, config_from_dict
+from greenpipe.net import free_loopback_port
 from simulators.fleet import Fleet
 from simulators.publisher import DEFAULT_INFLIGHT
 from simulators.runner import SimulateOptions, run_simulator

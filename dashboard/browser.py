@@ -22,7 +22,7 @@ from typing import Any
 import requests
 from websockets.sync.client import ClientConnection, connect
 
-from greenpipe.broker import free_loopback_port
+from greenpipe.net import free_loopback_port
 
 CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

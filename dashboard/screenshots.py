@@ -26,7 +26,7 @@ import requests
 from dashboard.browser import Chromium, PageSpec, find_chromium, render_page
 from dashboard.i18n import LANGS, t
 from dashboard.launch import dashboard_env, streamlit_command
-from greenpipe.broker import free_loopback_port
+from greenpipe.net import free_loopback_port
 
 
 def page_specs(lang: str) -> tuple[PageSpec, ...]:

@@ -1,6 +1,6 @@
 """``greenpipe findings run|list|ack|resolve|dismiss``: parsers and command implementations.
 
-``greenpipe.cli`` calls ``add_parsers`` to register the sub-commands; this module imports
+``greenpipe.app.cli`` calls ``add_parsers`` to register the sub-commands; this module imports
 only argparse-level code at import time, the detectors load when a command runs.
 """
 
@@ -58,9 +58,9 @@ def run_command(args: argparse.Namespace, cfg: Any) -> int:
     from tqdm import tqdm
 
     from findings.runner import run_finder
-    from forecasting.commands import parse_instant
     from forecasting.runner import latest_reading
     from greenpipe.stores import open_configured_store
+    from greenpipe.timeparse import parse_instant
 
     store = open_configured_store(cfg)
     try:

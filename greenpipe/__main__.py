@@ -2,6 +2,6 @@
 
 import sys
 
-from greenpipe.cli import main
+from greenpipe.app.cli import main
 
 sys.exit(main())

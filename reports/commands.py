@@ -1,6 +1,6 @@
 """``greenpipe report energy-act|ghg`` and ``greenpipe import production``.
 
-``greenpipe.cli`` calls ``add_parsers`` while building its parser; this module imports only
+``greenpipe.app.cli`` calls ``add_parsers`` while building its parser; this module imports only
 argparse at load time, and the report machinery (pandas, openpyxl) when a command runs.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from greenpipe.errors import GreenpipeError
 
 Loader = Callable[[argparse.Namespace], Any]
-"""``greenpipe.cli._load``: reads --config and applies --store."""
+"""``greenpipe.app.cli._load``: reads --config and applies --store."""
 
 
 def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser,

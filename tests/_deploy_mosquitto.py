@@ -11,7 +11,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from greenpipe.broker import free_loopback_port
+from greenpipe.net import free_loopback_port
 from tests.conftest import REPO, _find_mosquitto, wait_for_port
 
 DEPLOY = REPO / "deploy" / "mosquitto"

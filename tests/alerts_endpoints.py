@@ -18,7 +18,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from greenpipe.broker import free_loopback_port
+from greenpipe.net import free_loopback_port
 
 
 @dataclass

@@ -21,8 +21,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from greenpipe.broker import free_loopback_port
 from greenpipe.config import Config, load_config
+from greenpipe.net import free_loopback_port
 from greenpipe.stores import Catalog
 from greenpipe.stores.sqlite import SqliteStore
 

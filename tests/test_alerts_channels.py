@@ -18,9 +18,9 @@ from alerts.channels import (
     webhook_channel,
 )
 from alerts.events import AlertEvent, AlertKind, Severity
-from greenpipe.broker import free_loopback_port
 from greenpipe.config import AlertsConfig
 from greenpipe.errors import ConfigError
+from greenpipe.net import free_loopback_port
 from tests.alerts_endpoints import SmtpReceiver, WebhookReceiver
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from greenpipe.broker import free_loopback_port
-from greenpipe.cli import main
+from greenpipe.app.cli import main
 from greenpipe.model import DeadLetter, Reading
+from greenpipe.net import free_loopback_port
 from greenpipe.stores.sqlite import SqliteStore
 from tests.alerts_endpoints import SmtpReceiver, WebhookReceiver
 

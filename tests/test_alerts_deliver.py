@@ -12,7 +12,7 @@ from alerts.channels import webhook_channel
 from alerts.dedupe import DedupeState
 from alerts.deliver import deliver
 from alerts.events import AlertEvent, AlertKind, Severity
-from greenpipe.broker import free_loopback_port
+from greenpipe.net import free_loopback_port
 from tests.alerts_endpoints import WebhookReceiver
 
 pytestmark = pytest.mark.integration

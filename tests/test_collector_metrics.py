@@ -19,8 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from collector.metrics import JsonFormatter, Metrics
 from collector.pipeline import CollectorReport
 from collector.service import Collector
-from greenpipe.broker import free_loopback_port
 from greenpipe.config import Config
+from greenpipe.net import free_loopback_port
 from greenpipe.stores.sqlite import SqliteStore
 from greenpipe.wire import encode_reading, reading_topic
 from tests.conftest import BrokerProcess, config_for_broker

@@ -23,9 +23,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from collector.service import Collector
-from greenpipe.broker import free_loopback_port
 from greenpipe.config import load_config
 from greenpipe.mqtt import BrokerUnavailableError, connect_and_start, make_client
+from greenpipe.net import free_loopback_port
 from greenpipe.stores.sqlite import SqliteStore
 from greenpipe.wire import encode_reading, reading_topic
 from tests.conftest import REPO, _find_mosquitto, stop_process, wait_for_port

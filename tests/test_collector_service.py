@@ -26,9 +26,9 @@ from numpy.testing import assert_allclose
 
 from collector.codes import RejectCode
 from collector.service import Collector, CollectorReport, run_collector
-from greenpipe.broker import free_loopback_port
 from greenpipe.config import Config
 from greenpipe.mqtt import BrokerUnavailableError
+from greenpipe.net import free_loopback_port
 from greenpipe.stores.sqlite import SqliteStore
 from greenpipe.wire import encode_interval, encode_reading, encode_weather, reading_topic
 from tests.conftest import (

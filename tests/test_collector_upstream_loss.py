@@ -20,7 +20,7 @@ import pytest
 
 from collector.service import Collector
 from greenpipe import wire
-from greenpipe.cli import main
+from greenpipe.app.cli import main
 from greenpipe.config import Config
 from greenpipe.model import MeterKind
 from greenpipe.stores.sqlite import SqliteStore

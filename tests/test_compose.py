@@ -21,7 +21,7 @@ import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from greenpipe.cli import build_parser
+from greenpipe.app.cli import build_parser
 from greenpipe.config import Config, load_config
 from greenpipe.stores.url import parse_store_url
 from tests._deploy_mosquitto import EXAMPLE_PASSWORDS, DeployMosquitto, start_deploy_mosquitto

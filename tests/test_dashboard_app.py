@@ -524,7 +524,7 @@ def test_same_numbers_on_influxdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 def test_unreachable_store_is_an_error_message(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    from greenpipe.broker import free_loopback_port
+    from greenpipe.net import free_loopback_port
 
     at = _app(tmp_path, monkeypatch, seeded=False)
     monkeypatch.setenv("GREENPIPE_STORE_URL",

@@ -26,10 +26,10 @@ import requests
 
 from dashboard.browser import Chromium, PageSpec, find_chromium, render_page
 from dashboard.launch import dashboard_env, streamlit_command
-from greenpipe.broker import free_loopback_port
 from greenpipe.config import load_config
 from greenpipe.fiscal import fiscal_year_bounds
 from greenpipe.model import MeterKind, ProductionRecord
+from greenpipe.net import free_loopback_port
 from greenpipe.stores import Catalog
 from greenpipe.stores.sqlite import SqliteStore
 from tests.conftest import EXAMPLE_CONFIG, stop_process, wait_for_port

@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from dashboard.launch import APP, dashboard_env, streamlit_command
-from greenpipe.broker import free_loopback_port
-from greenpipe.cli import main
+from greenpipe.app.cli import main
+from greenpipe.net import free_loopback_port
 from tests.conftest import wait_for_port
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from greenpipe.cli import main
+from greenpipe.app.cli import main
 from tests.findings_city import AS_OF, city
 
 

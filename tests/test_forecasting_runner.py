@@ -24,7 +24,7 @@ from forecasting.runner import (
     latest_reading,
     split_records,
 )
-from greenpipe.cli import main
+from greenpipe.app.cli import main
 from greenpipe.config import Target
 from greenpipe.model import Reading
 from greenpipe.results import SavingsRecord

@@ -15,7 +15,7 @@ from forecasting.baseline import BaselineOptions
 from forecasting.commands import parse_period
 from forecasting.data import BaselineData
 from forecasting.savings import _daily, run_savings
-from greenpipe.cli import main
+from greenpipe.app.cli import main
 from greenpipe.errors import GreenpipeError
 from tests.forecasting_synthetic import daily_meter, jst
 

@@ -1,4 +1,4 @@
-"""The demo's forecast-then-findings chain (greenpipe/demo.py ``_tend_forecaster``)."""
+"""The demo's forecast-then-findings chain (greenpipe/app/demo.py ``_tend_forecaster``)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
+from greenpipe.app.demo import DemoOptions, _Child, _tend_forecaster
 from greenpipe.config import Config
-from greenpipe.demo import DemoOptions, _Child, _tend_forecaster
 
 ECHO = [sys.executable, "-c", "import sys; print(' '.join(sys.argv[1:]))"]
 

@@ -22,8 +22,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from greenpipe.app.demo import resume_backfill_days
 from greenpipe.config import Config, load_config
-from greenpipe.demo import resume_backfill_days
 from greenpipe.model import Reading
 from greenpipe.stores import Catalog
 from greenpipe.stores.sqlite import SqliteStore

@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 from numpy.testing import assert_allclose
 
-from greenpipe.cli import main
+from greenpipe.app.cli import main
 from reports.build import build_reports
 from reports.export import tables, write_report
 from tests.test_reports_build import city, fill, store  # noqa: F401  (fixture)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from greenpipe.cli import main
+from greenpipe.app.cli import main
 from greenpipe.config import config_from_dict
 from greenpipe.errors import GreenpipeError
 from greenpipe.stores.sqlite import SqliteStore

@@ -20,9 +20,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from greenpipe.broker import free_loopback_port
 from greenpipe.config import Config
 from greenpipe.errors import ConfigError
+from greenpipe.net import free_loopback_port
 from greenpipe.wire import gateway_status_topic
 from simulators.fleet import Fleet
 from simulators.runner import SimulateOptions, run_simulator

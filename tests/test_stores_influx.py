@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from greenpipe.cli import main
+from greenpipe.app.cli import main
 from greenpipe.config import load_config
 from greenpipe.errors import ConfigError
 from greenpipe.model import Meter, MeterKind, Reading, Sector, Site

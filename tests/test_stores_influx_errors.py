@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from greenpipe.broker import free_loopback_port
 from greenpipe.errors import StoreError
 from greenpipe.model import Reading
+from greenpipe.net import free_loopback_port
 from greenpipe.stores.influx import InfluxStore
 from greenpipe.stores.influxql import InfluxError
 from tests._influx_http import Recorded, Reply, recording_server

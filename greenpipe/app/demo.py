@@ -31,9 +31,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from greenpipe.broker import free_loopback_port
 from greenpipe.config import Config, default_config_path
 from greenpipe.errors import GreenpipeError
+from greenpipe.net import free_loopback_port
 
 READY_TIMEOUT_S = 90.0
 

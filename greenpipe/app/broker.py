@@ -8,21 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
-from contextlib import closing
 
 from amqtt.broker import Broker
 
 from greenpipe.errors import GreenpipeError
 
 log = logging.getLogger(__name__)
-
-
-def free_loopback_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def embedded_broker_config(port: int) -> dict[str, object]:

@@ -47,7 +47,8 @@ def _load(args: argparse.Namespace) -> Config:
 
 
 def _cmd_broker(args: argparse.Namespace) -> int:
-    from greenpipe.broker import free_loopback_port, run_embedded_broker
+    from greenpipe.app.broker import run_embedded_broker
+    from greenpipe.net import free_loopback_port
 
     port = args.port or free_loopback_port()
     print(f"embedded MQTT broker (amqtt) on 127.0.0.1:{port}; Ctrl-C stops it", flush=True)
@@ -91,7 +92,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from greenpipe.demo import DemoOptions, run_demo
+    from greenpipe.app.demo import DemoOptions, run_demo
 
     cfg = _load(args)
     run_demo(

@@ -49,11 +49,14 @@ class Observed:
             return  # published by this test on purpose; they must become dead letters
         meter = msg.topic.split("/")[-2]
         body = json.loads(msg.payload)
+        # A batch upload (backfill) counts each of its readings.
+        bodies = body if msg.topic.endswith("/readings") else [body]
         with self.lock:
-            self.count[meter] += 1
-            if "register_kwh" in body:
-                self.first_register.setdefault(meter, body["register_kwh"])
-                self.last_register[meter] = body["register_kwh"]
+            for body in bodies:
+                self.count[meter] += 1
+                if "register_kwh" in body:
+                    self.first_register.setdefault(meter, body["register_kwh"])
+                    self.last_register[meter] = body["register_kwh"]
 
 
 def _observe(broker: BrokerProcess, prefix: str) -> tuple[mqtt.Client, Observed]:
@@ -64,7 +67,7 @@ def _observe(broker: BrokerProcess, prefix: str) -> tuple[mqtt.Client, Observed]
     client.on_message = observed.on_message
     client.on_subscribe = lambda *a: ready.set()
     client.connect(broker.host, broker.port)
-    client.subscribe(f"{prefix}/+/+/reading", qos=1)
+    client.subscribe([(f"{prefix}/+/+/reading", 1), (f"{prefix}/+/+/readings", 1)])
     client.loop_start()
     assert ready.wait(10), "observer was not subscribed"
     return client, observed

@@ -85,17 +85,20 @@ def test_simulator_to_collector_to_influxdb_exact_totals(
             return  # published below on purpose; the collector must dead-letter them
         meter = msg.topic.split("/")[-2]
         body = json.loads(msg.payload)
+        # A batch upload (backfill) counts each of its readings.
+        bodies = body if msg.topic.endswith("/readings") else [body]
         with lock:
-            counts[meter] += 1
-            if "register_kwh" in body:
-                first.setdefault(meter, body["register_kwh"])
-                last[meter] = body["register_kwh"]
+            for body in bodies:
+                counts[meter] += 1
+                if "register_kwh" in body:
+                    first.setdefault(meter, body["register_kwh"])
+                    last[meter] = body["register_kwh"]
 
     observer = _client("collector", "test-observer")
     observer.on_message = on_message
     observer.on_subscribe = lambda *a: subscribed.set()
     observer.connect(deploy_broker.host, deploy_broker.port)
-    observer.subscribe(f"{prefix}/+/+/reading", qos=1)
+    observer.subscribe([(f"{prefix}/+/+/reading", 1), (f"{prefix}/+/+/readings", 1)])
     observer.loop_start()
     assert subscribed.wait(10)
 

@@ -9,6 +9,7 @@ on the publishing interval. Registers start from a seeded value and accumulate t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -281,9 +282,24 @@ class Fleet:
 
     # ------------------------------------------------------------ the running state
 
-    def start(self, t_epoch_s: int) -> Step:
-        """Put the registers at their seeded initial values at ``t_epoch_s``; return that step."""
+    def start(self, t_epoch_s: int,
+              continue_from: Mapping[str, tuple[int, float]] | None = None) -> Step:
+        """Put the registers at their seeded initial values at ``t_epoch_s``; return that step.
+
+        ``continue_from`` maps a meter id to ``(epoch seconds, register [kWh])`` of a reading
+        published earlier (a restart): that meter's register continues from it, plus the
+        energy the profile gives between then and ``t_epoch_s``.
+        """
         self.register_kwh = self.initial_register_kwh.copy()
+        gaps: dict[int, NDArray[np.float64]] = {}  # from epoch s -> energy of every meter
+        for row, m in enumerate(self.energy_meters):
+            held = (continue_from or {}).get(m.meter.id)
+            if held is None or held[0] > t_epoch_s:
+                continue
+            if held[0] < t_epoch_s and held[0] not in gaps:
+                gaps[held[0]] = self.integrate(held[0], np.asarray([t_epoch_s]))[0][:, 0]
+            gap = float(gaps[held[0]][row]) if held[0] < t_epoch_s else 0.0
+            self.register_kwh[row] = round(held[1] + gap, 3)
         self.t_epoch_s = t_epoch_s
         _, power = self.integrate(t_epoch_s - KNOT_S, np.asarray([t_epoch_s]))
         return Step(t_epoch_s, power[:, 0], np.zeros(power.shape[0]), self.register_kwh.copy(),

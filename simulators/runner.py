@@ -23,7 +23,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO
@@ -64,6 +64,10 @@ class SimulateOptions:
     """Show a progress bar during backfill."""
     faults: float = 0.0
     """Probability that a message gets a field fault (``simulators.faults``); 0 is off."""
+    continue_from: Mapping[str, tuple[int, float]] | None = None
+    """Meter id -> (epoch seconds, register [kWh]) of its newest stored reading: the run
+    continues those registers (plus the energy of the gap) instead of the seeded values,
+    so a restarted demo shows no counter reset. Meters not listed start seeded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +183,7 @@ def _batches(ends: list[int], size: int) -> Iterator[list[int]]:
 def _backfill(run: _Run, start_s: int, n_slots: int) -> int:
     """Publish the initial instant and ``n_slots`` intervals; return instants published."""
     interval = run.cfg.simulator.interval_s
-    run.publish_step(run.fleet.start(start_s))
+    run.publish_step(run.fleet.start(start_s, run.options.continue_from))
     ends = [start_s + k * interval for k in range(1, n_slots + 1)]
     size = max(1, min(1440, MAX_VALUES_PER_BATCH // max(1, len(run.fleet.meters))))
     # One batch upload per meter per simulated day (wire contract: .../readings).
@@ -265,6 +269,13 @@ def run_simulator(
     end_s = int(now_dt.timestamp()) // interval * interval
     n_slots = math.floor(options.backfill_days * 86400.0 / interval + 1e-9)
     start_s = end_s - n_slots * interval
+    if options.continue_from:
+        newest = max(ts for ts, _ in options.continue_from.values())
+        if newest >= start_s:
+            # Continue where the stored data ends (an accelerated live run can have run
+            # ahead of the clock): its first instant repeats the stored reading.
+            start_s = newest
+            n_slots = max(0, (end_s - start_s) // interval)
 
     stop, restore = _stop_event(stop)
     prefix = cfg.broker.topic_prefix
@@ -289,7 +300,8 @@ def run_simulator(
         if stop.is_set():
             stopped_by = "stop"
         elif options.live:
-            sim_start = max(float(end_s), now_dt.timestamp())
+            assert fleet.t_epoch_s is not None
+            sim_start = max(float(end_s), now_dt.timestamp(), float(fleet.t_epoch_s))
             live_slots, stopped_by = _live(run, sim_start)
         publisher.drain()
         publisher.stop_announcing()

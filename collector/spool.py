@@ -38,13 +38,14 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from greenpipe.errors import StoreError
 from greenpipe.model import DeadLetter, Reading, SequenceState
 from greenpipe.stores.base import Store, sequence_state_from_row, sequence_state_to_row
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 WARN_FRACTION = 0.8
 """Fill level from which every spooled batch logs a warning. [-]"""
@@ -354,14 +355,8 @@ class SpoolingStore:
 
     def read_sequence_states(self) -> dict[str, SequenceState]:
         """Each meter's newest ``seq`` state over the store and the spool file."""
-        try:
-            merged = dict(self.inner.read_sequence_states())
-        except StoreError as exc:
-            if not exc.retryable:
-                raise
-            log.warning("store unavailable at start (%s); continuing the seq counts kept in "
-                        "the spool %s", exc, self.spool.path)
-            merged = self.spool.snapshot()
+        merged = self._from_store_or_kept(self.inner.read_sequence_states,
+                                          self.spool.snapshot, "seq counts")
         for meter_id, state in self.spool.states().items():
             held = merged.get(meter_id)
             if held is None or state.messages >= held.messages:
@@ -454,19 +449,26 @@ class SpoolingStore:
 
     def latest(self) -> dict[str, Reading]:
         """Newest reading per meter over the store and the spool (the spool is newer)."""
-        try:
-            merged = dict(self.inner.latest())
-        except StoreError as exc:
-            if not exc.retryable:
-                raise
-            log.warning("store unavailable at start (%s); continuing the registers kept in "
-                        "the spool %s, spooling until the store is back", exc, self.spool.path)
-            merged = self.spool.remembered()
+        merged = self._from_store_or_kept(self.inner.latest, self.spool.remembered,
+                                          "registers")
         for meter_id, reading in self.spool.latest().items():
             held = merged.get(meter_id)
             if held is None or reading.ts >= held.ts:
                 merged[meter_id] = reading
         return merged
+
+    def _from_store_or_kept(self, read: Callable[[], dict[str, T]],
+                            kept: Callable[[], dict[str, T]], what: str) -> dict[str, T]:
+        """Read start-up state from the store; while it is unreachable, from the spool file."""
+        try:
+            return dict(read())
+        except StoreError as exc:
+            if not exc.retryable:
+                raise
+            log.warning("store unavailable at start (%s); continuing the %s kept in the "
+                        "spool %s, spooling until the store is back", exc, what,
+                        self.spool.path)
+            return kept()
 
     def close(self) -> None:
         """Try a last replay, then close the store and the spool (the rest waits on disk)."""

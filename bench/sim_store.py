@@ -34,7 +34,7 @@ def fill_store(cfg: Config, store: object, end: datetime, days: int, interval_s:
     while t0 < int(end.timestamp()):
         t1 = min(t0 + CHUNK_DAYS * 86400, int(end.timestamp()))
         ends = np.arange(t0 + interval_s, t1 + 1, interval_s, dtype=np.int64)
-        energy, power = fleet.integrate(t0, ends)
+        energy, power, output = fleet.integrate_all(t0, ends)
         temps = temp_air_c_at(ends.astype(np.float64), fleet.seed)
         readings: list[Reading] = []
         for i, ts_s in enumerate(ends.tolist()):
@@ -48,7 +48,6 @@ def fill_store(cfg: Config, store: object, end: datetime, days: int, interval_s:
                                         temp_air_c=float(temps[i])))
         written += store.write(readings)  # type: ignore[attr-defined]
         if production and fleet.production_meters:
-            output = fleet.production(energy, t0, ends)
             store.write_production([  # type: ignore[attr-defined]
                 ProductionRecord(m.meter.id, m.meter.site, datetime.fromtimestamp(ts_s, UTC),
                                  float(output[row, i]))

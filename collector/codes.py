@@ -55,6 +55,11 @@ class RejectCode(StrEnum):
     FUTURE_TIMESTAMP = "quality.future_timestamp"
     """Later than the collector's clock plus ``collector.future_tolerance_s`` (a meter clock
     running ahead); the reason gives both instants."""
+    BATCH_TOO_LARGE = "payload.batch_too_large"
+    """A batch upload (``.../readings``) carries more readings or bytes than the collector
+    takes in one message (``greenpipe.wire.MAX_BATCH_READINGS`` / ``MAX_BATCH_BYTES``)."""
+    NOT_ARRAY = "payload.not_array"
+    """A batch upload is JSON but not an array of readings."""
 
 
 class QualityCode(StrEnum):

@@ -16,16 +16,19 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+import orjson
+
 from collector.codes import RejectCode
 from greenpipe.config import Config
 from greenpipe.errors import ConfigError, PayloadError
 from greenpipe.model import Meter, MeterKind
-from greenpipe.wire import parse_reading_topic
+from greenpipe.wire import MAX_BATCH_BYTES, MAX_BATCH_READINGS, parse_reading_topic
 
 GREENPIPE_JSON = "greenpipe_json"
 """Name of the native decoder (the wire contract in ``docs/mqtt.md``)."""
@@ -39,6 +42,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EARLIEST_MS = round((EARLIEST_TS - _EPOCH) / timedelta(milliseconds=1))
 _LATEST_MS = round((LATEST_TS - _EPOCH) / timedelta(milliseconds=1))
 _FORMS = ("register_kwh", "energy_kwh", "temp_air_c", "quantity")
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,14 @@ class DecodeContext:
     meters: Mapping[str, Meter]
     received_at: datetime | None = None
     """When the message being decoded was received (set per message by the pipeline)."""
+
+    def at(self, received_at: datetime) -> DecodeContext:
+        """Return this context for a message received at ``received_at``.
+
+        Per message, so the constructor rather than ``dataclasses.replace`` (12 µs): a new
+        field must be passed on here too.
+        """
+        return DecodeContext(self.topic_prefix, self.meters, received_at)
 
     @classmethod
     def from_config(cls, cfg: Config) -> DecodeContext:
@@ -121,7 +133,64 @@ def decoder_names() -> list[str]:
 
 
 def load_json_object(payload: bytes) -> dict[str, Any]:
-    """Parse a UTF-8 JSON object, raising PayloadError (not_utf8, bad_json, not_object)."""
+    """Parse a UTF-8 JSON object, raising PayloadError (not_utf8, bad_json, not_object).
+
+    orjson parses the common case (about 5x faster than ``json``); anything it refuses
+    (invalid UTF-8, a BOM, NaN, deep nesting, bad JSON) goes the ``json`` way below, so what
+    is accepted and every rejection's code and reason stay as they were. orjson reads an
+    integer beyond 64 bits as a float where ``json`` keeps it exact, so a payload with a
+    run of 19 or more digits goes the ``json`` way too.
+    """
+    return _require_object(_parse_json(payload))
+
+
+def _parse_json(payload: bytes) -> Any:
+    if _LONG_DIGITS.search(payload) is None:
+        try:
+            return orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            pass
+    return _parse_json_slow(payload)
+
+
+def _require_object(body: object) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise PayloadError(
+            RejectCode.NOT_OBJECT,
+            f"payload is a JSON {_json_type(body)}, not an object; send "
+            '{"ts": ..., "register_kwh": ...}',
+        )
+    return body
+
+
+def load_json_array(payload: bytes) -> list[Any]:
+    """Parse a batch upload: a UTF-8 JSON array within the size bounds of ``greenpipe.wire``.
+
+    Raises PayloadError (batch_too_large, not_utf8, bad_json, not_array).
+    """
+    if len(payload) > MAX_BATCH_BYTES:
+        raise PayloadError(
+            RejectCode.BATCH_TOO_LARGE,
+            f"batch payload is {len(payload)} bytes, more than the {MAX_BATCH_BYTES} the "
+            "collector takes in one message; split it (e.g. one day of readings per message)",
+        )
+    body = _parse_json(payload)
+    if not isinstance(body, list):
+        raise PayloadError(
+            RejectCode.NOT_ARRAY,
+            f"batch payload is a JSON {_json_type(body)}, not an array; send "
+            '[{"ts": ..., "register_kwh": ...}, ...] or use the .../reading topic',
+        )
+    if len(body) > MAX_BATCH_READINGS:
+        raise PayloadError(
+            RejectCode.BATCH_TOO_LARGE,
+            f"batch carries {len(body)} readings, more than the {MAX_BATCH_READINGS} the "
+            "collector takes in one message; split it (e.g. one day of readings per message)",
+        )
+    return body
+
+
+def _parse_json_slow(payload: bytes) -> Any:
     try:
         text = bytes(payload).decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
@@ -140,12 +209,6 @@ def load_json_object(payload: bytes) -> dict[str, Any]:
         raise PayloadError(
             RejectCode.BAD_JSON, f"payload is not valid JSON ({exc}); send a JSON object"
         ) from None
-    if not isinstance(body, dict):
-        raise PayloadError(
-            RejectCode.NOT_OBJECT,
-            f"payload is a JSON {_json_type(body)}, not an object; send "
-            '{"ts": ..., "register_kwh": ...}',
-        )
     return body
 
 

@@ -18,20 +18,24 @@ acknowledges exactly those MQTT messages there (manual acks: at-least-once deliv
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
+
+import orjson
 
 from collector.codes import RejectCode
 from collector.decoders import (
     GREENPIPE_JSON,
     DecodeContext,
     Decoder,
+    load_json_array,
     load_json_object,
     parse_timestamp,
 )
@@ -42,10 +46,17 @@ from greenpipe.config import Config
 from greenpipe.errors import ConfigError, PayloadError, StoreError
 from greenpipe.model import DeadLetter, ProductionRecord, Reading, SequenceState
 from greenpipe.stores.base import Store
-from greenpipe.wire import parse_reading_topic, reading_subscription
+from greenpipe.wire import (
+    BATCH_SUFFIX,
+    batch_subscription,
+    parse_reading_topic,
+    reading_subscription,
+    reading_topic,
+)
 
 log = logging.getLogger(__name__)
 
+_BATCH_END = "/" + BATCH_SUFFIX
 INITIAL_BACKOFF_S = 0.1
 """First wait before retrying a retryable store error. [s]"""
 MAX_BACKOFF_S = 5.0
@@ -86,7 +97,9 @@ def default_routes(cfg: Config) -> tuple[Route, ...]:
     ``tasmota tele/+/SENSOR; shelly_gen2 +/status/+; shelly_gen2 +/events/rpc``. Raises
     ConfigError for an unknown decoder or a malformed entry.
     """
-    routes = [Route(reading_subscription(cfg.broker.topic_prefix), GREENPIPE_JSON)]
+    routes = [Route(reading_subscription(cfg.broker.topic_prefix), GREENPIPE_JSON),
+              # Batch uploads: split by Pipeline.handle, each element decoded as a reading.
+              Route(batch_subscription(cfg.broker.topic_prefix), GREENPIPE_JSON)]
     for entry in filter(None, (e.strip() for e in cfg.collector.routes.split(";"))):
         decoder, _, subscription = entry.partition(" ")
         subscription = subscription.strip()
@@ -215,14 +228,51 @@ class Pipeline:
         return self.pending_records >= self._batch_size
 
     def handle(self, msg: Inbound) -> None:
-        """Decode and convert one message into pending readings or dead letters; never raises."""
+        """Decode and convert one message into pending readings or dead letters; never raises.
+
+        A batch upload (``<prefix>/<site>/<meter>/readings``, docs/mqtt.md) is split into
+        its elements, and each goes through the single-reading path on its own: a bad one
+        becomes one dead letter (its own payload, on the single-reading topic, the reason
+        naming its index), the rest are stored, and the message is acked with the flush
+        that makes all of it durable.
+        """
         self._handled.append(msg)
+        if msg.topic_error is None and msg.topic.endswith(_BATCH_END):
+            parsed = parse_reading_topic(self._ctx.topic_prefix, msg.topic, BATCH_SUFFIX)
+            if parsed is not None:
+                self._handle_batch(msg, *parsed)
+                return
+        self._handle_one(msg, "")
+
+    def _handle_batch(self, msg: Inbound, site_id: str, meter_id: str) -> None:
+        try:
+            elements = load_json_array(msg.payload)
+        except PayloadError as exc:
+            self._reject(msg, str(exc.code), str(exc))
+            return
+        topic = reading_topic(self._ctx.topic_prefix, site_id, meter_id)
+        n = len(elements)
+        if not n:
+            with self._lock:
+                self._counts.decoded += 1
+                self._counts.skipped += 1
+            return
+        for i, element in enumerate(elements):
+            try:
+                payload = orjson.dumps(element)
+            except (TypeError, orjson.JSONEncodeError):  # e.g. an integer beyond 64 bits
+                payload = json.dumps(element).encode()
+            self._handle_one(
+                Inbound(topic, payload, msg.received_at, msg.mid, msg.qos, None, msg.conn),
+                f"batch element {i} of {n} from {msg.topic}: ")
+
+    def _handle_one(self, msg: Inbound, label: str) -> None:
+        """Handle one reading message; ``label`` prefixes the reason of its dead letters."""
         try:
             if msg.topic_error is not None:
                 raise PayloadError(RejectCode.BAD_TOPIC, msg.topic_error)
             decoder = self._decoder_for(msg.topic)
-            ctx = replace(self._ctx, received_at=msg.received_at)
-            samples = decoder(msg.topic, msg.payload, ctx)
+            samples = decoder(msg.topic, msg.payload, self._ctx.at(msg.received_at))
             with self._lock:
                 self._counts.decoded += 1
                 if not samples:
@@ -236,7 +286,7 @@ class Pipeline:
                 if self._future is not None and sample.ts > msg.received_at + self._future:
                     self._reject(
                         msg, RejectCode.FUTURE_TIMESTAMP.value,
-                        f"reading of meter {sample.meter_id} at {sample.ts.isoformat()} is "
+                        f"{label}reading of meter {sample.meter_id} at {sample.ts.isoformat()} is "
                         f"more than {self._future.total_seconds():g} s after it was received "
                         f"({msg.received_at.isoformat()}); fix the meter's clock (NTP)")
                     continue
@@ -247,7 +297,7 @@ class Pipeline:
                 try:
                     readings = self._tracker.resolve(sample)
                 except PayloadError as exc:
-                    self._reject(msg, str(exc.code), str(exc))
+                    self._reject(msg, str(exc.code), label + str(exc))
                     continue
                 if not readings:
                     with self._lock:
@@ -255,12 +305,12 @@ class Pipeline:
                 for reading in readings:
                     self._readings.append((reading, msg))
         except PayloadError as exc:
-            self._reject(msg, str(exc.code), str(exc))
+            self._reject(msg, str(exc.code), label + str(exc))
             self._observe_rejected_seq(msg)
         except Exception as exc:  # a bug must cost one message, never the collector
             log.exception("unexpected error on message from %s", msg.topic)
             self._reject(msg, RejectCode.INTERNAL_ERROR.value,
-                         f"the collector failed on this message: {exc!r}; please report it")
+                         f"{label}the collector failed on this message: {exc!r}; please report it")
 
     def flush(self, give_up: Callable[[], bool] = lambda: False) -> bool:
         """Write pending readings, then dead letters; return True when all of it is stored.

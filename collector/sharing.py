@@ -22,6 +22,10 @@ from dataclasses import dataclass
 
 from greenpipe.config import Config
 from greenpipe.errors import ConfigError
+from greenpipe.wire import BATCH_SUFFIX, READING_SUFFIX
+
+_BATCH_END = "/" + BATCH_SUFFIX
+_READING_END = "/" + READING_SUFFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +69,13 @@ class Ownership:
         return f"{self.prefix}/{self.me}/#"
 
     def owner(self, topic: str) -> str:
-        """Return the member that owns ``topic`` (stable across processes)."""
+        """Return the member that owns ``topic`` (stable across processes).
+
+        A batch upload (``.../readings``) belongs to the owner of the meter's single-reading
+        topic (``.../reading``), so one member sees all of a meter's readings.
+        """
+        if topic.endswith(_BATCH_END):
+            topic = topic[:-len(_BATCH_END)] + _READING_END
         return self.members[zlib.crc32(topic.encode("utf-8", "replace")) % len(self.members)]
 
     def forward_topic(self, owner: str, topic: str) -> str:

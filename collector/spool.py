@@ -17,6 +17,16 @@ the broker holds further readings (backpressure instead of loss).
 
 The spool holds each row once; memory stays bounded because replay reads a batch at a
 time and nothing is cached besides a row count.
+
+The spool file also keeps the state the collector needs to start: each meter's newest
+durable reading (``register_state``) and ``seq`` state (``sequence_snapshot``), updated
+with every write. When the store is unreachable at start-up (after a power cut the order
+in which services come back is not ours to choose), ``latest()`` and
+``read_sequence_states()`` answer from there, the collector spools from the first message
+and writes through once the store is back. These two tables are written on a second
+connection with ``synchronous=NORMAL`` (WAL): a process crash loses nothing, a power loss
+may lose the last updates, which matters only if the store is also down at the restart
+(with the store up, its own newest readings win).
 """
 
 from __future__ import annotations
@@ -28,13 +38,14 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from greenpipe.errors import StoreError
 from greenpipe.model import DeadLetter, Reading, SequenceState
 from greenpipe.stores.base import Store, sequence_state_from_row, sequence_state_to_row
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 WARN_FRACTION = 0.8
 """Fill level from which every spooled batch logs a warning. [-]"""
@@ -56,6 +67,9 @@ CREATE TABLE IF NOT EXISTS spool (
 CREATE INDEX IF NOT EXISTS spool_meter_ts ON spool (meter_id, ts_ms);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sequence_state (meter_id TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS register_state (
+    meter_id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sequence_snapshot (meter_id TEXT PRIMARY KEY, body TEXT NOT NULL);
 """
 
 
@@ -106,6 +120,7 @@ class Spool:
         """
         self.path = Path(path)
         self.max_rows = max_rows
+        self._state: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # Used by the collector's writer thread only, but opened on the starting thread.
@@ -129,6 +144,55 @@ class Spool:
             raise StoreError(f"cannot open the collector spool {self.path}: {exc}; fix "
                              "collector.spool_path (or set it to \"\" to run without)",
                              retryable=False) from None
+
+    def _state_db(self) -> sqlite3.Connection:
+        if self._state is None:
+            self._state = sqlite3.connect(self.path, check_same_thread=False,
+                                          isolation_level=None)
+            self._state.execute("PRAGMA synchronous=NORMAL")
+        return self._state
+
+    def remember(self, readings: Sequence[Reading]) -> None:
+        """Keep each meter's newest durable reading (start-up state while the store is down)."""
+        newest: dict[str, Reading] = {}
+        for r in readings:
+            held = newest.get(r.meter_id)
+            if held is None or r.ts >= held.ts:
+                newest[r.meter_id] = r
+        rows = [(m, _ms(r.ts), _reading_row(r)[3]) for m, r in newest.items()]
+        db = self._state_db()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(
+                "INSERT INTO register_state (meter_id, ts_ms, body) VALUES (?, ?, ?) "
+                "ON CONFLICT (meter_id) DO UPDATE SET ts_ms = excluded.ts_ms, "
+                "body = excluded.body WHERE excluded.ts_ms >= register_state.ts_ms", rows)
+
+    def remembered(self) -> dict[str, Reading]:
+        """Return each meter's newest durable reading, as kept by ``remember``."""
+        rows = self._state_db().execute(
+            "SELECT 'reading', meter_id, ts_ms, body, NULL FROM register_state").fetchall()
+        out: dict[str, Reading] = {}
+        for row in rows:
+            item = _decode(*row)
+            assert isinstance(item, Reading)
+            out[item.meter_id] = item
+        return out
+
+    def snapshot_states(self, states: Sequence[SequenceState]) -> None:
+        """Keep meters' latest ``seq`` states (start-up state while the store is down)."""
+        db = self._state_db()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(
+                "INSERT OR REPLACE INTO sequence_snapshot (meter_id, body) VALUES (?, ?)",
+                [(s.meter_id, json.dumps(sequence_state_to_row(s))) for s in states])
+
+    def snapshot(self) -> dict[str, SequenceState]:
+        """Return the ``seq`` states kept by ``snapshot_states``."""
+        rows = self._state_db().execute("SELECT body FROM sequence_snapshot").fetchall()
+        found = (sequence_state_from_row(json.loads(body)) for (body,) in rows)
+        return {s.meter_id: s for s in found}
 
     @property
     def depth(self) -> int:
@@ -213,6 +277,8 @@ class Spool:
 
     def close(self) -> None:
         """Close the file; rows not yet replayed stay for the next run."""
+        if self._state is not None:
+            self._state.close()
         self._db.close()
 
 
@@ -241,6 +307,7 @@ class SpoolingStore:
         """Write to the store, or spool (durably) when it fails retryably or a backlog waits."""
         if readings:
             self._write_or_spool(list(readings), self.inner.write)
+            self.spool.remember(readings)
         return len(readings)
 
     def write_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
@@ -257,6 +324,7 @@ class SpoolingStore:
         """
         if not states:
             return
+        self.spool.snapshot_states(states)
         if self._clock() >= self._retry_at:
             try:
                 self.inner.write_sequence_states(states)
@@ -287,7 +355,8 @@ class SpoolingStore:
 
     def read_sequence_states(self) -> dict[str, SequenceState]:
         """Each meter's newest ``seq`` state over the store and the spool file."""
-        merged = dict(self.inner.read_sequence_states())
+        merged = self._from_store_or_kept(self.inner.read_sequence_states,
+                                          self.spool.snapshot, "seq counts")
         for meter_id, state in self.spool.states().items():
             held = merged.get(meter_id)
             if held is None or state.messages >= held.messages:
@@ -380,12 +449,26 @@ class SpoolingStore:
 
     def latest(self) -> dict[str, Reading]:
         """Newest reading per meter over the store and the spool (the spool is newer)."""
-        merged = dict(self.inner.latest())
+        merged = self._from_store_or_kept(self.inner.latest, self.spool.remembered,
+                                          "registers")
         for meter_id, reading in self.spool.latest().items():
             held = merged.get(meter_id)
             if held is None or reading.ts >= held.ts:
                 merged[meter_id] = reading
         return merged
+
+    def _from_store_or_kept(self, read: Callable[[], dict[str, T]],
+                            kept: Callable[[], dict[str, T]], what: str) -> dict[str, T]:
+        """Read start-up state from the store; while it is unreachable, from the spool file."""
+        try:
+            return dict(read())
+        except StoreError as exc:
+            if not exc.retryable:
+                raise
+            log.warning("store unavailable at start (%s); continuing the %s kept in the "
+                        "spool %s, spooling until the store is back", exc, what,
+                        self.spool.path)
+            return kept()
 
     def close(self) -> None:
         """Try a last replay, then close the store and the spool (the rest waits on disk)."""

@@ -3,6 +3,7 @@
 Topics::
 
     <prefix>/<site>/<meter>/reading   JSON reading, QoS 1
+    <prefix>/<site>/<meter>/readings  JSON array of readings (gateway batch upload), QoS 1
     <prefix>/<site>/<meter>/status    retained "online"; last will "offline"
     <prefix>/_gateway/<client>/status  a multi-meter gateway's retained status and last will
 
@@ -15,9 +16,16 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from datetime import datetime
 
 READING_SUFFIX = "reading"
+BATCH_SUFFIX = "readings"
+MAX_BATCH_READINGS = 5_000
+"""Most readings one batch message may carry (a week of 1-minute readings is 10,080: send
+one day per message). A larger batch is dead-lettered whole, with this reason."""
+MAX_BATCH_BYTES = 1_048_576
+"""Largest batch payload the collector decodes. [bytes]"""
 STATUS_SUFFIX = "status"
 STATUS_ONLINE = b"online"
 STATUS_OFFLINE = b"offline"
@@ -43,17 +51,31 @@ def gateway_status_topic(prefix: str, client_id: str) -> str:
     return f"{prefix}/_gateway/{client_id}/{STATUS_SUFFIX}"
 
 
+def batch_topic(prefix: str, site_id: str, meter_id: str) -> str:
+    """Return the topic a meter or gateway uploads a batch of its readings on."""
+    return f"{prefix}/{site_id}/{meter_id}/{BATCH_SUFFIX}"
+
+
+def batch_subscription(prefix: str) -> str:
+    """Return the MQTT subscription that matches every meter's batch topic."""
+    return f"{prefix}/+/+/{BATCH_SUFFIX}"
+
+
 def reading_subscription(prefix: str) -> str:
     """Return the MQTT subscription that matches every meter's reading topic."""
     return f"{prefix}/+/+/{READING_SUFFIX}"
 
 
-def parse_reading_topic(prefix: str, topic: str) -> tuple[str, str] | None:
-    """Return ``(site_id, meter_id)`` for a reading topic, or None if it is not one."""
+def parse_reading_topic(prefix: str, topic: str,
+                        suffix: str = READING_SUFFIX) -> tuple[str, str] | None:
+    """Return ``(site_id, meter_id)`` for a reading topic, or None if it is not one.
+
+    ``suffix=BATCH_SUFFIX`` reads a batch topic instead.
+    """
     if not topic.startswith(prefix + "/"):
         return None
     parts = topic[len(prefix) + 1 :].split("/")
-    if len(parts) != 3 or parts[2] != READING_SUFFIX or not parts[0] or not parts[1]:
+    if len(parts) != 3 or parts[2] != suffix or not parts[0] or not parts[1]:
         return None
     return parts[0], parts[1]
 
@@ -114,3 +136,18 @@ def encode_production(ts: datetime, quantity: float, seq: int | None = None) -> 
     if seq is not None:
         body["seq"] = seq
     return json.dumps(body, separators=(",", ":")).encode()
+
+
+def encode_batch(readings: Sequence[bytes]) -> bytes:
+    """Join encoded readings (``encode_reading``, ...) into one batch payload, a JSON array.
+
+    Raises ValueError beyond ``MAX_BATCH_READINGS`` or ``MAX_BATCH_BYTES``: split the batch.
+    """
+    if len(readings) > MAX_BATCH_READINGS:
+        raise ValueError(f"a batch carries at most {MAX_BATCH_READINGS} readings, got "
+                         f"{len(readings)}; send several batches")
+    body = b"[" + b",".join(readings) + b"]"
+    if len(body) > MAX_BATCH_BYTES:
+        raise ValueError(f"a batch payload is at most {MAX_BATCH_BYTES} bytes, got "
+                         f"{len(body)}; send several batches")
+    return body

@@ -9,6 +9,7 @@ on the publishing interval. Registers start from a seeded value and accumulate t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -202,6 +203,7 @@ class Fleet:
         self.register_kwh = self.initial_register_kwh.copy()
         self.t_epoch_s: int | None = None
         self._drivers = [self._driver_row(m) for m in self.production_meters]
+        self._driver_rows = np.asarray(self._drivers, dtype=np.int64)
 
     def _driver_row(self, m: SimMeter) -> int:
         """Row of the electricity meter whose load drives production meter ``m``."""
@@ -212,24 +214,19 @@ class Fleet:
                           f"site {m.meter.site} has no simulated electricity meter to drive "
                           "its production; add one or drop the production profile")
 
-    def production(self, energy: NDArray[np.float64], start_s: int, ends: NDArray[np.int64]
-                   ) -> NDArray[np.float64]:
-        """Return each production meter's output per interval, shape (meters, len(ends))."""
+    def _output(self, process_kwh: NDArray[np.float64], start_s: int,
+                ends: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Each production meter's output per interval from its driver's process energy."""
         out = np.zeros((len(self.production_meters), ends.size))
         bounds = np.concatenate(([start_s], ends)).astype(np.float64)
         dt_h = np.diff(bounds) / 3600.0
-        for i, (m, row) in enumerate(zip(self.production_meters, self._drivers, strict=True)):
-            driver = self.energy_meters[row]
-            mult = np.ones(ends.size)
-            for mrow, start, factor, tz_name in self._measures:
-                if mrow == row:
-                    first = datetime(start.year, start.month, start.day,
-                                     tzinfo=ZoneInfo(tz_name)).timestamp()
-                    mult = np.where(ends > first, mult * factor, mult)
+        no_measure = np.ones(ends.size)
+        for i, m in enumerate(self.production_meters):
+            driver = self.energy_meters[self._drivers[i]]
             off = datetime.fromtimestamp(int(ends[0]), ZoneInfo(m.timezone)).utcoffset()
             local_days = (ends.astype(np.float64) + (off or timedelta()).total_seconds()) / 86400.0
             demand = prod.demand_factor(self.seed, m.meter.id, local_days)
-            out[i] = prod.output(energy[row], driver.nominal_kw, dt_h, mult,
+            out[i] = prod.output(process_kwh[i], driver.nominal_kw, dt_h, no_measure,
                                  float(m.meter.nominal_output_per_h or 0.0), demand)
         return out
 
@@ -270,6 +267,16 @@ class Fleet:
 
         Shape (meters, instants). A pure function of the seed and the instants.
         """
+        return self._power(t_epoch_s)[0]
+
+    def _power(self, t_epoch_s: NDArray[np.int64]) -> tuple[
+            NDArray[np.float64], NDArray[np.float64]]:
+        """Return (every energy meter's power, each production driver's process load). [kW]
+
+        The process load is the driver's power before efficiency measures and injected
+        waste: production follows what the plant makes, so a measure does not cut output
+        and waste left on over a weekend does not raise it.
+        """
         t = np.asarray(t_epoch_s, dtype=np.int64)
         if np.any(t % KNOT_S):
             raise ValueError(f"power_kw is defined on the {KNOT_S} s knot grid")
@@ -301,6 +308,7 @@ class Fleet:
                     g.white_keys[:, None], (t // KNOT_S)[None, :])
             power = g.nominal_kw[:, None] * shape[None, :] * factor
             out[g.rows] = np.clip(power, 0.0, None)
+        process = out[self._driver_rows].copy()
         for row, start, mult, tz_name in self._measures:
             tz = ZoneInfo(tz_name)
             first = datetime(start.year, start.month, start.day, tzinfo=tz).timestamp()
@@ -313,11 +321,20 @@ class Fleet:
                                                            pv_fraction)
             out[row] = np.clip(waste.apply(pattern, out[row], ctx, m.nominal_kw, m.timezone),
                                0.0, None)
-        return out
+        return out, process
 
     def integrate(self, start_s: int, ends_s: NDArray[np.int64]) -> tuple[
             NDArray[np.float64], NDArray[np.float64]]:
-        """Return (energy [kWh], power at each end [kW]), each shaped (meters, len(ends)).
+        """Return (energy [kWh], power at each end [kW]), each shaped (meters, len(ends))."""
+        energy, power, _ = self.integrate_all(start_s, ends_s)
+        return energy, power
+
+    def integrate_all(self, start_s: int, ends_s: NDArray[np.int64]) -> tuple[
+            NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """Return (energy [kWh], power at each end [kW], production output [unit]).
+
+        Energy and power are shaped (energy meters, len(ends)); the output of each
+        production meter over each interval is shaped (production meters, len(ends)).
 
         Interval i runs from the previous end (``start_s`` for the first) to ``ends_s[i]``.
         The energy is the exact integral of the piecewise-linear power between knots, summed
@@ -331,7 +348,7 @@ class Fleet:
         g0 = (start_s // KNOT_S) * KNOT_S
         g1 = -((-int(ends[-1])) // KNOT_S) * KNOT_S
         grid = np.arange(g0, g1 + KNOT_S, KNOT_S, dtype=np.int64)
-        p = self.power_kw(grid)
+        p, process = self._power(grid)
         x = np.union1d(grid[(grid > start_s) & (grid < ends[-1])], bounds)
         pos = (x - g0) / KNOT_S
         idx = np.minimum(np.floor(pos).astype(np.int64), grid.size - 2)
@@ -341,13 +358,34 @@ class Fleet:
         segments = (values[:, :-1] + values[:, 1:]) / 2.0 * dt_h
         first_segment = np.searchsorted(x, bounds[:-1])
         energy = np.add.reduceat(segments, first_segment, axis=1)
-        return energy, values[:, np.searchsorted(x, ends)]
+        if not process.shape[0]:
+            return energy, values[:, np.searchsorted(x, ends)], np.zeros((0, ends.size))
+        pv = process[:, idx] * (1.0 - w) + process[:, idx + 1] * w
+        process_kwh = np.add.reduceat((pv[:, :-1] + pv[:, 1:]) / 2.0 * dt_h, first_segment,
+                                      axis=1)
+        return (energy, values[:, np.searchsorted(x, ends)],
+                self._output(process_kwh, start_s, ends))
 
     # ------------------------------------------------------------ the running state
 
-    def start(self, t_epoch_s: int) -> Step:
-        """Put the registers at their seeded initial values at ``t_epoch_s``; return that step."""
+    def start(self, t_epoch_s: int,
+              continue_from: Mapping[str, tuple[int, float]] | None = None) -> Step:
+        """Put the registers at their seeded initial values at ``t_epoch_s``; return that step.
+
+        ``continue_from`` maps a meter id to ``(epoch seconds, register [kWh])`` of a reading
+        published earlier (a restart): that meter's register continues from it, plus the
+        energy the profile gives between then and ``t_epoch_s``.
+        """
         self.register_kwh = self.initial_register_kwh.copy()
+        gaps: dict[int, NDArray[np.float64]] = {}  # from epoch s -> energy of every meter
+        for row, m in enumerate(self.energy_meters):
+            held = (continue_from or {}).get(m.meter.id)
+            if held is None or held[0] > t_epoch_s:
+                continue
+            if held[0] < t_epoch_s and held[0] not in gaps:
+                gaps[held[0]] = self.integrate(held[0], np.asarray([t_epoch_s]))[0][:, 0]
+            gap = float(gaps[held[0]][row]) if held[0] < t_epoch_s else 0.0
+            self.register_kwh[row] = round(held[1] + gap, 3)
         self.t_epoch_s = t_epoch_s
         _, power = self.integrate(t_epoch_s - KNOT_S, np.asarray([t_epoch_s]))
         return Step(t_epoch_s, power[:, 0], np.zeros(power.shape[0]), self.register_kwh.copy(),
@@ -361,11 +399,10 @@ class Fleet:
         if not ends_s:
             return []
         ends = np.asarray(ends_s, dtype=np.int64)
-        energy, power = self.integrate(self.t_epoch_s, ends)
+        energy, power, output = self.integrate_all(self.t_epoch_s, ends)
         # cumsum adds left to right, exactly as adding one interval after another would.
         registers = np.cumsum(np.column_stack((self.register_kwh, energy)), axis=1)[:, 1:]
         temps = temp_air_c_at(ends, self.seed)
-        output = self.production(energy, self.t_epoch_s, ends)
         steps = [
             Step(int(ends[i]), power[:, i], energy[:, i], registers[:, i], float(temps[i]),
                  output[:, i])

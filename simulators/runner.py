@@ -1,8 +1,10 @@
 """``greenpipe simulate``: backfill history, then publish live, over MQTT (wire contract v1).
 
 Backfill publishes ``backfill_days`` of readings, every ``simulator.interval_s``, ending at
-"now" aligned down to the interval, as fast as the broker acknowledges them. Live mode then
-continues from where the backfill ended, one reading per meter every
+"now" aligned down to the interval, as fast as the broker acknowledges them, as gateway batch
+uploads (``<prefix>/<site>/<meter>/readings``, one message per meter per simulated day, as a
+gateway uploads what it buffered). Live mode then continues from where the backfill ended,
+one single reading per meter every
 ``simulator.live_interval_s`` of simulated time, with simulated time running ``speed`` times
 faster than real time from the moment live mode starts. The first published instant of a
 run carries each meter's seeded initial register, so every later interval is complete.
@@ -21,7 +23,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO
@@ -62,6 +64,10 @@ class SimulateOptions:
     """Show a progress bar during backfill."""
     faults: float = 0.0
     """Probability that a message gets a field fault (``simulators.faults``); 0 is off."""
+    continue_from: Mapping[str, tuple[int, float]] | None = None
+    """Meter id -> (epoch seconds, register [kWh]) of its newest stored reading: the run
+    continues those registers (plus the energy of the gap) instead of the seeded values,
+    so a restarted demo shows no counter reset. Meters not listed start seeded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +137,10 @@ class _Run:
         self.first_ts: int | None = None
         self.last_ts: int | None = None
         self.faults = FaultInjector(options.faults, options.seed) if options.faults else None
+        self._batch_topics: dict[str, str] | None = None
 
-    def publish_step(self, step: Step) -> None:
+    def step_messages(self, step: Step) -> list[tuple[str, bytes]]:
+        """Encode one step (faults applied) and count it as published."""
         registers = [round(r, 3) for r in step.register_kwh.tolist()]
         if self.first is None:
             self.first, self.first_ts = registers, step.t_epoch_s
@@ -140,10 +148,31 @@ class _Run:
         messages = self.fleet.messages(step, self.seq)
         if self.faults is not None:
             messages = self.faults.apply(messages)
-        for topic, payload in messages:
-            self.publisher.publish(topic, payload)
         self.readings += len(self.fleet.meters)
         self.seq += 1
+        return messages
+
+    def publish_step(self, step: Step) -> None:
+        """Publish one step as single readings (live mode)."""
+        for topic, payload in self.step_messages(step):
+            self.publisher.publish(topic, payload)
+
+    def publish_batches(self, pending: dict[str, list[bytes]]) -> None:
+        """Publish each meter's pending readings as one batch upload (backfill), then clear."""
+        for meter in self.fleet.meters:
+            payloads = pending.pop(meter.topic, None)
+            if payloads:
+                self.publisher.publish(self.batch_topics[meter.topic],
+                                       wire.encode_batch(payloads))
+
+    @property
+    def batch_topics(self) -> dict[str, str]:
+        """Each meter's reading topic -> its batch topic."""
+        if self._batch_topics is None:
+            prefix = self.cfg.broker.topic_prefix
+            self._batch_topics = {m.topic: wire.batch_topic(prefix, m.meter.site, m.meter.id)
+                                  for m in self.fleet.meters}
+        return self._batch_topics
 
 
 def _batches(ends: list[int], size: int) -> Iterator[list[int]]:
@@ -154,19 +183,32 @@ def _batches(ends: list[int], size: int) -> Iterator[list[int]]:
 def _backfill(run: _Run, start_s: int, n_slots: int) -> int:
     """Publish the initial instant and ``n_slots`` intervals; return instants published."""
     interval = run.cfg.simulator.interval_s
-    run.publish_step(run.fleet.start(start_s))
+    run.publish_step(run.fleet.start(start_s, run.options.continue_from))
     ends = [start_s + k * interval for k in range(1, n_slots + 1)]
     size = max(1, min(1440, MAX_VALUES_PER_BATCH // max(1, len(run.fleet.meters))))
+    # One batch upload per meter per simulated day (wire contract: .../readings).
+    per_message = max(1, min(86_400 // interval, wire.MAX_BATCH_READINGS))
+    pending: dict[str, list[bytes]] = {}
+    in_pending = 0
     done = 1
     with tqdm(total=n_slots, desc="backfill", unit="slot", disable=not run.options.progress,
               file=sys.stderr, dynamic_ncols=True) as bar:
-        for batch in _batches(ends, size):
-            for step in run.fleet.advance(batch):
-                if run.stop.is_set():
-                    return done
-                run.publish_step(step)
-                done += 1
-                bar.update(1)
+        try:
+            for batch in _batches(ends, size):
+                for step in run.fleet.advance(batch):
+                    if run.stop.is_set():
+                        return done
+                    for topic, payload in run.step_messages(step):
+                        pending.setdefault(topic, []).append(payload)
+                    in_pending += 1
+                    done += 1
+                    if in_pending >= per_message:
+                        run.publish_batches(pending)
+                        bar.update(in_pending)
+                        in_pending = 0
+        finally:
+            run.publish_batches(pending)
+            bar.update(in_pending)
     return done
 
 
@@ -227,6 +269,13 @@ def run_simulator(
     end_s = int(now_dt.timestamp()) // interval * interval
     n_slots = math.floor(options.backfill_days * 86400.0 / interval + 1e-9)
     start_s = end_s - n_slots * interval
+    if options.continue_from:
+        newest = max(ts for ts, _ in options.continue_from.values())
+        if newest >= start_s:
+            # Continue where the stored data ends (an accelerated live run can have run
+            # ahead of the clock): its first instant repeats the stored reading.
+            start_s = newest
+            n_slots = max(0, (end_s - start_s) // interval)
 
     stop, restore = _stop_event(stop)
     prefix = cfg.broker.topic_prefix
@@ -251,7 +300,8 @@ def run_simulator(
         if stop.is_set():
             stopped_by = "stop"
         elif options.live:
-            sim_start = max(float(end_s), now_dt.timestamp())
+            assert fleet.t_epoch_s is not None
+            sim_start = max(float(end_s), now_dt.timestamp(), float(fleet.t_epoch_s))
             live_slots, stopped_by = _live(run, sim_start)
         publisher.drain()
         publisher.stop_announcing()

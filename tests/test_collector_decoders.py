@@ -188,8 +188,10 @@ def test_rejections_carry_stable_code_and_clear_message(
 def test_every_payload_code_is_exercised() -> None:
     payload_codes = {c for c in RejectCode if c.value.startswith("payload.")}
     tested = {r[3] for r in REJECTIONS}
-    # internal_error comes from the pipeline, not from a decoder (tested there).
-    assert payload_codes - tested == {RejectCode.INTERNAL_ERROR}
+    # internal_error comes from the pipeline, not from a decoder (tested there); the batch
+    # codes come from batch uploads (tests/test_collector_pipeline_batch.py).
+    assert payload_codes - tested == {RejectCode.INTERNAL_ERROR, RejectCode.BATCH_TOO_LARGE,
+                                      RejectCode.NOT_ARRAY}
 
 
 # ---------------------------------------------------------------- registry
@@ -273,3 +275,23 @@ def test_arbitrary_json_only_ever_raises_payload_error(
     example_config: Config, topic: str, body: object
 ) -> None:
     _check(DecodeContext.from_config(example_config), topic, json.dumps(body).encode())
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2 ** 70), max_value=2 ** 70)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner,
+                                                                 max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=st.dictionaries(st.text(max_size=6), _json_values, max_size=5),
+       bom=st.booleans(), nan=st.booleans())
+def test_orjson_fast_path_accepts_and_parses_exactly_what_json_does(
+        body: dict[str, object], bom: bool, nan: bool) -> None:
+    text = json.dumps({**body, **({"x": float("nan")} if nan else {})})
+    payload = (("\ufeff" if bom else "") + text).encode()
+    expected = json.loads(text)
+    got = decoders.load_json_object(payload)
+    assert json.dumps(got, sort_keys=True) == json.dumps(expected, sort_keys=True)

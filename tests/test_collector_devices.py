@@ -191,7 +191,8 @@ def test_routes_from_config_choose_the_decoder_per_topic(
         "json_path:meter=1,ts=t,register=e:Wh plant/+/data")))
     routes = default_routes(cfg)
     assert routes == (
-        Route("greenpipe/v1/+/+/reading", "greenpipe_json"), Route("tele/+/SENSOR", "tasmota"),
+        Route("greenpipe/v1/+/+/reading", "greenpipe_json"),
+        Route("greenpipe/v1/+/+/readings", "greenpipe_json"), Route("tele/+/SENSOR", "tasmota"),
         Route("+/status/+", "shelly_gen2"), Route("+/events/rpc", "shelly_gen2"),
         Route("plant/+/data", "json_path:meter=1,ts=t,register=e:Wh"))
     pipeline = Pipeline(sqlite_store, DecodeContext.from_config(cfg),

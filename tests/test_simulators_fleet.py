@@ -175,3 +175,20 @@ def test_meters_without_profile_are_not_simulated(example_config: Config) -> Non
     assert "f1-main" not in {m.meter.id for m in validate_meters(cfg)}
     with pytest.raises(ConfigError, match="no meter has a simulator profile"):
         validate_meters(replace(cfg, meters=cfg.meters[:1]))
+
+
+def test_start_continues_stored_registers_plus_the_energy_of_the_gap(
+        example_config: Config) -> None:
+    fleet = Fleet(example_config, 42)
+    f1, f2 = _row(fleet, "f1-main"), _row(fleet, "f2-main")
+    start = T0 + 4 * 3600
+    step = fleet.start(start, {"f1-main": (start, 1234.5), "f2-main": (T0, 99.0),
+                               "f3-main": (start + 60, 7.0)})  # newer than start: ignored
+    gap = Fleet(example_config, 42).integrate(T0, np.asarray([start]))[0][f2, 0]
+    assert step.register_kwh[f1] == 1234.5
+    assert_allclose(step.register_kwh[f2], round(99.0 + gap, 3), atol=1e-9)
+    f3 = _row(fleet, "f3-main")
+    assert step.register_kwh[f3] == fleet.initial_register_kwh[f3]
+    # The next interval adds to the continued register as usual.
+    (nxt,) = fleet.advance([start + 1800])
+    assert_allclose(nxt.register_kwh[f1] - 1234.5, nxt.energy_kwh[f1], atol=1e-9)

@@ -64,6 +64,25 @@ def test_measure_does_not_cut_output_and_messages_carry_quantity(
     assert set(body) == {"ts", "quantity", "seq"} and body["quantity"] > 0
 
 
+def test_injected_waste_does_not_raise_output(example_config: Config) -> None:
+    """Waste is energy, not product: f3's weekend base load and f2's shift-start spike
+    (both on in the example city) leave the output of their plants unchanged."""
+    clean = replace(example_config, waste_patterns=())
+    sunday = datetime(2026, 11, 8, tzinfo=JST)  # after f3's weekend base load starts
+    tuesday = datetime(2026, 11, 10, tzinfo=JST)  # after f2's shift-start spike starts
+    for day, meter, driver in ((sunday, "f3-output", "f3-main"),
+                               (tuesday, "f2-output", "f2-main")):
+        wasteful, plain = Fleet(example_config, 42), Fleet(clean, 42)
+        start = int(day.timestamp())
+        ends = np.asarray([start + 1800 * k for k in range(1, 49)])
+        row = [m.meter.id for m in plain.energy_meters].index(driver)
+        # The waste really is there: the driver uses more energy that day ...
+        assert (wasteful.integrate(start, ends)[0][row].sum()
+                > 1.01 * plain.integrate(start, ends)[0][row].sum())
+        # ... and the plant makes exactly as much as without it.
+        assert _day(wasteful, day, meter) == pytest.approx(_day(plain, day, meter), rel=1e-12)
+
+
 def test_production_meter_needs_a_driver(example_config: Config) -> None:
     meters = tuple(m for m in example_config.meters if m.id != "f3-main")
     with pytest.raises(ConfigError, match="no simulated electricity meter"):

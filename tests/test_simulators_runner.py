@@ -44,8 +44,18 @@ class _Seen:
         default_factory=lambda: defaultdict(list))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    batches: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    """Batch uploads seen per meter's reading topic (their readings are in ``messages``)."""
+
     def on_message(self, client: object, userdata: object, msg: mqtt.MQTTMessage) -> None:
         with self.lock:
+            if msg.topic.endswith("/readings"):  # a batch upload: one entry per reading
+                topic = msg.topic[:-1]
+                self.batches[topic] += 1
+                for element in json.loads(msg.payload):
+                    self.messages[topic].append((json.dumps(element).encode(),
+                                                 bool(msg.retain)))
+                return
             self.messages[msg.topic].append((msg.payload, bool(msg.retain)))
 
     def count(self, suffix: str) -> int:
@@ -133,6 +143,8 @@ def test_backfill_two_days_publishes_every_slot_with_consistent_registers(
         topic = f"{prefix}/{m.site}/{m.id}/reading"
         bodies = [json.loads(p) for p, _ in seen.messages[topic]]
         assert len(bodies) == slots, m.id
+        # The initial instant alone, then one batch upload per simulated day.
+        assert seen.batches[topic] == 2, m.id
         stamps = [datetime.fromisoformat(b["ts"]) for b in bodies]
         assert stamps == [report.first_ts + timedelta(minutes=30 * k) for k in range(slots)]
         if m.kind == "weather":
@@ -177,7 +189,7 @@ def test_live_mode_is_retained_online_continues_registers_and_stops_on_event(
     cfg = config_for_broker(example_config, mosquitto)
     cfg = replace(cfg, simulator=replace(cfg.simulator, live_interval_s=300))
     prefix = cfg.broker.topic_prefix
-    observer, seen = _subscribe(mosquitto, f"{prefix}/+/+/reading")
+    observer, seen = _subscribe(mosquitto, f"{prefix}/+/+/+")
     stop = threading.Event()
     result: dict[str, object] = {}
     options = SimulateOptions(seed=3, backfill_days=0.5, live=True, speed=3600.0,
@@ -204,6 +216,8 @@ def test_live_mode_is_retained_online_continues_registers_and_stops_on_event(
     _wait_for(lambda: seen.count("/reading") >= (25 + live) * len(cfg.meters), "all readings")
     _stop(observer)
     bodies = [json.loads(p) for p, _ in seen.messages[f"{prefix}/factory-1/f1-main/reading"]]
+    # Half a day of backfill is one batch upload; live readings go one by one.
+    assert seen.batches[f"{prefix}/factory-1/f1-main/reading"] == 1
     stamps = [datetime.fromisoformat(b["ts"]) for b in bodies]
     backfill_end = datetime(2025, 11, 3, 3, 30, tzinfo=UTC)
     assert stamps[24] == backfill_end

@@ -8,6 +8,7 @@ each command so that ``greenpipe store stats`` never pays for Prophet or Streaml
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -17,7 +18,7 @@ from typing import Any
 
 from greenpipe import __version__
 from greenpipe.config import Config, load_config
-from greenpipe.errors import GreenpipeError
+from greenpipe.errors import ConfigError, GreenpipeError
 from greenpipe.stores import open_configured_store
 
 log = logging.getLogger("greenpipe")
@@ -56,6 +57,18 @@ def _cmd_broker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _continue_from(path: str | None) -> dict[str, tuple[int, float]] | None:
+    """Read ``--continue-from``: JSON {meter id: [epoch seconds, register kWh]}."""
+    if path is None:
+        return None
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        return {str(m): (int(v[0]), float(v[1])) for m, v in raw.items()}
+    except (OSError, ValueError, TypeError, IndexError, AttributeError) as exc:
+        raise ConfigError("--continue-from", path, f"cannot read it ({exc}); give a JSON "
+                          'file like {"f1-main": [1743465600, 1234.5]}') from None
+
+
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from simulators.runner import SimulateOptions, run_simulator
 
@@ -73,6 +86,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         duration_s=args.duration,
         progress=not args.no_progress,
         faults=args.faults,
+        continue_from=_continue_from(args.continue_from),
     )
     run_simulator(cfg, options)
     return 0
@@ -322,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="RATE", help="inject field faults (dropouts, counter resets, "
                    "duplicates, malformed payloads, clock skew) into this share of messages "
                    "(default when given: 0.01)")
+    p.add_argument("--continue-from", metavar="FILE", default=None,
+                   help="JSON {meter: [epoch s, register kWh]}: continue these registers")
     p.set_defaults(func=_cmd_simulate)
 
     p = sub.add_parser("collect", parents=[common], help="ingest MQTT readings into the store")

@@ -17,6 +17,7 @@ Ctrl-C stops a running forecast, the dashboard and the simulators first (they pu
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -168,6 +169,22 @@ def _prepare_influx(store: object, cfg: Config) -> None:
             print(f"demo: {line}", flush=True)
 
 
+def stored_registers(cfg: Config) -> dict[str, tuple[int, float]]:
+    """Return each meter's newest stored register as (epoch seconds, kWh), for
+    ``greenpipe simulate --continue-from``: a restarted demo continues the stored registers
+    instead of starting the seeded ones again (which the collector would see as a counter
+    reset on every meter)."""
+    from greenpipe.stores import open_configured_store
+
+    store = open_configured_store(cfg)
+    try:
+        latest = store.latest()
+    finally:
+        store.close()
+    return {m: (int(r.ts.timestamp()), r.register_kwh) for m, r in sorted(latest.items())
+            if r.register_kwh is not None}
+
+
 def resume_backfill_days(cfg: Config, requested_days: float, now: datetime) -> float:
     """Return how many days of history still need publishing into the configured store.
 
@@ -273,6 +290,11 @@ def run_demo(cfg: Config, options: DemoOptions) -> None:
         speed = cfg.simulator.speed if options.speed is None else options.speed
         sim_args = [*python, "simulate", "--backfill-days", f"{backfill_days:.6f}", "--live",
                     "--speed", str(speed)]
+        registers = stored_registers(cfg)
+        if registers:
+            continue_file = runtime / "continue-from.json"
+            continue_file.write_text(json.dumps(registers), encoding="utf-8")
+            sim_args += ["--continue-from", str(continue_file)]
         simulator = _spawn("simulate", sim_args, env, relay=False)
         children.append(simulator)
 

@@ -4,7 +4,8 @@ Writes use influxdb-client's synchronous ``WriteApi`` where the server has the v
 (2.x, 3.x, 1.8+) and the v1 ``/write`` endpoint on 1.0-1.7 (detected from ``/ping`` or set
 by ``store.api``). Its batching mode is not used: it can drop buffered points on close
 (influxdb-client-python issues 165, 394, 504); batching belongs to the collector. Line
-protocol always comes from influxdb-client's ``Point`` serializer.
+protocol comes from ``greenpipe.stores.line_protocol``, which serialises a whole batch
+column-wise and matches influxdb-client's ``Point`` byte for byte.
 
 Reads are InfluxQL over ``/query`` (see ``greenpipe.stores.influxql``), aggregated in the
 database with ``GROUP BY time(...)``, explicit bounds and ``fill(none)``. Schema and
@@ -19,13 +20,13 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from influxdb_client import Point, WritePrecision
+from influxdb_client import WritePrecision
 
 from greenpipe.errors import ConfigError, StoreError
 from greenpipe.finding import Finding
@@ -37,7 +38,7 @@ from greenpipe.results import (
     R,
     SavingsRecord,
 )
-from greenpipe.stores import influx_results
+from greenpipe.stores import influx_results, line_protocol
 from greenpipe.stores.base import (
     SEQUENCE_INT_FIELDS,
     Catalog,
@@ -157,6 +158,11 @@ def _from_ms(ms: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=int(ms))
 
 
+def _floats(values: Iterable[float | None]) -> list[float | None]:
+    # Always float: an int would be written as an integer field and conflict later.
+    return [None if v is None else float(v) for v in values]
+
+
 def _float(value: float | None) -> float | None:
     # Always float: an int would be written as an integer field and conflict later.
     return None if value is None else float(value)
@@ -212,25 +218,26 @@ class InfluxStore(ResultRecordsMixin):
         return self._api
 
     def reading_lines(self, readings: Sequence[Reading]) -> list[str]:
-        """Serialize readings to line protocol with influxdb-client's ``Point``."""
-        lines = []
-        for r in readings:
-            point = (
-                Point(MEASUREMENT)
-                .tag("meter", _check_tag("meter", r.meter_id))
-                .tag("site", _check_tag("site", r.site_id))
-                .tag("kind", self.catalog.kind_of(r.meter_id))
-                .tag("sector", self.catalog.sector_of(r.site_id))
-                .field("energy_kwh", _float(r.energy_kwh))
-                .field("register_kwh", _float(r.register_kwh))
-                .field("power_kw", _float(r.power_kw))
-                .field("temp_air_c", _float(r.temp_air_c))
-                # Always present, so COUNT("quality") counts readings.
-                .field("quality", ",".join(sorted(r.quality)))
-                .time(ms_of(r.ts), WritePrecision.MS)
-            )
-            lines.append(point.to_line_protocol())
-        return lines
+        """Serialize readings to line protocol, column-wise (``greenpipe.stores.line_protocol``).
+
+        Tag checks and catalog look-ups run once per distinct meter and site of the batch.
+        """
+        meters = [r.meter_id for r in readings]
+        sites = [r.site_id for r in readings]
+        kind_of = {m: self.catalog.kind_of(_check_tag("meter", m)) for m in set(meters)}
+        sector_of = {s: self.catalog.sector_of(_check_tag("site", s)) for s in set(sites)}
+        return line_protocol.encode(
+            MEASUREMENT,
+            {"meter": meters, "site": sites,
+             "kind": [kind_of[m] for m in meters], "sector": [sector_of[s] for s in sites]},
+            {"energy_kwh": _floats(r.energy_kwh for r in readings),
+             "register_kwh": _floats(r.register_kwh for r in readings),
+             "power_kw": _floats(r.power_kw for r in readings),
+             "temp_air_c": _floats(r.temp_air_c for r in readings),
+             # Always present, so COUNT("quality") counts readings.
+             "quality": [",".join(sorted(r.quality)) for r in readings]},
+            [ms_of(r.ts) for r in readings],
+        )
 
     def write(self, readings: Sequence[Reading]) -> int:
         """Store readings; the same meter and timestamp twice keeps one point (the last)."""
@@ -243,13 +250,12 @@ class InfluxStore(ResultRecordsMixin):
         """Store production records in ``production``; same meter and time keeps the last."""
         if not records:
             return 0
-        self.write_lines([
-            Point(PRODUCTION_MEASUREMENT)
-            .tag("meter", _check_tag("meter", r.meter_id))
-            .tag("site", _check_tag("site", r.site_id))
-            .field("quantity", float(r.quantity))
-            .time(ms_of(r.ts), WritePrecision.MS).to_line_protocol()
-            for r in records])
+        self.write_lines(line_protocol.encode(
+            PRODUCTION_MEASUREMENT,
+            {"meter": [_check_tag("meter", r.meter_id) for r in records],
+             "site": [_check_tag("site", r.site_id) for r in records]},
+            {"quantity": [float(r.quantity) for r in records]},
+            [ms_of(r.ts) for r in records]))
         return len(records)
 
     def read_production(
@@ -493,16 +499,11 @@ class InfluxStore(ResultRecordsMixin):
             return
         lines = []
         for d in letters:
-            ns = _unique_ns(d.received_at)
-            point = (
-                Point(DEAD_LETTER_MEASUREMENT)
-                .field("topic", d.topic)
-                .field("code", d.code)
-                .field("reason", d.reason)
-                .field("payload_b64", base64.b64encode(bytes(d.payload)).decode("ascii"))
-                .time(ns, WritePrecision.NS)
-            )
-            lines.append(point.to_line_protocol())
+            lines.append(line_protocol.encode_point(
+                DEAD_LETTER_MEASUREMENT, {},
+                {"topic": d.topic, "code": d.code, "reason": d.reason,
+                 "payload_b64": base64.b64encode(bytes(d.payload)).decode("ascii")},
+                _unique_ns(d.received_at)))
         self._write_once(lines, precision="ns")
 
     def read_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
@@ -531,12 +532,10 @@ class InfluxStore(ResultRecordsMixin):
         lines = []
         for state in states:
             row = sequence_state_to_row(state)
-            point = Point(SEQUENCE_MEASUREMENT).tag("meter", _check_tag("meter", state.meter_id))
-            for name, value in row.items():
-                if name != "meter_id":
-                    point = point.field(name, value)
-            lines.append(point.time(_unique_ns(datetime.now(UTC)), WritePrecision.NS)
-                         .to_line_protocol())
+            lines.append(line_protocol.encode_point(
+                SEQUENCE_MEASUREMENT, {"meter": _check_tag("meter", state.meter_id)},
+                {name: value for name, value in row.items() if name != "meter_id"},
+                _unique_ns(datetime.now(UTC))))
         self._write_once(lines, precision="ns")
 
     def read_sequence_states(self) -> dict[str, SequenceState]:
@@ -555,12 +554,12 @@ class InfluxStore(ResultRecordsMixin):
 
     def write_broker_status(self, status: BrokerStatus) -> None:
         """Store a collector's view of its broker as a point at ``seen_at`` (newest wins)."""
-        point = (Point(BROKER_MEASUREMENT).tag("client", _check_tag("client", status.client_id))
-                 .field("version", status.version))
-        if status.dropped is not None:
-            point = point.field("dropped", int(status.dropped))
-        self._write_once([point.time(_unique_ns(status.seen_at), WritePrecision.NS)
-                          .to_line_protocol()], precision="ns")
+        line = line_protocol.encode_point(
+            BROKER_MEASUREMENT, {"client": _check_tag("client", status.client_id)},
+            {"version": status.version,
+             "dropped": None if status.dropped is None else int(status.dropped)},
+            _unique_ns(status.seen_at))
+        self._write_once([line], precision="ns")
 
     def read_broker_status(self) -> list[BrokerStatus]:
         """Return every collector's last view of its broker, by client id."""

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from influxdb_client import Point, WritePrecision
-
 from greenpipe.errors import ConfigError, StoreError
+from greenpipe.stores import line_protocol
 from greenpipe.stores.influx import (
     MEASUREMENT,
     ROLLUP_MEASUREMENT,
@@ -194,18 +193,15 @@ def rollup_hourly(store: InfluxStore, start: datetime, end: datetime) -> int:
     lines: list[str] = []
     for series in store.query(q)[0]:
         for t, energy, p_sum, p_n, t_sum, t_n, n in series.values:
-            point = Point(ROLLUP_MEASUREMENT)
-            for tag, value in sorted(series.tags.items()):
-                point = point.tag(tag, value)
             fields: dict[str, Any] = {
                 "energy_kwh": energy, "power_kw_sum": p_sum, "power_n": p_n,
                 "temp_air_c_sum": t_sum, "temp_n": t_n, "readings": n,
             }
-            for name, value in fields.items():
-                point = point.field(name, None if value is None else float(value))
             # (t - 1 ms) is the hour's start; stamp the point at the hour's end.
-            lines.append(point.time(int(t) - 1 + 3_600_000, WritePrecision.MS)
-                         .to_line_protocol())
+            lines.append(line_protocol.encode_point(
+                ROLLUP_MEASUREMENT, series.tags,
+                {name: None if value is None else float(value) for name, value in fields.items()},
+                int(t) - 1 + 3_600_000))
     for i in range(0, len(lines), 5000):
         store.write_lines(lines[i:i + 5000])
     return len(lines)

@@ -15,8 +15,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from influxdb_client import Point, WritePrecision
-
 from greenpipe.errors import StoreError
 from greenpipe.finding import (
     FINDINGS_TABLE,
@@ -39,6 +37,7 @@ from greenpipe.results import (
     record_to_row,
     sort_records,
 )
+from greenpipe.stores import line_protocol
 from greenpipe.stores.influxql import Series, quote_ident, quote_literal
 
 _KEYS: dict[type, tuple[str, ...]] = {ForecastRecord: FORECAST_KEY, SavingsRecord: SAVINGS_KEY,
@@ -49,14 +48,14 @@ _FORBIDDEN_IN_TAGS = ("\n", "\r", "\t", "\\")
 
 
 def record_lines(measurement: str, records: Sequence[AnyRecord]) -> list[str]:
-    """Serialize records to line protocol (ms precision) with influxdb-client's ``Point``."""
+    """Serialize records to line protocol (ms precision) column by column (``line_protocol``)."""
     lines = []
     for record in records:
         cls = type(record)
         keys = _KEYS[cls]
         types = dict(columns_of(cls))
         row = record_to_row(record)
-        point = Point(measurement)
+        tags: dict[str, str] = {}
         for key in keys:
             value = row[key]
             if value is None or value == "":
@@ -66,18 +65,18 @@ def record_lines(measurement: str, records: Sequence[AnyRecord]) -> list[str]:
                 raise StoreError(f"{cls.__name__}.{key} {text!r} contains a newline, tab or "
                                  "backslash, which an InfluxDB tag cannot carry unchanged",
                                  retryable=False)
-            point = point.tag(key, text)
+            tags[key] = text
         time_field = _TIME.get(cls, "created_at")
+        fields: dict[str, Any] = {}
         for name, value in row.items():
             if name in keys or name == time_field or value is None:
                 continue
             sql = types[name]
-            typed: Any = int(value) if sql == "INTEGER" else (
+            fields[name] = int(value) if sql == "INTEGER" else (
                 float(value) if sql == "REAL" else str(value))
-            point = point.field(name, typed)
         time_ms = row[time_field]
         assert isinstance(time_ms, int)
-        lines.append(point.time(time_ms, WritePrecision.MS).to_line_protocol())
+        lines.append(line_protocol.encode_point(measurement, tags, fields, time_ms))
     return lines
 
 
@@ -173,16 +172,15 @@ def finding_lines(findings: Sequence[Finding]) -> list[str]:
                              "backslash, which an InfluxDB tag cannot carry", retryable=False)
         row = finding_to_row(f)
         time_ms = row["first_seen"] if row["first_seen"] is not None else row["start"]
-        point = Point(FINDINGS_TABLE).tag("id", f.id)
+        fields: dict[str, Any] = {}
         for name, value in row.items():
             if name == "id" or value is None:
                 continue
             sql = types[name]
-            typed: Any = int(value) if sql == "INTEGER" else (
+            fields[name] = int(value) if sql == "INTEGER" else (
                 float(value) if sql == "REAL" else str(value))
-            point = point.field(name, typed)
         assert isinstance(time_ms, int)
-        lines.append(point.time(time_ms, WritePrecision.MS).to_line_protocol())
+        lines.append(line_protocol.encode_point(FINDINGS_TABLE, {"id": f.id}, fields, time_ms))
     return lines
 
 

@@ -188,13 +188,16 @@ class SqliteStore(ResultRecordsMixin):
         """Store readings; the same meter and timestamp twice keeps the last one."""
         if not readings:
             return 0
+        # Catalog look-ups once per distinct meter and site, not per reading.
+        kind_of = {m: self.catalog.kind_of(m) for m in {r.meter_id for r in readings}}
+        sector_of = {s: self.catalog.sector_of(s) for s in {r.site_id for r in readings}}
         rows = [
             (
                 r.meter_id,
                 _to_ms(r.ts),
                 r.site_id,
-                self.catalog.kind_of(r.meter_id),
-                self.catalog.sector_of(r.site_id),
+                kind_of[r.meter_id],
+                sector_of[r.site_id],
                 r.energy_kwh,
                 r.register_kwh,
                 r.power_kw,

@@ -142,8 +142,8 @@ def test_simulator_to_collector_to_influxdb_exact_totals(
                 return (sum(m.readings for m in stats.meters) >= expected
                         and stats.dead_letters >= 2
                         and int(made["records"].sum()) >= made_total)
-            wait_until(all_stored, f"{expected} readings, {made_total} production records and 2 dead "
-                       "letters in InfluxDB", 120)
+            wait_until(all_stored, f"{expected} readings, {made_total} production records "
+                       "and 2 dead letters in InfluxDB", 120)
         finally:
             reader.close()
     finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from greenpipe.results import (
     record_to_row,
     sort_records,
 )
+from greenpipe.stores import sqlite_rollup as rollup
 from greenpipe.stores.base import (
     SEQUENCE_INT_FIELDS,
     Catalog,
@@ -68,6 +69,7 @@ CREATE TABLE IF NOT EXISTS readings (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS readings_site_ts ON readings (site_id, ts_ms);
 CREATE INDEX IF NOT EXISTS readings_sector_ts ON readings (sector, ts_ms);
+CREATE INDEX IF NOT EXISTS readings_ts ON readings (ts_ms);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,
     received_at_ms INTEGER NOT NULL,
@@ -157,10 +159,22 @@ def _from_ms(ms: int) -> datetime:
 class SqliteStore(ResultRecordsMixin):
     """A Store in one SQLite file."""
 
-    def __init__(self, path: str | Path, catalog: Catalog | None = None) -> None:
-        """Open (creating if needed) the database at ``path``."""
+    def __init__(self, path: str | Path, catalog: Catalog | None = None,
+                 day_offset: timedelta | None = None) -> None:
+        """Open (creating if needed) the database at ``path``.
+
+        ``day_offset`` aligns the daily rollup (default: from the catalog's site zones,
+        ``sqlite_rollup.day_offset_of``; -9 h for a JST city).
+        """
         self.path = Path(path)
         self.catalog = catalog or Catalog()
+        if day_offset is None and self.catalog.sites:
+            day_offset = rollup.day_offset_of(s.timezone for s in self.catalog.sites.values())
+        # None: no sites to tell the zone (a bare ``store stats``); keep what the file has.
+        self._wanted_offset_ms = None if day_offset is None else round(
+            day_offset.total_seconds() * 1000)
+        self.day_offset_ms = 0
+        """Offset of the daily rollup's days from UTC midnight. [ms]"""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # One connection shared across threads, serialised by a lock: the collector
@@ -174,6 +188,8 @@ class SqliteStore(ResultRecordsMixin):
             self._conn.executescript(_SCHEMA)
             self._conn.executescript(_results_schema())
             self._conn.executescript(_SEQUENCE_SCHEMA)
+            self._conn.executescript(rollup.SCHEMA)
+            self._ensure_rollups()
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(
                 f"cannot open SQLite store {self.path}: {exc}; check the path and permissions",
@@ -183,6 +199,27 @@ class SqliteStore(ResultRecordsMixin):
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
+
+    def _ensure_rollups(self) -> None:
+        """Rebuild the rollups once when they are missing or were built for another day."""
+        have = self._conn.execute("SELECT value FROM meta WHERE key = 'rollup'").fetchone()
+        self.day_offset_ms = self._wanted_offset_ms or 0
+        if self._wanted_offset_ms is None:
+            stored = str(have[0]).split(":") if have is not None else []
+            ok = len(stored) == 2 and stored[0] == rollup.ROLLUP_VERSION
+            self.day_offset_ms = int(stored[1]) if ok else 0
+        want = f"{rollup.ROLLUP_VERSION}:{self.day_offset_ms}"
+        if have is not None and have[0] == want:
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            rollup.rebuild(self._conn, self.day_offset_ms)
+            self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('rollup', ?)",
+                               (want,))
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
 
     def write(self, readings: Sequence[Reading]) -> int:
         """Store readings; the same meter and timestamp twice keeps the last one."""
@@ -208,7 +245,10 @@ class SqliteStore(ResultRecordsMixin):
             "energy_kwh, register_kwh, power_kw, temp_air_c, quality) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
-        self._execute_many(sql, rows)
+        keys = [(r[0], r[1]) for r in rows]
+        # The rollups are rebuilt for the touched buckets in the same transaction.
+        self._execute_many(sql, rows,
+                           after=lambda c: rollup.refresh(c, keys, self.day_offset_ms))
         return len(rows)
 
     def write_production(self, records: Sequence[ProductionRecord]) -> int:
@@ -249,12 +289,15 @@ class SqliteStore(ResultRecordsMixin):
             "ORDER BY meter_id, b", params)
         return production_frame(rows)
 
-    def _execute_many(self, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
+    def _execute_many(self, sql: str, rows: Sequence[tuple[object, ...]],
+                      after: Callable[[sqlite3.Connection], None] | None = None) -> None:
         with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
                 try:
                     self._conn.executemany(sql, rows)
+                    if after is not None:
+                        after(self._conn)
                 except BaseException:
                     self._conn.execute("ROLLBACK")
                     raise
@@ -303,11 +346,17 @@ class SqliteStore(ResultRecordsMixin):
                 where.append(f"{column} IN ({','.join('?' * len(values))})")
                 params.extend(values)
         bucket_expr = _bucket_expr(width_ms, offset_ms)
-        sql = (
-            f"SELECT {col}, {bucket_expr} AS b, SUM(energy_kwh), AVG(power_kw), "
-            f"AVG(temp_air_c), COUNT(*) FROM readings WHERE {' AND '.join(where)} "
-            f"GROUP BY {col}, b ORDER BY {col}, b"
-        )
+        # Whole days and hours come from the rollups, only the ragged edges from readings.
+        pieces = rollup.plan(_to_ms(start), _to_ms(end), width_ms, offset_ms,
+                             self.day_offset_ms)
+        if pieces:
+            sql, params = rollup.read_sql(pieces, col, bucket_expr, where[2:], params[2:])
+        else:
+            sql = (
+                f"SELECT {col}, {bucket_expr} AS b, SUM(energy_kwh), AVG(power_kw), "
+                f"AVG(temp_air_c), COUNT(*) FROM readings WHERE {' AND '.join(where)} "
+                f"GROUP BY {col}, b ORDER BY {col}, b"
+            )
         rows = self._query(sql, params)
         if not rows:
             return empty_read_frame(group)

@@ -292,6 +292,48 @@ def _meter_days(config_path: str, store_url: str, start: datetime, end: datetime
     return frame
 
 
+def site_kind_days(ctx: Ctx, start: datetime, end: datetime) -> pd.DataFrame:
+    """Local-day energy and CO2 per site and meter kind over ``(start, end]`` (the overview).
+
+    The same columns as ``meter_days`` without ``meter``: a site's meters of one kind share
+    the emission factor (site region, kind, fiscal year), so this grain keeps CO2 exact
+    while the store returns sites × kinds × days rows instead of meters × days: one
+    ``group_by=site`` read per energy kind, answered from the daily rollups.
+    """
+    return _site_kind_days(ctx.config_path, ctx.store_url, start, end).copy()
+
+
+@st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=64)
+def _site_kind_days(config_path: str, store_url: str, start: datetime, end: datetime
+                    ) -> pd.DataFrame:
+    cfg = _config(config_path, os.environ.get("GREENPIPE_STORE_URL", ""))
+    zone = ZoneInfo(cfg.city.timezone)
+    offset = int((-(end.astimezone(zone).utcoffset() or timedelta(0))).total_seconds())
+    parts = []
+    for kind in ENERGY_KINDS:
+        ids = tuple(m.id for m in cfg.meters if m.kind.value == kind)
+        if ids:
+            part = _read(config_path, store_url, start, end, 86400, GroupBy.SITE.value, ids,
+                         None, None, offset)
+            parts.append(part.assign(kind=kind))
+    columns = ["site", "bucket", "energy_kwh", "readings", "kind"]
+    frame = (pd.concat([p[columns] for p in parts], ignore_index=True) if parts
+             else pd.DataFrame({c: [] for c in columns}))
+    sites = cfg.sites_by_id()
+    frame["sector"] = [sites[s].sector.value if s in sites else "unknown" for s in frame["site"]]
+    frame["grid_region"] = [sites[s].grid_region if s in sites else "japan"
+                            for s in frame["site"]]
+    frame["bucket"] = pd.to_datetime(frame["bucket"], utc=True)
+    frame["day"] = frame["bucket"].dt.tz_convert(zone).dt.date
+    table = _factors(config_path, os.environ.get("GREENPIPE_STORE_URL", ""))
+    basis = cfg.forecasting.emission_basis
+    frame["co2_kg"] = co2_kg(frame, table=table, tz=cfg.city.timezone, basis=basis)
+    grid = co2_kg(frame.assign(kind="electricity"), table=table, tz=cfg.city.timezone,
+                  basis=basis)
+    frame["avoided_co2_kg"] = grid.where(frame["kind"] == "pv", 0.0)
+    return frame
+
+
 def meter_health(ctx: Ctx, window: timedelta = timedelta(days=7)) -> pd.DataFrame:
     """Health of every meter: status, last seen, gaps in ``window``, latest quality flags.
 

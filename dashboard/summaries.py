@@ -209,7 +209,10 @@ class Progress:
 
 def progress(now: pd.DataFrame, before: pd.DataFrame | None, budget_t: float | None
              ) -> Progress:
-    """Sum ``data.meter_days`` frames (this FY to date, last FY's same span) into headlines."""
+    """Sum ``data.site_kind_days`` (or ``meter_days``) frames into headlines.
+
+    ``now`` is this FY to date, ``before`` last FY's same span.
+    """
     use = now[now["kind"] != "pv"]
     pv = now[now["kind"] == "pv"]
     prev = None if before is None else before[before["kind"] != "pv"]["co2_kg"].sum() / 1000.0

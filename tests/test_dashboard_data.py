@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pandas as pd
 import pytest
+import streamlit as st
 
 from dashboard import data
-from greenpipe.config import config_from_dict
+from greenpipe.config import config_from_dict, load_config
 from greenpipe.errors import ConfigError
-from tests.dashboard_seed import SEED_FORECASTS
+from greenpipe.model import Reading
+from greenpipe.stores import Catalog
+from greenpipe.stores.sqlite import SqliteStore
+from tests.dashboard_seed import AS_OF, SEED_FORECASTS, seed_store, write_config
 
 
 def _ctx(as_of: datetime) -> data.Ctx:
@@ -60,3 +66,39 @@ def test_dashboard_config_rejects_non_positive_times(key: str) -> None:
     with pytest.raises(ConfigError, match=f"dashboard.{key}"):
         config_from_dict({"dashboard": {key: 0}}, env={})
     assert getattr(config_from_dict({"dashboard": {key: 5}}, env={}).dashboard, key) == 5
+
+
+def test_site_kind_days_sum_to_the_meter_days(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The overview's site × kind × day grain keeps every total of the per-meter days:
+    energy and CO2 per day, per sector, per site and per kind (the seed's hand values are
+    checked page-side in tests/test_dashboard_app.py)."""
+    cfg_path = write_config(tmp_path)
+    # A second electricity meter at factory-1, so sites × kinds has fewer rows than meters.
+    with cfg_path.open("a", encoding="utf-8") as f:
+        f.write('\n[[meters]]\nid = "f1-sub"\nsite = "factory-1"\nkind = "electricity"\n')
+    seed_store(cfg_path)
+    cfg = load_config(cfg_path, env={})
+    extra = SqliteStore(cfg.store.url.removeprefix("sqlite://"),
+                        Catalog.of(cfg.meters, cfg.sites))
+    extra.write([Reading("f1-sub", "factory-1", datetime(2025, 9, 30, 2, 0, tzinfo=UTC),
+                         energy_kwh=7_000.0)])
+    extra.close()
+    monkeypatch.setenv("GREENPIPE_CONFIG", str(cfg_path))
+    monkeypatch.delenv("GREENPIPE_STORE_URL", raising=False)
+    try:
+        ctx = data.context()
+        ctx = replace(ctx, as_of=AS_OF.astimezone(UTC))
+        start, end = data.fiscal_ytd(ctx)
+        per_meter = data.meter_days(ctx, start, end)
+        per_site = data.site_kind_days(ctx, start, end)
+        assert len(per_site) < len(per_meter)
+        assert per_meter["energy_kwh"].sum() > 0
+        for keys in (["day"], ["sector"], ["site"], ["kind"], ["site", "kind", "day"]):
+            for col in ("energy_kwh", "co2_kg", "avoided_co2_kg", "readings"):
+                want = per_meter.groupby(keys)[col].sum().sort_index()
+                got = per_site.groupby(keys)[col].sum().sort_index()
+                pd.testing.assert_series_equal(got, want, check_dtype=False, rtol=1e-12)
+    finally:
+        st.cache_data.clear()
+        st.cache_resource.clear()

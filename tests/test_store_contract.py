@@ -7,6 +7,7 @@ exactly the same results (read semantics: range ``start < ts <= end``, buckets
 
 from __future__ import annotations
 
+import itertools
 import math
 import uuid
 from collections.abc import Iterator
@@ -589,8 +590,9 @@ def test_rollups_equal_raw_sums_over_late_and_duplicate_readings(
         kind: str, batches: list[list[tuple[int, int, float, float]]],
         request: pytest.FixtureRequest, tmp_path: Path) -> None:
     """Batches arrive out of order and repeat (meter, ts) with new values (corrections):
-    hourly and JST-daily reads (the rollup-aligned ones) equal the hand sums of the
-    readings that won, by meter, site and sector."""
+    hourly and JST-daily reads and rollup reads (SQLite: kept in the write transaction;
+    InfluxDB: energy_1h/energy_1d after `db rollup`) equal the hand sums of the readings
+    that won, by meter, site and sector."""
     store = _fresh(kind, request, tmp_path)
     try:
         last: dict[tuple[str, int], Reading] = {}
@@ -604,10 +606,17 @@ def test_rollups_equal_raw_sums_over_late_and_duplicate_readings(
             store.write(readings)
         end = T0 + timedelta(days=5)
         start = T0 - timedelta(hours=9)  # JST midnight: the daily rollup's grid
-        for width, offset in ((H, timedelta(0)), (timedelta(days=1), timedelta(hours=-9))):
+        if kind == "influx":  # InfluxDB's rollups are the `greenpipe db rollup` job
+            from greenpipe.stores.influx_admin import rollup_daily, rollup_hourly
+
+            rollup_hourly(store, start, end + timedelta(days=1))  # type: ignore[arg-type]
+            rollup_daily(store, start, end + timedelta(days=1))  # type: ignore[arg-type]
+        for (width, offset), how in itertools.product(
+                ((H, timedelta(0)), (timedelta(days=1), timedelta(hours=-9))),
+                (store.read, store.read_rollup)):
             for group in ("meter", "site", "sector"):
-                frame = store.read(start, end + offset + timedelta(days=1), width,
-                                   group_by=group, offset=offset)
+                frame = how(start, end + offset + timedelta(days=1), width,
+                            group_by=group, offset=offset)
                 got = {(g, b.to_pydatetime()): (e, p, n) for g, b, e, p, n in zip(
                     frame[group], frame["bucket"], frame["energy_kwh"], frame["power_kw"],
                     frame["readings"], strict=True)}

@@ -46,6 +46,8 @@ from greenpipe.stores.base import (
     ResultRecordsMixin,
     StoreStats,
     check_read_args,
+    check_whole_hours,
+    day_offset_of,
     empty_production_frame,
     empty_read_frame,
     production_frame,
@@ -164,12 +166,12 @@ class SqliteStore(ResultRecordsMixin):
         """Open (creating if needed) the database at ``path``.
 
         ``day_offset`` aligns the daily rollup (default: from the catalog's site zones,
-        ``sqlite_rollup.day_offset_of``; -9 h for a JST city).
+        ``base.day_offset_of``; -9 h for a JST city).
         """
         self.path = Path(path)
         self.catalog = catalog or Catalog()
         if day_offset is None and self.catalog.sites:
-            day_offset = rollup.day_offset_of(s.timezone for s in self.catalog.sites.values())
+            day_offset = day_offset_of(s.timezone for s in self.catalog.sites.values())
         # None: no sites to tell the zone (a bare ``store stats``); keep what the file has.
         self._wanted_offset_ms = None if day_offset is None else round(
             day_offset.total_seconds() * 1000)
@@ -369,6 +371,24 @@ class SqliteStore(ResultRecordsMixin):
             frame[c] = frame[c].astype("float64")
         frame["readings"] = frame["readings"].astype("int64")
         return frame
+
+    def read_rollup(
+        self,
+        start: datetime,
+        end: datetime,
+        bucket: timedelta,
+        *,
+        group_by: GroupBy | str = GroupBy.METER,
+        meters: Sequence[str] | None = None,
+        sites: Sequence[str] | None = None,
+        sectors: Sequence[str] | None = None,
+        offset: timedelta = timedelta(0),
+    ) -> pd.DataFrame:
+        """Like ``read`` for whole-hour buckets: SQLite's rollups are always current, so
+        ``read`` already answers from them (see ``sqlite_rollup``)."""
+        check_whole_hours(bucket, offset)
+        return self.read(start, end, bucket, group_by=group_by, meters=meters, sites=sites,
+                         sectors=sectors, offset=offset)
 
     def latest(self) -> dict[str, Reading]:
         """Return the newest reading of every meter."""

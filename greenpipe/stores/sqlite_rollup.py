@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
@@ -55,25 +53,6 @@ SCHEMA = _table_sql("rollup_1h") + _table_sql("rollup_1d")
 
 _AGG = ("SUM(energy_kwh), COUNT(energy_kwh), TOTAL(power_kw), COUNT(power_kw), "
         "TOTAL(temp_air_c), COUNT(temp_air_c), COUNT(*)")
-
-
-def day_offset_of(zones: Iterable[str]) -> timedelta:
-    """The daily-rollup offset for sites in ``zones``: minus their one fixed UTC offset.
-
-    A zone with daylight saving time (or sites in zones with different offsets) gets UTC
-    days (offset 0), because a fixed-width day cannot follow them; reads aligned to other
-    days then use the hourly rollup.
-    """
-    offsets = set()
-    for name in set(zones):
-        zone = ZoneInfo(name)
-        for month in (1, 7):
-            off = datetime(2025, month, 1, tzinfo=UTC).astimezone(zone).utcoffset()
-            offsets.add(off or timedelta(0))
-    if len(offsets) != 1:
-        return timedelta(0)
-    (off,) = offsets
-    return -off if off % timedelta(hours=1) == timedelta(0) else timedelta(0)
 
 
 def _floor(ts_ms: int, width_ms: int, offset_ms: int) -> int:

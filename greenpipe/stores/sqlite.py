@@ -391,11 +391,12 @@ class SqliteStore(ResultRecordsMixin):
                          sectors=sectors, offset=offset)
 
     def latest(self) -> dict[str, Reading]:
-        """Return the newest reading of every meter."""
+        """Return the newest reading of every meter (one primary-key seek per meter)."""
         rows = self._query(
             "SELECT r.meter_id, r.site_id, r.ts_ms, r.energy_kwh, r.register_kwh, r.power_kw, "
-            "r.temp_air_c, r.quality FROM readings r JOIN (SELECT meter_id, MAX(ts_ms) AS m "
-            "FROM readings GROUP BY meter_id) l ON r.meter_id = l.meter_id AND r.ts_ms = l.m"
+            "r.temp_air_c, r.quality FROM (SELECT DISTINCT meter_id FROM rollup_1d) l "
+            "JOIN readings r ON r.meter_id = l.meter_id AND r.ts_ms = "
+            "(SELECT MAX(ts_ms) FROM readings x WHERE x.meter_id = l.meter_id)"
         )
         out: dict[str, Reading] = {}
         for meter_id, site_id, ts_ms, energy, register, power, temp, quality in rows:
@@ -413,9 +414,13 @@ class SqliteStore(ResultRecordsMixin):
 
     def stats(self) -> StoreStats:
         """Return per-meter counts, time span and energy, and the dead-letter count."""
+        # Counts and energy from the daily rollup, first and last instants by primary-key
+        # seeks: no scan of the readings, however many there are.
         rows = self._query(
-            "SELECT meter_id, MIN(site_id), COUNT(*), MIN(ts_ms), MAX(ts_ms), "
-            "TOTAL(energy_kwh) FROM readings GROUP BY meter_id ORDER BY meter_id"
+            "SELECT meter_id, MIN(site_id), SUM(n), "
+            "(SELECT MIN(ts_ms) FROM readings r WHERE r.meter_id = d.meter_id), "
+            "(SELECT MAX(ts_ms) FROM readings r WHERE r.meter_id = d.meter_id), "
+            "TOTAL(energy_sum) FROM rollup_1d d GROUP BY meter_id ORDER BY meter_id"
         )
         meters = tuple(
             MeterStats(

@@ -267,8 +267,29 @@ def meter_days(ctx: Ctx, start: datetime, end: datetime, *,
     ``avoided_co2_kg`` (PV only: generation × the grid electricity factor). Weather meters
     are left out: they carry no energy. Cached like the read it is built from.
     """
-    return _meter_days(ctx.config_path, ctx.store_url, start, end,
-                       None if sites is None else tuple(sites)).copy()
+    return _concat([_meter_days(ctx.config_path, ctx.store_url, a, b,
+                                None if sites is None else tuple(sites))
+                    for a, b in _closed_days_and_today(ctx, start, end)])
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate cached frames into a new one (empty parts left out: dtypes stay)."""
+    return pd.concat([f for f in frames if not f.empty] or frames[:1], ignore_index=True)
+
+
+def _closed_days_and_today(ctx: Ctx, start: datetime, end: datetime
+                           ) -> list[tuple[datetime, datetime]]:
+    """Split ``(start, end]`` at the local midnight before ``end``.
+
+    The closed days keep one cache key all day (refreshed by the hourly backstop TTL, which
+    picks up late readings), so each TTL tick re-reads only today's rows.
+    """
+    zone = ZoneInfo(ctx.tz)
+    local_end = end.astimezone(zone)
+    midnight = datetime.combine(local_end.date(), datetime.min.time(), zone).astimezone(UTC)
+    if start < midnight < end:
+        return [(start, midnight), (midnight, end)]
+    return [(start, end)]
 
 
 @st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=256)
@@ -300,7 +321,8 @@ def site_kind_days(ctx: Ctx, start: datetime, end: datetime) -> pd.DataFrame:
     while the store returns sites × kinds × days rows instead of meters × days: one
     ``group_by=site`` read per energy kind, answered from the daily rollups.
     """
-    return _site_kind_days(ctx.config_path, ctx.store_url, start, end).copy()
+    return _concat([_site_kind_days(ctx.config_path, ctx.store_url, a, b)
+                    for a, b in _closed_days_and_today(ctx, start, end)])
 
 
 @st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=64)

@@ -102,3 +102,18 @@ def test_site_kind_days_sum_to_the_meter_days(tmp_path: Path,
     finally:
         st.cache_data.clear()
         st.cache_resource.clear()
+
+
+def test_closed_days_and_today_split_at_local_midnight() -> None:
+    """FY-to-date splits at the JST midnight before as_of: the closed days keep one cache
+    key all day, only today's part changes with the clock."""
+    ctx = _ctx(datetime(2025, 10, 1, 3, 0, tzinfo=UTC))  # 12:00 JST
+    start = datetime(2025, 3, 31, 15, 0, tzinfo=UTC)
+    midnight = datetime(2025, 9, 30, 15, 0, tzinfo=UTC)  # 1 Oct 00:00 JST
+    assert data._closed_days_and_today(ctx, start, ctx.as_of) == [
+        (start, midnight), (midnight, ctx.as_of)]
+    later = replace(ctx, as_of=datetime(2025, 10, 1, 9, 0, tzinfo=UTC))
+    assert data._closed_days_and_today(later, start, later.as_of)[0] == (start, midnight)
+    # A range that ends on midnight, or starts today, is not split.
+    assert data._closed_days_and_today(ctx, start, midnight) == [(start, midnight)]
+    assert data._closed_days_and_today(ctx, midnight, ctx.as_of) == [(midnight, ctx.as_of)]

@@ -302,7 +302,12 @@ def _meter_days(config_path: str, store_url: str, start: datetime, end: datetime
                   sites, None, int(offset.total_seconds()))
     frame = annotate(frame, cfg.meters_by_id(), cfg.sites_by_id())
     frame = frame[frame["kind"].isin(ENERGY_KINDS)].reset_index(drop=True)
-    frame["day"] = frame["bucket"].dt.tz_convert(zone).dt.date
+    return _with_day_and_co2(frame, cfg, config_path)
+
+
+def _with_day_and_co2(frame: pd.DataFrame, cfg: Config, config_path: str) -> pd.DataFrame:
+    """Add ``day`` (local date), ``co2_kg`` and ``avoided_co2_kg`` to a daily frame."""
+    frame["day"] = frame["bucket"].dt.tz_convert(ZoneInfo(cfg.city.timezone)).dt.date
     table = _factors(config_path, os.environ.get("GREENPIPE_STORE_URL", ""))
     basis = cfg.forecasting.emission_basis
     frame["co2_kg"] = co2_kg(frame, table=table, tz=cfg.city.timezone, basis=basis)
@@ -346,14 +351,7 @@ def _site_kind_days(config_path: str, store_url: str, start: datetime, end: date
     frame["grid_region"] = [sites[s].grid_region if s in sites else "japan"
                             for s in frame["site"]]
     frame["bucket"] = pd.to_datetime(frame["bucket"], utc=True)
-    frame["day"] = frame["bucket"].dt.tz_convert(zone).dt.date
-    table = _factors(config_path, os.environ.get("GREENPIPE_STORE_URL", ""))
-    basis = cfg.forecasting.emission_basis
-    frame["co2_kg"] = co2_kg(frame, table=table, tz=cfg.city.timezone, basis=basis)
-    grid = co2_kg(frame.assign(kind="electricity"), table=table, tz=cfg.city.timezone,
-                  basis=basis)
-    frame["avoided_co2_kg"] = grid.where(frame["kind"] == "pv", 0.0)
-    return frame
+    return _with_day_and_co2(frame, cfg, config_path)
 
 
 def meter_health(ctx: Ctx, window: timedelta = timedelta(days=7)) -> pd.DataFrame:

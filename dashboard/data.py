@@ -318,38 +318,61 @@ def _with_day_and_co2(frame: pd.DataFrame, cfg: Config, config_path: str) -> pd.
     return frame
 
 
-def site_kind_days(ctx: Ctx, start: datetime, end: datetime) -> pd.DataFrame:
-    """Local-day energy and CO2 per site and meter kind over ``(start, end]`` (the overview).
+def sector_days(ctx: Ctx, start: datetime, end: datetime) -> pd.DataFrame:
+    """Local-day energy and CO2 per sector, meter kind and grid region over ``(start, end]``.
 
-    The same columns as ``meter_days`` without ``meter``: a site's meters of one kind share
-    the emission factor (site region, kind, fiscal year), so this grain keeps CO2 exact
-    while the store returns sites × kinds × days rows instead of meters × days: one
-    ``group_by=site`` read per energy kind, answered from the daily rollups.
+    What the overview's daily series need, at a grain that does not grow with meters:
+    meters of one kind in one grid region share the emission factor, so CO2 stays exact.
+    Columns: ``sector``, ``kind``, ``grid_region``, ``bucket``, ``day`` (local date),
+    ``energy_kwh``, ``readings``, ``co2_kg`` and ``avoided_co2_kg`` (PV only). Answered
+    from the daily rollups, one ``group_by=sector`` read per (kind, region).
     """
-    return _concat([_site_kind_days(ctx.config_path, ctx.store_url, a, b)
+    return _concat([_by_kind_region(ctx.config_path, ctx.store_url, a, b, GroupBy.SECTOR.value,
+                                    False)
                     for a, b in _closed_days_and_today(ctx, start, end)])
 
 
-@st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=64)
-def _site_kind_days(config_path: str, store_url: str, start: datetime, end: datetime
-                    ) -> pd.DataFrame:
+def site_totals(ctx: Ctx, start: datetime, end: datetime) -> pd.DataFrame:
+    """Energy and CO2 per site and meter kind summed over ``(start, end]`` (one fiscal year).
+
+    The same columns as ``sector_days`` with ``site`` and ``sector`` for the group, one row
+    per site and kind (per part: closed days, today), for rankings such as top emitters.
+    """
+    return _concat([_by_kind_region(ctx.config_path, ctx.store_url, a, b, GroupBy.SITE.value,
+                                    True)
+                    for a, b in _closed_days_and_today(ctx, start, end)])
+
+
+@st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=128)
+def _by_kind_region(config_path: str, store_url: str, start: datetime, end: datetime,
+                    group: str, whole_range: bool) -> pd.DataFrame:
+    """One store read per (meter kind, grid region), grouped by ``group``; daily buckets,
+    or one bucket spanning ``(start, end]`` with ``whole_range``."""
     cfg = _config(config_path, os.environ.get("GREENPIPE_STORE_URL", ""))
     zone = ZoneInfo(cfg.city.timezone)
-    offset = int((-(end.astimezone(zone).utcoffset() or timedelta(0))).total_seconds())
-    parts = []
-    for kind in ENERGY_KINDS:
-        ids = tuple(m.id for m in cfg.meters if m.kind.value == kind)
-        if ids:
-            part = _read(config_path, store_url, start, end, 86400, GroupBy.SITE.value, ids,
-                         None, None, offset)
-            parts.append(part.assign(kind=kind))
-    columns = ["site", "bucket", "energy_kwh", "readings", "kind"]
-    frame = (pd.concat([p[columns] for p in parts], ignore_index=True) if parts
-             else pd.DataFrame({c: [] for c in columns}))
     sites = cfg.sites_by_id()
-    frame["sector"] = [sites[s].sector.value if s in sites else "unknown" for s in frame["site"]]
-    frame["grid_region"] = [sites[s].grid_region if s in sites else "japan"
-                            for s in frame["site"]]
+    if whole_range:
+        bucket_s = max(1, int((end - start).total_seconds()))
+        offset_s = int(start.timestamp()) % bucket_s
+    else:
+        bucket_s = 86400
+        offset_s = int((-(end.astimezone(zone).utcoffset() or timedelta(0))).total_seconds())
+    groups: dict[tuple[str, str], list[str]] = {}
+    for m in cfg.meters:
+        if m.kind.value in ENERGY_KINDS:
+            region = sites[m.site].grid_region if m.site in sites else "japan"
+            groups.setdefault((m.kind.value, region), []).append(m.id)
+    parts = []
+    for (kind, region), ids in sorted(groups.items()):
+        part = _read(config_path, store_url, start, end, bucket_s, group, tuple(ids), None,
+                     None, offset_s)
+        parts.append(part[[group, "bucket", "energy_kwh", "readings"]]
+                     .assign(kind=kind, grid_region=region))
+    frame = _concat(parts) if parts else pd.DataFrame(
+        {c: [] for c in (group, "bucket", "energy_kwh", "readings", "kind", "grid_region")})
+    if group == GroupBy.SITE.value:
+        sector = {k: v.sector.value for k, v in sites.items()}
+        frame["sector"] = frame["site"].map(sector).fillna("unknown")
     frame["bucket"] = pd.to_datetime(frame["bucket"], utc=True)
     return _with_day_and_co2(frame, cfg, config_path)
 

@@ -209,7 +209,7 @@ class Progress:
 
 def progress(now: pd.DataFrame, before: pd.DataFrame | None, budget_t: float | None
              ) -> Progress:
-    """Sum ``data.site_kind_days`` (or ``meter_days``) frames into headlines.
+    """Sum ``data.sector_days`` (or ``meter_days``) frames into headlines.
 
     ``now`` is this FY to date, ``before`` last FY's same span.
     """

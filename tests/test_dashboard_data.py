@@ -68,11 +68,11 @@ def test_dashboard_config_rejects_non_positive_times(key: str) -> None:
     assert getattr(config_from_dict({"dashboard": {key: 5}}, env={}).dashboard, key) == 5
 
 
-def test_site_kind_days_sum_to_the_meter_days(tmp_path: Path,
+def test_sector_days_and_site_totals_keep_every_total_of_the_meter_days(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """The overview's site × kind × day grain keeps every total of the per-meter days:
-    energy and CO2 per day, per sector, per site and per kind (the seed's hand values are
-    checked page-side in tests/test_dashboard_app.py)."""
+    """The overview's sector × kind × region × day series and its per-site FY totals keep
+    every total of the per-meter days: energy and CO2 per day, sector, kind and site (the
+    seed's hand values are checked page-side in tests/test_dashboard_app.py)."""
     cfg_path = write_config(tmp_path)
     # A second electricity meter at factory-1, so sites × kinds has fewer rows than meters.
     with cfg_path.open("a", encoding="utf-8") as f:
@@ -91,14 +91,18 @@ def test_site_kind_days_sum_to_the_meter_days(tmp_path: Path,
         ctx = replace(ctx, as_of=AS_OF.astimezone(UTC))
         start, end = data.fiscal_ytd(ctx)
         per_meter = data.meter_days(ctx, start, end)
-        per_site = data.site_kind_days(ctx, start, end)
-        assert len(per_site) < len(per_meter)
+        per_sector = data.sector_days(ctx, start, end)
+        per_site = data.site_totals(ctx, start, end)
+        assert len(per_sector) < len(per_meter)
         assert per_meter["energy_kwh"].sum() > 0
-        for keys in (["day"], ["sector"], ["site"], ["kind"], ["site", "kind", "day"]):
-            for col in ("energy_kwh", "co2_kg", "avoided_co2_kg", "readings"):
-                want = per_meter.groupby(keys)[col].sum().sort_index()
-                got = per_site.groupby(keys)[col].sum().sort_index()
-                pd.testing.assert_series_equal(got, want, check_dtype=False, rtol=1e-12)
+        for frame, groupings in ((per_sector, (["day"], ["sector"], ["kind"],
+                                               ["sector", "kind", "day"])),
+                                 (per_site, (["site"], ["sector"], ["site", "kind"]))):
+            for keys in groupings:
+                for col in ("energy_kwh", "co2_kg", "avoided_co2_kg", "readings"):
+                    want = per_meter.groupby(keys)[col].sum().sort_index()
+                    got = frame.groupby(keys)[col].sum().sort_index()
+                    pd.testing.assert_series_equal(got, want, check_dtype=False, rtol=1e-12)
     finally:
         st.cache_data.clear()
         st.cache_resource.clear()

@@ -46,6 +46,8 @@ CREATE TABLE IF NOT EXISTS {name} (
     PRIMARY KEY (meter_id, b_ms, site_id, sector)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS {name}_b ON {name} (b_ms);
+CREATE INDEX IF NOT EXISTS {name}_site ON {name} (site_id, b_ms);
+CREATE INDEX IF NOT EXISTS {name}_sector ON {name} (sector, b_ms);
 """
 
 

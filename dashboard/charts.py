@@ -74,18 +74,49 @@ def _layout(fig: go.Figure, x_title: str, y_title: str, height: int = 340,
     return fig
 
 
+CHART_WIDTH_PX = 1000
+"""Widest a chart is drawn on the wall screen (a full-width column at 1080p). [px]"""
+
+
+def fit_width(part: pd.DataFrame, x: str, y: str, width_px: int = CHART_WIDTH_PX
+              ) -> pd.DataFrame:
+    """Downsample one series to about ``width_px`` points, keeping its peaks and dips.
+
+    Uses tsdownsample's MinMaxLTTB (min/max preselection, then Largest-Triangle-Three-
+    Buckets), NaN-aware so gaps stay gaps. Rows come back in ``x`` order; a series within
+    the width is returned as it is. More points than pixels only cost transfer and
+    browser time: they cannot be seen.
+    """
+    if len(part) <= width_px:
+        return part
+    from tsdownsample import NaNMinMaxLTTBDownsampler
+
+    part = part.sort_values(x, kind="stable")  # the algorithm needs x in order
+    xs = part[x]
+    if isinstance(xs.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(xs):
+        xv = xs.to_numpy(dtype="datetime64[ns]").astype("int64")
+    else:
+        xv = pd.to_numeric(xs).to_numpy(dtype="float64")
+    yv = pd.to_numeric(part[y]).to_numpy(dtype="float64")
+    keep = NaNMinMaxLTTBDownsampler().downsample(xv, yv, n_out=width_px - width_px % 2)
+    return part.iloc[keep]
+
+
 def lines(frame: pd.DataFrame, x: str, y: str, group: str, *, x_title: str, y_title: str,
           colours: Mapping[str, str], labels: Mapping[str, str] | None = None,
           x_format: str | None = None, dashes: Mapping[str, str] | None = None,
           widths: Mapping[str, float] | None = None,
-          x_range: Sequence[object] | None = None) -> go.Figure:
+          x_range: Sequence[object] | None = None,
+          width_px: int = CHART_WIDTH_PX) -> go.Figure:
     """One line per group (e.g. power per meter over the last 24 h), in frame order.
 
     Sparse series get markers too, so a single reading is visible; ``x_range`` pins the
-    axis (e.g. to the whole 24 h window, so missing hours show as missing).
+    axis (e.g. to the whole 24 h window, so missing hours show as missing). Each series is
+    downsampled to ``width_px`` points (``fit_width``) before it is sent to the browser.
     """
     fig = go.Figure()
-    for name, part in frame.groupby(group, sort=False):
+    for name, whole in frame.groupby(group, sort=False):
+        part = fit_width(whole, x, y, width_px)
         key = str(name)
         fig.add_trace(go.Scatter(
             x=part[x], y=part[y], mode="lines+markers" if len(part) < _SPARSE else "lines",

@@ -267,8 +267,29 @@ def meter_days(ctx: Ctx, start: datetime, end: datetime, *,
     ``avoided_co2_kg`` (PV only: generation × the grid electricity factor). Weather meters
     are left out: they carry no energy. Cached like the read it is built from.
     """
-    return _meter_days(ctx.config_path, ctx.store_url, start, end,
-                       None if sites is None else tuple(sites)).copy()
+    return _concat([_meter_days(ctx.config_path, ctx.store_url, a, b,
+                                None if sites is None else tuple(sites))
+                    for a, b in _closed_days_and_today(ctx, start, end)])
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate cached frames into a new one (empty parts left out: dtypes stay)."""
+    return pd.concat([f for f in frames if not f.empty] or frames[:1], ignore_index=True)
+
+
+def _closed_days_and_today(ctx: Ctx, start: datetime, end: datetime
+                           ) -> list[tuple[datetime, datetime]]:
+    """Split ``(start, end]`` at the local midnight before ``end``.
+
+    The closed days keep one cache key all day (refreshed by the hourly backstop TTL, which
+    picks up late readings), so each TTL tick re-reads only today's rows.
+    """
+    zone = ZoneInfo(ctx.tz)
+    local_end = end.astimezone(zone)
+    midnight = datetime.combine(local_end.date(), datetime.min.time(), zone).astimezone(UTC)
+    if start < midnight < end:
+        return [(start, midnight), (midnight, end)]
+    return [(start, end)]
 
 
 @st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=256)
@@ -281,7 +302,12 @@ def _meter_days(config_path: str, store_url: str, start: datetime, end: datetime
                   sites, None, int(offset.total_seconds()))
     frame = annotate(frame, cfg.meters_by_id(), cfg.sites_by_id())
     frame = frame[frame["kind"].isin(ENERGY_KINDS)].reset_index(drop=True)
-    frame["day"] = frame["bucket"].dt.tz_convert(zone).dt.date
+    return _with_day_and_co2(frame, cfg, config_path)
+
+
+def _with_day_and_co2(frame: pd.DataFrame, cfg: Config, config_path: str) -> pd.DataFrame:
+    """Add ``day`` (local date), ``co2_kg`` and ``avoided_co2_kg`` to a daily frame."""
+    frame["day"] = frame["bucket"].dt.tz_convert(ZoneInfo(cfg.city.timezone)).dt.date
     table = _factors(config_path, os.environ.get("GREENPIPE_STORE_URL", ""))
     basis = cfg.forecasting.emission_basis
     frame["co2_kg"] = co2_kg(frame, table=table, tz=cfg.city.timezone, basis=basis)
@@ -290,6 +316,65 @@ def _meter_days(config_path: str, store_url: str, start: datetime, end: datetime
                   basis=basis)
     frame["avoided_co2_kg"] = grid.where(frame["kind"] == "pv", 0.0)
     return frame
+
+
+def sector_days(ctx: Ctx, start: datetime, end: datetime) -> pd.DataFrame:
+    """Local-day energy and CO2 per sector, meter kind and grid region over ``(start, end]``.
+
+    What the overview's daily series need, at a grain that does not grow with meters:
+    meters of one kind in one grid region share the emission factor, so CO2 stays exact.
+    Columns: ``sector``, ``kind``, ``grid_region``, ``bucket``, ``day`` (local date),
+    ``energy_kwh``, ``readings``, ``co2_kg`` and ``avoided_co2_kg`` (PV only). Answered
+    from the daily rollups, one ``group_by=sector`` read per (kind, region).
+    """
+    return _concat([_by_kind_region(ctx.config_path, ctx.store_url, a, b, GroupBy.SECTOR.value,
+                                    False)
+                    for a, b in _closed_days_and_today(ctx, start, end)])
+
+
+def site_totals(ctx: Ctx, start: datetime, end: datetime) -> pd.DataFrame:
+    """Energy and CO2 per site and meter kind summed over ``(start, end]`` (one fiscal year).
+
+    The same columns as ``sector_days`` with ``site`` and ``sector`` for the group, one row
+    per site and kind (per part: closed days, today), for rankings such as top emitters.
+    """
+    return _concat([_by_kind_region(ctx.config_path, ctx.store_url, a, b, GroupBy.SITE.value,
+                                    True)
+                    for a, b in _closed_days_and_today(ctx, start, end)])
+
+
+@st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=128)
+def _by_kind_region(config_path: str, store_url: str, start: datetime, end: datetime,
+                    group: str, whole_range: bool) -> pd.DataFrame:
+    """One store read per (meter kind, grid region), grouped by ``group``; daily buckets,
+    or one bucket spanning ``(start, end]`` with ``whole_range``."""
+    cfg = _config(config_path, os.environ.get("GREENPIPE_STORE_URL", ""))
+    zone = ZoneInfo(cfg.city.timezone)
+    sites = cfg.sites_by_id()
+    if whole_range:
+        bucket_s = max(1, int((end - start).total_seconds()))
+        offset_s = int(start.timestamp()) % bucket_s
+    else:
+        bucket_s = 86400
+        offset_s = int((-(end.astimezone(zone).utcoffset() or timedelta(0))).total_seconds())
+    groups: dict[tuple[str, str], list[str]] = {}
+    for m in cfg.meters:
+        if m.kind.value in ENERGY_KINDS:
+            region = sites[m.site].grid_region if m.site in sites else "japan"
+            groups.setdefault((m.kind.value, region), []).append(m.id)
+    parts = []
+    for (kind, region), ids in sorted(groups.items()):
+        part = _read(config_path, store_url, start, end, bucket_s, group, tuple(ids), None,
+                     None, offset_s)
+        parts.append(part[[group, "bucket", "energy_kwh", "readings"]]
+                     .assign(kind=kind, grid_region=region))
+    frame = _concat(parts) if parts else pd.DataFrame(
+        {c: [] for c in (group, "bucket", "energy_kwh", "readings", "kind", "grid_region")})
+    if group == GroupBy.SITE.value:
+        sector = {k: v.sector.value for k, v in sites.items()}
+        frame["sector"] = frame["site"].map(sector).fillna("unknown")
+    frame["bucket"] = pd.to_datetime(frame["bucket"], utc=True)
+    return _with_day_and_co2(frame, cfg, config_path)
 
 
 def meter_health(ctx: Ctx, window: timedelta = timedelta(days=7)) -> pd.DataFrame:

@@ -136,19 +136,26 @@ def local_series(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
 
 def annotate(frame: pd.DataFrame, meters: Mapping[str, Meter],
              sites: Mapping[str, object]) -> pd.DataFrame:
-    """Add ``site``, ``kind``, ``sector`` and ``grid_region`` columns to a per-meter frame."""
+    """Add ``site``, ``kind``, ``sector`` and ``grid_region`` columns to a per-meter frame.
+
+    Looks up each distinct meter once and maps the column (a year of 1,000 meters' days is
+    365,000 rows but 1,000 look-ups).
+    """
     def site_attr(meter_id: str, attr: str, default: str) -> str:
         m = meters.get(meter_id)
         s = sites.get(m.site) if m else None
         return str(getattr(s, attr)) if s is not None else default
 
     ids = frame["meter"].astype(str)
-    return frame.assign(
-        site=[meters[i].site if i in meters else "unknown" for i in ids],
-        kind=[meters[i].kind.value if i in meters else "unknown" for i in ids],
-        sector=[site_attr(i, "sector", "unknown") for i in ids],
-        grid_region=[site_attr(i, "grid_region", "japan") for i in ids],
-    )
+    distinct = ids.unique()
+    columns = {
+        "site": {i: meters[i].site if i in meters else "unknown" for i in distinct},
+        "kind": {i: meters[i].kind.value if i in meters else "unknown" for i in distinct},
+        "sector": {i: site_attr(i, "sector", "unknown") for i in distinct},
+        "grid_region": {i: site_attr(i, "grid_region", "japan") for i in distinct},
+    }
+    return frame.assign(**{name: ids.map(lookup).astype(object)
+                           for name, lookup in columns.items()})
 
 
 def straight_line_target_t(base_co2_t: float, base_fy: int, target_fy: int,
@@ -209,7 +216,10 @@ class Progress:
 
 def progress(now: pd.DataFrame, before: pd.DataFrame | None, budget_t: float | None
              ) -> Progress:
-    """Sum ``data.meter_days`` frames (this FY to date, last FY's same span) into headlines."""
+    """Sum ``data.sector_days`` (or ``meter_days``) frames into headlines.
+
+    ``now`` is this FY to date, ``before`` last FY's same span.
+    """
     use = now[now["kind"] != "pv"]
     pv = now[now["kind"] == "pv"]
     prev = None if before is None else before[before["kind"] != "pv"]["co2_kg"].sum() / 1000.0

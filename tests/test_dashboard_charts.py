@@ -74,3 +74,31 @@ def test_short_daily_axes_tick_once_a_day_and_sparse_lines_get_markers() -> None
     assert fig.layout.xaxis.dtick is None
     assert charts.lines(long, "day", "e", "m", x_title="", y_title="",
                         colours={}).data[0].mode == "lines"
+
+
+def test_long_series_are_downsampled_to_the_chart_width_keeping_extremes() -> None:
+    """A year of 30-minute power (17,520 points) reaches the browser as ~1,000 points per
+    line, with the year's peak and trough and its first and last point still drawn; a short
+    series is drawn whole."""
+    import numpy as np
+
+    n = 17_520
+    ts = pd.date_range("2025-04-01", periods=n, freq="30min", tz="UTC")
+    power = np.sin(np.arange(n) / 48.0 * 2 * np.pi) * 100.0 + 200.0
+    power[5000] = 999.0  # a one-slot spike
+    power[9000] = -50.0  # a one-slot dip
+    power[12000:12100] = np.nan  # an outage stays a gap
+    frame = pd.DataFrame({"ts": ts, "power_kw": power, "meter": "m1"})
+    short = pd.DataFrame({"ts": ts[:100], "power_kw": power[:100], "meter": "m2"})
+    fig = charts.lines(pd.concat([frame, short]), "ts", "power_kw", "meter", x_title="t",
+                       y_title="kW", colours={})
+    long_trace, short_trace = fig.data
+    assert len(long_trace.y) == charts.CHART_WIDTH_PX
+    assert len(short_trace.y) == 100
+    ys = np.asarray(long_trace.y, dtype=float)
+    assert np.nanmax(ys) == 999.0 and np.nanmin(ys) == -50.0
+    kept = charts.fit_width(frame, "ts", "power_kw", 200)
+    assert len(kept) == 200 and kept.index.is_monotonic_increasing
+    assert kept.index[0] == 0 and kept.index[-1] == n - 1
+    assert kept["power_kw"].isna().any()  # the outage is still drawn as a gap
+    assert_allclose(kept["power_kw"].to_numpy(), power[kept.index.to_numpy()])

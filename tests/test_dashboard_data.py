@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pandas as pd
 import pytest
+import streamlit as st
 
 from dashboard import data
-from greenpipe.config import config_from_dict
+from greenpipe.config import config_from_dict, load_config
 from greenpipe.errors import ConfigError
-from tests.dashboard_seed import SEED_FORECASTS
+from greenpipe.model import Reading
+from greenpipe.stores import Catalog
+from greenpipe.stores.sqlite import SqliteStore
+from tests.dashboard_seed import AS_OF, SEED_FORECASTS, seed_store, write_config
 
 
 def _ctx(as_of: datetime) -> data.Ctx:
@@ -60,3 +66,58 @@ def test_dashboard_config_rejects_non_positive_times(key: str) -> None:
     with pytest.raises(ConfigError, match=f"dashboard.{key}"):
         config_from_dict({"dashboard": {key: 0}}, env={})
     assert getattr(config_from_dict({"dashboard": {key: 5}}, env={}).dashboard, key) == 5
+
+
+def test_sector_days_and_site_totals_keep_every_total_of_the_meter_days(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The overview's sector × kind × region × day series and its per-site FY totals keep
+    every total of the per-meter days: energy and CO2 per day, sector, kind and site (the
+    seed's hand values are checked page-side in tests/test_dashboard_app.py)."""
+    cfg_path = write_config(tmp_path)
+    # A second electricity meter at factory-1, so sites × kinds has fewer rows than meters.
+    with cfg_path.open("a", encoding="utf-8") as f:
+        f.write('\n[[meters]]\nid = "f1-sub"\nsite = "factory-1"\nkind = "electricity"\n')
+    seed_store(cfg_path)
+    cfg = load_config(cfg_path, env={})
+    extra = SqliteStore(cfg.store.url.removeprefix("sqlite://"),
+                        Catalog.of(cfg.meters, cfg.sites))
+    extra.write([Reading("f1-sub", "factory-1", datetime(2025, 9, 30, 2, 0, tzinfo=UTC),
+                         energy_kwh=7_000.0)])
+    extra.close()
+    monkeypatch.setenv("GREENPIPE_CONFIG", str(cfg_path))
+    monkeypatch.delenv("GREENPIPE_STORE_URL", raising=False)
+    try:
+        ctx = data.context()
+        ctx = replace(ctx, as_of=AS_OF.astimezone(UTC))
+        start, end = data.fiscal_ytd(ctx)
+        per_meter = data.meter_days(ctx, start, end)
+        per_sector = data.sector_days(ctx, start, end)
+        per_site = data.site_totals(ctx, start, end)
+        assert len(per_sector) < len(per_meter)
+        assert per_meter["energy_kwh"].sum() > 0
+        for frame, groupings in ((per_sector, (["day"], ["sector"], ["kind"],
+                                               ["sector", "kind", "day"])),
+                                 (per_site, (["site"], ["sector"], ["site", "kind"]))):
+            for keys in groupings:
+                for col in ("energy_kwh", "co2_kg", "avoided_co2_kg", "readings"):
+                    want = per_meter.groupby(keys)[col].sum().sort_index()
+                    got = frame.groupby(keys)[col].sum().sort_index()
+                    pd.testing.assert_series_equal(got, want, check_dtype=False, rtol=1e-12)
+    finally:
+        st.cache_data.clear()
+        st.cache_resource.clear()
+
+
+def test_closed_days_and_today_split_at_local_midnight() -> None:
+    """FY-to-date splits at the JST midnight before as_of: the closed days keep one cache
+    key all day, only today's part changes with the clock."""
+    ctx = _ctx(datetime(2025, 10, 1, 3, 0, tzinfo=UTC))  # 12:00 JST
+    start = datetime(2025, 3, 31, 15, 0, tzinfo=UTC)
+    midnight = datetime(2025, 9, 30, 15, 0, tzinfo=UTC)  # 1 Oct 00:00 JST
+    assert data._closed_days_and_today(ctx, start, ctx.as_of) == [
+        (start, midnight), (midnight, ctx.as_of)]
+    later = replace(ctx, as_of=datetime(2025, 10, 1, 9, 0, tzinfo=UTC))
+    assert data._closed_days_and_today(later, start, later.as_of)[0] == (start, midnight)
+    # A range that ends on midnight, or starts today, is not split.
+    assert data._closed_days_and_today(ctx, start, midnight) == [(start, midnight)]
+    assert data._closed_days_and_today(ctx, midnight, ctx.as_of) == [(midnight, ctx.as_of)]

@@ -7,6 +7,7 @@ exactly the same results (read semantics: range ``start < ts <= end``, buckets
 
 from __future__ import annotations
 
+import itertools
 import math
 import uuid
 from collections.abc import Iterator
@@ -16,6 +17,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from greenpipe.model import DeadLetter, Meter, MeterKind, Reading, Sector, Site
 from greenpipe.stores import Catalog, GroupBy, Store
@@ -538,3 +541,135 @@ def test_production_is_stored_apart_from_energy(store: Store) -> None:
     assert store.read_production(T0, T0 + 4 * H, H, meters=[]).empty
     # Production never shows up as energy.
     assert store.read(T0, T0 + 4 * H, H).empty
+
+
+# ---------------------------------------------------------------- rollups equal raw sums
+
+_METERS = (("p-main", "plant", "industry"), ("p-gas", "plant", "industry"),
+           ("o-main", "office", "commercial"))
+
+
+def _fresh(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    if kind == "sqlite":
+        return SqliteStore(tmp_path / f"rollup-{uuid.uuid4().hex[:8]}.db", CATALOG)
+    from greenpipe.stores.influx import InfluxStore
+    from greenpipe.stores.influx_admin import init
+
+    server = request.getfixturevalue("influxdb")
+    influx = InfluxStore(server.store_url(f"rollup_{uuid.uuid4().hex[:12]}"), CATALOG)
+    init(influx)
+    return influx
+
+
+def _expected(last: dict[tuple[str, int], Reading], group: str, width: timedelta,
+              offset: timedelta) -> dict[tuple[str, datetime], tuple[float, float, int]]:
+    """Hand aggregation of the readings that won (energy sum, power mean, count)."""
+    col = {"meter": 0, "site": 1, "sector": 2}[group]
+    info = {m: (m, s, sec) for m, s, sec in _METERS}
+    acc: dict[tuple[str, datetime], list[Reading]] = {}
+    for (meter, _), r in last.items():
+        n = (r.ts - timedelta(microseconds=1) - offset - datetime(1970, 1, 1, tzinfo=UTC)) // width
+        b = datetime(1970, 1, 1, tzinfo=UTC) + n * width + offset
+        acc.setdefault((info[meter][col], b), []).append(r)
+    return {k: (sum(x.energy_kwh or 0.0 for x in v),
+                sum(x.power_kw or 0.0 for x in v) / len(v), len(v)) for k, v in acc.items()}
+
+
+_reading_st = st.tuples(st.sampled_from(range(len(_METERS))),
+                        st.integers(min_value=1, max_value=4 * 48),  # 30-min steps, 4 days
+                        st.floats(min_value=0.0, max_value=100.0, allow_nan=False),
+                        st.floats(min_value=0.0, max_value=500.0, allow_nan=False))
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "influx"])
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(st.lists(_reading_st, min_size=1, max_size=25), min_size=1,
+                        max_size=4))
+def test_rollups_equal_raw_sums_over_late_and_duplicate_readings(
+        kind: str, batches: list[list[tuple[int, int, float, float]]],
+        request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Batches arrive out of order and repeat (meter, ts) with new values (corrections):
+    hourly and JST-daily reads and rollup reads (SQLite: kept in the write transaction;
+    InfluxDB: energy_1h/energy_1d after `db rollup`) equal the hand sums of the readings
+    that won, by meter, site and sector."""
+    store = _fresh(kind, request, tmp_path)
+    try:
+        last: dict[tuple[str, int], Reading] = {}
+        for batch in batches:
+            readings = []
+            for i, step, energy, power in batch:
+                meter, site, _ = _METERS[i]
+                r = _r(meter, site, T0 + step * M30, energy_kwh=energy, power_kw=power)
+                readings.append(r)
+                last[(meter, step)] = r
+            store.write(readings)
+        end = T0 + timedelta(days=5)
+        start = T0 - timedelta(hours=9)  # JST midnight: the daily rollup's grid
+        if kind == "influx":  # InfluxDB's rollups are the `greenpipe db rollup` job
+            from greenpipe.stores.influx_admin import rollup_daily, rollup_hourly
+
+            rollup_hourly(store, start, end + timedelta(days=1))  # type: ignore[arg-type]
+            rollup_daily(store, start, end + timedelta(days=1))  # type: ignore[arg-type]
+        for (width, offset), how in itertools.product(
+                ((H, timedelta(0)), (timedelta(days=1), timedelta(hours=-9))),
+                (store.read, store.read_rollup)):
+            for group in ("meter", "site", "sector"):
+                frame = how(start, end + offset + timedelta(days=1), width,
+                            group_by=group, offset=offset)
+                got = {(g, b.to_pydatetime()): (e, p, n) for g, b, e, p, n in zip(
+                    frame[group], frame["bucket"], frame["energy_kwh"], frame["power_kw"],
+                    frame["readings"], strict=True)}
+                want = _expected(last, group, width, offset)
+                assert sorted(got) == sorted(want), (width, group)
+                for key, (e, p, n) in want.items():
+                    assert got[key][2] == n
+                    assert got[key][0] == pytest.approx(e, rel=1e-9, abs=1e-9)
+                    assert got[key][1] == pytest.approx(p, rel=1e-9, abs=1e-9)
+    finally:
+        store.close()
+
+
+def test_sqlite_reads_aligned_ranges_from_the_rollups(tmp_path: Path) -> None:
+    """The SQLite store answers hour- and JST-day-aligned reads from the rollup tables
+    (read with the raw rows deleted, to show where the answer comes from)."""
+    from greenpipe.stores import sqlite_rollup
+
+    s = SqliteStore(tmp_path / "r.db", CATALOG)
+    s.write(CITY)
+    assert s.day_offset_ms == -9 * 3_600_000
+    day, hour, jst = 86_400_000, 3_600_000, -9 * 3_600_000
+    # UTC days are not on the JST-day grid: they come from the hourly rollup.
+    assert sqlite_rollup.plan(0, 2 * day, day, 0, jst) == [("rollup_1h", 0, 2 * day)]
+    # JST days from the daily rollup, the hours around them hourly, the minutes raw.
+    lo, hi = 15 * hour - 90 * 60_000, 15 * hour + day + 2 * hour + 60_000
+    assert sqlite_rollup.plan(lo, hi, day, jst, jst) == [
+        ("readings", lo, 14 * hour), ("rollup_1h", 14 * hour, 15 * hour),
+        ("rollup_1d", 15 * hour, 15 * hour + day),
+        ("rollup_1h", 15 * hour + day, 17 * hour + day), ("readings", 17 * hour + day, hi)]
+    assert sqlite_rollup.plan(0, hour, 1800_000, 0, jst) == []  # 30-min buckets: raw only
+    start = datetime(2025, 3, 31, 15, tzinfo=UTC)
+    daily_before = rows(s.read(start, start + timedelta(days=1), timedelta(days=1),
+                               offset=timedelta(hours=-9)))
+    s._conn.execute("DELETE FROM readings")
+    daily = rows(s.read(start, start + timedelta(days=1), timedelta(days=1),
+                        offset=timedelta(hours=-9)))
+    assert daily == daily_before
+    assert daily[0] == ("h-weather", "2025-03-31T15:00:00+00:00", None, None, 12.0, 2)
+    assert ("p-main", "2025-03-31T15:00:00+00:00", 10.0, 25.0, None, 4) in daily
+    assert rows(s.read(T0, T0 + H, H)) == [("h-weather", iso(T0), None, None, 10.0, 1),
+                                            ("o-main", iso(T0), 0.75, 2.0, None, 2),
+                                            ("p-gas", iso(T0), 5.0, None, None, 1),
+                                            ("p-main", iso(T0), 3.0, 15.0, None, 2)]
+    # An unaligned read takes its whole hour from the rollup, its edge from the (now
+    # empty) raw rows: p-main 3.0 + 4.0 kWh at T0+90 min and T0+2 h, p-gas 7.0 at T0+2 h.
+    assert rows(s.read(T0 + M30, T0 + 2 * H, H)) == [
+        ("h-weather", iso(T0 + H), None, None, 14.0, 1),
+        ("p-gas", iso(T0 + H), 7.0, None, None, 1),
+        ("p-main", iso(T0 + H), 7.0, 35.0, None, 2)]
+    s.close()
+    # Reopening an old file without rollups (or with another day) rebuilds them once.
+    again = SqliteStore(tmp_path / "r.db", CATALOG, day_offset=timedelta(0))
+    assert again.day_offset_ms == 0
+    assert again.read(T0, T0 + timedelta(days=1), timedelta(days=1)).empty
+    again.close()

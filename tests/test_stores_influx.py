@@ -23,6 +23,7 @@ from greenpipe.stores.influx_admin import (
     check,
     init,
     retention_seconds,
+    rollup_daily,
     rollup_hourly,
     run_rollups,
 )
@@ -149,6 +150,28 @@ def test_rollup_reads_equal_raw_reads(store: InfluxStore) -> None:
     assert first["readings"].tolist() == [6]
     with pytest.raises(ValueError, match="whole number of hours"):
         store.read_rollup(T0, end, timedelta(minutes=30))
+
+
+def test_daily_rollup_answers_whole_jst_days(store: InfluxStore) -> None:
+    """JST-day reads of whole days come from energy_1d (empty until the daily rollup ran),
+    other whole-hour reads from energy_1h; both equal the raw read."""
+    store.write(_city())
+    assert store.day_offset == timedelta(hours=-9)
+    start = datetime(2025, 3, 31, 15, tzinfo=UTC)  # JST midnight of 1 April
+    end = start + timedelta(days=3)
+    day, jst = timedelta(days=1), timedelta(hours=-9)
+    rollup_hourly(store, start, end)
+    assert store.read_rollup(start, end, day, offset=jst).empty
+    assert rollup_daily(store, start, end) == 3 * 2  # 2 meters, 3 days with readings
+    raw = store.read(start, end, day, offset=jst, group_by="sector")
+    rolled = store.read_rollup(start, end, day, offset=jst, group_by="sector")
+    assert rolled[["sector", "bucket", "readings"]].equals(raw[["sector", "bucket", "readings"]])
+    assert rolled["energy_kwh"].to_numpy() == pytest.approx(raw["energy_kwh"].to_numpy())
+    assert rolled["power_kw"].to_numpy() == pytest.approx(raw["power_kw"].to_numpy(),
+                                                          nan_ok=True)
+    # A range that does not start at JST midnight is answered from the hourly rollup.
+    off_grid = store.read_rollup(T0, end, day, offset=jst)
+    assert off_grid["readings"].sum() == store.read(T0, end, day, offset=jst)["readings"].sum()
 
 
 def test_rollup_rerun_is_idempotent_and_picks_up_late_data(store: InfluxStore) -> None:

@@ -24,10 +24,10 @@ def _frames(lc: data.Ctx) -> tuple[pd.DataFrame, pd.DataFrame | None, summaries.
     """This FY to date, last FY's same span (None when the store does not cover it)."""
     start, end = data.fiscal_ytd(lc)
     prev_start, prev_end = data.fiscal_ytd(lc, lc.fy - 1)
-    now = data.meter_days(lc, start, end)
+    now = data.sector_days(lc, start, end)
     # Compare with last FY only when the store covers all of last year's same span; a
     # partial year would show a fake jump.
-    before = (data.meter_days(lc, prev_start, prev_end)
+    before = (data.sector_days(lc, prev_start, prev_end)
               if _since(lc) <= prev_start + timedelta(days=1) else None)
     target = summaries.nearest_target(lc.cfg.targets, "city", None, lc.fy)
     budget = (None if target is None else
@@ -163,7 +163,9 @@ with right:
 
 # ---- top emitting sites
 st.subheader(t("ov.top_sites", lang))
-by_site = use.groupby("site")["co2_kg"].sum().sort_values(ascending=False).head(8) / 1000.0
+totals = data.site_totals(c, *data.fiscal_ytd(c))
+totals = totals[totals["kind"] != "pv"]
+by_site = totals.groupby("site")["co2_kg"].sum().sort_values(ascending=False).head(8) / 1000.0
 sites = c.cfg.sites_by_id()
 ui.chart(charts.horizontal_bars(
     [sites[s].name if s in sites else s for s in by_site.index], list(by_site.values),

@@ -406,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--store", help="store URL, overrides store.url")
     s.set_defaults(func=_cmd_db_check)
     s = db_sub.add_parser("rollup", parents=[common],
-                          help="recompute hourly rollups (energy_1h) on InfluxDB")
+                          help="recompute rollups (energy_1h, energy_1d) on InfluxDB")
     s.add_argument("--store", help="store URL, overrides store.url")
     s.add_argument("--hours", type=float, default=48.0,
                    help="recompute the hours overlapping this look-back window (default 48)")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -123,6 +124,26 @@ class Store(Protocol):
         (``meter``, ``site`` or ``sector``), ``bucket`` (UTC), ``energy_kwh`` (sum),
         ``power_kw`` and ``temp_air_c`` (means) and ``readings`` (count), sorted by group
         then bucket.
+        """
+        ...
+
+    def read_rollup(
+        self,
+        start: datetime,
+        end: datetime,
+        bucket: timedelta,
+        *,
+        group_by: GroupBy | str = GroupBy.METER,
+        meters: Sequence[str] | None = None,
+        sites: Sequence[str] | None = None,
+        sectors: Sequence[str] | None = None,
+        offset: timedelta = timedelta(0),
+    ) -> pd.DataFrame:
+        """Like ``read``, from the hourly and daily rollups; bucket and offset in whole hours.
+
+        Same frame as ``read`` for every hour the rollups cover: SQLite keeps them in the
+        write transaction (always current); InfluxDB's ``energy_1h``/``energy_1d`` are
+        current up to the last ``greenpipe db rollup``. Raises ValueError for finer buckets.
         """
         ...
 
@@ -297,6 +318,33 @@ def empty_read_frame(group_by: GroupBy | str) -> pd.DataFrame:
             "readings": pd.Series(dtype="int64"),
         }
     )
+
+
+def day_offset_of(zones: Iterable[str]) -> timedelta:
+    """The daily-rollup offset for sites in ``zones``: minus their one fixed UTC offset.
+
+    Shared by the SQLite rollup tables and InfluxDB's ``energy_1d``. A zone with daylight
+    saving time (or sites in zones with different offsets) gets UTC days (offset 0),
+    because a fixed-width day cannot follow them; reads of other days use hourly rollups.
+    """
+    offsets = set()
+    for name in set(zones):
+        zone = ZoneInfo(name)
+        for month in (1, 7):
+            off = datetime(2025, month, 1, tzinfo=UTC).astimezone(zone).utcoffset()
+            offsets.add(off or timedelta(0))
+    if len(offsets) != 1:
+        return timedelta(0)
+    (off,) = offsets
+    return -off if off % timedelta(hours=1) == timedelta(0) else timedelta(0)
+
+
+def check_whole_hours(bucket: timedelta, offset: timedelta) -> None:
+    """Validate ``read_rollup``'s bucket and offset; raises ValueError with the fix."""
+    for name, value in (("bucket", bucket), ("offset", offset)):
+        if value % timedelta(hours=1):
+            raise ValueError(f"{name} {value} is not a whole number of hours; "
+                             "use read() for finer buckets")
 
 
 def check_read_args(start: datetime, end: datetime, bucket: timedelta) -> None:

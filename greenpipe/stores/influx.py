@@ -47,6 +47,8 @@ from greenpipe.stores.base import (
     ResultRecordsMixin,
     StoreStats,
     check_read_args,
+    check_whole_hours,
+    day_offset_of,
     empty_production_frame,
     empty_read_frame,
     production_frame,
@@ -71,6 +73,8 @@ MEASUREMENT = "energy"
 """Measurement of readings: tags site, meter, kind, sector."""
 ROLLUP_MEASUREMENT = "energy_1h"
 """Measurement of hourly rollups, stamped at the end of their hour."""
+DAILY_ROLLUP_MEASUREMENT = "energy_1d"
+"""Measurement of daily rollups (local days, ``day_offset``), stamped at the end of the day."""
 DEAD_LETTER_MEASUREMENT = "dead_letter"
 SEQUENCE_MEASUREMENT = "sequence_state"
 """Measurement of each meter's ``seq`` state (upstream loss): tag meter, newest point wins."""
@@ -81,7 +85,6 @@ PRODUCTION_MEASUREMENT = "production"
 TOKEN_ENV = "GREENPIPE_INFLUX_TOKEN"
 """Environment variable holding the InfluxDB token (``user:password`` on 1.x)."""
 
-_HOUR_MS = 3_600_000
 _FORBIDDEN_IN_TAGS = ("\n", "\r", "\t", "\\")
 _dead_letter_seen: OrderedDict[int, int] = OrderedDict()
 """Recent received-at microseconds -> how many dead letters this process stamped with it."""
@@ -188,6 +191,8 @@ class InfluxStore(ResultRecordsMixin):
         if api not in ("auto", "v1", "v2"):
             raise ConfigError("store.api", api, "choose one of auto, v1, v2")
         self.catalog = catalog or Catalog()
+        self.day_offset = day_offset_of(s.timezone for s in self.catalog.sites.values())
+        """Offset of ``energy_1d``'s days from UTC midnight (-9 h for a JST city)."""
         self.database: str = parsed.database
         self.org = org
         scheme = "https" if parsed.scheme == "influxdbs" else "http"
@@ -381,19 +386,23 @@ class InfluxStore(ResultRecordsMixin):
         sectors: Sequence[str] | None = None,
         offset: timedelta = timedelta(0),
     ) -> pd.DataFrame:
-        """Like ``read`` but from the hourly rollups; bucket and offset must be whole hours.
+        """Like ``read`` but from the rollups; bucket and offset must be whole hours.
 
         Equals ``read`` for hours that ``greenpipe db rollup`` has covered, and is much
         faster over long ranges. Means are weighted by reading counts, so they are exact.
+        Whole local days (buckets of whole days on ``day_offset``, range on midnights) come
+        from ``energy_1d``, anything else from ``energy_1h``.
         """
-        for name, value in (("bucket", bucket), ("offset", offset)):
-            if round(value.total_seconds() * 1000) % _HOUR_MS:
-                raise ValueError(f"{name} {value} is not a whole number of hours; "
-                                 "use read() for finer buckets")
+        check_whole_hours(bucket, offset)
         select = ('SUM("energy_kwh"), SUM("power_kw_sum"), SUM("power_n"), '
                   'SUM("temp_air_c_sum"), SUM("temp_n"), SUM("readings")')
-        return self._aggregate(ROLLUP_MEASUREMENT, select, start, end, bucket, group_by,
-                               meters, sites, sectors, offset, rollup=True)
+        day = timedelta(days=1)
+        daily = bucket % day == timedelta(0) and all(
+            (t - self.day_offset) % day == timedelta(0)
+            for t in (offset, start - _EPOCH, end - _EPOCH))
+        return self._aggregate(DAILY_ROLLUP_MEASUREMENT if daily else ROLLUP_MEASUREMENT,
+                               select, start, end, bucket, group_by, meters, sites, sectors,
+                               offset, rollup=True)
 
     def _aggregate(
         self, measurement: str, select: str, start: datetime, end: datetime,

@@ -3,9 +3,10 @@
 ``init`` creates the database (1.x, with a retention policy), or the bucket plus the DBRP
 mapping that lets InfluxQL reach it (2.x), or the database (3.x). ``check`` reports the
 server version and whether the token and database work. ``rollup`` computes hourly sums
-into ``energy_1h`` with an InfluxQL SELECT whose result is written back through the
-normal write path: a client-side job that behaves the same on 1.x, 2.x and 3.x (3.x has no
-continuous queries and 2.x runs them only as Flux tasks).
+into ``energy_1h``, then local-day sums of those into ``energy_1d``, each with an InfluxQL
+SELECT whose result is written back through the normal write path: a client-side job that
+behaves the same on 1.x, 2.x and 3.x (3.x has no continuous queries and 2.x runs them only
+as Flux tasks).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from greenpipe.errors import ConfigError, StoreError
 from greenpipe.stores import line_protocol
 from greenpipe.stores.influx import (
+    DAILY_ROLLUP_MEASUREMENT,
     MEASUREMENT,
     ROLLUP_MEASUREMENT,
     InfluxStore,
@@ -40,6 +42,7 @@ RETENTION_POLICY = "greenpipe"
 _DURATION = re.compile(r"^(\d+)(ms|s|m|h|d|w)$")
 _SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _HOUR = timedelta(hours=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def retention_seconds(retention: str) -> int:
@@ -190,6 +193,15 @@ def rollup_hourly(store: InfluxStore, start: datetime, end: datetime) -> int:
         f"WHERE time > {time_literal_ns(lo)} AND time <= {time_literal_ns(hi)} "
         'GROUP BY time(3600000ms, 1ms), "meter", "site", "kind", "sector" fill(none)'
     )
+    return _write_rollup(store, ROLLUP_MEASUREMENT, q, 3_600_000)
+
+
+def _write_rollup(store: InfluxStore, measurement: str, q: str, width_ms: int) -> int:
+    """Run a rollup SELECT (six sums per tag set and bucket) and write its points.
+
+    InfluxQL labels a ``GROUP BY time(w, offset + 1ms)`` bucket ``b + 1 ms``; each point is
+    stamped at the bucket's end ``b + w``, like a reading whose interval is that bucket.
+    """
     lines: list[str] = []
     for series in store.query(q)[0]:
         for t, energy, p_sum, p_n, t_sum, t_n, n in series.values:
@@ -197,14 +209,38 @@ def rollup_hourly(store: InfluxStore, start: datetime, end: datetime) -> int:
                 "energy_kwh": energy, "power_kw_sum": p_sum, "power_n": p_n,
                 "temp_air_c_sum": t_sum, "temp_n": t_n, "readings": n,
             }
-            # (t - 1 ms) is the hour's start; stamp the point at the hour's end.
+            # (t - 1 ms) is the bucket's start; stamp the point at the bucket's end.
             lines.append(line_protocol.encode_point(
-                ROLLUP_MEASUREMENT, series.tags,
+                measurement, series.tags,
                 {name: None if value is None else float(value) for name, value in fields.items()},
-                int(t) - 1 + 3_600_000))
+                int(t) - 1 + width_ms))
     for i in range(0, len(lines), 5000):
         store.write_lines(lines[i:i + 5000])
     return len(lines)
+
+
+def rollup_daily(store: InfluxStore, start: datetime, end: datetime) -> int:
+    """Recompute ``energy_1d`` for every local day overlapping ``(start, end]`` from
+    ``energy_1h`` (run ``rollup_hourly`` over the same span first).
+
+    Days start at local midnight (``store.day_offset``), points are stamped at the day's
+    end and hold the same six fields as ``energy_1h``. Re-running overwrites. Returns the
+    number of points written.
+    """
+    day = timedelta(days=1)
+    lo = start - (start - _EPOCH - store.day_offset) % day
+    hi = end + (-(end - _EPOCH - store.day_offset)) % day
+    width_ms = 86_400_000
+    shift_ms = (round(store.day_offset.total_seconds() * 1000) + 1) % width_ms
+    q = (
+        'SELECT SUM("energy_kwh"), SUM("power_kw_sum"), SUM("power_n"), '
+        'SUM("temp_air_c_sum"), SUM("temp_n"), SUM("readings") '
+        f"FROM {quote_ident(ROLLUP_MEASUREMENT)} "
+        f"WHERE time > {time_literal_ns(lo)} AND time <= {time_literal_ns(hi)} "
+        f'GROUP BY time({width_ms}ms, {shift_ms}ms), "meter", "site", "kind", "sector" '
+        "fill(none)"
+    )
+    return _write_rollup(store, DAILY_ROLLUP_MEASUREMENT, q, width_ms)
 
 
 def run_rollups(store: InfluxStore, hours: float, every_s: float | None,
@@ -215,7 +251,10 @@ def run_rollups(store: InfluxStore, hours: float, every_s: float | None,
         end = clock()
         try:
             written = rollup_hourly(store, end - timedelta(hours=hours), end)
-            log.info("rolled up %d hourly points over the last %g h", written, hours)
+            daily = rollup_daily(store, end - timedelta(hours=hours), end)
+            log.info("rolled up %d hourly and %d daily points over the last %g h", written,
+                     daily, hours)
+            written += daily
         except StoreError as exc:
             if every_s is None or not exc.retryable:
                 raise

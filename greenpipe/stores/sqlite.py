@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from greenpipe.results import (
     record_to_row,
     sort_records,
 )
+from greenpipe.stores import sqlite_rollup as rollup
 from greenpipe.stores.base import (
     SEQUENCE_INT_FIELDS,
     Catalog,
@@ -45,6 +46,8 @@ from greenpipe.stores.base import (
     ResultRecordsMixin,
     StoreStats,
     check_read_args,
+    check_whole_hours,
+    day_offset_of,
     empty_production_frame,
     empty_read_frame,
     production_frame,
@@ -68,6 +71,7 @@ CREATE TABLE IF NOT EXISTS readings (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS readings_site_ts ON readings (site_id, ts_ms);
 CREATE INDEX IF NOT EXISTS readings_sector_ts ON readings (sector, ts_ms);
+CREATE INDEX IF NOT EXISTS readings_ts ON readings (ts_ms);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,
     received_at_ms INTEGER NOT NULL,
@@ -157,10 +161,22 @@ def _from_ms(ms: int) -> datetime:
 class SqliteStore(ResultRecordsMixin):
     """A Store in one SQLite file."""
 
-    def __init__(self, path: str | Path, catalog: Catalog | None = None) -> None:
-        """Open (creating if needed) the database at ``path``."""
+    def __init__(self, path: str | Path, catalog: Catalog | None = None,
+                 day_offset: timedelta | None = None) -> None:
+        """Open (creating if needed) the database at ``path``.
+
+        ``day_offset`` aligns the daily rollup (default: from the catalog's site zones,
+        ``base.day_offset_of``; -9 h for a JST city).
+        """
         self.path = Path(path)
         self.catalog = catalog or Catalog()
+        if day_offset is None and self.catalog.sites:
+            day_offset = day_offset_of(s.timezone for s in self.catalog.sites.values())
+        # None: no sites to tell the zone (a bare ``store stats``); keep what the file has.
+        self._wanted_offset_ms = None if day_offset is None else round(
+            day_offset.total_seconds() * 1000)
+        self.day_offset_ms = 0
+        """Offset of the daily rollup's days from UTC midnight. [ms]"""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # One connection shared across threads, serialised by a lock: the collector
@@ -174,6 +190,8 @@ class SqliteStore(ResultRecordsMixin):
             self._conn.executescript(_SCHEMA)
             self._conn.executescript(_results_schema())
             self._conn.executescript(_SEQUENCE_SCHEMA)
+            self._conn.executescript(rollup.SCHEMA)
+            self._ensure_rollups()
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(
                 f"cannot open SQLite store {self.path}: {exc}; check the path and permissions",
@@ -183,6 +201,27 @@ class SqliteStore(ResultRecordsMixin):
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
+
+    def _ensure_rollups(self) -> None:
+        """Rebuild the rollups once when they are missing or were built for another day."""
+        have = self._conn.execute("SELECT value FROM meta WHERE key = 'rollup'").fetchone()
+        self.day_offset_ms = self._wanted_offset_ms or 0
+        if self._wanted_offset_ms is None:
+            stored = str(have[0]).split(":") if have is not None else []
+            ok = len(stored) == 2 and stored[0] == rollup.ROLLUP_VERSION
+            self.day_offset_ms = int(stored[1]) if ok else 0
+        want = f"{rollup.ROLLUP_VERSION}:{self.day_offset_ms}"
+        if have is not None and have[0] == want:
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            rollup.rebuild(self._conn, self.day_offset_ms)
+            self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('rollup', ?)",
+                               (want,))
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
 
     def write(self, readings: Sequence[Reading]) -> int:
         """Store readings; the same meter and timestamp twice keeps the last one."""
@@ -211,7 +250,10 @@ class SqliteStore(ResultRecordsMixin):
             "energy_kwh, register_kwh, power_kw, temp_air_c, quality) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
-        self._execute_many(sql, rows)
+        keys = [(r[0], r[1]) for r in rows]
+        # The rollups are rebuilt for the touched buckets in the same transaction.
+        self._execute_many(sql, rows,
+                           after=lambda c: rollup.refresh(c, keys, self.day_offset_ms))
         return len(rows)
 
     def write_production(self, records: Sequence[ProductionRecord]) -> int:
@@ -252,12 +294,15 @@ class SqliteStore(ResultRecordsMixin):
             "ORDER BY meter_id, b", params)
         return production_frame(rows)
 
-    def _execute_many(self, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
+    def _execute_many(self, sql: str, rows: Sequence[tuple[object, ...]],
+                      after: Callable[[sqlite3.Connection], None] | None = None) -> None:
         with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
                 try:
                     self._conn.executemany(sql, rows)
+                    if after is not None:
+                        after(self._conn)
                 except BaseException:
                     self._conn.execute("ROLLBACK")
                     raise
@@ -306,11 +351,17 @@ class SqliteStore(ResultRecordsMixin):
                 where.append(f"{column} IN ({','.join('?' * len(values))})")
                 params.extend(values)
         bucket_expr = _bucket_expr(width_ms, offset_ms)
-        sql = (
-            f"SELECT {col}, {bucket_expr} AS b, SUM(energy_kwh), AVG(power_kw), "
-            f"AVG(temp_air_c), COUNT(*) FROM readings WHERE {' AND '.join(where)} "
-            f"GROUP BY {col}, b ORDER BY {col}, b"
-        )
+        # Whole days and hours come from the rollups, only the ragged edges from readings.
+        pieces = rollup.plan(_to_ms(start), _to_ms(end), width_ms, offset_ms,
+                             self.day_offset_ms)
+        if pieces:
+            sql, params = rollup.read_sql(pieces, col, bucket_expr, where[2:], params[2:])
+        else:
+            sql = (
+                f"SELECT {col}, {bucket_expr} AS b, SUM(energy_kwh), AVG(power_kw), "
+                f"AVG(temp_air_c), COUNT(*) FROM readings WHERE {' AND '.join(where)} "
+                f"GROUP BY {col}, b ORDER BY {col}, b"
+            )
         rows = self._query(sql, params)
         if not rows:
             return empty_read_frame(group)
@@ -324,12 +375,31 @@ class SqliteStore(ResultRecordsMixin):
         frame["readings"] = frame["readings"].astype("int64")
         return frame
 
+    def read_rollup(
+        self,
+        start: datetime,
+        end: datetime,
+        bucket: timedelta,
+        *,
+        group_by: GroupBy | str = GroupBy.METER,
+        meters: Sequence[str] | None = None,
+        sites: Sequence[str] | None = None,
+        sectors: Sequence[str] | None = None,
+        offset: timedelta = timedelta(0),
+    ) -> pd.DataFrame:
+        """Like ``read`` for whole-hour buckets: SQLite's rollups are always current, so
+        ``read`` already answers from them (see ``sqlite_rollup``)."""
+        check_whole_hours(bucket, offset)
+        return self.read(start, end, bucket, group_by=group_by, meters=meters, sites=sites,
+                         sectors=sectors, offset=offset)
+
     def latest(self) -> dict[str, Reading]:
-        """Return the newest reading of every meter."""
+        """Return the newest reading of every meter (one primary-key seek per meter)."""
         rows = self._query(
             "SELECT r.meter_id, r.site_id, r.ts_ms, r.energy_kwh, r.register_kwh, r.power_kw, "
-            "r.temp_air_c, r.quality FROM readings r JOIN (SELECT meter_id, MAX(ts_ms) AS m "
-            "FROM readings GROUP BY meter_id) l ON r.meter_id = l.meter_id AND r.ts_ms = l.m"
+            "r.temp_air_c, r.quality FROM (SELECT DISTINCT meter_id FROM rollup_1d) l "
+            "JOIN readings r ON r.meter_id = l.meter_id AND r.ts_ms = "
+            "(SELECT MAX(ts_ms) FROM readings x WHERE x.meter_id = l.meter_id)"
         )
         out: dict[str, Reading] = {}
         for meter_id, site_id, ts_ms, energy, register, power, temp, quality in rows:
@@ -347,9 +417,13 @@ class SqliteStore(ResultRecordsMixin):
 
     def stats(self) -> StoreStats:
         """Return per-meter counts, time span and energy, and the dead-letter count."""
+        # Counts and energy from the daily rollup, first and last instants by primary-key
+        # seeks: no scan of the readings, however many there are.
         rows = self._query(
-            "SELECT meter_id, MIN(site_id), COUNT(*), MIN(ts_ms), MAX(ts_ms), "
-            "TOTAL(energy_kwh) FROM readings GROUP BY meter_id ORDER BY meter_id"
+            "SELECT meter_id, MIN(site_id), SUM(n), "
+            "(SELECT MIN(ts_ms) FROM readings r WHERE r.meter_id = d.meter_id), "
+            "(SELECT MAX(ts_ms) FROM readings r WHERE r.meter_id = d.meter_id), "
+            "TOTAL(energy_sum) FROM rollup_1d d GROUP BY meter_id ORDER BY meter_id"
         )
         meters = tuple(
             MeterStats(

@@ -1,0 +1,174 @@
+"""SQLite rollups: hourly and daily summaries of ``readings``, kept in the write transaction.
+
+Tables ``rollup_1h`` and ``rollup_1d`` hold, per meter and bucket ``(b, b + w]`` (labelled
+``b``), the energy sum, the sums and counts behind the power and temperature means, and the
+reading count. ``SqliteStore.write`` recomputes every bucket a batch touches *inside the same
+transaction* as the ``INSERT OR REPLACE`` of the readings, so late readings and corrected
+(replaced) readings are summarised exactly as the raw rows now stand: a bucket is rebuilt
+from its rows, never incremented, which is what makes replacement safe.
+
+Daily buckets start at local midnight of the store's ``day_offset`` (e.g. -9 h for JST,
+the city's zone when it keeps one UTC offset all year, else UTC midnight). ``Store.read``
+answers from the rollups whenever the requested buckets are unions of rollup buckets: the
+whole days of the range from ``rollup_1d``, the whole hours at its edges from ``rollup_1h``
+and only the ragged minutes from ``readings`` (``plan``). Other reads (e.g. 30-minute
+buckets) go to the raw readings, so results never depend on whether a rollup was used
+(tests/test_store_contract.py proves it, including late and replaced readings).
+
+Hand-written because SQLite has no materialised views; the SQL is the whole mechanism.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+ROLLUP_VERSION = "1"
+
+
+def _table_sql(name: str) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS {name} (
+    meter_id   TEXT    NOT NULL,
+    b_ms       INTEGER NOT NULL,
+    site_id    TEXT    NOT NULL,
+    kind       TEXT    NOT NULL,
+    sector     TEXT    NOT NULL,
+    energy_sum REAL,
+    energy_n   INTEGER NOT NULL,
+    power_sum  REAL    NOT NULL,
+    power_n    INTEGER NOT NULL,
+    temp_sum   REAL    NOT NULL,
+    temp_n     INTEGER NOT NULL,
+    n          INTEGER NOT NULL,
+    PRIMARY KEY (meter_id, b_ms, site_id, sector)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS {name}_b ON {name} (b_ms);
+CREATE INDEX IF NOT EXISTS {name}_site ON {name} (site_id, b_ms);
+CREATE INDEX IF NOT EXISTS {name}_sector ON {name} (sector, b_ms);
+"""
+
+
+SCHEMA = _table_sql("rollup_1h") + _table_sql("rollup_1d")
+
+_AGG = ("SUM(energy_kwh), COUNT(energy_kwh), TOTAL(power_kw), COUNT(power_kw), "
+        "TOTAL(temp_air_c), COUNT(temp_air_c), COUNT(*)")
+
+
+def _floor(ts_ms: int, width_ms: int, offset_ms: int) -> int:
+    """Label of the bucket ``(b, b + w]`` that holds ``ts_ms``."""
+    return (ts_ms - 1 - offset_ms) // width_ms * width_ms + offset_ms
+
+
+def refresh(conn: sqlite3.Connection, keys: Iterable[tuple[str, int]], day_offset_ms: int
+            ) -> None:
+    """Rebuild the hourly and daily rollup rows of the touched ``(meter_id, ts_ms)`` keys.
+
+    Call inside the transaction that wrote the readings. Hours come from the raw rows, days
+    from the (just rebuilt) hours: a day offset is a whole number of hours, so hours nest.
+    """
+    hours = sorted({(m, _floor(ts, HOUR_MS, 0)) for m, ts in keys})
+    days = sorted({(m, _floor(b + 1, DAY_MS, day_offset_ms)) for m, b in hours})
+    conn.executemany("DELETE FROM rollup_1h WHERE meter_id = ? AND b_ms = ?", hours)
+    conn.executemany(
+        f"INSERT INTO rollup_1h SELECT meter_id, ?, site_id, MIN(kind), sector, {_AGG} "
+        "FROM readings WHERE meter_id = ? AND ts_ms > ? AND ts_ms <= ? "
+        "GROUP BY meter_id, site_id, sector",
+        [(b, m, b, b + HOUR_MS) for m, b in hours])
+    conn.executemany("DELETE FROM rollup_1d WHERE meter_id = ? AND b_ms = ?", days)
+    conn.executemany(
+        "INSERT INTO rollup_1d SELECT meter_id, ?, site_id, MIN(kind), sector, "
+        "SUM(energy_sum), SUM(energy_n), TOTAL(power_sum), SUM(power_n), TOTAL(temp_sum), "
+        "SUM(temp_n), SUM(n) FROM rollup_1h WHERE meter_id = ? AND b_ms >= ? AND b_ms < ? "
+        "GROUP BY meter_id, site_id, sector",
+        [(d, m, d, d + DAY_MS) for m, d in days])
+
+
+def rebuild(conn: sqlite3.Connection, day_offset_ms: int) -> None:
+    """Rebuild both rollups from every stored reading (a store opened for the first time
+    with rollups, or with a new day offset). Call inside a transaction."""
+    conn.execute("DELETE FROM rollup_1h")
+    conn.execute("DELETE FROM rollup_1d")
+    hour = "((ts_ms - 1) / 3600000) * 3600000"  # ts_ms > 0: truncation is floor
+    conn.execute(
+        f"INSERT INTO rollup_1h SELECT meter_id, {hour} AS b, site_id, MIN(kind), sector, "
+        f"{_AGG} FROM readings WHERE ts_ms > 0 GROUP BY meter_id, b, site_id, sector")
+    rest = conn.execute("SELECT meter_id, ts_ms FROM readings WHERE ts_ms <= 0").fetchall()
+    if rest:
+        refresh(conn, [(str(m), int(t)) for m, t in rest], day_offset_ms)
+    day = (f"((b_ms - {day_offset_ms}) - (((b_ms - {day_offset_ms}) % {DAY_MS}) + {DAY_MS})"
+           f" % {DAY_MS}) + {day_offset_ms}")
+    conn.execute(
+        f"INSERT INTO rollup_1d SELECT meter_id, {day} AS d, site_id, MIN(kind), sector, "
+        "SUM(energy_sum), SUM(energy_n), TOTAL(power_sum), SUM(power_n), TOTAL(temp_sum), "
+        "SUM(temp_n), SUM(n) FROM rollup_1h GROUP BY meter_id, d, site_id, sector")
+
+
+_RAW_PART = ("SUM(energy_kwh) AS es, COUNT(energy_kwh) AS en, TOTAL(power_kw) AS ps, "
+             "COUNT(power_kw) AS pn, TOTAL(temp_air_c) AS ts, COUNT(temp_air_c) AS tn, "
+             "COUNT(*) AS n")
+_ROLLUP_PART = ("SUM(energy_sum) AS es, SUM(energy_n) AS en, TOTAL(power_sum) AS ps, "
+                "SUM(power_n) AS pn, TOTAL(temp_sum) AS ts, SUM(temp_n) AS tn, SUM(n) AS n")
+
+
+def plan(start_ms: int, end_ms: int, width_ms: int, offset_ms: int, day_offset_ms: int
+         ) -> list[tuple[str, int, int]]:
+    """Split the read range ``(start, end]`` into pieces answered by one source each.
+
+    Returns ``(source, lo, hi)`` pieces covering ``(start, end]`` exactly: the whole days
+    from ``rollup_1d``, the whole hours at their edges from ``rollup_1h`` and the rest from
+    ``readings``. A rollup is only used when every requested bucket is a union of its
+    buckets (``width % r == 0`` and ``offset ≡ o`` mod ``r``), so results are exact.
+    An empty list means: no rollup applies, read the raw rows as before.
+    """
+    tiers = [(t, r, o) for t, r, o in (("rollup_1d", DAY_MS, day_offset_ms),
+                                        ("rollup_1h", HOUR_MS, 0))
+             if width_ms % r == 0 and (offset_ms - o) % r == 0]
+    if not tiers:
+        return []
+
+    def split(lo: int, hi: int, level: int) -> list[tuple[str, int, int]]:
+        if lo >= hi:
+            return []
+        if level == len(tiers):
+            return [("readings", lo, hi)]
+        table, r, o = tiers[level]
+        a = lo + (o - lo) % r  # ceil to the grid
+        b = hi - (hi - o) % r  # floor to the grid
+        if a >= b:
+            return split(lo, hi, level + 1)
+        return [*split(lo, a, level + 1), (table, a, b), *split(b, hi, level + 1)]
+
+    pieces = split(start_ms, end_ms, 0)
+    return pieces if any(src != "readings" for src, _, _ in pieces) else []
+
+
+def read_sql(pieces: Sequence[tuple[str, int, int]], col: str, bucket_expr: str,
+             filters: Sequence[str], filter_params: Sequence[object]
+             ) -> tuple[str, list[object]]:
+    """The ``Store.read`` aggregate over ``plan`` pieces: one UNION ALL, summed per bucket.
+
+    ``bucket_expr`` is the raw query's label expression over ``ts_ms``; over a rollup it is
+    evaluated at ``b_ms + 1`` (an instant inside the rollup bucket). Means are recombined
+    from sums and counts, so they equal the raw ``AVG``.
+    """
+    parts: list[str] = []
+    params: list[object] = []
+    for source, lo, hi in pieces:
+        if source == "readings":
+            where = ["ts_ms > ?", "ts_ms <= ?", *filters]
+            parts.append(f"SELECT {col} AS g, {bucket_expr} AS b, {_RAW_PART} FROM readings "
+                         f"WHERE {' AND '.join(where)} GROUP BY g, b")
+        else:
+            where = ["b_ms >= ?", "b_ms < ?", *filters]
+            expr = bucket_expr.replace("ts_ms", "(b_ms + 1)")
+            parts.append(f"SELECT {col} AS g, {expr} AS b, {_ROLLUP_PART} FROM {source} "
+                         f"WHERE {' AND '.join(where)} GROUP BY g, b")
+        params += [lo, hi, *filter_params]
+    sql = ("SELECT g, b, CASE WHEN SUM(en) > 0 THEN SUM(es) END, "
+           "CASE WHEN SUM(pn) > 0 THEN SUM(ps) / SUM(pn) END, "
+           "CASE WHEN SUM(tn) > 0 THEN SUM(ts) / SUM(tn) END, SUM(n) FROM ("
+           + " UNION ALL ".join(parts) + ") GROUP BY g, b ORDER BY g, b")
+    return sql, params

@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboard import data, ui
 from dashboard.i18n import t
-from greenpipe.errors import GreenpipeError
+from greenpipe.errors import AccessDeniedError, GreenpipeError
 
 _PAGES = (
     ("views/overview.py", "nav.overview", ":material/dashboard:", "overview"),
@@ -23,6 +23,8 @@ _PAGES = (
     ("views/export.py", "nav.export", ":material/download:", "export"),
     ("views/reports.py", "nav.reports", ":material/description:", "reports"),
 )
+_AUDIT_PAGE = ("views/audit.py", "nav.audit", ":material/policy:", "audit")
+"""Listed only for the city office (``Scope.can_audit``); the page checks again."""
 
 
 def main() -> None:
@@ -38,14 +40,21 @@ def main() -> None:
     lang = ui.language_toggle(ctx.cfg.city.language)
     if ctx.cfg.dashboard.login:
         ui.require_login(lang)
+    ctx = data.context(lang)
+    if not ctx.scope.has_access:
+        st.warning(t("app.no_access", lang, who=ctx.scope.identity.who or "?"))
+        st.stop()
+    listed = (*_PAGES, _AUDIT_PAGE) if ctx.scope.can_audit else _PAGES
     pages = [
         st.Page(path, title=t(key, lang), icon=icon, url_path=url, default=(i == 0))
-        for i, (path, key, icon, url) in enumerate(_PAGES)
+        for i, (path, key, icon, url) in enumerate(listed)
     ]
     page = st.navigation(pages)
-    ui.footer(data.context(lang))
+    ui.footer(ctx)
     try:
         page.run()
+    except AccessDeniedError as exc:
+        st.error(t("app.access_denied", lang, err=exc))
     except GreenpipeError as exc:
         st.error(t("app.store_error", lang, err=exc))
 

@@ -32,6 +32,35 @@ _S: dict[str, tuple[str, str]] = {
     ),
     "app.config_error": ("設定エラー: {err}", "Configuration error: {err}"),
     "app.store_error": ("データストアのエラー: {err}", "Store error: {err}"),
+    # who is logged in, access
+    "app.who": ("ログイン中: {who}（{role}・{org}）", "Logged in: {who} ({role}, {org})"),
+    "app.no_login": ("ログインなし: 全拠点を市の担当として表示",
+                     "No login: every site, as the city office"),
+    "app.no_access": (
+        "{who} にはこのダッシュボードの権限がありません。市の担当者に連絡してください。",
+        "{who} has no access to this dashboard. Please ask the city office.",
+    ),
+    "app.access_denied": ("権限がありません: {err}", "Access denied: {err}"),
+    "role.city": ("市", "city office"),
+    "role.company": ("企業", "company"),
+    "role.analyst": ("分析担当（閲覧のみ）", "analyst (read-only)"),
+    "role.none": ("権限なし", "no access"),
+    "access.suppressed": (
+        "他の組織の拠点が{n}か所未満の部門は合計を表示していません（個社の値がわかるため）: "
+        "{sectors}",
+        "Totals of sectors with fewer than {n} other organisations' sites are suppressed "
+        "(they would reveal a single company's figure): {sectors}",
+    ),
+    "access.others": (
+        "市・部門の合計には他の組織の拠点が合算で含まれます（{n}か所以上の場合のみ）。",
+        "City and sector totals include other organisations' sites, merged (only where "
+        "{n} or more contribute).",
+    ),
+    "fd.read_only": ("閲覧のみの権限です。", "Your role is read-only."),
+    "nav.audit": ("監査ログ", "Audit log"),
+    "au.intro": ("所見の確認・ダウンロード・エクスポートの記録（新しい順）",
+                 "Acknowledged findings, downloads and exports, newest first"),
+    "au.empty": ("まだ記録はありません。", "Nothing recorded yet."),
     "nav.overview": ("概要", "Overview"),
     "nav.sites": ("拠点", "Sites"),
     "nav.forecast": ("予測", "Forecast"),

@@ -66,7 +66,12 @@ class Scope:
     @property
     def can_act(self) -> bool:
         """May acknowledge, resolve or dismiss findings (analysts are read-only)."""
-        return self.identity.role != "analyst"
+        return self.identity.role in ("city", "company")
+
+    @property
+    def has_access(self) -> bool:
+        """False for a logged-in user whom no ``[[roles]]`` entry maps."""
+        return self.identity.role in ("city", "company", "analyst")
 
     @property
     def can_audit(self) -> bool:
@@ -80,6 +85,11 @@ class Scope:
 
 FULL = Scope(CITY_OFFICE_NO_LOGIN, None)
 """The scope without login: every site."""
+
+
+def nobody(who: str = "") -> Scope:
+    """The scope of a visitor who is not logged in or whom no role maps: nothing."""
+    return Scope(Identity(who=who, organisation="", role="none"), frozenset())
 
 
 def _claim_values(value: Any) -> list[str]:

@@ -179,7 +179,8 @@ def _scoped_sector_read(ctx: Ctx, start: datetime, end: datetime, bucket: timede
                   None if sites is None else tuple(sites),
                   None if sectors is None else tuple(sectors), int(offset.total_seconds()))
     frame = annotate(frame, ctx.cfg.meters_by_id(), ctx.cfg.sites_by_id())
-    merged, suppressed = access.merge_others(frame, ctx.scope, by=("sector",))
+    merged, suppressed = access.merge_others(frame, ctx.scope, by=("sector",),
+                                             owners=access.site_owners(ctx.cfg))
     merged = merged[~merged["sector"].isin(suppressed)]
     out = merged.groupby(["sector", "bucket"], as_index=False).agg(
         energy_kwh=("energy_kwh", lambda x: x.sum(min_count=1)),
@@ -347,7 +348,8 @@ def meter_days(ctx: Ctx, start: datetime, end: datetime, *,
     """
     frame = _meter_days(ctx.config_path, ctx.store_url, start, end,
                         None if sites is None else tuple(sites)).copy()
-    merged, suppressed = access.merge_others(frame, ctx.scope)
+    merged, suppressed = access.merge_others(frame, ctx.scope,
+                                             owners=access.site_owners(ctx.cfg))
     merged.attrs["suppressed_sectors"] = sorted(suppressed)
     return merged
 
@@ -437,12 +439,15 @@ def forecasts(ctx: Ctx) -> list[ForecastRecord]:
 
 
 def _open_sectors(ctx: Ctx) -> set[str]:
-    """Sectors with enough other organisations' sites for a company to see their totals."""
-    others: dict[str, int] = {}
+    """Sectors with enough other organisations' sites for a company to see their totals
+    (at least ``access.MIN_OTHER_SITES`` of at least two organisations) or none at all."""
+    owners = access.site_owners(ctx.cfg)
+    others: dict[str, set[str]] = {}
     for s in ctx.cfg.sites:
         if not ctx.scope.allows_site(s.id):
-            others[s.sector.value] = others.get(s.sector.value, 0) + 1
-    return {sector for sector, n in others.items() if n >= access.MIN_OTHER_SITES} | {
+            others.setdefault(s.sector.value, set()).add(s.id)
+    return {sector for sector, ids in others.items() if len(ids) >= access.MIN_OTHER_SITES
+            and len({owners[i] for i in ids}) >= 2} | {
         s.sector.value for s in ctx.cfg.sites if s.sector.value not in others}
 
 

@@ -8,7 +8,8 @@ Roles (``[[roles]]`` in config, docs/security.md):
 * ``city`` (the city office): every site; may act on findings; reads the audit log.
 * ``company``: its organisation's sites in full, plus city and sector totals in which the
   other organisations' sites are merged and suppressed where fewer than
-  ``MIN_OTHER_SITES`` of them contribute (a smaller total would reveal one competitor).
+  ``MIN_OTHER_SITES`` of them, or only one other organisation, contribute (such a total
+  would reveal one competitor's figure).
 * ``analyst``: read-only (no acknowledging) with exports; the city office's analysts see
   every site, a company's analysts its own sites.
 """
@@ -157,12 +158,14 @@ def restrict_ids(requested: list[str] | None, allowed: set[str] | frozenset[str]
 
 
 def merge_others(frame: pd.DataFrame, scope: Scope, by: tuple[str, ...] = ("sector", "kind"),
-                 min_sites: int = MIN_OTHER_SITES) -> tuple[pd.DataFrame, set[str]]:
+                 min_sites: int = MIN_OTHER_SITES, owners: Mapping[str, str] | None = None
+                 ) -> tuple[pd.DataFrame, set[str]]:
     """Keep the scope's own rows; merge other sites' rows per ``by`` and bucket, suppressed.
 
     ``frame`` is per meter (or site) with ``site``, ``bucket`` and the ``by`` columns. Rows
     of sites outside the scope are summed per ``(*by, bucket)`` into one row with site and
-    meter ``OTHERS``; a group with fewer than ``min_sites`` distinct contributing sites is
+    meter ``OTHERS``; a group with fewer than ``min_sites`` distinct contributing sites, or
+    (given ``owners``, see ``site_owners``) with all of them owned by one organisation, is
     dropped. Returns the frame and the suppressed ``by[0]`` values (e.g. sectors).
     """
     if scope.sites is None or frame.empty:
@@ -178,10 +181,14 @@ def merge_others(frame: pd.DataFrame, scope: Scope, by: tuple[str, ...] = ("sect
     for col in ("power_kw", "temp_air_c"):  # means do not add up across sites
         if col in sums:
             sums[col] = float("nan")
-    counts = other.groupby(keys, dropna=False)["site"].nunique().reset_index(name="_n")
+    other = other.assign(_owner=[(owners or {}).get(s, s) for s in other["site"]])
+    grouped = other.groupby(keys, dropna=False)
+    counts = pd.concat([grouped["site"].nunique().rename("_n"),
+                        grouped["_owner"].nunique().rename("_orgs")], axis=1).reset_index()
     sums = sums.merge(counts, on=keys)
-    suppressed = set(sums.loc[sums["_n"] < min_sites, by[0]].astype(str))
-    kept = sums[sums["_n"] >= min_sites].drop(columns="_n")
+    small = (sums["_n"] < min_sites) | (sums["_orgs"] < 2)
+    suppressed = set(sums.loc[small, by[0]].astype(str))
+    kept = sums[~small].drop(columns=["_n", "_orgs"])
     kept = kept.assign(site=OTHERS, **({"meter": OTHERS} if "meter" in frame else {}))
     for col in frame.columns:
         if col not in kept:

@@ -146,6 +146,18 @@ def test_merge_others_keeps_own_rows_and_suppresses_small_groups() -> None:
     assert_allclose(out.loc[out["site"] == "f1", "energy_kwh"], [10.0])
 
 
+def test_merge_others_suppresses_a_single_other_organisation() -> None:
+    scope = access.Scope(access.Identity("e", "x", "company"), frozenset({"f1", "f2"}))
+    one_owner = {"o1": "rival", "o2": "rival", "o3": "rival", "o4": "rival"}
+    out, suppressed = access.merge_others(_frame(), scope, owners=one_owner)
+    assert suppressed == {"industry", "commercial"}
+    assert set(out["site"]) == {"f1", "f2"}
+    two_owners = {**one_owner, "o4": "other"}
+    out, suppressed = access.merge_others(_frame(), scope, owners=two_owners)
+    assert suppressed == {"industry"}
+    assert_allclose(out.loc[out["site"] == access.OTHERS, "energy_kwh"], [15.0])
+
+
 def test_merge_others_is_a_no_op_for_the_city(cfg: Config) -> None:
     frame = _frame()
     out, suppressed = access.merge_others(frame, access.FULL)

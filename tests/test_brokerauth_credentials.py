@@ -145,3 +145,12 @@ def test_real_mosquitto_confines_each_gateway_to_its_site(tmp_path: Path) -> Non
         if collector is not None:
             stop_process(collector)
         stop_process(broker)
+
+
+@pytest.mark.parametrize(("argv", "port"), [(["broker"], 0), (["broker", "--port", "1884"], 1884),
+                                            (["broker", "run", "--port", "1885"], 1885)])
+def test_broker_alone_or_run_still_starts_the_embedded_broker(argv: list[str], port: int) -> None:
+    from greenpipe.cli import _cmd_broker, build_parser
+
+    args = build_parser().parse_args(argv)
+    assert args.func is _cmd_broker and args.port == port

@@ -35,6 +35,14 @@ def ctx() -> data.Ctx:
     return data.context(st.session_state.get("lang"))
 
 
+def is_logged_in() -> bool:
+    """True when the visitor has logged in through OIDC (False when login cannot work)."""
+    try:
+        return bool(st.user.is_logged_in)
+    except Exception:  # no [auth] secrets: Streamlit raises its own error types
+        return False
+
+
 def require_login(lang: str) -> None:
     """Stop the script unless the visitor is logged in through the configured OIDC provider.
 

@@ -123,7 +123,8 @@ def footer(c: data.Ctx) -> None:
     """Show who is logged in, the dashboard clock and the store in the sidebar."""
     st.sidebar.markdown(f"**{who_line(c)}**")
     st.sidebar.caption(t("app.as_of", c.lang, ts=fmt_datetime(c.as_of, c.lang, c.tz)))
-    st.sidebar.caption(t("app.store", c.lang, url=c.store_url))
+    if not c.scope.restricted:  # the store's location is the city's infrastructure
+        st.sidebar.caption(t("app.store", c.lang, url=c.store_url))
 
 
 def empty(key: str, lang: str, **values: object) -> None:

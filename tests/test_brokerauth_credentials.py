@@ -3,11 +3,8 @@ real Mosquitto that loads the generated files."""
 
 from __future__ import annotations
 
-import os
 import signal
 import stat
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,8 +17,8 @@ from greenpipe.cli import main
 from greenpipe.config import load_config
 from greenpipe.stores.sqlite import SqliteStore
 from greenpipe.wire import encode_reading, reading_topic
-from tests.conftest import EXAMPLE_CONFIG, REPO, stop_process
-from tests.test_collector_security import _start_broker, _stored, time_ts
+from tests.conftest import EXAMPLE_CONFIG, stop_process
+from tests.test_collector_security import _start_broker, _stored, start_collector, time_ts
 
 
 def _mode(path: Path) -> int:
@@ -74,24 +71,10 @@ def test_real_mosquitto_confines_each_gateway_to_its_site(tmp_path: Path) -> Non
                   f"acl_file {made.acl}\n")
     collector = None
     try:
-        db = tmp_path / "store.db"
-        ready, log_path = tmp_path / "ready", tmp_path / "collector.log"
-        env = dict(os.environ, GREENPIPE_CONFIG=str(REPO / "config" / "example.toml"),
-                   GREENPIPE_BROKER_USERNAME="collector",
-                   GREENPIPE_BROKER_PASSWORD_FILE=str(made.password_dir / "collector"),
-                   GREENPIPE_COLLECTOR_CLIENT_ID="cred-collector",
-                   GREENPIPE_COLLECTOR_FLUSH_INTERVAL_S="0.1")
-        env.pop("GREENPIPE_BROKER_PASSWORD", None)
-        with open(log_path, "wb") as log:
-            collector = subprocess.Popen(
-                [sys.executable, "-m", "greenpipe", "-v", "collect", "--broker",
-                 f"127.0.0.1:{port}", "--store", f"sqlite:///{db}", "--ready-file",
-                 str(ready)], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
-        deadline = time.monotonic() + 60
-        while not ready.exists():
-            assert collector.poll() is None and time.monotonic() < deadline, \
-                log_path.read_text()
-            time.sleep(0.05)
+        db, log_path = tmp_path / "store.db", tmp_path / "collector.log"
+        collector = start_collector(tmp_path, port, db, log_path, {
+            "GREENPIPE_BROKER_PASSWORD_FILE": str(made.password_dir / "collector"),
+            "GREENPIPE_COLLECTOR_CLIENT_ID": "cred-collector"})
 
         gateway = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="gw-f1",
                               protocol=mqtt.MQTTv5)

@@ -196,6 +196,12 @@ def test_acknowledging_and_downloads_go_to_the_audit_log(cfg_path: Path) -> None
     at.button(key=f"fd_ack_{own.id}").click().run()
     assert not at.exception
     c = _ctx(cfg_path, ACME)
+    # Rendering download buttons records nothing: the payload is built (and audited) only
+    # when a download is clicked.
+    for page in ("views/export.py", "views/reports.py"):
+        at.switch_page(page).run()
+        assert not at.exception
+    assert list(audit.read(audit.path_of(c.cfg))["action"]) == ["finding.acknowledged"]
     payload = data.audited(c, "export", "greenpipe_site_factory-1.csv", lambda: b"x")()
     assert payload == b"x"
     log = audit.read(audit.path_of(c.cfg))

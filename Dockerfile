@@ -17,6 +17,7 @@ COPY dashboard ./dashboard
 COPY alerts ./alerts
 COPY reports ./reports
 COPY findings ./findings
+COPY brokerauth ./brokerauth
 COPY config ./config
 RUN pip install ".[dask]" && rm -rf /src
 

@@ -29,7 +29,7 @@ test-unit: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy greenpipe collector simulators forecasting dashboard bench alerts reports findings
+	$(BIN)/mypy greenpipe collector simulators forecasting dashboard bench alerts reports findings brokerauth
 
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench

@@ -9,13 +9,18 @@ is part of every query's cache key, so a live panel gets new rows once per TTL w
 panels and sessions within that window share one query. Set ``GREENPIPE_DASHBOARD_AS_OF``
 (``greenpipe dashboard --as-of``) to review the city as it was at a past instant.
 
+Access: ``Ctx.scope`` (``greenpipe.access.Scope``, from ``dashboard/identity.py``) is
+applied here, at every read: a company's users get only their own sites' rows, and other
+organisations' sites merged per sector with small groups suppressed. Pages never see
+what the scope does not allow, whatever they ask for.
+
 Nothing here runs at import time; the first call opens the store.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -23,16 +28,19 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
+from dashboard.identity import session_scope
 from dashboard.summaries import annotate, dead_letters_by_meter
 from dashboard.summaries import meter_health as summarise_health
+from greenpipe import access
 from greenpipe.config import Config, load_config
 from greenpipe.emissions import ENERGY_KINDS, FactorTable, co2_kg, load_factors
-from greenpipe.errors import ConfigError
+from greenpipe.errors import AccessDeniedError, ConfigError
 from greenpipe.finding import Finding
 from greenpipe.fiscal import fiscal_year, fiscal_year_bounds
-from greenpipe.model import BrokerStatus, DeadLetter, MeterKind, Reading
+from greenpipe.model import BrokerStatus, DeadLetter, Meter, MeterKind, Reading, Site
 from greenpipe.results import BaselinePoint, ForecastRecord, SavingsRecord
 from greenpipe.stores import GroupBy, Store, StoreStats, open_configured_store
+from greenpipe.wire import parse_reading_topic
 from reports.build import ReportSet, build_reports
 
 AS_OF_ENV = "GREENPIPE_DASHBOARD_AS_OF"
@@ -57,6 +65,8 @@ class Ctx:
     as_of: datetime
     """The dashboard's 'now', aware UTC, floored to the cache TTL."""
     lang: str
+    scope: access.Scope = access.FULL
+    """What the session's user may read (``greenpipe.access``); every query applies it."""
 
     @property
     def tz(self) -> str:
@@ -103,8 +113,11 @@ def parse_as_of(text: str) -> datetime:
     return ts.astimezone(UTC)
 
 
-def context(lang: str | None = None) -> Ctx:
-    """Build the page context from the environment; raises ConfigError for bad settings."""
+def context(lang: str | None = None, scope: access.Scope | None = None) -> Ctx:
+    """Build the page context from the environment; raises ConfigError for bad settings.
+
+    ``scope`` defaults to the session user's (``dashboard.identity.session_scope``).
+    """
     config_path = os.environ.get("GREENPIPE_CONFIG", "")
     cfg = _config(config_path, os.environ.get("GREENPIPE_STORE_URL", ""))
     pinned = os.environ.get(AS_OF_ENV, "")
@@ -112,7 +125,8 @@ def context(lang: str | None = None) -> Ctx:
     ttl = max(1, cfg.dashboard.cache_ttl_s)
     floored = datetime.fromtimestamp(int(now.timestamp()) // ttl * ttl, tz=UTC)
     return Ctx(cfg=cfg, config_path=config_path, store_url=cfg.store.url,
-               as_of=floored if not pinned else now, lang=lang or cfg.city.language)
+               as_of=floored if not pinned else now, lang=lang or cfg.city.language,
+               scope=session_scope(cfg) if scope is None else scope)
 
 
 def store(ctx: Ctx) -> Store:
@@ -140,13 +154,40 @@ def read(ctx: Ctx, start: datetime, end: datetime, bucket: timedelta, *,
          group_by: GroupBy | str = GroupBy.METER, meters: Sequence[str] | None = None,
          sites: Sequence[str] | None = None, sectors: Sequence[str] | None = None,
          offset: timedelta = timedelta(0)) -> pd.DataFrame:
-    """Aggregate readings in the store (cached); see ``Store.read`` for the semantics."""
+    """Aggregate readings in the store (cached); see ``Store.read`` for the semantics.
+
+    A restricted scope reads only its own sites; per sector it gets its own plus the
+    other organisations' sites merged, where at least ``access.MIN_OTHER_SITES`` contribute.
+    """
+    if ctx.scope.restricted and GroupBy(group_by) == GroupBy.SECTOR:
+        return _scoped_sector_read(ctx, start, end, bucket, meters=meters, sites=sites,
+                                   sectors=sectors, offset=offset)
+    sites = access.restrict_ids(None if sites is None else list(sites), ctx.scope.sites)
     return _read(ctx.config_path, ctx.store_url, start, end, int(bucket.total_seconds()),
                  GroupBy(group_by).value,
                  None if meters is None else tuple(meters),
                  None if sites is None else tuple(sites),
                  None if sectors is None else tuple(sectors),
                  int(offset.total_seconds())).copy()
+
+
+def _scoped_sector_read(ctx: Ctx, start: datetime, end: datetime, bucket: timedelta, *,
+                        meters: Sequence[str] | None, sites: Sequence[str] | None,
+                        sectors: Sequence[str] | None, offset: timedelta) -> pd.DataFrame:
+    frame = _read(ctx.config_path, ctx.store_url, start, end, int(bucket.total_seconds()),
+                  GroupBy.METER.value, None if meters is None else tuple(meters),
+                  None if sites is None else tuple(sites),
+                  None if sectors is None else tuple(sectors), int(offset.total_seconds()))
+    frame = annotate(frame, ctx.cfg.meters_by_id(), ctx.cfg.sites_by_id())
+    merged, suppressed = access.merge_others(frame, ctx.scope, by=("sector",),
+                                             owners=access.site_owners(ctx.cfg))
+    merged = merged[~merged["sector"].isin(suppressed)]
+    out = merged.groupby(["sector", "bucket"], as_index=False).agg(
+        energy_kwh=("energy_kwh", lambda x: x.sum(min_count=1)),
+        power_kw=("power_kw", "mean"), temp_air_c=("temp_air_c", "mean"),
+        readings=("readings", "sum"))
+    out.attrs["suppressed_sectors"] = sorted(suppressed)
+    return out
 
 
 def read_days(ctx: Ctx, start_day: date, end_day: date, *, group_by: GroupBy | str,
@@ -187,8 +228,16 @@ def _stats(config_path: str, store_url: str, as_of: datetime) -> StoreStats:
 
 
 def stats(ctx: Ctx) -> StoreStats:
-    """Per-meter counts and time spans, and the dead-letter count (cached per TTL)."""
-    return _stats(ctx.config_path, ctx.store_url, ctx.as_of)
+    """Per-meter counts and time spans, and the dead-letter count (cached per TTL).
+
+    A restricted scope gets its own meters and the count of its own dead letters.
+    """
+    full = _stats(ctx.config_path, ctx.store_url, ctx.as_of)
+    allowed = access.allowed_meters(ctx.cfg, ctx.scope)
+    if allowed is None:
+        return full
+    return StoreStats(meters=tuple(m for m in full.meters if m.meter in allowed),
+                      dead_letters=len(dead_letters(ctx, limit=max(full.dead_letters, 1))))
 
 
 @st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=64)
@@ -198,8 +247,9 @@ def _latest(config_path: str, store_url: str, as_of: datetime) -> dict[str, Read
 
 
 def latest(ctx: Ctx) -> dict[str, Reading]:
-    """The newest reading of every meter (cached per TTL)."""
-    return _latest(ctx.config_path, ctx.store_url, ctx.as_of)
+    """The newest reading of every meter the scope allows (cached per TTL)."""
+    rows = _latest(ctx.config_path, ctx.store_url, ctx.as_of)
+    return {m: r for m, r in rows.items() if ctx.scope.allows_site(r.site_id)}
 
 
 @st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=64)
@@ -210,8 +260,17 @@ def _dead_letters(config_path: str, store_url: str, as_of: datetime,
 
 
 def dead_letters(ctx: Ctx, limit: int = 200) -> list[DeadLetter]:
-    """The newest dead letters, newest first (cached per TTL)."""
-    return _dead_letters(ctx.config_path, ctx.store_url, ctx.as_of, limit)
+    """The newest dead letters, newest first (cached per TTL).
+
+    A restricted scope gets only letters whose topic names one of its sites.
+    """
+    letters = _dead_letters(ctx.config_path, ctx.store_url, ctx.as_of, limit)
+    if not ctx.scope.restricted:
+        return letters
+    prefix = ctx.cfg.broker.topic_prefix
+    return [d for d in letters
+            if (p := parse_reading_topic(prefix, d.topic)) is not None
+            and ctx.scope.allows_site(p[0])]
 
 
 @st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=64)
@@ -225,8 +284,13 @@ def _upstream(config_path: str, store_url: str, as_of: datetime
 
 def upstream_loss(ctx: Ctx) -> tuple[dict[str, int], list[BrokerStatus]]:
     """Messages lost upstream per meter (``seq`` gaps the collector counted) and what each
-    collector last saw of the broker's own drop counter (cached per TTL)."""
-    return _upstream(ctx.config_path, ctx.store_url, ctx.as_of)
+    collector last saw of the broker's own drop counter (cached per TTL). A restricted
+    scope gets its own meters and no broker status (that is the city's infrastructure)."""
+    lost, brokers = _upstream(ctx.config_path, ctx.store_url, ctx.as_of)
+    allowed = access.allowed_meters(ctx.cfg, ctx.scope)
+    if allowed is None:
+        return lost, brokers
+    return {m: n for m, n in lost.items() if m in allowed}, []
 
 
 def has_data(ctx: Ctx) -> bool:
@@ -234,15 +298,25 @@ def has_data(ctx: Ctx) -> bool:
     return bool(stats(ctx).meters)
 
 
+def visible_sites(ctx: Ctx) -> dict[str, Site]:
+    """The configured sites the scope may read in full, by id (for pickers)."""
+    return {s.id: s for s in ctx.cfg.sites if ctx.scope.allows_site(s.id)}
+
+
+def visible_meters(ctx: Ctx) -> list[Meter]:
+    """The configured meters the scope may read in full."""
+    return [m for m in ctx.cfg.meters if ctx.scope.allows_site(m.site)]
+
+
 def consuming_meters(ctx: Ctx, site: str | None = None) -> list[str]:
-    """Ids of the configured meters whose energy is consumption (optionally at one site)."""
-    return [m.id for m in ctx.cfg.meters
+    """Ids of the visible meters whose energy is consumption (optionally at one site)."""
+    return [m.id for m in visible_meters(ctx)
             if m.kind in CONSUMING_KINDS and (site is None or m.site == site)]
 
 
 def pv_meters(ctx: Ctx, site: str | None = None) -> list[str]:
-    """Ids of the configured PV meters (optionally at one site)."""
-    return [m.id for m in ctx.cfg.meters
+    """Ids of the visible PV meters (optionally at one site)."""
+    return [m.id for m in visible_meters(ctx)
             if m.kind == MeterKind.PV and (site is None or m.site == site)]
 
 
@@ -266,10 +340,19 @@ def meter_days(ctx: Ctx, start: datetime, end: datetime, *,
     the bucket's fiscal year; 0 for PV, whose generation emits nothing) and
     ``avoided_co2_kg`` (PV only: generation × the grid electricity factor). Weather meters
     are left out: they carry no energy. Cached like the read it is built from.
+
+    A restricted scope gets its own sites' rows plus, per sector, kind and day, one row
+    (site and meter ``access.OTHERS``) merging the other organisations' sites, dropped
+    where fewer than ``access.MIN_OTHER_SITES`` contribute; ``frame.attrs
+    ["suppressed_sectors"]`` lists the sectors where that happened.
     """
-    return _concat([_meter_days(ctx.config_path, ctx.store_url, a, b,
+    frame = _concat([_meter_days(ctx.config_path, ctx.store_url, a, b,
                                 None if sites is None else tuple(sites))
                     for a, b in _closed_days_and_today(ctx, start, end)])
+    merged, suppressed = access.merge_others(frame, ctx.scope,
+                                             owners=access.site_owners(ctx.cfg))
+    merged.attrs["suppressed_sectors"] = sorted(suppressed)
+    return merged
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -325,8 +408,19 @@ def sector_days(ctx: Ctx, start: datetime, end: datetime) -> pd.DataFrame:
     meters of one kind in one grid region share the emission factor, so CO2 stays exact.
     Columns: ``sector``, ``kind``, ``grid_region``, ``bucket``, ``day`` (local date),
     ``energy_kwh``, ``readings``, ``co2_kg`` and ``avoided_co2_kg`` (PV only). Answered
-    from the daily rollups, one ``group_by=sector`` read per (kind, region).
+    from the daily rollups, one ``group_by=sector`` read per (kind, region). A restricted
+    scope (a company) gets them from its scoped ``meter_days`` instead, so other
+    organisations' sites are merged and small groups suppressed exactly as there.
     """
+    if ctx.scope.restricted:
+        # A company's sector totals come from its scoped per-meter days, where the other
+        # organisations' sites are merged and small groups suppressed (``meter_days``).
+        days = meter_days(ctx, start, end)
+        keys = ["sector", "kind", "grid_region", "bucket", "day"]
+        out = days.groupby(keys, as_index=False, dropna=False)[
+            ["energy_kwh", "readings", "co2_kg", "avoided_co2_kg"]].sum(min_count=1)
+        out.attrs["suppressed_sectors"] = days.attrs.get("suppressed_sectors", [])
+        return out
     return _concat([_by_kind_region(ctx.config_path, ctx.store_url, a, b, GroupBy.SECTOR.value,
                                     False)
                     for a, b in _closed_days_and_today(ctx, start, end)])
@@ -338,9 +432,12 @@ def site_totals(ctx: Ctx, start: datetime, end: datetime) -> pd.DataFrame:
     The same columns as ``sector_days`` with ``site`` and ``sector`` for the group, one row
     per site and kind (per part: closed days, today), for rankings such as top emitters.
     """
-    return _concat([_by_kind_region(ctx.config_path, ctx.store_url, a, b, GroupBy.SITE.value,
-                                    True)
-                    for a, b in _closed_days_and_today(ctx, start, end)])
+    frame = _concat([_by_kind_region(ctx.config_path, ctx.store_url, a, b, GroupBy.SITE.value,
+                                     True)
+                     for a, b in _closed_days_and_today(ctx, start, end)])
+    # A restricted scope ranks only its own sites: other organisations' sites are not named.
+    return frame if not ctx.scope.restricted else frame[
+        frame["site"].map(ctx.scope.allows_site).astype(bool)].reset_index(drop=True)
 
 
 @st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=128)
@@ -386,7 +483,7 @@ def meter_health(ctx: Ctx, window: timedelta = timedelta(days=7)) -> pd.DataFram
     hourly = read(ctx, ctx.as_of - window, ctx.as_of, timedelta(hours=1),
                   group_by=GroupBy.METER)
     health = summarise_health(
-        ctx.cfg.meters, stats(ctx), latest(ctx), hourly, as_of=ctx.as_of,
+        visible_meters(ctx), stats(ctx), latest(ctx), hourly, as_of=ctx.as_of,
         offline_after=timedelta(seconds=ctx.cfg.dashboard.offline_after_s), window=window)
     per_meter = dead_letters_by_meter(dead_letters(ctx), ctx.cfg.broker.topic_prefix)
     health["dead_letters"] = [per_meter.get(m, 0) for m in health["meter"]]
@@ -419,18 +516,45 @@ def baseline_points(ctx: Ctx, meter_ids: Sequence[str] | None = None) -> list[Ba
 
     Sorted by meter, measure, then day; ``meter_ids`` narrows it to some meters (in the store).
     """
+    allowed = access.allowed_meters(ctx.cfg, ctx.scope)
+    ids = access.restrict_ids(None if meter_ids is None else list(meter_ids), allowed)
     return _baseline_points(ctx.config_path, ctx.store_url, ctx.as_of,
-                            None if meter_ids is None else tuple(meter_ids))
+                            None if ids is None else tuple(ids))
 
 
 def forecasts(ctx: Ctx) -> list[ForecastRecord]:
-    """Projection records of the newest ``greenpipe forecast run`` (empty: none yet)."""
-    return _forecasts(ctx.config_path, ctx.store_url, ctx.as_of)
+    """Projection records of the newest ``greenpipe forecast run`` (empty: none yet).
+
+    A restricted scope gets the city's, its own sites' and those sectors' records in which
+    at least ``access.MIN_OTHER_SITES`` other organisations' sites are configured.
+    """
+    records = _forecasts(ctx.config_path, ctx.store_url, ctx.as_of)
+    if not ctx.scope.restricted:
+        return records
+    open_sectors = _open_sectors(ctx)
+    return [r for r in records if r.scope == "city"
+            or (r.scope == "sector" and r.scope_id in open_sectors)
+            or (r.scope == "site" and ctx.scope.allows_site(r.scope_id))]
+
+
+def _open_sectors(ctx: Ctx) -> set[str]:
+    """Sectors with enough other organisations' sites for a company to see their totals
+    (at least ``access.MIN_OTHER_SITES`` of at least two organisations) or none at all."""
+    owners = access.site_owners(ctx.cfg)
+    others: dict[str, set[str]] = {}
+    for s in ctx.cfg.sites:
+        if not ctx.scope.allows_site(s.id):
+            others.setdefault(s.sector.value, set()).add(s.id)
+    return {sector for sector, ids in others.items() if len(ids) >= access.MIN_OTHER_SITES
+            and len({owners[i] for i in ids}) >= 2} | {
+        s.sector.value for s in ctx.cfg.sites if s.sector.value not in others}
 
 
 def savings(ctx: Ctx) -> list[SavingsRecord]:
-    """Savings records of the newest ``greenpipe forecast run`` (empty: none yet)."""
-    return _savings(ctx.config_path, ctx.store_url, ctx.as_of)
+    """Savings records of the newest ``greenpipe forecast run`` (empty: none yet), of the
+    sites the scope allows."""
+    return [r for r in _savings(ctx.config_path, ctx.store_url, ctx.as_of)
+            if ctx.scope.allows_site(r.site_id)]
 
 
 def forecast_for(records: Sequence[ForecastRecord], scope: str, scope_id: str | None,
@@ -452,14 +576,31 @@ def forecast_for(records: Sequence[ForecastRecord], scope: str, scope_id: str | 
 
 @st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=32)
 def _reports(config_path: str, store_url: str, as_of: datetime, fy: int,
-             site: str | None) -> ReportSet:
+             site: str | None, company: str | None = None) -> ReportSet:
     ctx_cfg = _config(config_path, os.environ.get("GREENPIPE_STORE_URL", ""))
-    return build_reports(ctx_cfg, _store(config_path, store_url), fy, site=site)
+    return build_reports(ctx_cfg, _store(config_path, store_url), fy, site=site,
+                         company=company)
 
 
 def reports(ctx: Ctx, fy: int, site: str | None = None) -> ReportSet:
-    """Return the ``reports.build.ReportSet`` of fiscal year ``fy`` (optionally one site)."""
-    return _reports(ctx.config_path, ctx.store_url, ctx.as_of, fy, site)
+    """Return the ``reports.build.ReportSet`` of fiscal year ``fy`` (optionally one site).
+
+    A restricted scope gets its organisation's sites only; another organisation's site
+    raises ``AccessDeniedError``.
+    """
+    if not ctx.scope.restricted:
+        return _reports(ctx.config_path, ctx.store_url, ctx.as_of, fy, site)
+    if site is not None:
+        _require_site(ctx, site)
+        return _reports(ctx.config_path, ctx.store_url, ctx.as_of, fy, site)
+    return _reports(ctx.config_path, ctx.store_url, ctx.as_of, fy, None,
+                    ctx.scope.identity.organisation)
+
+
+def _require_site(ctx: Ctx, site: str) -> None:
+    if not ctx.scope.allows_site(site):
+        raise AccessDeniedError(f"site {site!r} belongs to another organisation; "
+                           "ask the city office for access")
 
 
 # ---------------------------------------------------------------- findings (problems, proposals)
@@ -477,19 +618,61 @@ _findings_generation = {"n": 0}
 
 
 def findings(ctx: Ctx) -> list[Finding]:
-    """Every stored finding of ``greenpipe findings run`` (empty: none yet), cached per TTL."""
-    return _findings(ctx.config_path, ctx.store_url, ctx.as_of, _findings_generation["n"])
+    """Every stored finding of ``greenpipe findings run`` (empty: none yet), cached per TTL,
+    of the sites the scope allows."""
+    return [f for f in _findings(ctx.config_path, ctx.store_url, ctx.as_of,
+                                 _findings_generation["n"])
+            if ctx.scope.allows_site(f.site)]
 
 
 def set_finding_status(ctx: Ctx, finding_id: str, status: str, by: str,
                        note: str = "") -> Finding:
-    """Acknowledge, resolve or dismiss a finding in the store; returns it as stored."""
+    """Acknowledge, resolve or dismiss a finding in the store; returns it as stored.
+
+    Raises ``AccessDeniedError`` for a read-only role or another organisation's finding; the
+    change goes to the audit log.
+    """
     from findings.lifecycle import find_by_id, set_status
 
     s = store(ctx)
+    found = find_by_id(s.read_findings(), finding_id)
+    if not ctx.scope.can_act:
+        raise AccessDeniedError("your role is read-only; ask your organisation's operator")
+    _require_site(ctx, found.site)
     now = datetime.now(UTC)
-    updated = set_status(find_by_id(s.read_findings(), finding_id), status, by,
+    updated = set_status(found, status, by,
                          now.replace(microsecond=now.microsecond // 1000 * 1000), note)
     s.write_findings([updated])
     _findings_generation["n"] += 1
+    audit(ctx, f"finding.{status}", finding_id)
     return updated
+
+
+# ---------------------------------------------------------------- audit log
+
+
+def audit(ctx: Ctx, action: str, detail: str) -> None:
+    """Record who did ``action`` (e.g. ``export``, ``download``) on ``detail``, and when."""
+    from dashboard import audit as audit_log
+
+    who = ctx.scope.identity
+    audit_log.record(audit_log.path_of(ctx.cfg), datetime.now(UTC), who.who or "(no login)",
+                     who.organisation, who.role, action, detail)
+
+
+def audited(ctx: Ctx, action: str, detail: str, payload: Callable[[], bytes]
+            ) -> Callable[[], bytes]:
+    """Wrap a download's lazy payload so that producing it is written to the audit log."""
+    def produce() -> bytes:
+        audit(ctx, action, detail)
+        return payload()
+    return produce
+
+
+def audit_entries(ctx: Ctx, limit: int = 500) -> pd.DataFrame:
+    """The newest audit-log entries (the city office only; others raise AccessDeniedError)."""
+    from dashboard import audit as audit_log
+
+    if not ctx.scope.can_audit:
+        raise AccessDeniedError("the audit log is for the city office")
+    return audit_log.read(audit_log.path_of(ctx.cfg), limit)

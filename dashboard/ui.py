@@ -8,7 +8,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import data
-from dashboard.i18n import LANGS, fmt_datetime, t
+from dashboard.i18n import LANGS, fmt_datetime, sector_label, t
+from greenpipe import access
 
 _LANG_NAMES = {"ja": "日本語", "en": "English"}
 
@@ -32,6 +33,14 @@ def language_toggle(default: str) -> str:
 def ctx() -> data.Ctx:
     """The page context for the current session (language from the toggle)."""
     return data.context(st.session_state.get("lang"))
+
+
+def is_logged_in() -> bool:
+    """True when the visitor has logged in through OIDC (False when login cannot work)."""
+    try:
+        return bool(st.user.is_logged_in)
+    except Exception:  # no [auth] secrets: Streamlit raises its own error types
+        return False
 
 
 def require_login(lang: str) -> None:
@@ -60,7 +69,6 @@ def require_login(lang: str) -> None:
         st.info(t("app.login_required", lang))
         st.button(t("app.login", lang), on_click=st.login, type="primary")
         st.stop()
-    st.sidebar.caption(str(st.user.get("email") or st.user.get("name") or ""))
     st.sidebar.button(t("app.logout", lang), on_click=st.logout)
 
 
@@ -90,10 +98,33 @@ def auth_secrets_problem() -> str | None:
     return None
 
 
+def who_line(c: data.Ctx) -> str:
+    """Who is logged in and as what (role, organisation), in the page's language."""
+    ident = c.scope.identity
+    if not c.cfg.dashboard.login:
+        return t("app.no_login", c.lang)
+    orgs = {o.id: o.name or o.id for o in c.cfg.companies}
+    return t("app.who", c.lang, who=ident.who or "?", role=t(f"role.{ident.role}", c.lang),
+             org=orgs.get(ident.organisation, ident.organisation or "–"))
+
+
+def suppression_note(c: data.Ctx, frame: Any) -> None:
+    """Say on the page that a company sees others' sites merged and small groups suppressed."""
+    if not c.scope.restricted:
+        return
+    st.caption(t("access.others", c.lang, n=access.MIN_OTHER_SITES))
+    suppressed = getattr(frame, "attrs", {}).get("suppressed_sectors") or []
+    if suppressed:
+        st.caption(t("access.suppressed", c.lang, n=access.MIN_OTHER_SITES,
+                     sectors=", ".join(sector_label(s, c.lang) for s in suppressed)))
+
+
 def footer(c: data.Ctx) -> None:
-    """Show the dashboard clock and the store in the sidebar."""
+    """Show who is logged in, the dashboard clock and the store in the sidebar."""
+    st.sidebar.markdown(f"**{who_line(c)}**")
     st.sidebar.caption(t("app.as_of", c.lang, ts=fmt_datetime(c.as_of, c.lang, c.tz)))
-    st.sidebar.caption(t("app.store", c.lang, url=c.store_url))
+    if not c.scope.restricted:  # the store's location is the city's infrastructure
+        st.sidebar.caption(t("app.store", c.lang, url=c.store_url))
 
 
 def empty(key: str, lang: str, **values: object) -> None:

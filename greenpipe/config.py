@@ -343,12 +343,49 @@ class EmissionFactorOverride:
 
 @dataclass(frozen=True, slots=True)
 class Company:
-    """A company (法人) and the sites it owns, for the company-wide 1,500 kL test."""
+    """An organisation and the sites it owns: a company (法人) or the city office.
+
+    Used for the company-wide 1,500 kL test of the statutory reports and for dashboard
+    access (``greenpipe.access``): a company's users see its own sites in full.
+    """
 
     id: str
     name: str = ""
     sites: tuple[str, ...] = ()
     """Ids of the sites the company owns; a site belongs to at most one company."""
+    kind: Literal["company", "city"] = "company"
+    """``city``: the city office, whose ``city`` role sees every site (at most one)."""
+
+
+ROLES = ("city", "company", "analyst")
+"""Dashboard roles: city office (everything), company (own sites in full plus city and
+sector totals with small groups suppressed), analyst (read-only, with exports)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RoleMapping:
+    """Maps users to an organisation and role: by a value of the OIDC claim
+    ``access.claim`` (``group``) or by e-mail address (``email``), exactly one of them."""
+
+    organisation: str
+    """Id of a ``[[companies]]`` entry (the city office is one, with ``kind = "city"``)."""
+    role: Literal["city", "company", "analyst"]
+    group: str = ""
+    """A value of the ``access.claim`` claim (e.g. a group name) that grants this role."""
+    email: str = ""
+    """An e-mail address (the ``email`` claim, compared case-insensitively)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessConfig:
+    """Who sees what in the dashboard (docs/security.md)."""
+
+    claim: str = "groups"
+    """OIDC ID-token claim holding the user's groups or organisation (a string or a list)."""
+    audit_path: str = "var/audit.db"
+    """SQLite file of the audit log (acknowledged findings, downloads, exports)."""
+    public_page: bool = False
+    """Serve the residents' progress page without login."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,6 +454,7 @@ class Config:
     forecasting: ForecastingConfig = field(default_factory=ForecastingConfig)
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    access: AccessConfig = field(default_factory=AccessConfig)
     sites: tuple[Site, ...] = ()
     meters: tuple[Meter, ...] = ()
     shutdowns: tuple[ShutdownPeriod, ...] = ()
@@ -427,6 +465,7 @@ class Config:
     site_reporting: tuple[SiteReporting, ...] = ()
     tariff: Tariff = field(default_factory=Tariff)
     waste_patterns: tuple[WastePattern, ...] = ()
+    roles: tuple[RoleMapping, ...] = ()
     source: str = "<defaults>"
     """Where the configuration was read from, for messages."""
 
@@ -448,9 +487,10 @@ _SECTIONS: dict[str, type] = {
     "forecasting": ForecastingConfig,
     "dashboard": DashboardConfig,
     "alerts": AlertsConfig,
+    "access": AccessConfig,
 }
 _LISTS = ("sites", "meters", "shutdowns", "measures", "targets", "emission_factors",
-          "companies", "site_reporting", "waste_patterns")
+          "companies", "site_reporting", "waste_patterns", "roles")
 _ENV_SECTIONS = ("broker", "store", "collector", "simulator", "alerts")
 
 
@@ -566,8 +606,11 @@ def config_from_dict(
         _build(WastePattern, d, f"waste_patterns[{i}]")
         for i, d in enumerate(_table_list(raw, "waste_patterns"))
     )
+    roles = tuple(_build(RoleMapping, d, f"roles[{i}]")
+                  for i, d in enumerate(_table_list(raw, "roles")))
     cfg = Config(
-        sites=sites, meters=meters, shutdowns=shutdowns, measures=measures, source=source,
+        roles=roles, sites=sites, meters=meters, shutdowns=shutdowns, measures=measures,
+        source=source,
         targets=targets, emission_factors=emission_factors, companies=companies,
         site_reporting=site_reporting,
         tariff=tariff_from_dict(raw.get("tariff", {})), waste_patterns=waste_patterns,
@@ -795,6 +838,9 @@ def _build_company(data: Mapping[str, Any], where: str) -> Company:
     sites = data.get("sites", [])
     if not isinstance(sites, list) or not all(isinstance(s, str) for s in sites):
         raise ConfigError(f"{where}.sites", sites, 'use a list of site ids, e.g. ["factory-1"]')
+    kind = data.get("kind", "company")
+    if kind not in ("company", "city"):
+        raise ConfigError(f"{where}.kind", kind, "choose one of company, city")
     return Company(id=_coerce(data["id"], str, f"{where}.id"),
                    name=_coerce(data.get("name", ""), str, f"{where}.name"),
-                   sites=tuple(sites))
+                   sites=tuple(sites), kind=kind)

@@ -152,6 +152,32 @@ def validate(cfg: Config) -> None:
     _validate_forecasting(cfg)
     _validate_alerts(cfg)
     _validate_reporting(cfg)
+    _validate_roles(cfg)
+
+
+def _validate_roles(cfg: Config) -> None:
+    """Role mappings name a known organisation, fit its kind, and say whom they match."""
+    orgs = {c.id: c for c in cfg.companies}
+    cities = [c.id for c in cfg.companies if c.kind == "city"]
+    if len(cities) > 1:
+        raise ConfigError("companies", cities, 'mark only the city office with kind = "city"')
+    if not cfg.access.claim.strip():
+        raise ConfigError("access.claim", cfg.access.claim,
+                          'name the OIDC claim holding groups, e.g. "groups"')
+    for i, r in enumerate(cfg.roles):
+        where = f"roles[{i}]"
+        if r.organisation not in orgs:
+            raise ConfigError(f"{where}.organisation", r.organisation,
+                              "no organisation has this id; use the id of a [[companies]] "
+                              f"entry ({', '.join(orgs) or 'none declared'})")
+        if r.role == "city" and orgs[r.organisation].kind != "city":
+            raise ConfigError(f"{where}.role", r.role,
+                              f"the city role belongs to the city office; use company or "
+                              f"analyst, or mark {r.organisation!r} kind = \"city\"")
+        if bool(r.group) == bool(r.email):
+            raise ConfigError(where, r.group or r.email,
+                              "set exactly one of group (a value of the access.claim "
+                              "claim) or email")
 
 
 def _validate_reporting(cfg: Config) -> None:

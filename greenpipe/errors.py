@@ -47,3 +47,7 @@ class PayloadError(GreenpipeError):
 
 class DataSufficiencyError(GreenpipeError):
     """The data is not sufficient for the requested analysis."""
+
+
+class AccessDeniedError(GreenpipeError):
+    """The user's role or organisation does not allow this read or action."""

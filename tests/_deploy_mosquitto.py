@@ -1,7 +1,9 @@
 """Run the production Mosquitto configuration (deploy/mosquitto/) on free loopback ports.
 
-The shipped mosquitto.conf, acl and passwd.example are used as they are; only the two
-listener ports and the container paths are rewritten for a temporary directory.
+The shipped mosquitto.conf and the example credentials (credentials/acl.example, made by
+``greenpipe broker credentials --simulator`` for the example city, and
+credentials/passwd.example) are used as they are; only the two listener ports and the
+container paths are rewritten for a temporary directory.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from greenpipe.net import free_loopback_port
 from tests.conftest import REPO, _find_mosquitto, wait_for_port
 
 DEPLOY = REPO / "deploy" / "mosquitto"
+CREDENTIALS = DEPLOY / "credentials"
 EXAMPLE_PASSWORDS = {"collector": "change-me-collector", "simulator": "change-me-simulator"}
-"""The passwords deploy/mosquitto/passwd.example was generated with (documented there)."""
+"""The passwords credentials/passwd.example was hashed from (credentials/passwords/*.example)."""
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,8 @@ def start_deploy_mosquitto(workdir: Path) -> DeployMosquitto:
         r"^listener 1883$": f"listener {port} 127.0.0.1",
         r"^listener 1880 127\.0\.0\.1$": f"listener {health} 127.0.0.1",
         r"^persistence_location /mosquitto/data/$": f"persistence_location {workdir}/",
-        r"^password_file /mosquitto/config/passwd$": f"password_file {DEPLOY}/passwd.example",
-        r"^acl_file /mosquitto/config/acl$": f"acl_file {DEPLOY}/acl",
+        r"^password_file /mosquitto/config/passwd$": f"password_file {CREDENTIALS}/passwd.example",
+        r"^acl_file /mosquitto/config/acl$": f"acl_file {CREDENTIALS}/acl.example",
         r"^log_dest stdout$": "log_dest stderr",
     }
     for pattern, new in replacements.items():

@@ -27,6 +27,9 @@ url = "sqlite:///{db}"
 [dashboard]
 offline_after_s = 3600
 
+[access]
+audit_path = "{audit}"
+
 [[sites]]
 id = "factory-1"
 name = "第一工場"
@@ -112,7 +115,8 @@ def write_config(tmp: Path, lang: str = "en", db: Path | None = None) -> Path:
     """Write the test city's config (store in ``tmp``) and return its path."""
     db = db or tmp / "store.db"
     path = tmp / "dashboard.toml"
-    path.write_text(CONFIG_TOML.format(lang=lang, db=db), encoding="utf-8")
+    path.write_text(CONFIG_TOML.format(lang=lang, db=db, audit=tmp / "audit.db"),
+                    encoding="utf-8")
     return path
 
 

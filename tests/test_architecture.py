@@ -23,11 +23,12 @@ ALLOWED: dict[str, set[str]] = {
     "simulators": {CORE},
     "forecasting": {CORE},
     "alerts": {CORE},
+    "brokerauth": {CORE},
     "findings": {CORE, "forecasting"},
     "reports": {CORE, "forecasting"},
     "dashboard": {CORE, "forecasting", "findings", "reports"},
-    APP: {CORE, "collector", "simulators", "forecasting", "alerts", "findings", "reports",
-          "dashboard"},
+    APP: {CORE, "collector", "simulators", "forecasting", "alerts", "brokerauth", "findings",
+          "reports", "dashboard"},
 }
 """Which packages each package may import (besides itself)."""
 PACKAGES = [p for p in ALLOWED if p != APP]

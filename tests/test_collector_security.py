@@ -56,6 +56,28 @@ def _start_broker(tmp_path: Path, conf: str) -> tuple[int, subprocess.Popen[byte
     return port, broker
 
 
+def start_collector(tmp_path: Path, port: int, db: Path, log_path: Path,
+                    env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Run ``greenpipe collect`` (example city, user ``collector``) until it has subscribed."""
+    ready = tmp_path / "ready"
+    full = {k: v for k, v in os.environ.items() if k != "GREENPIPE_BROKER_PASSWORD"}
+    full.update(GREENPIPE_CONFIG=str(REPO / "config" / "example.toml"),
+                GREENPIPE_BROKER_USERNAME="collector",
+                GREENPIPE_COLLECTOR_FLUSH_INTERVAL_S="0.1", **env)
+    with open(log_path, "wb") as log:
+        collector = subprocess.Popen(
+            [sys.executable, "-m", "greenpipe", "-v", "collect", "--broker",
+             f"127.0.0.1:{port}", "--store", f"sqlite:///{db}", "--ready-file",
+             str(ready)], env=full, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        if collector.poll() is not None or time.monotonic() > deadline:
+            stop_process(collector)
+            raise AssertionError(log_path.read_text())
+        time.sleep(0.05)
+    return collector
+
+
 def test_meter_publishes_only_its_own_topic_and_secrets_stay_out_of_logs(
     tmp_path: Path,
 ) -> None:
@@ -68,23 +90,10 @@ def test_meter_publishes_only_its_own_topic_and_secrets_stay_out_of_logs(
         tmp_path, f"allow_anonymous false\npassword_file {passwd}\nacl_file {tmp_path / 'acl'}\n")
     collector = None
     try:
-        db = tmp_path / "store.db"
-        ready, log_path = tmp_path / "ready", tmp_path / "collector.log"
-        env = dict(os.environ, GREENPIPE_CONFIG=str(REPO / "config" / "example.toml"),
-                   GREENPIPE_BROKER_USERNAME="collector",
-                   GREENPIPE_BROKER_PASSWORD=PASSWORDS["collector"],
-                   GREENPIPE_COLLECTOR_CLIENT_ID="sec-collector",
-                   GREENPIPE_COLLECTOR_FLUSH_INTERVAL_S="0.1")
-        with open(log_path, "wb") as log:
-            collector = subprocess.Popen(
-                [sys.executable, "-m", "greenpipe", "-v", "collect", "--broker",
-                 f"127.0.0.1:{port}", "--store", f"sqlite:///{db}", "--ready-file",
-                 str(ready)], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
-        deadline = time.monotonic() + 60
-        while not ready.exists():
-            assert collector.poll() is None and time.monotonic() < deadline, \
-                log_path.read_text()
-            time.sleep(0.05)
+        db, log_path = tmp_path / "store.db", tmp_path / "collector.log"
+        collector = start_collector(tmp_path, port, db, log_path, {
+            "GREENPIPE_BROKER_PASSWORD": PASSWORDS["collector"],
+            "GREENPIPE_COLLECTOR_CLIENT_ID": "sec-collector"})
 
         meter = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="f1-main",
                             protocol=mqtt.MQTTv5)

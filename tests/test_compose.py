@@ -143,7 +143,13 @@ def test_every_environment_variable_is_read_by_the_config(name: str) -> None:
     config_path = env.pop("GREENPIPE_CONFIG")
     mounts = {m.split(":")[1]: m.split(":")[0] for m in APP[name]["volumes"]}
     assert (REPO / mounts[config_path]).is_file(), "GREENPIPE_CONFIG must point at a mount"
-    cfg = _load_with(env)
+    load_env = dict(env)
+    for var, value in env.items():
+        if var.endswith("_FILE"):  # a secret file: a mount whose .example stands in here
+            source = REPO / mounts[value]
+            load_env[var] = str(source if source.exists()
+                                else source.with_name(source.name + ".example"))
+    cfg = _load_with(load_env)
     hints = typing.get_type_hints(Config)
     for var, value in env.items():
         if var in SECRETS:
@@ -152,6 +158,7 @@ def test_every_environment_variable_is_read_by_the_config(name: str) -> None:
             section, _, key = var.removeprefix("GREENPIPE_").lower().partition("_")
         assert section in hints, f"{var}: no config section {section!r}"
         actual = getattr(getattr(cfg, section), key)
+        value = load_env[var]
         assert str(actual) == value, f"{var}={value!r} is not read (config has {actual!r})"
 
 
@@ -168,7 +175,8 @@ def test_secrets_come_only_from_deploy_env() -> None:
             assert value.startswith("change-me"), f"{key} in .env.example must be a placeholder"
     gitignore = (REPO / ".gitignore").read_text().splitlines()
     dockerignore = (REPO / ".dockerignore").read_text().splitlines()
-    for path in ("deploy/.env", "deploy/mosquitto/passwd"):
+    for path in ("deploy/.env", "deploy/mosquitto/passwd", "deploy/mosquitto/credentials/passwd",
+                 "deploy/mosquitto/credentials/acl", "deploy/mosquitto/credentials/passwords/*"):
         assert path in gitignore or f"/{path}" in gitignore, f"{path} must be git-ignored"
         assert path in dockerignore, f"{path} must stay out of the image"
 
@@ -235,14 +243,24 @@ def test_volumes_and_dependencies_are_consistent() -> None:
 
 
 def test_mqtt_users_exist_in_the_password_file_and_acl() -> None:
+    creds = REPO / "deploy/mosquitto/credentials"
     users = {line.split(":")[0] for line in
-             (REPO / "deploy/mosquitto/passwd.example").read_text().splitlines() if line}
-    acl = (REPO / "deploy/mosquitto/acl").read_text()
+             (creds / "passwd.example").read_text().splitlines() if line}
+    acl = (creds / "acl.example").read_text()
     for name, service in APP.items():
         user = service["environment"].get("GREENPIPE_BROKER_USERNAME")
         if user:
             assert user in users and f"user {user}\n" in acl, name
+            # Its password file is the generated one of the same user, mounted read-only.
+            mounts = {m.split(":")[1]: m.split(":")[0] for m in service["volumes"]}
+            source = mounts[service["environment"]["GREENPIPE_BROKER_PASSWORD_FILE"]]
+            assert source == f"./deploy/mosquitto/credentials/passwords/{user}", name
+            example = (REPO / source).with_name(user + ".example").read_text().strip()
+            assert example == EXAMPLE_PASSWORDS[user], name
     assert users == set(EXAMPLE_PASSWORDS)
+    # acl.example is exactly what `greenpipe broker credentials --simulator` writes.
+    from brokerauth.credentials import acl_text
+    assert acl == acl_text(load_config(EXAMPLE_CONFIG, env={}), simulator=True)
 
 
 @pytest.fixture

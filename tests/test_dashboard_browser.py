@@ -52,8 +52,10 @@ PAGES = {
            PageSpec("meters", 0, 2, "Meters"), PageSpec("export", 0, 0, "Export"),
            PageSpec("reports", 3, 0, "Reports")),
 }
-NAV = {"ja": ["概要", "拠点", "予測", "課題と提案", "メーター", "エクスポート", "報告"],
-       "en": ["Overview", "Sites", "Forecast", "Findings", "Meters", "Export", "Reports"]}
+# Without login everyone is the city office, which also gets the audit log.
+NAV = {"ja": ["概要", "拠点", "予測", "課題と提案", "メーター", "エクスポート", "報告", "監査ログ"],
+       "en": ["Overview", "Sites", "Forecast", "Findings", "Meters", "Export", "Reports",
+              "Audit log"]}
 
 
 @dataclass(frozen=True)

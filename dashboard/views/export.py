@@ -29,9 +29,11 @@ if dataset != "readings":
                    key="ex_fmt_results", format_func=str.upper)
     st.caption(t("ex.rows", lang, n=fmt_number(len(table), lang)))
     ext, mime = exports.FORMATS[fmt]
+    results_name = f"greenpipe_{dataset}_{records[0].run_id}.{ext}"
     st.download_button(f"{t('ex.download', lang)} ({fmt.upper()})",
-                       lambda: exports.encode(table, fmt),
-                       file_name=f"greenpipe_{dataset}_{records[0].run_id}.{ext}", mime=mime,
+                       data.audited(c, "export", results_name,
+                                    lambda: exports.encode(table, fmt)),
+                       file_name=results_name, mime=mime,
                        type="primary", key="ex_download_results", on_click="ignore")
     ui.table(table, "ex_results_preview")
     st.stop()
@@ -43,10 +45,12 @@ left, right = st.columns(2)
 with left:
     scope = st.radio(t("ex.scope", lang), ["city", "sector", "site", "meter"], horizontal=True,
                      key="ex_scope", format_func=lambda s: t(f"ex.scope_{s}", lang))
-    sectors = sorted({s.sector.value for s in c.cfg.sites})
-    sites = c.cfg.sites_by_id()
+    # Only what the user's organisation may read; data.read enforces it again.
+    sites = data.visible_sites(c)
+    sectors = sorted({s.sector.value for s in sites.values()})
     options: dict[str, list[str]] = {
-        "city": [], "sector": sectors, "site": list(sites), "meter": [m.id for m in c.cfg.meters]}
+        "city": [], "sector": sectors, "site": list(sites),
+        "meter": [m.id for m in data.visible_meters(c)]}
     labels = {**{s: sector_label(s, lang) for s in sectors},
               **{s: f"{sites[s].name} ({s})" for s in sites}}
     which = None
@@ -94,7 +98,8 @@ if too_big:
     st.warning(t("ex.xlsx_too_big", lang, n=fmt_number(exports.XLSX_MAX_ROWS, lang)))
 # The file is encoded only when the button is clicked (a callable), not on every rerun.
 st.download_button(f"{t('ex.download', lang)} ({fmt.upper()})",
-                   lambda: exports.encode(out, fmt), file_name=f"{name}.{ext}", mime=mime,
+                   data.audited(c, "export", f"{name}.{ext}", lambda: exports.encode(out, fmt)),
+                   file_name=f"{name}.{ext}", mime=mime,
                    type="primary", key="ex_download", on_click="ignore", disabled=too_big)
 with st.expander(t("ex.preview", lang)):
     preview = out.head(50).copy()

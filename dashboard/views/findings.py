@@ -192,6 +192,9 @@ for f in top:
                          note=f.status_note))
         _evidence(f)
         note = st.text_input(t("fd.note", lang), key=f"fd_note_{f.id}")
+        if not c.scope.can_act:
+            st.caption(t("fd.read_only", lang))
+            continue
         b = st.columns(3)
         for col, (action, status) in zip(b, (("ack", "acknowledged"), ("resolve", "resolved"),
                                              ("dismiss", "dismissed")), strict=True):

@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboard import charts, data, summaries, ui
 from dashboard.i18n import axis_format, fmt_date, fmt_number, fmt_pct, sector_label, t
+from greenpipe import access
 from greenpipe.fiscal import fiscal_year_bounds, fiscal_year_fraction, fy_label
 
 c = ui.ctx()
@@ -160,11 +161,12 @@ with right:
         names={"this": fy_label(fy, lang), "last": fy_label(fy - 1, lang),
                "target": t("ov.vs_target", lang)},
         x_title=t("col.sector", lang), y_title=t("col.co2_t", lang)), "ov_sectors")
+    ui.suppression_note(c, now)
 
 # ---- top emitting sites
 st.subheader(t("ov.top_sites", lang))
 totals = data.site_totals(c, *data.fiscal_ytd(c))
-totals = totals[totals["kind"] != "pv"]
+totals = totals[(totals["kind"] != "pv") & (totals["site"] != access.OTHERS)]
 by_site = totals.groupby("site")["co2_kg"].sum().sort_values(ascending=False).head(8) / 1000.0
 sites = c.cfg.sites_by_id()
 ui.chart(charts.horizontal_bars(

@@ -99,13 +99,19 @@ if rs.warnings:
 st.subheader(t("rp.download", lang))
 xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 left, mid, right = st.columns(3)
-left.download_button(t("rp.download_ea", lang), lambda: export.xlsx_bytes(rs, "energy-act"),
+left.download_button(t("rp.download_ea", lang),
+                     data.audited(c, "download", f"energy_act_FY{fy}.xlsx",
+                                  lambda: export.xlsx_bytes(rs, "energy-act")),
                      file_name=f"energy_act_FY{fy}.xlsx", mime=xlsx, key="rp_dl_ea",
                      on_click="ignore")
-mid.download_button(t("rp.download_ghg", lang), lambda: export.xlsx_bytes(rs, "ghg"),
+mid.download_button(t("rp.download_ghg", lang),
+                    data.audited(c, "download", f"ghg_FY{fy}.xlsx",
+                                 lambda: export.xlsx_bytes(rs, "ghg")),
                     file_name=f"ghg_FY{fy}.xlsx", mime=xlsx, key="rp_dl_ghg", on_click="ignore")
 right.download_button(t("rp.download_json", lang),
-                      lambda: json.dumps(export.to_json(rs, "energy-act"), ensure_ascii=False,
-                                         default=str).encode("utf-8"),
+                      data.audited(c, "download", f"reports_FY{fy}.json",
+                                   lambda: json.dumps(export.to_json(rs, "energy-act"),
+                                                      ensure_ascii=False,
+                                                      default=str).encode("utf-8")),
                       file_name=f"reports_FY{fy}.json", mime="application/json",
                       key="rp_dl_json", on_click="ignore")

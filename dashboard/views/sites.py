@@ -23,11 +23,11 @@ from greenpipe.fiscal import fy_label
 c = ui.ctx()
 lang = c.lang
 st.title(t("nav.sites", lang))
-if not c.cfg.sites or not data.has_data(c):
+sites = data.visible_sites(c)  # only the sites the user's organisation may read
+if not sites or not data.has_data(c):
     ui.empty("empty.store", lang)
     st.stop()
 
-sites = c.cfg.sites_by_id()
 site_id = st.selectbox(t("si.pick", lang), list(sites), key="site",
                        format_func=lambda s: f"{sites[s].name} ({s})")
 site = sites[site_id]

@@ -316,9 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="TOML config (default: $GREENPIPE_CONFIG or the example city)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("broker", help="run the embedded amqtt MQTT broker")
-    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: free one)")
-    p.set_defaults(func=_cmd_broker)
+    from brokerauth.commands import add_parsers as add_broker_parsers  # argparse only
+
+    add_broker_parsers(sub, common, _load, _cmd_broker)
 
     p = sub.add_parser("simulate", parents=[common], help="publish simulated meter readings")
     p.add_argument("--broker", help="HOST:PORT, overrides broker.host/port")

@@ -1,0 +1,1 @@
+"""Broker credentials: per-site MQTT users, their passwords and the ACL, from the config."""

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from greenpipe.app.cli import main
 from paho.mqtt.enums import CallbackAPIVersion
 
 from brokerauth.credentials import acl_text, gateway_user, write_mosquitto
+from greenpipe.app.cli import main
 from greenpipe.config import load_config
 from greenpipe.stores.sqlite import SqliteStore
 from greenpipe.wire import encode_reading, reading_topic

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from greenpipe.net import free_loopback_port
 
 from dashboard.browser import Chromium, find_chromium
 from dashboard.launch import dashboard_env, streamlit_command
+from greenpipe.net import free_loopback_port
 from tests.conftest import REPO, stop_process, wait_for_port
 from tests.dashboard_seed import AS_OF, seed_store, write_config
 from tests.test_dashboard_access import ACCESS_TOML

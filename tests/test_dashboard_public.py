@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from greenpipe.net import free_loopback_port
 from numpy.testing import assert_allclose
 from streamlit.testing.v1 import AppTest
 
 from dashboard.browser import Chromium, PageSpec, find_chromium, render_page
 from dashboard.launch import dashboard_env, streamlit_command
 from dashboard.public import sector_bars
+from greenpipe.net import free_loopback_port
 from tests.conftest import stop_process, wait_for_port
 from tests.dashboard_seed import AS_OF, seed_store, write_config
 from tests.test_dashboard_access import ACCESS_TOML, ACME, AUTH

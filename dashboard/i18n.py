@@ -106,6 +106,13 @@ _S: dict[str, tuple[str, str]] = {
     "ov.fytd_energy": ("年度累計 エネルギー消費", "FY-to-date energy use"),
     "ov.vs_last_year": ("前年同期比", "vs same period last FY"),
     "ov.vs_target": ("目標軌道（年度累計）", "Target path (FY to date)"),
+    "ov.partial_view": (
+        "この表示は自社の拠点と、秘匿されていない他組織の合計です。市全体の目標と見通しとは"
+        "比較できないため表示していません。",
+        "This view covers your own sites and the other organisations' totals that are not "
+        "suppressed, not the whole city, so it is not compared with the city's targets and "
+        "projection.",
+    ),
     "ov.avoided": ("削減 CO₂（累計）", "Avoided CO₂ to date"),
     "ov.projected": ("年度末見通し", "Projected FY end"),
     "ov.probability": ("目標達成確率", "Probability of meeting target"),

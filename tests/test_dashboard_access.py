@@ -109,6 +109,9 @@ def test_company_overview_shows_only_its_own_figures(cfg_path: Path) -> None:
     text = _text(at)
     assert "Logged in: boss@acme.example (company, アクメ製作所)" in text
     assert "are suppressed" in text and "Commercial" in text
+    # Its partial total is not compared with the whole city's target path or projection.
+    assert m["Target path (FY to date)"] == "–" and m["Projected FY end"] == "–"
+    assert "not compared with the city's targets" in text
     for other in ("駅前オフィス", "メガソーラー", "office-1", "pv-1"):
         assert other not in text, other
 

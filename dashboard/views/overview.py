@@ -30,7 +30,10 @@ def _frames(lc: data.Ctx) -> tuple[pd.DataFrame, pd.DataFrame | None, summaries.
     # partial year would show a fake jump.
     before = (data.sector_days(lc, prev_start, prev_end)
               if _since(lc) <= prev_start + timedelta(days=1) else None)
-    target = summaries.nearest_target(lc.cfg.targets, "city", None, lc.fy)
+    # A company sees its own sites plus the unsuppressed merged totals, not the whole city:
+    # comparing that with the city's target path would mislead, so it is not compared.
+    target = (None if lc.scope.restricted
+              else summaries.nearest_target(lc.cfg.targets, "city", None, lc.fy))
     budget = (None if target is None else
               summaries.path_to_date_t(target, lc.fy, fiscal_year_fraction(lc.as_of, lc.tz)))
     return now, before, summaries.progress(now, before, budget)
@@ -63,7 +66,8 @@ def headline() -> None:
                          pv_mwh=fmt_number(p.pv_mwh, lang, 1),
                          measures_t=fmt_number(measures_t, lang, 1), n=len(measured)))
 
-    forecast = data.forecast_for(data.forecasts(lc), "city", None, lc.fy)
+    forecast = (None if lc.scope.restricted
+                else data.forecast_for(data.forecasts(lc), "city", None, lc.fy))
     col = st.columns(4)
     if forecast is None:
         col[0].metric(t("ov.projected", lang), "–")
@@ -116,7 +120,8 @@ with left:
     prev_name = fy_label(fy - 1, lang)
     frames = []  # drawing order: target path, last FY, this FY on top
     colours = {actual_name: "#2F3E46", prev_name: "#9D9D9D"}
-    target = summaries.nearest_target(c.cfg.targets, "city", None, fy)
+    target = (None if c.scope.restricted
+              else summaries.nearest_target(c.cfg.targets, "city", None, fy))
     if target is not None:
         target_name = f"{t('col.target', lang)} ({target.name or target.target_fy})"
         colours[target_name] = "#C0392B"
@@ -135,7 +140,8 @@ with left:
                        colours=colours, x_format=axis_format(lang, "day"),
                        dashes={n: "dash" for n in colours if n not in (actual_name, prev_name)},
                        widths={actual_name: 3.5})
-    forecast = data.forecast_for(data.forecasts(c), "city", None, fy)
+    forecast = (None if c.scope.restricted
+                else data.forecast_for(data.forecasts(c), "city", None, fy))
     if forecast is not None:
         charts.add_projection(fig, fy_days[1], forecast.co2_t_p10, forecast.co2_t_p50,
                               forecast.co2_t_p90, name=t("ov.projected", lang) + " (P10–P90)")
@@ -149,7 +155,8 @@ with right:
     sectors = [s for s in charts.SECTOR_COLOURS if s in set(this_fy.index)]
     budgets = []
     for s in sectors:
-        sector_target = summaries.nearest_target(c.cfg.targets, "sector", s, fy)
+        sector_target = (None if c.scope.restricted
+                         else summaries.nearest_target(c.cfg.targets, "sector", s, fy))
         budgets.append(None if sector_target is None else
                        summaries.path_to_date_t(sector_target, fy, fraction))
     ui.chart(charts.progress_bars(
@@ -162,6 +169,8 @@ with right:
                "target": t("ov.vs_target", lang)},
         x_title=t("col.sector", lang), y_title=t("col.co2_t", lang)), "ov_sectors")
     ui.suppression_note(c, now)
+    if c.scope.restricted:
+        st.caption(t("ov.partial_view", lang))
 
 # ---- top emitting sites
 st.subheader(t("ov.top_sites", lang))

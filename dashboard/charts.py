@@ -46,8 +46,15 @@ _DAY_MS = 86_400_000
 
 
 def _day_ticks(fig: go.Figure, xs: pd.Series, x_format: str | None) -> None:
-    """On a short daily axis, tick once a day (Plotly would repeat each date at 12:00)."""
-    if x_format and "%H" not in x_format and 0 < xs.nunique() <= 14:
+    """On a short daily axis, tick once a day (Plotly would repeat each date at 12:00).
+
+    Short means the axis *spans* at most 14 days: a few points spread over a fiscal year
+    (a target line from April to March) must keep Plotly's own ticks, not one per day.
+    """
+    if not x_format or "%H" in x_format or xs.empty:
+        return
+    days = pd.to_datetime(pd.Series(list(xs)), utc=True, errors="coerce").dropna()
+    if not days.empty and (days.max() - days.min()) <= pd.Timedelta(days=14):
         fig.update_xaxes(dtick=_DAY_MS)
 
 

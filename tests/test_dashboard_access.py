@@ -112,6 +112,7 @@ def test_company_overview_shows_only_its_own_figures(cfg_path: Path) -> None:
     # Its partial total is not compared with the whole city's target path or projection.
     assert m["Target path (FY to date)"] == "–" and m["Projected FY end"] == "–"
     assert "not compared with the city's targets" in text
+    assert "No forecast yet" not in text  # there is one; a company is just not shown it
     for other in ("駅前オフィス", "メガソーラー", "office-1", "pv-1"):
         assert other not in text, other
 

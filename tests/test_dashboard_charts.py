@@ -74,6 +74,13 @@ def test_short_daily_axes_tick_once_a_day_and_sparse_lines_get_markers() -> None
     assert fig.layout.xaxis.dtick is None
     assert charts.lines(long, "day", "e", "m", x_title="", y_title="",
                         colours={}).data[0].mode == "lines"
+    # A few points spread over a fiscal year (a target line from April to March) keep
+    # Plotly's own ticks: one tick a day over 365 days is an unreadable smear.
+    sparse = pd.DataFrame({"day": [date(2025, 4, 1), date(2025, 9, 30), date(2026, 4, 1)],
+                           "e": [0.0, 50.0, 600.0], "m": ["a", "a", "a"]})
+    fig = charts.lines(sparse, "day", "e", "m", x_title="", y_title="", colours={},
+                       x_format="%-m/%-d")
+    assert fig.layout.xaxis.dtick is None
 
 
 def test_long_series_are_downsampled_to_the_chart_width_keeping_extremes() -> None:

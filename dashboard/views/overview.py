@@ -93,7 +93,7 @@ def headline() -> None:
     col[3].metric(t("ov.findings", lang), fmt_number(findings, lang),
                   help=f"{t('ov.dead_letters', lang)}: "
                        f"{fmt_number(data.stats(lc).dead_letters, lang)}")
-    if forecast is None:
+    if forecast is None and not lc.scope.restricted:  # a company is not shown the city's
         ui.empty("empty.forecast", lang)
     if before is None:
         since = _since(lc).astimezone(ZoneInfo(lc.tz)).date()

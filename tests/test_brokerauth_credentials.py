@@ -16,9 +16,13 @@ from brokerauth.credentials import acl_text, gateway_user, write_mosquitto
 from greenpipe.app.cli import main
 from greenpipe.config import load_config
 from greenpipe.stores.sqlite import SqliteStore
-from greenpipe.wire import encode_reading, reading_topic
 from tests.conftest import EXAMPLE_CONFIG, stop_process
-from tests.test_collector_security import _start_broker, _stored, start_collector, time_ts
+from tests.test_collector_security import (
+    _start_broker,
+    _stored,
+    publish_own_and_forged,
+    start_collector,
+)
 
 
 def _mode(path: Path) -> int:
@@ -76,23 +80,10 @@ def test_real_mosquitto_confines_each_gateway_to_its_site(tmp_path: Path) -> Non
             "GREENPIPE_BROKER_PASSWORD_FILE": str(made.password_dir / "collector"),
             "GREENPIPE_COLLECTOR_CLIENT_ID": "cred-collector"})
 
-        gateway = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="gw-f1",
-                              protocol=mqtt.MQTTv5)
-        gateway.username_pw_set("gw-factory-1",
-                                (made.password_dir / "gw-factory-1").read_text().strip())
-        reasons: dict[int, int] = {}
-        gateway.on_publish = lambda c, u, mid, rc, props: reasons.__setitem__(mid, rc.value)
-        gateway.connect("127.0.0.1", port)
-        gateway.loop_start()
-        own = gateway.publish(reading_topic("greenpipe/v1", "factory-1", "f1-main"),
-                              encode_reading(time_ts(0), 5.0), qos=1)
-        forged = gateway.publish(reading_topic("greenpipe/v1", "factory-2", "f2-main"),
-                                 encode_reading(time_ts(0), 7.0), qos=1)
-        own.wait_for_publish(30)
-        forged.wait_for_publish(30)
-        gateway.disconnect()
-        gateway.loop_stop()
-        assert (reasons[own.mid], reasons[forged.mid]) == (0, 135)  # 135: Not authorized
+        assert publish_own_and_forged(
+            port, "gw-f1", "gw-factory-1",
+            (made.password_dir / "gw-factory-1").read_text().strip(),
+            ("factory-1", "f1-main"), ("factory-2", "f2-main")) == (0, 135)  # Not authorized
 
         # A wrong password is refused: CONNACK 135 Not authorized (Mosquitto 2 does not say
         # which part was wrong; other brokers send 134 Bad user name or password).

@@ -78,6 +78,30 @@ def start_collector(tmp_path: Path, port: int, db: Path, log_path: Path,
     return collector
 
 
+def publish_own_and_forged(port: int, client_id: str, user: str, password: str,
+                           own: tuple[str, str], forged: tuple[str, str]) -> tuple[int, int]:
+    """Publish one reading as ``user`` under its own (site, meter) and one under another's.
+
+    Returns the two PUBACK reason codes (MQTT 5): 0 accepted, 135 not authorized.
+    """
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                         protocol=mqtt.MQTTv5)
+    client.username_pw_set(user, password)
+    reasons: dict[int, int] = {}
+    client.on_publish = lambda c, u, mid, rc, props: reasons.__setitem__(mid, rc.value)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    a = client.publish(reading_topic("greenpipe/v1", *own), encode_reading(time_ts(0), 5.0),
+                       qos=1)
+    b = client.publish(reading_topic("greenpipe/v1", *forged),
+                       encode_reading(time_ts(0), 7.0), qos=1)
+    a.wait_for_publish(30)
+    b.wait_for_publish(30)
+    client.disconnect()
+    client.loop_stop()
+    return reasons[a.mid], reasons[b.mid]
+
+
 def test_meter_publishes_only_its_own_topic_and_secrets_stay_out_of_logs(
     tmp_path: Path,
 ) -> None:
@@ -95,22 +119,9 @@ def test_meter_publishes_only_its_own_topic_and_secrets_stay_out_of_logs(
             "GREENPIPE_BROKER_PASSWORD": PASSWORDS["collector"],
             "GREENPIPE_COLLECTOR_CLIENT_ID": "sec-collector"})
 
-        meter = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="f1-main",
-                            protocol=mqtt.MQTTv5)
-        meter.username_pw_set("f1-main", PASSWORDS["f1-main"])
-        reasons: dict[int, int] = {}
-        meter.on_publish = lambda c, u, mid, rc, props: reasons.__setitem__(mid, rc.value)
-        meter.connect("127.0.0.1", port)
-        meter.loop_start()
-        own = meter.publish(reading_topic("greenpipe/v1", "factory-1", "f1-main"),
-                            encode_reading(time_ts(0), 5.0), qos=1)
-        other = meter.publish(reading_topic("greenpipe/v1", "factory-3", "f3-main"),
-                              encode_reading(time_ts(0), 7.0), qos=1)
-        own.wait_for_publish(30)
-        other.wait_for_publish(30)
-        meter.disconnect()
-        meter.loop_stop()
-        assert (reasons[own.mid], reasons[other.mid]) == (0, 135)  # 135: Not authorized
+        assert publish_own_and_forged(
+            port, "f1-main", "f1-main", PASSWORDS["f1-main"], ("factory-1", "f1-main"),
+            ("factory-3", "f3-main")) == (0, 135)  # 135: Not authorized
 
         deadline = time.monotonic() + 60
         while not db.exists() or not _stored(db):

@@ -241,25 +241,9 @@ def test_influxdb_down_for_30_s_during_steady_ingest_loses_nothing(
         catalog = Catalog.of(example_config.meters, example_config.sites)
         admin = InfluxStore(url, catalog)
         init(admin)
-        env = dict(os.environ)
-        env.update({
-            "GREENPIPE_CONFIG": str(REPO / "config" / "example.toml"),
-            "GREENPIPE_COLLECTOR_CLIENT_ID": f"test-outage-{time.time_ns()}",
-            "GREENPIPE_COLLECTOR_SPOOL_PATH": str(tmp_path / "spool.db"),
-            "GREENPIPE_COLLECTOR_FLUSH_INTERVAL_S": "0.2",
-            "GREENPIPE_COLLECTOR_SUMMARY_INTERVAL_S": "5",
-            "GREENPIPE_STORE_TIMEOUT_S": "2",
-        })
-        ready, log_path = tmp_path / "ready", tmp_path / "collector.log"
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "greenpipe", "collect", "--broker",
-                 f"{mosquitto.host}:{mosquitto.port}", "--store", url, "--ready-file",
-                 str(ready)], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
-        deadline = time.monotonic() + 60
-        while not ready.exists():
-            assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.05)
+        proc, log_path = _collector(mosquitto, tmp_path, url, "collector",
+                                    f"test-outage-{time.time_ns()}",
+                                    {"GREENPIPE_COLLECTOR_SUMMARY_INTERVAL_S": "5"})
 
         # Steady ingest: one reading per meter every 50 ms, from a background publisher.
         published = [0]
@@ -359,7 +343,9 @@ def test_sequence_states_wait_in_the_spool_while_the_store_is_down(tmp_path: Pat
 
 
 def _collector(mosquitto: BrokerProcess, tmp_path: Path, url: str, name: str,
-               client_id: str) -> tuple[subprocess.Popen[bytes], Path]:
+               client_id: str, extra_env: dict[str, str] | None = None
+               ) -> tuple[subprocess.Popen[bytes], Path]:
+    """Start ``greenpipe collect`` with a spool in ``tmp_path``; wait until it subscribed."""
     env = dict(os.environ)
     env.update({
         "GREENPIPE_CONFIG": str(REPO / "config" / "example.toml"),
@@ -367,6 +353,7 @@ def _collector(mosquitto: BrokerProcess, tmp_path: Path, url: str, name: str,
         "GREENPIPE_COLLECTOR_SPOOL_PATH": str(tmp_path / "spool.db"),
         "GREENPIPE_COLLECTOR_FLUSH_INTERVAL_S": "0.2",
         "GREENPIPE_STORE_TIMEOUT_S": "2",
+        **(extra_env or {}),
     })
     ready, log_path = tmp_path / f"{name}.ready", tmp_path / f"{name}.log"
     with open(log_path, "wb") as log:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from amqtt.broker import Broker
 
@@ -47,8 +48,6 @@ class LateAckSummary(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Drop amqtt's late-ack lines (counting them); pass everything else."""
-        import time
-
         text = record.getMessage()
         exc = record.exc_info[1] if record.exc_info else None
         if not (any(m in text for m in self._MARKS)

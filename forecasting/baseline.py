@@ -6,7 +6,9 @@ used to predict what the reporting period would have used without the measure.
 Terms, as the data allows:
 
 * seasonality: weekly on regular days (a holiday or shutdown replaces the weekday pattern
-  instead of adding to it: a plant closed for Obon is closed whatever the weekday); daily
+  instead of adding to it: a plant closed for Obon is closed whatever the weekday), as
+  Fourier terms for daily models and as six weekday levels constant over the local day for
+  hourly ones (``_DOW``: a smooth series over 168 hours cannot step at midnight); daily
   for hourly models, with separate shapes for working and non-working days; yearly when
   the data can identify it: 12 months without weather terms, 24 months with them (over a
   single year the annual Fourier terms and the degree terms describe the same cycle, and
@@ -69,8 +71,10 @@ _DAILY_ORDER = 11
 """Fourier order of the daily shapes: 11 of the 12 an hourly day can carry, so shift
 start and end steps are followed without much ringing."""
 _CONDITIONS = ("workday", "offday", "regular")
-_WEATHER_TERMS = ("hdd", "cdd", "hdd_workday", "cdd_workday")
 """Boolean columns that switch conditional seasonalities on and off."""
+_WEATHER_TERMS = ("hdd", "cdd", "hdd_workday", "cdd_workday")
+_DOW = tuple(f"dow_{k}" for k in range(1, 7))
+"""Weekday indicators of hourly models (Tuesday..Sunday on regular days; Monday is 0)."""
 
 
 @contextlib.contextmanager
@@ -205,6 +209,17 @@ def _long_run_factor(resid: np.ndarray, lags: int) -> float:
     return max(1.0, total / g0)
 
 
+def _bandwidth(n: int) -> int:
+    """Bartlett-kernel lags for ``n`` residuals: ⌊0.75·n^(1/3)⌋, at least 1.
+
+    The rule of thumb of Stock and Watson (Introduction to Econometrics, §15.4) for the
+    Newey-West estimator, the n^(1/3) rate of Andrews (1991) for the Bartlett kernel: five
+    lags for a year of days. It replaced a fixed 14 days, too many for a 90-day baseline;
+    on ``bench/validate.py`` the two give the same coverage.
+    """
+    return max(1, int(0.75 * max(n, 1) ** (1 / 3)))
+
+
 @dataclass
 class BaselineModel:
     """A Prophet baseline of one series: ``fit(data) -> self``, ``predict(data) -> frame``."""
@@ -224,7 +239,9 @@ class BaselineModel:
     n_effective: float = 0.0
     """Effective number of independent baseline intervals, n(1 − ρ)/(1 + ρ) (ASHRAE G14)."""
     resid_lr_factor: float = 1.0
-    """Long-run variance of the residuals over their variance (Bartlett kernel, 14 days)."""
+    """Long-run variance of the residuals over their variance (``_long_run_factor``).
+
+    Per hour for hourly models, from their daily sums (see ``_residual_stats``)."""
     degree_hours: bool = False
     """Daily degree terms from hourly temperatures (``forecasting.balance.day_degrees``)."""
     _prophet: Any = None
@@ -252,9 +269,13 @@ class BaselineModel:
         for col in f.columns:
             if col == "production" or col.startswith("step_"):
                 cols[col] = f[col].to_numpy(dtype="float64")
+        regular = (kinds != DayType.HOLIDAY.value) & (kinds != DayType.SHUTDOWN.value)
+        weekday = days.day_of_week.to_numpy()
+        for k in range(1, 7):
+            cols[f"dow_{k}"] = ((weekday == k) & regular).astype("float64")
         cols.update({
             "workday": workday, "offday": ~workday,
-            "regular": (kinds != DayType.HOLIDAY.value) & (kinds != DayType.SHUTDOWN.value),
+            "regular": regular,
             "hdd_workday": hdd * workday, "cdd_workday": cdd * workday,
             "_shutdown": kinds == DayType.SHUTDOWN.value,
         })
@@ -262,8 +283,11 @@ class BaselineModel:
 
     @staticmethod
     def _hour_matrix(data: BaselineData, days: pd.DatetimeIndex) -> np.ndarray | None:
-        """Hourly temperatures of each row's local day (rows × 25 slots, NaN-padded). [°C]"""
-        t = data.temp_hourly_c
+        """Hourly temperatures of each row's local day (rows × 25 slots, NaN-padded). [°C]
+
+        A daily series carries them in ``temp_hourly_c``; an hourly series is its own.
+        """
+        t = data.temp_hourly_c if data.granularity == "daily" else data.frame["temp_air_c"]
         if t is None or t.empty:
             return None
         local = pd.DatetimeIndex(t.index).tz_convert(data.tz)
@@ -333,8 +357,18 @@ class BaselineModel:
             uncertainty_samples=self.options.uncertainty_samples,
             changepoint_prior_scale=self.options.changepoint_prior_scale,
         )
-        m.add_seasonality("weekly_regular", period=7, fourier_order=3,
-                          condition_name="regular")
+        if hourly:
+            # One level per weekday, constant over the local day (Tuesday..Sunday against
+            # Monday, regular days only). A period-7 Fourier series of order 3 is exact on
+            # 7 daily points but smooth over 168 hours: it cannot step at midnight, and on
+            # the validation meters it left the days next to the weekend ±50–240 kWh/day
+            # off, a weekly pattern in the residuals that the savings variance then counted
+            # as persistence (LBNL's time-of-week-and-temperature model uses such
+            # indicators for the same reason).
+            regs += [c for c in _DOW if fit_df[c].std() > 1e-9]
+        else:
+            m.add_seasonality("weekly_regular", period=7, fourier_order=3,
+                              condition_name="regular")
         if hourly:
             m.add_seasonality("daily_workday", period=1, fourier_order=_DAILY_ORDER,
                               condition_name="workday")
@@ -404,8 +438,12 @@ class BaselineModel:
         daily.loc[daily["n"] < daily["size"], "y"] = np.nan  # incomplete days
         shutdowns = self.options.shutdowns if self.options.shutdown_handling != "ignore" else ()
         types = [day_type(d, shutdowns, self.options.country) for d in daily.index]
+        # An hourly model's degree terms are hourly (the mean over a day of its hourly
+        # degrees is its daily sum / 24), so its bases are chosen on degree-hours too:
+        # bases fitted to the daily mean temperature absorb the diurnal swing (a higher
+        # heating base), and applied hour by hour they then misplace the weather response.
         hours = (self._hour_matrix(data, pd.DatetimeIndex(pd.to_datetime(daily.index)))
-                 if self.degree_hours else None)
+                 if self.degree_hours or data.granularity == "hourly" else None)
         return select_balance_points(
             daily["y"].to_numpy(), daily["t"].to_numpy(), [t.value for t in types],
             np.array([t == DayType.WORKDAY for t in types]), hourly_c=hours)
@@ -457,14 +495,16 @@ class BaselineModel:
         r = min(max(self.resid_rho, 0.0), 0.95)
         self.n_effective = max(1.0, n * (1 - r) / (1 + r))
         if self.granularity == "hourly" and n > 1 and self.resid_sigma_kwh > 0:
-            # Hourly residuals repeat a day's shape error hour after hour and day after day;
-            # their long-run variance is that of the daily sums, per hour.
+            # Hourly residuals repeat a day's shape error hour after hour: their long-run
+            # variance is that of the daily sums per hour (batch means, one day a batch),
+            # with the days' own serial correlation on top (Bartlett kernel over days).
             by_day = pd.Series(resid).groupby(fit_df["ds"].dt.normalize().to_numpy())
             sums, hours = by_day.sum(), float(by_day.size().mean())
-            daily_lr = float(sums.var(ddof=1)) * _long_run_factor(sums.to_numpy(), 14)
+            daily_lr = float(sums.var(ddof=1)) * _long_run_factor(
+                sums.to_numpy(), _bandwidth(len(sums)))
             self.resid_lr_factor = max(1.0, daily_lr / hours / self.resid_sigma_kwh ** 2)
         else:
-            self.resid_lr_factor = _long_run_factor(resid, 14)
+            self.resid_lr_factor = _long_run_factor(resid, _bandwidth(n))
 
     def _require_fitted(self) -> Any:
         if self._prophet is None:

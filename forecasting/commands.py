@@ -19,9 +19,11 @@ def savings_command(args: argparse.Namespace) -> int:
     from forecasting.data import BaselineData
     from forecasting.savings import run_savings
     from greenpipe.csvio import check_zone
+    from greenpipe.fiscal import DEFAULT_TZ
     from greenpipe.plant_calendar import check_country, country_for_zone, load_shutdowns
 
-    tz = check_zone(args.tz, "--tz")
+    # Offset-free timestamps written in a zone are that site's days unless told otherwise.
+    tz = check_zone(args.tz or args.naive_tz or DEFAULT_TZ, "--tz")
     country = check_country(args.country) if args.country else country_for_zone(tz)
     shutdowns = load_shutdowns(args.shutdowns)
     b_start, b_end = parse_period(args.baseline, tz, "--baseline")

@@ -219,7 +219,7 @@ class BaselineData:
         meter_csv: str | Path,
         temperature_csv: str | Path | None = None,
         *,
-        temperature_unit: Literal["C", "F"] = "C",
+        temperature_unit: Literal["C", "F"] | None = None,
         granularity: Granularity = "daily",
         tz: str = DEFAULT_TZ,
         time_column: str | None = None,
@@ -235,7 +235,8 @@ class BaselineData:
         """Read a meter CSV (``start,value`` or ``timestamp,energy_kwh``) and a temperature CSV.
 
         Timestamps must be ISO-8601 with a UTC offset, unless ``naive_tz`` names the zone of
-        offset-free ones (``greenpipe.csvio``). Temperature in °F is converted to °C. Cells
+        offset-free ones (``greenpipe.csvio``). Temperature in °F (``temperature_unit="F"``,
+        or a ``tempF``/``temp_f`` column when no unit is given) is converted to °C. Cells
         marked missing stay unknown and are reported as ``data.missing_values``.
         """
         energy, marks = read_meter_column(meter_csv, time_column, value_column,
@@ -281,26 +282,35 @@ def read_meter_column(path: str | Path, time_column: str | None = None,
     return col, ("start" if tcol == "start" else "end")
 
 
-def read_temperature_csv(path: str | Path, unit: Literal["C", "F"] = "C",
+FAHRENHEIT_COLUMNS: frozenset[str] = frozenset({"tempf", "temp_f"})
+"""Temperature headers (lower-cased) that say °F; read as °F unless a unit is given."""
+
+
+def read_temperature_csv(path: str | Path, unit: Literal["C", "F"] | None = None,
                          time_column: str | None = None,
                          value_column: str | None = None, *, naive_tz: str | None = None
                          ) -> pd.Series:
-    """Return outdoor temperatures in °C by aware timestamp, converting from °F if asked."""
+    """Return outdoor temperatures in °C by aware timestamp, converting from °F if asked.
+
+    ``unit=None`` reads a ``tempF``/``temp_f`` column as °F and any other as °C.
+    """
     return read_temperature_column(path, unit, time_column, value_column,
                                    naive_tz=naive_tz).series
 
 
-def read_temperature_column(path: str | Path, unit: Literal["C", "F"] = "C",
+def read_temperature_column(path: str | Path, unit: Literal["C", "F"] | None = None,
                             time_column: str | None = None, value_column: str | None = None,
                             *, naive_tz: str | None = None) -> CsvColumn:
     """Like ``read_temperature_csv`` but returns the ``CsvColumn`` with missing counts. [°C]"""
-    if unit not in ("C", "F"):
+    if unit not in ("C", "F", None):
         raise GreenpipeError(f"temperature unit {unit!r} is not C or F")
     col, _ = read_series(path, "temperature CSV", ("timestamp", "start", "ts", "time", "dt"),
                          ("temp_air_c", "temperature", "tempF", "temp_f", "temp_c", "value",
                           "temp"), time_column=time_column, value_column=value_column,
                          naive_tz=naive_tz, name="temp_air_c")
-    if unit == "F":
+    # OpenEEmeter's sample weather files are "dt,tempF": read as °C, 70 °F would be a
+    # heat wave and the degree terms nonsense, without any error.
+    if unit == "F" or (unit is None and col.column.lower() in FAHRENHEIT_COLUMNS):
         col = replace(col, series=(col.series - 32.0) * 5.0 / 9.0)
     return col
 

@@ -45,6 +45,8 @@ class CsvColumn:
     """Rows whose value was a missing mark (kept as NaN, never filled)."""
     rows: int
     """Data rows read (rows without a timestamp and without a value are not counted)."""
+    column: str = ""
+    """Header of the value column read."""
 
 
 def is_missing(cell: object) -> bool:
@@ -180,4 +182,4 @@ def read_series(path: str | Path, what: str, time_choices: Sequence[str],
     df = df[~no_time].reset_index(drop=True)
     values, missing = parse_numbers(df[vcol], str(path))
     index = parse_timestamps(df[tcol].tolist(), str(path), naive_tz)
-    return CsvColumn(pd.Series(values, index=index, name=name), missing, len(df)), tcol
+    return CsvColumn(pd.Series(values, index=index, name=name), missing, len(df), vcol), tcol

@@ -141,3 +141,37 @@ def test_hourly_long_run_factor_counts_day_level_noise() -> None:
                                     timestamp_marks="start", force=True, tz="UTC")
     model = BaselineModel(BaselineOptions(uncertainty_samples=0, shutdowns=())).fit(data)
     assert model.resid_lr_factor == pytest.approx(12.5, rel=0.25)
+
+
+def test_hourly_weekday_levels_step_at_midnight() -> None:
+    """Each weekday's level is constant over its local day (a smooth weekly Fourier series
+    over 168 hours smeared the weekend into Monday and Friday)."""
+    levels = np.array([60.0, 50.0, 50.0, 50.0, 70.0, 40.0, 30.0])  # Monday..Sunday [kWh]
+    idx = pd.date_range("2025-03-03", periods=24 * 56, freq="h", tz="UTC")  # 8 weeks
+    rng = np.random.default_rng(2)
+    energy = levels[idx.day_of_week] * (1 + rng.normal(0, 0.01, len(idx)))
+    temp = pd.Series(12.0 + rng.normal(0, 1, len(idx)), index=idx)
+    data = BaselineData.from_series(pd.Series(energy, index=idx), temp, granularity="hourly",
+                                    tz="UTC", timestamp_marks="start", force=True)
+    model = BaselineModel(BaselineOptions(uncertainty_samples=0, shutdowns=(),
+                                          country="US")).fit(data)
+    assert {f"dow_{k}" for k in range(1, 7)} <= set(model.regressors)
+    out = model.predict(data, intervals=False)
+    by_day = out.groupby(out.index.normalize())[["observed", "predicted"]].sum()
+    by_weekday = by_day.groupby(by_day.index.day_of_week).mean()
+    assert_allclose(by_weekday["predicted"].to_numpy(), 24 * levels, rtol=0.01)
+
+
+def test_hourly_balance_points_are_chosen_on_degree_hours() -> None:
+    """An hourly model applies its bases hour by hour, so it chooses them hour by hour:
+    heating 4 kWh per K-hour below 15 °C under a ±6 K daily swing is found at 15 °C
+    (on daily mean temperatures the swing makes a warmer base fit better)."""
+    idx = pd.date_range("2025-01-06", periods=24 * 70, freq="h", tz="UTC")
+    day = np.arange(len(idx)) // 24
+    temp_c = 4.0 + 16.0 * day / day.max() + 6.0 * np.sin(2 * np.pi * (idx.hour - 9) / 24)
+    energy = 50.0 + 4.0 * np.maximum(15.0 - temp_c, 0.0)
+    data = BaselineData.from_series(pd.Series(energy, index=idx), pd.Series(temp_c, index=idx),
+                                    granularity="hourly", tz="UTC", timestamp_marks="start",
+                                    force=True)
+    model = BaselineModel(BaselineOptions(uncertainty_samples=0, shutdowns=(), country="US"))
+    assert model._balance_points(data)[0] == 15.0

@@ -142,3 +142,16 @@ def test_from_store_site_and_weather(tmp_path: Path) -> None:
     assert_allclose(meter.frame["energy_kwh"], 1.0)
     assert len(meter.frame) == 2400
     store.close()
+
+
+def test_temperature_unit_follows_a_fahrenheit_header(tmp_path: Path) -> None:
+    """OpenEEmeter's weather files are ``dt,tempF``: °F without being told, °C otherwise,
+    and an explicit unit wins."""
+    f = tmp_path / "weather.csv"
+    f.write_text("dt,tempF\n2025-04-01T00:00:00Z,50\n2025-04-01T01:00:00Z,68\n",
+                 encoding="utf-8")
+    assert_allclose(read_temperature_csv(f).to_numpy(), [10.0, 20.0])
+    assert_allclose(read_temperature_csv(f, "C").to_numpy(), [50.0, 68.0])
+    c = tmp_path / "weather_c.csv"
+    c.write_text("dt,temp\n2025-04-01T00:00:00Z,10\n", encoding="utf-8")
+    assert_allclose(read_temperature_csv(c).to_numpy(), [10.0])

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from forecasting.baseline import BaselineOptions
+from forecasting.baseline import BaselineModel, BaselineOptions
 from forecasting.commands import parse_period
 from forecasting.data import BaselineData
-from forecasting.savings import _daily, run_savings
+from forecasting.savings import _daily, run_savings, savings
 from greenpipe.app.cli import main
 from greenpipe.errors import GreenpipeError
 from tests.forecasting_synthetic import daily_meter, jst
@@ -74,7 +74,7 @@ def test_known_saving_recovered_with_interval(meter: tuple[pd.Series, pd.Series,
 
 
 def test_daily_series_of_hourly_intervals_hand_computed() -> None:
-    """Hours sum into local (JST) days; the band is per-day quantiles of summed paths."""
+    """Hours sum into local (JST) days; the band is ± z·√(k·σ² + k²·shared) per day."""
     index = pd.date_range(jst(2025, 4, 1) - timedelta(hours=2), periods=6, freq="h", tz=UTC)
     frame = pd.DataFrame({"energy_kwh": [1.0, 2.0, np.nan, 4.0, 5.0, 6.0],
                           "temp_air_c": 10.0}, index=index)
@@ -82,17 +82,14 @@ def test_daily_series_of_hourly_intervals_hand_computed() -> None:
     both = np.array([True, True, False, True, True, True])
     observed = np.array([1.0, 2.0, 4.0, 5.0, 6.0])
     pred = np.array([1.5, 2.5, 3.5, 4.5, 5.5])
-    # Five sample paths; each interval's draws are k × (1, 2, 3, 4, 5) for interval weight k.
-    draws = np.outer([1.0, 1.0, 1.0, 1.0, 1.0], [1.0, 2.0, 3.0, 4.0, 5.0])
-    shift = np.array([0.0, 0.0, 0.0, 0.0, 10.0])  # the level shift per interval, per path
-    days = _daily(rep, both, observed, pred, draws, shift, 0.5)
+    days = _daily(rep, both, observed, pred, 4.0, 0.5, 2.0)
     # 2025-03-31 22:00 and 23:00 JST belong to March 31; 01:00..03:00 JST to April 1.
     assert [d.day_start for d in days] == [jst(2025, 3, 31), jst(2025, 4, 1)]
     assert [(d.observed_kwh, d.predicted_kwh) for d in days] == [(3.0, 4.0), (15.0, 13.5)]
-    # Day 1 paths: 2 × (1..5) + 2 × shift = [2, 4, 6, 8, 30]; quantiles 0.25 / 0.75: 4 and 8.
-    # Day 2 paths: 3 × (1..5) + 3 × shift = [3, 6, 9, 12, 45]: 6 and 12.
-    assert [(d.predicted_kwh_lower, d.predicted_kwh_upper) for d in days] == [(4.0, 8.0),
-                                                                              (6.0, 12.0)]
+    # Day 1: k = 2, 2 × √(2·4 + 4·0.5) = 2√10; day 2: k = 3, 2 × √(3·4 + 9·0.5) = 2√16.5.
+    assert_allclose([(d.predicted_kwh_lower, d.predicted_kwh_upper) for d in days],
+                    [(4.0 - 2 * 10 ** 0.5, 4.0 + 2 * 10 ** 0.5),
+                     (13.5 - 2 * 16.5 ** 0.5, 13.5 + 2 * 16.5 ** 0.5)], rtol=1e-12)
 
 
 def _to_csvs(tmp_path: Path, energy: pd.Series, temp: pd.Series) -> tuple[Path, Path]:
@@ -183,3 +180,45 @@ def test_cli_country_and_shutdown_options_are_checked(tmp_path: Path,
     assert "no public-holiday calendar" in capsys.readouterr().err
     assert main([*base, "--shutdowns", str(tmp_path / "none.csv")]) == 2
     assert "shutdowns CSV" in capsys.readouterr().err
+
+
+def test_savings_interval_is_closed_form(meter: tuple[pd.Series, pd.Series, float]) -> None:
+    """savings ± z·√(m·σ²·F + aᵀ-term), z the normal quantile of (1 + level)/2."""
+    energy, temp, _truth = meter
+    full = BaselineData.from_series(energy, temp)
+    base = full.slice(jst(2024, 4, 1), jst(2025, 4, 1), purpose="baseline")
+    rep = full.slice(jst(2025, 4, 1), jst(2025, 7, 1))
+    model = BaselineModel(BaselineOptions(interval_level=0.8)).fit(base)
+    est = savings(model, rep)
+    both = np.isfinite(rep.frame["energy_kwh"].to_numpy())
+    m = int(both.sum())
+    var = (m * model.resid_sigma_kwh ** 2 * model.resid_lr_factor
+           + model.sum_variance(rep, both))
+    half = 1.2815515655446004 * var ** 0.5  # z of 0.9
+    assert m == est.n_intervals == 91
+    assert_allclose([est.savings_kwh_lower, est.savings_kwh_upper],
+                    [est.savings_kwh - half, est.savings_kwh + half], rtol=1e-12)
+
+
+def test_cli_days_follow_naive_tz_when_no_tz_is_given(
+        meter: tuple[pd.Series, pd.Series, float], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Offset-free stamps written in Chicago make Chicago days (and US holidays) unless
+    --tz says otherwise; before, the days silently stayed Japanese."""
+    energy, temp, _truth = meter
+    _tidy, temp_csv = _to_csvs(tmp_path, energy, temp)
+    starts = (energy.index - pd.Timedelta(days=1)).tz_convert("Asia/Tokyo").tz_localize(None)
+    naive = tmp_path / "naive.csv"
+    naive.write_text("start,value\n" + "".join(
+        f"{s.isoformat()},{float(v)!r}\n" for s, v in zip(starts, energy.to_numpy(), strict=True)),
+        encoding="utf-8")
+    common = ["savings", "--meter-csv", str(naive), "--temperature-csv", str(temp_csv),
+              "--temperature-unit", "F", "--naive-tz", "America/Chicago",
+              "--baseline", "2024-04-01:2025-04-01", "--reporting", "2025-04-01:2026-04-01",
+              "--json", "--cv-folds", "0", "--force"]
+    assert main(common) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["reporting_period"][0] == "2025-04-01T05:00:00+00:00"  # CDT midnight
+    assert main([*common, "--tz", "Asia/Tokyo"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["reporting_period"][0] == "2025-03-31T15:00:00+00:00"  # JST midnight

@@ -248,14 +248,16 @@ def _add_forecasting_parsers(sub: argparse._SubParsersAction,
     p.add_argument("--meter-csv", required=True,
                    help="interval energy: start,value (OpenEEmeter) or timestamp,energy_kwh")
     p.add_argument("--temperature-csv", help="outdoor temperature: timestamp,temperature")
-    p.add_argument("--temperature-unit", choices=("C", "F"), default="C")
+    p.add_argument("--temperature-unit", choices=("C", "F"), default=None,
+                   help="default: F for a tempF/temp_f column, else C")
     p.add_argument("--baseline", required=True, metavar="START:END",
                    help="baseline period, END exclusive; dates are local midnights")
     p.add_argument("--reporting", required=True, metavar="START:END")
     p.add_argument("--granularity", choices=("daily", "hourly"), default="daily")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--force", action="store_true", help="analyse disqualified data anyway")
-    p.add_argument("--tz", default="Asia/Tokyo", help="local time zone of days and holidays")
+    p.add_argument("--tz", default=None, help="local time zone of days and holidays "
+                   "(default: --naive-tz if given, else Asia/Tokyo)")
     p.add_argument("--naive-tz", metavar="ZONE",
                    help="read timestamps without a UTC offset as wall-clock time in ZONE")
     p.add_argument("--country", help="public holidays of this ISO code (default: from --tz)")
@@ -273,7 +275,8 @@ def _add_forecasting_parsers(sub: argparse._SubParsersAction,
                    help="fixed heating degree base [°C] (default: chosen from the data)")
     p.add_argument("--cdd-base-c", type=float, default=None,
                    help="fixed cooling degree base [°C] (default: chosen from the data)")
-    p.add_argument("--samples", type=int, default=300, help="posterior samples")
+    p.add_argument("--samples", type=int, default=300,
+                   help="unused since savings intervals are closed-form; kept for old scripts")
     p.add_argument("--cv-folds", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_savings)

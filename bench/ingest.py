@@ -41,7 +41,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -140,21 +140,21 @@ def subscribe_session(broker: BrokerProcess, client_id: str, topic: str) -> None
     c.loop_stop()
 
 
-def bare_drain(base: Config, broker: BrokerProcess, n: int, run: int) -> float:
-    """Drain ``n`` queued messages with the baseline subscriber (module docstring); msg/s."""
+def bare_drain(base: Config, broker: BrokerProcess, n: int, run: int) -> Drain:
+    """Drain ``n`` queued messages with the baseline subscriber (module docstring)."""
     client_id = f"bench-bare-{run}"
     subscribe_session(broker, client_id, "greenpipe/v1/+/+/reading")
     publish(broker, messages(base, n))
-    count, first, last = [0], [0.0], [0.0]
+    count, first, last = [0], [0.0, 0.0], [0.0, 0.0]
     done = threading.Event()
 
     def on_message(c: mqtt.Client, u: Any, msg: mqtt.MQTTMessage) -> None:
         if count[0] == 0:
-            first[0] = time.perf_counter()
+            first[:] = time.perf_counter(), time.process_time()
         c.ack(msg.mid, msg.qos)
         count[0] += 1
         if count[0] == n:
-            last[0] = time.perf_counter()
+            last[:] = time.perf_counter(), time.process_time()
             done.set()
 
     bc = replace(base.broker, host=broker.host, port=broker.port)
@@ -166,7 +166,7 @@ def bare_drain(base: Config, broker: BrokerProcess, n: int, run: int) -> float:
         raise RuntimeError(f"the baseline received {count[0]} of {n} messages in 600 s")
     c.disconnect()
     c.loop_stop()
-    return n / (last[0] - first[0])
+    return Drain(n / (last[0] - first[0]), (last[1] - first[1]) / n * 1e6)
 
 
 def collector_config(base: Config, broker: BrokerProcess, url: str, inflight: int,
@@ -176,6 +176,22 @@ def collector_config(base: Config, broker: BrokerProcess, url: str, inflight: in
     return replace(cfg, collector=replace(cfg.collector, client_id=client_id,
                                           max_inflight=inflight, spool_path="",
                                           summary_interval_s=3600.0))
+
+
+class CountingStore:
+    """Wraps a store; calls ``on_write(number of readings)`` after each write returned."""
+
+    def __init__(self, inner: Store, on_write: Callable[[int], None]) -> None:
+        self._inner = inner
+        self._on_write = on_write
+
+    def write(self, readings: Sequence[Reading]) -> int:
+        n = self._inner.write(readings)
+        self._on_write(len(readings))
+        return n
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
 class TimedStore:
@@ -197,28 +213,51 @@ class TimedStore:
 
 
 def collector_drain(base: Config, broker: BrokerProcess, url: str, n: int, inflight: int,
-                    run: int) -> float:
-    """Drain ``n`` queued messages through the collector into ``url``; return msg/s."""
+                    run: int) -> Drain:
+    """Drain ``n`` queued messages through the collector into ``url``."""
     client_id = f"bench-collector-{run}"
     cfg = collector_config(base, broker, url, inflight, client_id)
     subscribe_session(broker, client_id, "greenpipe/v1/+/+/reading")
     publish(broker, messages(base, n))
-    collector = Collector(cfg)
+    written = [0]
+    last = [0.0, 0.0]
+    done = threading.Event()
+
+    def on_write(k: int) -> None:  # writer thread, right after a durable write
+        written[0] += k
+        if written[0] >= n and not done.is_set():
+            last[:] = time.perf_counter(), time.process_time()
+            done.set()
+
+    collector = Collector(cfg, store_factory=lambda c: CountingStore(
+        open_configured_store(c), on_write))
     collector.start()
     first = None
     try:
-        while True:
-            report = collector.report()
-            if first is None and report.received:
-                first = time.perf_counter()
-            if report.written + report.duplicates + report.rejected_total >= n:
-                last = time.perf_counter()
-                break
-            time.sleep(0.002)
+        # Poll (cheaply, and only until the first message) for the start; the end is
+        # signalled by the store, so no polling competes with the collector meanwhile.
+        while first is None:
+            if collector.report().received:
+                first = time.perf_counter(), time.process_time()
+            else:
+                time.sleep(0.001)
+        if not done.wait(600):
+            raise RuntimeError(f"the collector wrote {written[0]} of {n} readings in 600 s")
     finally:
-        collector.stop()
-    assert first is not None and report.written == n and not report.rejected, report
-    return n / (last - first)
+        report = collector.stop()
+    assert report.written == n and not report.rejected, report
+    return Drain(n / (last[0] - first[0]), (last[1] - first[1]) / n * 1e6)
+
+
+@dataclass(frozen=True)
+class Drain:
+    """One drain of the backlog."""
+
+    rate: float
+    """Messages handled per second of wall time. [1/s]"""
+    cpu_us: float
+    """CPU time of this process (all its threads; not the broker's or influxd's) per
+    message. [µs]"""
 
 
 def fresh_store_url(kind: str, tmp: Path, influx: InfluxProcess, catalog: Catalog,
@@ -291,7 +330,7 @@ def main() -> int:
                 broker = start_broker(tmp_path / f"broker-{inflight}", inflight)
                 try:
                     for kind in args.stores:
-                        pairs: list[tuple[float, float]] = []
+                        pairs: list[tuple[Drain, Drain]] = []
                         for pair in range(args.pairs):
                             run += 1
                             url = fresh_store_url(kind, tmp_path, influx, catalog, run)
@@ -305,8 +344,10 @@ def main() -> int:
                                 bare = bare_drain(base, broker, args.messages, run)
                             pairs.append((bare, rate))
                             print(f"in-flight {inflight}, {STORES[kind]}, pair {pair + 1}: "
-                                  f"baseline {bare:,.0f} msg/s, collector {rate:,.0f} msg/s "
-                                  f"({rate / bare:.2f}x)", flush=True)
+                                  f"baseline {bare.rate:,.0f} msg/s ({bare.cpu_us:.0f} µs "
+                                  f"CPU/msg), collector {rate.rate:,.0f} msg/s "
+                                  f"({rate.cpu_us:.0f} µs CPU/msg) "
+                                  f"({rate.rate / bare.rate:.2f}x)", flush=True)
                         p50 = p99 = float("nan")
                         if args.latency_messages:
                             run += 1
@@ -315,7 +356,8 @@ def main() -> int:
                                                args.rate, inflight, run)
                         rows.append((inflight, STORES[kind], pairs, p50, p99))
                         print(f"in-flight {inflight}, {STORES[kind]}: ratio "
-                              f"{median_spread([r / b for b, r in pairs])}, latency p50 "
+                              f"{median_spread([r.rate / b.rate for b, r in pairs])}, "
+                              f"latency p50 "
                               f"{p50:.0f} ms p99 {p99:.0f} ms", flush=True)
                 finally:
                     stop_process(broker.process)
@@ -337,16 +379,19 @@ def main() -> int:
             stop_process(influx.process)
     print(f"\n| broker in-flight = collector.max_inflight | store | baseline msg/s (median) | "
           f"collector msg/s (median) | ratio: median ({args.pairs} pairs) and range | "
-          "latency p50 | latency p99 |")
-    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+          "CPU µs/msg baseline / collector (medians) | latency p50 | latency p99 |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for inflight, name, pairs, p50, p99 in rows:
-        print(f"| {inflight} | {name} | {statistics.median(b for b, _ in pairs):,.0f} | "
-              f"{statistics.median(r for _, r in pairs):,.0f} | "
-              f"{median_spread([r / b for b, r in pairs])} | {p50:.0f} ms | {p99:.0f} ms |")
+        print(f"| {inflight} | {name} | {statistics.median(b.rate for b, _ in pairs):,.0f} | "
+              f"{statistics.median(r.rate for _, r in pairs):,.0f} | "
+              f"{median_spread([r.rate / b.rate for b, r in pairs])} | "
+              f"{statistics.median(b.cpu_us for b, _ in pairs):.0f} / "
+              f"{statistics.median(r.cpu_us for _, r in pairs):.0f} | "
+              f"{p50:.0f} ms | {p99:.0f} ms |")
     if noflush is not None:
         n, bare_nf, slow = noflush
-        print(f"| 20, no flush at the bound ({n} messages, 1 pair) | SQLite | {bare_nf:,.0f} | "
-              f"{slow:,.1f} | {slow / bare_nf:.4f}x | | |")
+        print(f"| 20, no flush at the bound ({n} messages, 1 pair) | SQLite | "
+              f"{bare_nf.rate:,.0f} | {slow.rate:,.1f} | {slow.rate / bare_nf.rate:.4f}x | | | |")
     return 0
 
 

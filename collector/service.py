@@ -10,11 +10,18 @@ Threads and ownership:
   readings or dead letter are durably stored (store or spool), from ``Pipeline``'s
   ``on_durable`` hook; so a crash at any point loses nothing, the broker redelivers and
   the register tracker recognises the duplicates.
-* one writer thread owns the store and the ``Pipeline``: it decodes, converts registers,
-  batches, and flushes by size (``batch_size``), by age (``flush_interval_s``) or when
+* one writer thread owns the ``Pipeline``: it decodes, converts registers, batches, and
+  ends a batch by size (``batch_size``), by age (``flush_interval_s``) or when
   ``max_inflight`` messages wait for their ack (the broker sends no more than that
-  unacknowledged, so waiting longer would only stall intake), and logs
-  the summary line every ``summary_interval_s``.
+  unacknowledged, so waiting longer would only stall intake), and logs the summary line
+  every ``summary_interval_s``. It hands each batch (``Pipeline.take``) to
+* one store thread, which writes it (``Pipeline.write``: retries, dead letters, then the
+  acks), replays the spool and stores the broker status. While it writes one batch, the
+  writer decodes the next (the store's own work, SQLite's or the HTTP round trip to
+  InfluxDB, runs without the GIL); at most one more batch waits for it, so a slow or
+  failing store still stops the writer, fills the queue and holds MQTT intake. Batches
+  are written in order. Register look-ups in the store (``RegisterTracker(is_stored=)``,
+  writer thread) and the store thread's work take turns (``_store_lock``).
 * the caller's thread runs ``start()`` / ``stop()`` (``run_collector`` waits there for a
   stop event, SIGINT or SIGTERM).
 
@@ -52,7 +59,14 @@ from collector.broker_watch import SUBSCRIPTIONS as SYS_SUBSCRIPTIONS
 from collector.broker_watch import BrokerWatch
 from collector.decoders import DecodeContext
 from collector.metrics import Metrics, use_json_logs
-from collector.pipeline import CollectorReport, Inbound, Pipeline, Route, default_routes
+from collector.pipeline import (
+    CollectorReport,
+    FlushJob,
+    Inbound,
+    Pipeline,
+    Route,
+    default_routes,
+)
 from collector.registers import DEFAULT_HISTORY, SHARED_HISTORY, RegisterTracker
 from collector.sharing import Ownership
 from collector.spool import Spool, SpoolingStore
@@ -75,6 +89,8 @@ def _not_paho_socket_closed_noise(record: logging.LogRecord) -> bool:
 
 logging.getLogger(f"{__name__}.paho").addFilter(_not_paho_socket_closed_noise)
 
+_SYS_PREFIX = b"$SYS/"
+"""``BrokerWatch.is_sys`` on the raw topic bytes (an ASCII prefix decodes to itself)."""
 DEFAULT_SHUTDOWN_GRACE_S = 15.0
 """How long ``stop`` keeps retrying an unavailable store before giving up. [s]"""
 RECONNECT_MIN_DELAY_S = 1
@@ -121,6 +137,13 @@ class Collector:
         self._pipeline: Pipeline | None = None
         self._client: mqtt.Client | None = None
         self._writer: threading.Thread | None = None
+        self._storer: threading.Thread | None = None
+        self._jobs: queue.Queue[FlushJob | None] = queue.Queue(maxsize=1)
+        self._store_lock = threading.Lock()
+        self._submitted = 0
+        """Messages handed to the store thread (writer thread only)."""
+        self._stored = 0
+        """Messages whose batch the store thread finished (store thread only)."""
         self._backpressure_logged = False
         self._subacks = 0
         self._conn = 0
@@ -170,7 +193,7 @@ class Collector:
             latest = store.latest()
             sequences = store.read_sequence_states()
             tracker = RegisterTracker(
-                latest, is_stored=lookup,
+                latest, is_stored=self._serialised(lookup),
                 history=DEFAULT_HISTORY if self._ownership is None else SHARED_HISTORY,
                 rated_max_kw={m.id: m.rated_max_power_kw for m in self._cfg.meters},
                 gap_after=timedelta(seconds=cc.gap_after_s))
@@ -186,6 +209,10 @@ class Collector:
             future_tolerance=timedelta(seconds=self._cfg.collector.future_tolerance_s),
             observe_write=self.metrics.observe_write, sequences=sequences,
         )
+        self._storer = threading.Thread(
+            target=self._run_store, name="greenpipe-collector-store", daemon=True
+        )
+        self._storer.start()
         self._writer = threading.Thread(
             target=self._run_writer, name="greenpipe-collector-writer", daemon=True
         )
@@ -252,7 +279,8 @@ class Collector:
         return {
             "queue_depth": self._queue.qsize(),
             "spool_depth": self.spool_depth(),
-            "unacked_messages": 0 if pipeline is None else pipeline.pending_messages,
+            "unacked_messages": 0 if pipeline is None else (
+                pipeline.pending_messages + self._submitted - self._stored),
             "connected": 1.0 if self._connected else 0.0,
         }
 
@@ -262,6 +290,8 @@ class Collector:
             return False, f"failed: {self._failure}\n"
         if self._writer is None or not self._writer.is_alive():
             return False, "the writer thread is not running\n"
+        if self._storer is None or not self._storer.is_alive():
+            return False, "the store thread is not running\n"
         state = "connected" if self._connected else "reconnecting to the broker"
         return True, f"ok ({state}, spool {self.spool_depth()} rows)\n"
 
@@ -297,6 +327,8 @@ class Collector:
         self._drain.set()
         if self._writer is not None:
             self._writer.join()
+        if self._storer is not None:
+            self._storer.join()
         self._closing = True
         if self._client is not None:
             self._client.disconnect()
@@ -386,9 +418,11 @@ class Collector:
                         RECONNECT_MIN_DELAY_S, RECONNECT_MAX_DELAY_S)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        # Hot path (once per message, on paho's thread, competing with the writer for the
+        # GIL): the topic is decoded once, and $SYS is recognised on the raw bytes.
         raw_topic = getattr(msg, "_topic", b"")
-        if self._watch is not None and isinstance(raw_topic, bytes) and BrokerWatch.is_sys(
-                raw_topic.decode("utf-8", "replace")):
+        is_bytes = isinstance(raw_topic, bytes)
+        if self._watch is not None and is_bytes and raw_topic.startswith(_SYS_PREFIX):
             self._watch.on_message(raw_topic.decode("utf-8", "replace"), bytes(msg.payload))
             return
         if self._intake_closed:  # not acked: the broker keeps it for the next run
@@ -397,10 +431,11 @@ class Collector:
         self._received += 1
         try:
             try:
-                topic, topic_error = msg.topic, None
+                topic = raw_topic.decode() if is_bytes else msg.topic
+                topic_error = None
             except UnicodeDecodeError:
-                raw = getattr(msg, "_topic", b"")
-                topic = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+                topic = (raw_topic.decode("utf-8", "replace") if is_bytes
+                         else str(raw_topic))
                 topic_error = "the topic is not valid UTF-8; publish on a UTF-8 topic"
             if self._ownership is not None and topic_error is None:
                 original = self._ownership.unwrap(topic)
@@ -496,6 +531,21 @@ class Collector:
     def _give_up(self) -> bool:
         return self._abandon_at is not None and time.monotonic() >= self._abandon_at
 
+    def _serialised(self, lookup: Callable[[str, datetime], bool]
+                    ) -> Callable[[str, datetime], bool]:
+        """``lookup`` taking turns with the store thread (one user of the store at a time)."""
+
+        def is_stored(meter_id: str, ts: datetime) -> bool:
+            with self._store_lock:
+                return lookup(meter_id, ts)
+
+        return is_stored
+
+    def _submit(self, job: FlushJob) -> None:
+        """Hand a batch to the store thread; blocks while one already waits (backpressure)."""
+        self._submitted += len(job.handled)
+        self._jobs.put(job)
+
     def _run_writer(self) -> None:
         pipeline = self._pipeline
         assert pipeline is not None
@@ -503,45 +553,70 @@ class Collector:
         flush_due: float | None = None
         last_summary = time.monotonic()
         last_received = 0
-        while True:
-            now = time.monotonic()
-            timeout = 0.25 if flush_due is None else min(0.25, max(0.0, flush_due - now))
-            try:
-                item: Inbound | None = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                item = None
-            try:
-                if item is not None:
-                    if flush_due is None:
-                        flush_due = time.monotonic() + cc.flush_interval_s
-                    pipeline.handle(item)
+        try:
+            while True:
                 now = time.monotonic()
-                if pipeline.pending_messages and (
-                    pipeline.batch_full() or pipeline.pending_messages >= cc.max_inflight
-                    or (flush_due is not None and now >= flush_due)
-                ):
-                    pipeline.flush(self._give_up)
-                    flush_due = None
-                if self._spooling is not None and self._spooling.spool.depth:
-                    self._spooling.replay()
-                self._store_broker_status(now)
-                if now - last_summary >= cc.summary_interval_s:
-                    received = self._received
-                    rate = (received - last_received) / (now - last_summary)
-                    log.info("collector: %.1f msg/s | %s | queue %d/%d", rate,
-                             _format_counts(self.report()), self._queue.qsize(),
-                             self._queue.maxsize)
-                    last_summary, last_received = now, received
-            except Exception:  # the writer must outlive any bug; the message was counted
-                log.exception("collector writer loop error")
-            if item is None and self._drain.is_set() and self._queue.empty():
+                timeout = 0.25 if flush_due is None else min(0.25, max(0.0, flush_due - now))
                 try:
-                    pipeline.flush(self._give_up)
-                except Exception:
-                    log.exception("collector final flush failed")
+                    item: Inbound | None = self._queue.get(timeout=timeout)
+                except queue.Empty:
+                    item = None
+                try:
+                    if item is not None:
+                        if flush_due is None:
+                            flush_due = time.monotonic() + cc.flush_interval_s
+                        pipeline.handle(item)
+                    now = time.monotonic()
+                    if pipeline.pending_messages and (
+                        pipeline.batch_full() or pipeline.pending_messages >= cc.max_inflight
+                        or (flush_due is not None and now >= flush_due)
+                    ):
+                        self._submit(pipeline.take())
+                        flush_due = None
+                    if now - last_summary >= cc.summary_interval_s:
+                        received = self._received
+                        rate = (received - last_received) / (now - last_summary)
+                        log.info("collector: %.1f msg/s | %s | queue %d/%d", rate,
+                                 _format_counts(self.report()), self._queue.qsize(),
+                                 self._queue.maxsize)
+                        last_summary, last_received = now, received
+                except Exception:  # the writer must outlive any bug; the message was counted
+                    log.exception("collector writer loop error")
+                if item is None and self._drain.is_set() and self._queue.empty():
+                    try:
+                        self._submit(pipeline.take())
+                    except Exception:
+                        log.exception("collector final flush failed")
+                    return
+        finally:
+            self._jobs.put(None)  # the store thread stops after the last batch
+
+    def _run_store(self) -> None:
+        pipeline = self._pipeline
+        assert pipeline is not None
+        while True:
+            try:
+                job = self._jobs.get(timeout=0.25)
+            except queue.Empty:
+                job = _IDLE
+            if job is None:
                 return
+            try:
+                with self._store_lock:
+                    if job is not _IDLE:
+                        try:
+                            pipeline.write(job, self._give_up)
+                        finally:
+                            self._stored += len(job.handled)
+                    if self._spooling is not None and self._spooling.spool.depth:
+                        self._spooling.replay()
+                    self._store_broker_status(time.monotonic())
+            except Exception:  # the store thread must outlive any bug
+                log.exception("collector store loop error")
 
 
+_IDLE = FlushJob([], [], [], [], [])
+"""Marker: no batch came within the store thread's poll interval."""
 
 
 def spool_path_for(cfg: Config) -> Path | None:

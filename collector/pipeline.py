@@ -1,17 +1,15 @@
 """The collector's processing pipeline: inbound message -> decode -> convert -> batch -> store.
 
-No threads and no paho objects here: ``collector.service`` owns the MQTT client and the
-threads. One thread calls ``handle`` and ``take`` (the writer); one thread at a time calls
-``write`` with the taken batches, in order (the store thread; ``flush`` = ``write(take())``
-on one thread). Counts and ``seq`` states are shared under a lock; ``report()`` may be
-called from any thread.
+No threads and no paho objects here: ``collector.service`` owns the MQTT client and the one
+writer thread, and calls ``Pipeline.handle`` and ``Pipeline.flush`` from that thread only,
+so the pipeline (and the store it writes to) is used by exactly one thread. ``report()``
+may be called from any thread.
 
 Write errors are classified the way Telegraf's InfluxDB output does it: a retryable
 ``StoreError`` keeps the batch and retries with exponential backoff (the writer stops
-taking messages meanwhile, once one more batch waits, so the bounded queue fills and the
-MQTT thread applies backpressure to the broker); a non-retryable one is narrowed down to
-the readings the store refuses, which become dead letters (``store.rejected``) while the
-rest are written.
+taking messages meanwhile, so the bounded queue fills and the MQTT thread applies
+backpressure to the broker); a non-retryable one is narrowed down to the readings the
+store refuses, which become dead letters (``store.rejected``) while the rest are written.
 
 ``on_durable`` is called after every successful flush with the messages whose readings and
 dead letters are now stored (in the store, or in the spool that wraps it); the service
@@ -164,22 +162,6 @@ class _Counts:
     unwritten: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     quality: Counter[str] = field(default_factory=Counter)
-
-
-@dataclass(slots=True)
-class FlushJob:
-    """One flush's worth of pending work, taken by ``Pipeline.take`` and stored by
-    ``Pipeline.write``: so the service can decode the next messages on one thread while
-    another stores these (``collector.service``)."""
-
-    readings: list[tuple[Reading, Inbound]]
-    production: list[tuple[ProductionRecord, Inbound]]
-    letters: list[DeadLetter]
-    """Dead letters; the store's refusals found while writing are added here."""
-    handled: list[Inbound]
-    """Every message of the job, acknowledged (``on_durable``) once all of it is stored."""
-    sequences: list[SequenceState]
-    """The ``seq`` states changed by these messages, stored with them."""
 
 
 class Pipeline:
@@ -336,41 +318,23 @@ class Pipeline:
 
         Retryable store errors are retried with backoff until they clear or ``give_up()``
         returns True (the collector is shutting down); what is then still unwritten is
-        counted and logged. The same as ``write(take(), give_up)``.
-        """
-        return self.write(self.take(), give_up)
-
-    def take(self) -> FlushJob:
-        """Take everything pending as one job (on the thread that calls ``handle``)."""
-        job = FlushJob(self._readings, self._production, self._letters, self._handled, [])
-        self._readings, self._production, self._letters, self._handled = [], [], [], []
-        if self._seq_dirty:
-            with self._lock:
-                job.sequences = [self._seq[m] for m in sorted(self._seq_dirty)]
-                self._seq_dirty.clear()
-        return job
-
-    def write(self, job: FlushJob, give_up: Callable[[], bool] = lambda: False) -> bool:
-        """Store a job taken by ``take``: production, readings, dead letters, ``seq`` states,
-        then ``on_durable`` with its messages; return True when all of it is stored.
-
-        One thread at a time may call this (it may differ from the one calling ``handle``).
+        counted and logged.
         """
         ok = True
-        if job.production:
-            ok = self._write_production(job.production, give_up, job.letters)
-        if job.readings:
-            ok = self._write_readings(job.readings, give_up, job.letters)
-        if job.letters:
-            ok = self._write_letters(job.letters, give_up) and ok
-        if job.sequences:
-            if ok:
-                ok = self._write_seq_states(job.sequences, give_up)
-            else:  # not stored: keep them for the next flush
-                with self._lock:
-                    self._seq_dirty.update(s.meter_id for s in job.sequences)
-        if ok and job.handled and self._on_durable is not None:
-            self._on_durable(job.handled)
+        if self._production:
+            prod, self._production = self._production, []
+            ok = self._write_production(prod, give_up)
+        if self._readings:
+            batch, self._readings = self._readings, []
+            ok = self._write_readings(batch, give_up)
+        if self._letters:
+            letters, self._letters = self._letters, []
+            ok = self._write_letters(letters, give_up) and ok
+        if ok and self._seq_dirty:
+            ok = self._write_seq_states(give_up)
+        handled, self._handled = self._handled, []
+        if ok and handled and self._on_durable is not None:
+            self._on_durable(handled)
         return ok
 
     def report(self, received: int) -> CollectorReport:
@@ -427,14 +391,14 @@ class Pipeline:
             with self._lock:
                 self._observe_seq(meter.id, meter.site, seq, ts, msg.topic)
 
-    def _write_seq_states(self, states: list[SequenceState],
-                          give_up: Callable[[], bool]) -> bool:
+    def _write_seq_states(self, give_up: Callable[[], bool]) -> bool:
         """Store the changed ``seq`` states before the messages are acknowledged."""
+        with self._lock:
+            states = [self._seq[m] for m in sorted(self._seq_dirty)]
+            self._seq_dirty.clear()
         refusal = self._with_retry(lambda: self._store.write_sequence_states(states),
                                    f"{len(states)} sequence states", give_up)
         if refusal is _GAVE_UP:
-            with self._lock:
-                self._seq_dirty.update(s.meter_id for s in states)
             return False
         if refusal is not None:  # a store bug: the count goes on in memory and in the log
             log.error("the store refused the upstream-loss counts (%s); they are kept in "
@@ -460,9 +424,8 @@ class Pipeline:
             f"(routes: {', '.join(s for s, _, _ in self._routes)})",
         )
 
-    def _reject(self, msg: Inbound, code: str, reason: str,
-                into: list[DeadLetter] | None = None) -> None:
-        (self._letters if into is None else into).append(
+    def _reject(self, msg: Inbound, code: str, reason: str) -> None:
+        self._letters.append(
             DeadLetter(received_at=msg.received_at, topic=msg.topic, payload=msg.payload,
                        code=code, reason=reason)
         )
@@ -476,7 +439,7 @@ class Pipeline:
             log.debug("dead letter %s from %s: %s", code, msg.topic, reason)
 
     def _write_readings(self, batch: list[tuple[Reading, Inbound]],
-                        give_up: Callable[[], bool], letters: list[DeadLetter]) -> bool:
+                        give_up: Callable[[], bool]) -> bool:
         """Write a batch; on a non-retryable error, narrow it down reading by reading."""
         refusal = self._with_retry(
             lambda: self._timed_write([r for r, _ in batch]), f"{len(batch)} readings", give_up
@@ -496,17 +459,17 @@ class Pipeline:
             self._reject(
                 msg, RejectCode.STORE_REJECTED.value,
                 f"the store refused the reading of meter {reading.meter_id} at "
-                f"{reading.ts.isoformat()}: {refusal}", letters,
+                f"{reading.ts.isoformat()}: {refusal}",
             )
             return True
         for i, item in enumerate(batch):
-            if not self._write_readings([item], give_up, letters):
+            if not self._write_readings([item], give_up):
                 self._lost_readings(batch[i + 1 :])
                 return False
         return True
 
     def _write_production(self, batch: list[tuple[ProductionRecord, Inbound]],
-                          give_up: Callable[[], bool], letters: list[DeadLetter]) -> bool:
+                          give_up: Callable[[], bool]) -> bool:
         """Write production records; a refused batch becomes dead letters, one per message."""
         refusal = self._with_retry(
             lambda: self._store.write_production([p for p, _ in batch]),
@@ -524,7 +487,7 @@ class Pipeline:
         for rec, msg in batch:
             self._reject(msg, RejectCode.STORE_REJECTED.value,
                          f"the store refused the production of meter {rec.meter_id} at "
-                         f"{rec.ts.isoformat()}: {refusal}", letters)
+                         f"{rec.ts.isoformat()}: {refusal}")
         return True
 
     def _write_letters(self, letters: list[DeadLetter], give_up: Callable[[], bool]) -> bool:

@@ -10,18 +10,11 @@ Threads and ownership:
   readings or dead letter are durably stored (store or spool), from ``Pipeline``'s
   ``on_durable`` hook; so a crash at any point loses nothing, the broker redelivers and
   the register tracker recognises the duplicates.
-* one writer thread owns the ``Pipeline``: it decodes, converts registers, batches, and
-  ends a batch by size (``batch_size``), by age (``flush_interval_s``) or when
+* one writer thread owns the store and the ``Pipeline``: it decodes, converts registers,
+  batches, and flushes by size (``batch_size``), by age (``flush_interval_s``) or when
   ``max_inflight`` messages wait for their ack (the broker sends no more than that
-  unacknowledged, so waiting longer would only stall intake), and logs the summary line
-  every ``summary_interval_s``. It hands each batch (``Pipeline.take``) to
-* one store thread, which writes it (``Pipeline.write``: retries, dead letters, then the
-  acks), replays the spool and stores the broker status. While it writes one batch, the
-  writer decodes the next (the store's own work, SQLite's or the HTTP round trip to
-  InfluxDB, runs without the GIL); at most one more batch waits for it, so a slow or
-  failing store still stops the writer, fills the queue and holds MQTT intake. Batches
-  are written in order. Register look-ups in the store (``RegisterTracker(is_stored=)``,
-  writer thread) and the store thread's work take turns (``_store_lock``).
+  unacknowledged, so waiting longer would only stall intake), and logs
+  the summary line every ``summary_interval_s``.
 * the caller's thread runs ``start()`` / ``stop()`` (``run_collector`` waits there for a
   stop event, SIGINT or SIGTERM).
 
@@ -59,14 +52,7 @@ from collector.broker_watch import SUBSCRIPTIONS as SYS_SUBSCRIPTIONS
 from collector.broker_watch import BrokerWatch
 from collector.decoders import DecodeContext
 from collector.metrics import Metrics, use_json_logs
-from collector.pipeline import (
-    CollectorReport,
-    FlushJob,
-    Inbound,
-    Pipeline,
-    Route,
-    default_routes,
-)
+from collector.pipeline import CollectorReport, Inbound, Pipeline, Route, default_routes
 from collector.registers import DEFAULT_HISTORY, SHARED_HISTORY, RegisterTracker
 from collector.sharing import Ownership
 from collector.spool import Spool, SpoolingStore
@@ -137,13 +123,6 @@ class Collector:
         self._pipeline: Pipeline | None = None
         self._client: mqtt.Client | None = None
         self._writer: threading.Thread | None = None
-        self._storer: threading.Thread | None = None
-        self._jobs: queue.Queue[FlushJob | None] = queue.Queue(maxsize=1)
-        self._store_lock = threading.Lock()
-        self._submitted = 0
-        """Messages handed to the store thread (writer thread only)."""
-        self._stored = 0
-        """Messages whose batch the store thread finished (store thread only)."""
         self._backpressure_logged = False
         self._subacks = 0
         self._conn = 0
@@ -193,7 +172,7 @@ class Collector:
             latest = store.latest()
             sequences = store.read_sequence_states()
             tracker = RegisterTracker(
-                latest, is_stored=self._serialised(lookup),
+                latest, is_stored=lookup,
                 history=DEFAULT_HISTORY if self._ownership is None else SHARED_HISTORY,
                 rated_max_kw={m.id: m.rated_max_power_kw for m in self._cfg.meters},
                 gap_after=timedelta(seconds=cc.gap_after_s))
@@ -209,10 +188,6 @@ class Collector:
             future_tolerance=timedelta(seconds=self._cfg.collector.future_tolerance_s),
             observe_write=self.metrics.observe_write, sequences=sequences,
         )
-        self._storer = threading.Thread(
-            target=self._run_store, name="greenpipe-collector-store", daemon=True
-        )
-        self._storer.start()
         self._writer = threading.Thread(
             target=self._run_writer, name="greenpipe-collector-writer", daemon=True
         )
@@ -279,8 +254,7 @@ class Collector:
         return {
             "queue_depth": self._queue.qsize(),
             "spool_depth": self.spool_depth(),
-            "unacked_messages": 0 if pipeline is None else (
-                pipeline.pending_messages + self._submitted - self._stored),
+            "unacked_messages": 0 if pipeline is None else pipeline.pending_messages,
             "connected": 1.0 if self._connected else 0.0,
         }
 
@@ -290,8 +264,6 @@ class Collector:
             return False, f"failed: {self._failure}\n"
         if self._writer is None or not self._writer.is_alive():
             return False, "the writer thread is not running\n"
-        if self._storer is None or not self._storer.is_alive():
-            return False, "the store thread is not running\n"
         state = "connected" if self._connected else "reconnecting to the broker"
         return True, f"ok ({state}, spool {self.spool_depth()} rows)\n"
 
@@ -327,8 +299,6 @@ class Collector:
         self._drain.set()
         if self._writer is not None:
             self._writer.join()
-        if self._storer is not None:
-            self._storer.join()
         self._closing = True
         if self._client is not None:
             self._client.disconnect()
@@ -531,21 +501,6 @@ class Collector:
     def _give_up(self) -> bool:
         return self._abandon_at is not None and time.monotonic() >= self._abandon_at
 
-    def _serialised(self, lookup: Callable[[str, datetime], bool]
-                    ) -> Callable[[str, datetime], bool]:
-        """``lookup`` taking turns with the store thread (one user of the store at a time)."""
-
-        def is_stored(meter_id: str, ts: datetime) -> bool:
-            with self._store_lock:
-                return lookup(meter_id, ts)
-
-        return is_stored
-
-    def _submit(self, job: FlushJob) -> None:
-        """Hand a batch to the store thread; blocks while one already waits (backpressure)."""
-        self._submitted += len(job.handled)
-        self._jobs.put(job)
-
     def _run_writer(self) -> None:
         pipeline = self._pipeline
         assert pipeline is not None
@@ -553,70 +508,45 @@ class Collector:
         flush_due: float | None = None
         last_summary = time.monotonic()
         last_received = 0
-        try:
-            while True:
-                now = time.monotonic()
-                timeout = 0.25 if flush_due is None else min(0.25, max(0.0, flush_due - now))
-                try:
-                    item: Inbound | None = self._queue.get(timeout=timeout)
-                except queue.Empty:
-                    item = None
-                try:
-                    if item is not None:
-                        if flush_due is None:
-                            flush_due = time.monotonic() + cc.flush_interval_s
-                        pipeline.handle(item)
-                    now = time.monotonic()
-                    if pipeline.pending_messages and (
-                        pipeline.batch_full() or pipeline.pending_messages >= cc.max_inflight
-                        or (flush_due is not None and now >= flush_due)
-                    ):
-                        self._submit(pipeline.take())
-                        flush_due = None
-                    if now - last_summary >= cc.summary_interval_s:
-                        received = self._received
-                        rate = (received - last_received) / (now - last_summary)
-                        log.info("collector: %.1f msg/s | %s | queue %d/%d", rate,
-                                 _format_counts(self.report()), self._queue.qsize(),
-                                 self._queue.maxsize)
-                        last_summary, last_received = now, received
-                except Exception:  # the writer must outlive any bug; the message was counted
-                    log.exception("collector writer loop error")
-                if item is None and self._drain.is_set() and self._queue.empty():
-                    try:
-                        self._submit(pipeline.take())
-                    except Exception:
-                        log.exception("collector final flush failed")
-                    return
-        finally:
-            self._jobs.put(None)  # the store thread stops after the last batch
-
-    def _run_store(self) -> None:
-        pipeline = self._pipeline
-        assert pipeline is not None
         while True:
+            now = time.monotonic()
+            timeout = 0.25 if flush_due is None else min(0.25, max(0.0, flush_due - now))
             try:
-                job = self._jobs.get(timeout=0.25)
+                item: Inbound | None = self._queue.get(timeout=timeout)
             except queue.Empty:
-                job = _IDLE
-            if job is None:
-                return
+                item = None
             try:
-                with self._store_lock:
-                    if job is not _IDLE:
-                        try:
-                            pipeline.write(job, self._give_up)
-                        finally:
-                            self._stored += len(job.handled)
-                    if self._spooling is not None and self._spooling.spool.depth:
-                        self._spooling.replay()
-                    self._store_broker_status(time.monotonic())
-            except Exception:  # the store thread must outlive any bug
-                log.exception("collector store loop error")
+                if item is not None:
+                    if flush_due is None:
+                        flush_due = time.monotonic() + cc.flush_interval_s
+                    pipeline.handle(item)
+                now = time.monotonic()
+                if pipeline.pending_messages and (
+                    pipeline.batch_full() or pipeline.pending_messages >= cc.max_inflight
+                    or (flush_due is not None and now >= flush_due)
+                ):
+                    pipeline.flush(self._give_up)
+                    flush_due = None
+                if self._spooling is not None and self._spooling.spool.depth:
+                    self._spooling.replay()
+                self._store_broker_status(now)
+                if now - last_summary >= cc.summary_interval_s:
+                    received = self._received
+                    rate = (received - last_received) / (now - last_summary)
+                    log.info("collector: %.1f msg/s | %s | queue %d/%d", rate,
+                             _format_counts(self.report()), self._queue.qsize(),
+                             self._queue.maxsize)
+                    last_summary, last_received = now, received
+            except Exception:  # the writer must outlive any bug; the message was counted
+                log.exception("collector writer loop error")
+            if item is None and self._drain.is_set() and self._queue.empty():
+                try:
+                    pipeline.flush(self._give_up)
+                except Exception:
+                    log.exception("collector final flush failed")
+                return
 
 
-_IDLE = FlushJob([], [], [], [], [])
-"""Marker: no batch came within the store thread's poll interval."""
 
 
 def spool_path_for(cfg: Config) -> Path | None:

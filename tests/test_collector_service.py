@@ -16,11 +16,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 import pytest
 from numpy.testing import assert_allclose
@@ -28,10 +27,8 @@ from numpy.testing import assert_allclose
 from collector.codes import RejectCode
 from collector.service import Collector, CollectorReport, run_collector
 from greenpipe.config import Config
-from greenpipe.model import Reading
 from greenpipe.mqtt import BrokerUnavailableError
 from greenpipe.net import free_loopback_port
-from greenpipe.stores import Store, open_configured_store
 from greenpipe.stores.sqlite import SqliteStore
 from greenpipe.wire import encode_interval, encode_reading, encode_weather, reading_topic
 from tests.conftest import (
@@ -243,74 +240,6 @@ def test_stop_flushes_a_partial_batch_via_run_collector(
     assert (report.received, report.written, report.unwritten) == (5, 5, 0)
     assert stored_readings(sqlite_store) == 5
     assert sqlite_store.stats().meters[0].energy_kwh == 4.0
-
-
-class _GatedStore:
-    """A real store whose first ``write`` waits for ``gate``; records each write's size."""
-
-    def __init__(self, inner: Store, gate: threading.Event) -> None:
-        self._inner = inner
-        self._gate = gate
-        self.writes: list[int] = []
-
-    def write(self, readings: Sequence[Reading]) -> int:
-        if not self.writes:
-            assert self._gate.wait(60), "the test never opened the gate"
-        n = self._inner.write(readings)
-        self.writes.append(len(readings))
-        return n
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-def _gauge(collector: Collector, name: str) -> float:
-    for line in collector.metrics.exposition().decode().splitlines():
-        if line.startswith(f"greenpipe_collector_{name} "):
-            return float(line.split()[1])
-    raise AssertionError(f"no gauge {name}")
-
-
-def test_writer_decodes_the_next_batch_while_the_store_writes_and_acks_after_each_write(
-    example_config: Config, mosquitto: BrokerProcess, sqlite_store: SqliteStore,
-    running: list[Collector],
-) -> None:
-    """The store thread writes one batch while the writer decodes the next; one more batch
-    may wait, then the writer stops (backpressure). Nothing is acknowledged before its
-    batch's write returned, and the batches are written whole and in order."""
-    gate = threading.Event()
-    stores: list[_GatedStore] = []
-
-    def factory(c: Config) -> Store:
-        stores.append(_GatedStore(open_configured_store(c), gate))
-        return stores[-1]
-
-    cfg = collector_config(example_config, mosquitto, sqlite_store.path, batch_size=500,
-                           max_inflight=20, flush_interval_s=3600.0, queue_size=1000)
-    collector = Collector(cfg, store_factory=factory)
-    running.append(collector)
-    collector.start()
-    assert collector.wait_ready(10)
-    topic = reading_topic("greenpipe/v1", "factory-1", "f1-main")
-    publish_qos1(mosquitto, [(topic, encode_reading(T0 + i * STEP, 100.0 + i))
-                             for i in range(100)])
-    # Batch 1 (20 messages) is held in the store, batch 2 waits for the store thread and
-    # batch 3 is complete in the writer, which cannot hand it over: 60 decoded, no more.
-    wait_until(lambda: collector.report().decoded == 60 and collector.queue_depth() == 40,
-               "the writer to fill three batches")
-    time.sleep(0.3)  # time to go past the bound, if it could
-    report = collector.report()
-    assert (report.decoded, report.written) == (60, 0)
-    assert stored_readings(sqlite_store) == 0
-    assert _gauge(collector, "unacked_messages") == 60
-    assert collector.queue_depth() == 40
-    gate.set()
-    wait_until(lambda: stored_readings(sqlite_store) == 100, "every reading stored")
-    wait_until(lambda: _gauge(collector, "unacked_messages") == 0, "every message acked")
-    assert stores[0].writes == [20] * 5
-    report = collector.stop()
-    assert (report.received, report.written, report.duplicates) == (100, 100, 0)
-    assert sqlite_store.stats().meters[0].energy_kwh == 99.0
 
 
 def test_persistent_session_delivers_what_was_published_while_down(

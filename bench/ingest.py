@@ -140,8 +140,11 @@ def subscribe_session(broker: BrokerProcess, client_id: str, topic: str) -> None
     c.loop_stop()
 
 
-def bare_drain(base: Config, broker: BrokerProcess, n: int, run: int) -> Drain:
-    """Drain ``n`` queued messages with the baseline subscriber (module docstring)."""
+def bare_drain(base: Config, broker: BrokerProcess, n: int, run: int, inflight: int) -> Drain:
+    """Drain ``n`` queued messages with the baseline subscriber (module docstring).
+
+    ``inflight`` is sent as Receive Maximum on MQTT 5, as the collector does.
+    """
     client_id = f"bench-bare-{run}"
     subscribe_session(broker, client_id, "greenpipe/v1/+/+/reading")
     publish(broker, messages(base, n))
@@ -161,7 +164,7 @@ def bare_drain(base: Config, broker: BrokerProcess, n: int, run: int) -> Drain:
     c = make_client(bc, client_id, clean_session=False, manual_ack=True)
     c.on_message = on_message
     connect_and_start(c, bc, session_expiry_s=base.collector.session_expiry_s,
-                      receive_maximum=base.collector.max_inflight)
+                      receive_maximum=inflight)
     if not done.wait(600):
         raise RuntimeError(f"the baseline received {count[0]} of {n} messages in 600 s")
     c.disconnect()
@@ -335,13 +338,13 @@ def main() -> int:
                             run += 1
                             url = fresh_store_url(kind, tmp_path, influx, catalog, run)
                             if pair % 2 == 0:
-                                bare = bare_drain(base, broker, args.messages, run)
+                                bare = bare_drain(base, broker, args.messages, run, inflight)
                                 rate = collector_drain(base, broker, url, args.messages,
                                                        inflight, run)
                             else:
                                 rate = collector_drain(base, broker, url, args.messages,
                                                        inflight, run)
-                                bare = bare_drain(base, broker, args.messages, run)
+                                bare = bare_drain(base, broker, args.messages, run, inflight)
                             pairs.append((bare, rate))
                             print(f"in-flight {inflight}, {STORES[kind]}, pair {pair + 1}: "
                                   f"baseline {bare.rate:,.0f} msg/s ({bare.cpu_us:.0f} µs "
@@ -369,7 +372,7 @@ def main() -> int:
                 try:
                     n = 400
                     run += 1
-                    bare_nf = bare_drain(base, broker, n, run)
+                    bare_nf = bare_drain(base, broker, n, run, 20)
                     slow = collector_drain(base, broker, f"sqlite:///{tmp_path}/noflush.db",
                                            n, 1_000_000, run)
                     noflush = (n, bare_nf, slow)

@@ -2,19 +2,34 @@
 
 Starts a real Mosquitto (and influxd 1.x for the InfluxDB store) on free loopback ports.
 
-* **Sustained throughput.** ``--messages`` QoS 1 readings are queued in the broker for a
-  persistent session, then the consumer connects and drains them; the rate is messages /
-  (time of the last one handled - time of the first one received). Consumers: a bare paho
-  subscriber that only counts (auto-ack), and the collector (manual acks after the durable
-  write) into SQLite and into InfluxDB. Ratio = collector / bare subscriber. Run for each
-  in-flight bound (Mosquitto ``max_inflight_messages`` = ``collector.max_inflight``), plus
-  one run where the collector does not flush at the in-flight bound (only every
-  ``flush_interval_s``), to show why it must.
+* **Sustained throughput (drain a backlog).** ``--messages`` QoS 1 readings are published
+  and queued in the broker for a persistent session *before* the consumer connects, so the
+  consumer, not the publisher, is the bottleneck; the rate is messages / (time the last
+  one was handled - time the first one was received). Two consumers:
+
+  - the **baseline**, a bare subscriber built exactly like the collector's client
+    (``greenpipe.mqtt.make_client`` / ``connect_and_start``: paho callback API v2, the
+    configured MQTT protocol, persistent session, QoS 1 subscription, manual acks). Its
+    ``on_message`` only counts the message and acks it at once (``client.ack``) on paho's
+    network thread: no copy, no queue, no decode, no store;
+  - the **collector** (``collector.service.Collector``, in this process), which acks each
+    message only after its readings are durably written (a flush at ``max_inflight``
+    messages, ``batch_size`` readings or ``flush_interval_s``), into SQLite and into InfluxDB.
+
+  Baseline and collector runs are interleaved in pairs on the same broker, and the order
+  inside a pair alternates (baseline first in even pairs, collector first in odd ones), so
+  drifting load on a shared machine hits both alike. Every collector run writes into a
+  fresh database. Ratio = collector / baseline of the same pair; reported as the median
+  over ``--pairs`` pairs with the min-max spread. Run for each in-flight bound (Mosquitto
+  ``max_inflight_messages`` = ``collector.max_inflight``), plus one run where the collector
+  does not flush at the in-flight bound (only every ``flush_interval_s``), to show why it
+  must.
 * **End-to-end latency.** With the collector running, readings are published at
   ``--rate`` msg/s; latency = the instant the store write holding the reading returned
   (the reading is readable from then on) - the instant it was handed to paho. p50 / p99.
 
-    .venv/bin/python bench/ingest.py [--messages 20000] [--rate 200] [--latency-messages 2000]
+    .venv/bin/python bench/ingest.py [--messages 20000] [--pairs 5] [--inflight 20 500]
+        [--stores sqlite influx] [--rate 200] [--latency-messages 2000]
 """
 
 from __future__ import annotations
@@ -26,7 +41,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,12 +55,14 @@ sys.path.insert(0, str(REPO))
 from collector.service import Collector  # noqa: E402
 from greenpipe.config import Config, load_config  # noqa: E402
 from greenpipe.model import MeterKind, Reading  # noqa: E402
+from greenpipe.mqtt import connect_and_start, make_client  # noqa: E402
 from greenpipe.stores import Catalog, Store, open_configured_store  # noqa: E402
 from greenpipe.stores.influx import InfluxStore  # noqa: E402
 from greenpipe.stores.influx_admin import init  # noqa: E402
 from greenpipe.wire import encode_reading, reading_topic  # noqa: E402
 from tests.conftest import (  # noqa: E402
     BrokerProcess,
+    InfluxProcess,
     start_influxd,
     stop_process,
     wait_for_port,
@@ -53,6 +70,7 @@ from tests.conftest import (  # noqa: E402
 
 T0 = datetime(2020, 4, 1, tzinfo=UTC)
 STEP = timedelta(minutes=30)
+STORES = {"sqlite": "SQLite", "influx": "InfluxDB 1.6"}
 
 
 def start_broker(workdir: Path, inflight: int) -> BrokerProcess:
@@ -122,30 +140,36 @@ def subscribe_session(broker: BrokerProcess, client_id: str, topic: str) -> None
     c.loop_stop()
 
 
-def bare_drain(broker: BrokerProcess, n: int) -> float:
-    """Drain ``n`` queued messages with a counting paho subscriber; return msg/s."""
-    client_id = "bench-bare"
+def bare_drain(base: Config, broker: BrokerProcess, n: int, run: int, inflight: int) -> Drain:
+    """Drain ``n`` queued messages with the baseline subscriber (module docstring).
+
+    ``inflight`` is sent as Receive Maximum on MQTT 5, as the collector does.
+    """
+    client_id = f"bench-bare-{run}"
     subscribe_session(broker, client_id, "greenpipe/v1/+/+/reading")
-    publish(broker, messages(load_config(REPO / "config" / "example.toml", env={}), n))
-    count, first, last = [0], [0.0], [0.0]
+    publish(broker, messages(base, n))
+    count, first, last = [0], [0.0, 0.0], [0.0, 0.0]
     done = threading.Event()
 
-    def on_message(c: Any, u: Any, msg: Any) -> None:
+    def on_message(c: mqtt.Client, u: Any, msg: mqtt.MQTTMessage) -> None:
         if count[0] == 0:
-            first[0] = time.perf_counter()
+            first[:] = time.perf_counter(), time.process_time()
+        c.ack(msg.mid, msg.qos)
         count[0] += 1
         if count[0] == n:
-            last[0] = time.perf_counter()
+            last[:] = time.perf_counter(), time.process_time()
             done.set()
 
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+    bc = replace(base.broker, host=broker.host, port=broker.port)
+    c = make_client(bc, client_id, clean_session=False, manual_ack=True)
     c.on_message = on_message
-    c.connect(broker.host, broker.port)
-    c.loop_start()
-    done.wait(600)
+    connect_and_start(c, bc, session_expiry_s=base.collector.session_expiry_s,
+                      receive_maximum=inflight)
+    if not done.wait(600):
+        raise RuntimeError(f"the baseline received {count[0]} of {n} messages in 600 s")
     c.disconnect()
     c.loop_stop()
-    return n / (last[0] - first[0])
+    return Drain(n / (last[0] - first[0]), (last[1] - first[1]) / n * 1e6)
 
 
 def collector_config(base: Config, broker: BrokerProcess, url: str, inflight: int,
@@ -155,6 +179,22 @@ def collector_config(base: Config, broker: BrokerProcess, url: str, inflight: in
     return replace(cfg, collector=replace(cfg.collector, client_id=client_id,
                                           max_inflight=inflight, spool_path="",
                                           summary_interval_s=3600.0))
+
+
+class CountingStore:
+    """Wraps a store; calls ``on_write(number of readings)`` after each write returned."""
+
+    def __init__(self, inner: Store, on_write: Callable[[int], None]) -> None:
+        self._inner = inner
+        self._on_write = on_write
+
+    def write(self, readings: Sequence[Reading]) -> int:
+        n = self._inner.write(readings)
+        self._on_write(len(readings))
+        return n
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
 class TimedStore:
@@ -176,28 +216,66 @@ class TimedStore:
 
 
 def collector_drain(base: Config, broker: BrokerProcess, url: str, n: int, inflight: int,
-                    run: int) -> float:
-    """Drain ``n`` queued messages through the collector into ``url``; return msg/s."""
+                    run: int) -> Drain:
+    """Drain ``n`` queued messages through the collector into ``url``."""
     client_id = f"bench-collector-{run}"
     cfg = collector_config(base, broker, url, inflight, client_id)
     subscribe_session(broker, client_id, "greenpipe/v1/+/+/reading")
     publish(broker, messages(base, n))
-    collector = Collector(cfg)
+    written = [0]
+    last = [0.0, 0.0]
+    done = threading.Event()
+
+    def on_write(k: int) -> None:  # writer thread, right after a durable write
+        written[0] += k
+        if written[0] >= n and not done.is_set():
+            last[:] = time.perf_counter(), time.process_time()
+            done.set()
+
+    collector = Collector(cfg, store_factory=lambda c: CountingStore(
+        open_configured_store(c), on_write))
     collector.start()
     first = None
     try:
-        while True:
-            report = collector.report()
-            if first is None and report.received:
-                first = time.perf_counter()
-            if report.written + report.duplicates + report.rejected_total >= n:
-                last = time.perf_counter()
-                break
-            time.sleep(0.002)
+        # Poll (cheaply, and only until the first message) for the start; the end is
+        # signalled by the store, so no polling competes with the collector meanwhile.
+        while first is None:
+            if collector.report().received:
+                first = time.perf_counter(), time.process_time()
+            else:
+                time.sleep(0.001)
+        if not done.wait(600):
+            raise RuntimeError(f"the collector wrote {written[0]} of {n} readings in 600 s")
     finally:
-        collector.stop()
-    assert first is not None and report.written == n and not report.rejected, report
-    return n / (last - first)
+        report = collector.stop()
+    assert report.written == n and not report.rejected, report
+    return Drain(n / (last[0] - first[0]), (last[1] - first[1]) / n * 1e6)
+
+
+@dataclass(frozen=True)
+class Drain:
+    """One drain of the backlog."""
+
+    rate: float
+    """Messages handled per second of wall time. [1/s]"""
+    cpu_us: float
+    """CPU time of this process (all its threads; not the broker's or influxd's) per
+    message. [µs]"""
+
+
+def fresh_store_url(kind: str, tmp: Path, influx: InfluxProcess, catalog: Catalog,
+                    run: int) -> str:
+    """A new, empty store of ``kind`` (``sqlite`` or ``influx``) for collector run ``run``."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp}/bench-{run}.db"
+    url = influx.store_url(f"bench_{run}")
+    init(InfluxStore(url, catalog))
+    return url
+
+
+def median_spread(ratios: Sequence[float]) -> str:
+    """``0.81x (0.74-0.90x)``: median and range of per-pair ratios."""
+    return f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}x)"
 
 
 def latency(base: Config, broker: BrokerProcess, url: str, n: int, rate: float,
@@ -233,60 +311,90 @@ def main() -> int:
     """Run the benchmark and print a Markdown table."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--messages", type=int, default=20_000)
+    ap.add_argument("--pairs", type=int, default=5,
+                    help="interleaved baseline/collector pairs per row")
     ap.add_argument("--inflight", type=int, nargs="+", default=[20, 500])
+    ap.add_argument("--stores", nargs="+", choices=sorted(STORES), default=list(STORES))
     ap.add_argument("--rate", type=float, default=200.0)
-    ap.add_argument("--latency-messages", type=int, default=2_000)
+    ap.add_argument("--latency-messages", type=int, default=2_000,
+                    help="0 skips the latency runs")
+    ap.add_argument("--no-flush-row", action="store_true",
+                    help="skip the run without the in-flight flush")
     args = ap.parse_args()
     base = load_config(REPO / "config" / "example.toml", env={})
     catalog = Catalog.of(base.meters, base.sites)
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         influx = start_influxd(tmp_path / "influxd")
         try:
-            rows = []
             run = 0
             for inflight in args.inflight:
                 broker = start_broker(tmp_path / f"broker-{inflight}", inflight)
                 try:
-                    bare = bare_drain(broker, args.messages)
-                    sqlite_url = f"sqlite:///{tmp_path}/bench-{inflight}.db"
-                    influx_url = influx.store_url(f"bench_{inflight}")
-                    init(InfluxStore(influx_url, catalog))
-                    for name, url in (("SQLite", sqlite_url), ("InfluxDB 1.6", influx_url)):
-                        run += 1
-                        rate = collector_drain(base, broker, url, args.messages, inflight, run)
-                        run += 1
-                        p50, p99 = latency(base, broker, url, args.latency_messages,
-                                           args.rate, inflight, run)
-                        rows.append((inflight, name, bare, rate, p50, p99))
-                        print(f"in-flight {inflight}: bare {bare:,.0f} msg/s, collector -> "
-                              f"{name} {rate:,.0f} msg/s ({rate / bare:.2f}x), latency p50 "
+                    for kind in args.stores:
+                        pairs: list[tuple[Drain, Drain]] = []
+                        for pair in range(args.pairs):
+                            run += 1
+                            url = fresh_store_url(kind, tmp_path, influx, catalog, run)
+                            if pair % 2 == 0:
+                                bare = bare_drain(base, broker, args.messages, run, inflight)
+                                rate = collector_drain(base, broker, url, args.messages,
+                                                       inflight, run)
+                            else:
+                                rate = collector_drain(base, broker, url, args.messages,
+                                                       inflight, run)
+                                bare = bare_drain(base, broker, args.messages, run, inflight)
+                            pairs.append((bare, rate))
+                            print(f"in-flight {inflight}, {STORES[kind]}, pair {pair + 1}: "
+                                  f"baseline {bare.rate:,.0f} msg/s ({bare.cpu_us:.0f} µs "
+                                  f"CPU/msg), collector {rate.rate:,.0f} msg/s "
+                                  f"({rate.cpu_us:.0f} µs CPU/msg) "
+                                  f"({rate.rate / bare.rate:.2f}x)", flush=True)
+                        p50 = p99 = float("nan")
+                        if args.latency_messages:
+                            run += 1
+                            url = fresh_store_url(kind, tmp_path, influx, catalog, run)
+                            p50, p99 = latency(base, broker, url, args.latency_messages,
+                                               args.rate, inflight, run)
+                        rows.append((inflight, STORES[kind], pairs, p50, p99))
+                        print(f"in-flight {inflight}, {STORES[kind]}: ratio "
+                              f"{median_spread([r.rate / b.rate for b, r in pairs])}, "
+                              f"latency p50 "
                               f"{p50:.0f} ms p99 {p99:.0f} ms", flush=True)
                 finally:
                     stop_process(broker.process)
-            # Without the in-flight flush the broker's window of 20 waits for flush_interval_s.
-            broker = start_broker(tmp_path / "broker-noflush", 20)
-            try:
-                n = 400
-                bare_nf = bare_drain(broker, n)
-                run += 1
-                slow = collector_drain(base, broker, f"sqlite:///{tmp_path}/noflush.db", n,
-                                       1_000_000, run)
-                print(f"in-flight 20, no flush at the bound: bare {bare_nf:,.0f} msg/s, "
-                      f"collector -> SQLite {slow:,.1f} msg/s ({slow / bare_nf:.4f}x)",
-                      flush=True)
-            finally:
-                stop_process(broker.process)
+            noflush = None
+            if not args.no_flush_row:
+                # Without the in-flight flush the broker's window of 20 waits for
+                # flush_interval_s.
+                broker = start_broker(tmp_path / "broker-noflush", 20)
+                try:
+                    n = 400
+                    run += 1
+                    bare_nf = bare_drain(base, broker, n, run, 20)
+                    slow = collector_drain(base, broker, f"sqlite:///{tmp_path}/noflush.db",
+                                           n, 1_000_000, run)
+                    noflush = (n, bare_nf, slow)
+                finally:
+                    stop_process(broker.process)
         finally:
             stop_process(influx.process)
-    print("\n| broker in-flight = collector.max_inflight | store | bare subscriber msg/s | "
-          "collector msg/s | ratio | latency p50 | latency p99 |")
-    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
-    for inflight, name, bare, rate, p50, p99 in rows:
-        print(f"| {inflight} | {name} | {bare:,.0f} | {rate:,.0f} | {rate / bare:.2f}x | "
+    print(f"\n| broker in-flight = collector.max_inflight | store | baseline msg/s (median) | "
+          f"collector msg/s (median) | ratio: median ({args.pairs} pairs) and range | "
+          "CPU µs/msg baseline / collector (medians) | latency p50 | latency p99 |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for inflight, name, pairs, p50, p99 in rows:
+        print(f"| {inflight} | {name} | {statistics.median(b.rate for b, _ in pairs):,.0f} | "
+              f"{statistics.median(r.rate for _, r in pairs):,.0f} | "
+              f"{median_spread([r.rate / b.rate for b, r in pairs])} | "
+              f"{statistics.median(b.cpu_us for b, _ in pairs):.0f} / "
+              f"{statistics.median(r.cpu_us for _, r in pairs):.0f} | "
               f"{p50:.0f} ms | {p99:.0f} ms |")
-    print(f"| 20, no flush at the bound ({n} messages) | SQLite | {bare_nf:,.0f} | "
-          f"{slow:,.1f} | {slow / bare_nf:.4f}x | | |")
+    if noflush is not None:
+        n, bare_nf, slow = noflush
+        print(f"| 20, no flush at the bound ({n} messages, 1 pair) | SQLite | "
+              f"{bare_nf.rate:,.0f} | {slow.rate:,.1f} | {slow.rate / bare_nf.rate:.4f}x | | | |")
     return 0
 
 

@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import chain
 from types import MappingProxyType
 
 import orjson
@@ -444,10 +445,11 @@ class Pipeline:
             lambda: self._timed_write([r for r, _ in batch]), f"{len(batch)} readings", give_up
         )
         if refusal is None:
+            flags = list(chain.from_iterable(r.quality for r, _ in batch))
             with self._lock:
                 self._counts.written += len(batch)
-                for reading, _ in batch:
-                    self._counts.quality.update(reading.quality)
+                if flags:
+                    self._counts.quality.update(flags)
             return True
         if refusal is _GAVE_UP:
             self._lost_readings(batch)

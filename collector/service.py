@@ -75,6 +75,8 @@ def _not_paho_socket_closed_noise(record: logging.LogRecord) -> bool:
 
 logging.getLogger(f"{__name__}.paho").addFilter(_not_paho_socket_closed_noise)
 
+_SYS_PREFIX = b"$SYS/"
+"""``BrokerWatch.is_sys`` on the raw topic bytes (an ASCII prefix decodes to itself)."""
 DEFAULT_SHUTDOWN_GRACE_S = 15.0
 """How long ``stop`` keeps retrying an unavailable store before giving up. [s]"""
 RECONNECT_MIN_DELAY_S = 1
@@ -386,9 +388,11 @@ class Collector:
                         RECONNECT_MIN_DELAY_S, RECONNECT_MAX_DELAY_S)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        # Hot path (once per message, on paho's thread, competing with the writer for the
+        # GIL): the topic is decoded once, and $SYS is recognised on the raw bytes.
         raw_topic = getattr(msg, "_topic", b"")
-        if self._watch is not None and isinstance(raw_topic, bytes) and BrokerWatch.is_sys(
-                raw_topic.decode("utf-8", "replace")):
+        is_bytes = isinstance(raw_topic, bytes)
+        if self._watch is not None and is_bytes and raw_topic.startswith(_SYS_PREFIX):
             self._watch.on_message(raw_topic.decode("utf-8", "replace"), bytes(msg.payload))
             return
         if self._intake_closed:  # not acked: the broker keeps it for the next run
@@ -397,10 +401,11 @@ class Collector:
         self._received += 1
         try:
             try:
-                topic, topic_error = msg.topic, None
+                topic = raw_topic.decode() if is_bytes else msg.topic
+                topic_error = None
             except UnicodeDecodeError:
-                raw = getattr(msg, "_topic", b"")
-                topic = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+                topic = (raw_topic.decode("utf-8", "replace") if is_bytes
+                         else str(raw_topic))
                 topic_error = "the topic is not valid UTF-8; publish on a UTF-8 topic"
             if self._ownership is not None and topic_error is None:
                 original = self._ownership.unwrap(topic)

@@ -4,7 +4,8 @@ Used by the fault tests to crash deterministically *between* the durable write a
 MQTT acknowledgement, the one window where at-least-once delivery produces redeliveries.
 Configuration comes from the example city plus ``GREENPIPE_*`` environment overrides.
 
-Usage: ``python -m tests._collector_child STORE_URL READY_FILE CRASH_AFTER_WRITES``
+Usage: ``python -m tests._collector_child STORE_URL READY_FILE CRASH_AFTER_WRITES``; the
+size of each write is appended to ``READY_FILE`` with the suffix ``.writes``.
 """
 
 from __future__ import annotations
@@ -26,14 +27,21 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 class _CrashingStore:
-    """Delegates to a real store and SIGKILLs the process after the N-th successful write."""
+    """Delegates to a real store and SIGKILLs the process after the N-th successful write.
 
-    def __init__(self, inner: Store, crash_after: int) -> None:
+    The number of readings of each write is appended to ``sizes_file`` (flushed before the
+    kill), so the test knows how many readings were written and never acknowledged.
+    """
+
+    def __init__(self, inner: Store, crash_after: int, sizes_file: Path) -> None:
         self._inner = inner
         self._left = crash_after
+        self._sizes = sizes_file
 
     def write(self, readings: Any) -> int:
         written = self._inner.write(readings)
+        with self._sizes.open("a") as f:
+            f.write(f"{len(readings)}\n")
         self._left -= 1
         if self._left <= 0:
             os.kill(os.getpid(), signal.SIGKILL)
@@ -51,7 +59,8 @@ def main() -> None:
     cfg = replace(cfg, store=replace(cfg.store, url=store_url))
 
     def factory(c: Config) -> Store:
-        return _CrashingStore(open_configured_store(c), crash_after)  # type: ignore[return-value]
+        return _CrashingStore(open_configured_store(c), crash_after,  # type: ignore[return-value]
+                              Path(ready_file).with_suffix(".writes"))
 
     collector = Collector(cfg, ready_file=Path(ready_file), store_factory=factory)
     collector.start()

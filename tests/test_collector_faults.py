@@ -144,12 +144,13 @@ def test_sigkill_between_write_and_ack_redelivers_without_double_counting(
     per_meter = 100
     ready = tmp_path / "child.ready"
     crash_after = 3
-    # Flushes only when 20 messages (max_inflight) wait for their ack, so each write holds
-    # exactly 20 messages; the child kills itself right after its third write returns.
+    # Flushes when 20 messages (max_inflight) wait for their ack and no more are queued, or
+    # at 40 (batch_size), so the 300 messages take at least 8 writes; the child kills itself
+    # right after its third write returns and records the size of every write.
     child = subprocess.Popen(
         [sys.executable, "-m", "tests._collector_child", f"sqlite:///{db}", str(ready),
          str(crash_after)],
-        env=child_env(mosquitto, client_id, max_inflight="20", batch_size="500",
+        env=child_env(mosquitto, client_id, max_inflight="20", batch_size="40",
                       flush_interval_s="3600"),
         stdout=open(tmp_path / "child.log", "wb"), stderr=subprocess.STDOUT, cwd=REPO,  # noqa: SIM115
     )
@@ -160,7 +161,9 @@ def test_sigkill_between_write_and_ack_redelivers_without_double_counting(
         assert child.wait(DEADLINE_S) == -signal.SIGKILL
     finally:
         stop_process(child)
-    assert stored(db) == crash_after * 20  # written, never acknowledged
+    sizes = [int(n) for n in ready.with_suffix(".writes").read_text().split()]
+    assert len(sizes) == crash_after and min(sizes) >= 1
+    assert stored(db) == sum(sizes)  # written, never acknowledged
 
     proc, log_path = start_cli_collector(mosquitto, db, tmp_path, client_id, "restarted")
     try:
@@ -168,13 +171,13 @@ def test_sigkill_between_write_and_ack_redelivers_without_double_counting(
         counts = final_counts(stop_cli_collector(proc, log_path))
     finally:
         stop_process(proc)
-    # The broker redelivers every unacknowledged message: at least the 20 of the third
+    # The broker redelivers every unacknowledged message: at least those of the third
     # write (the acks of the first two may also have been lost with the process, if paho
     # had not sent them yet). Redelivered stored ones are duplicates; the rest are new.
     total = per_meter * len(METERS)
-    assert counts["written"] == total - crash_after * 20
+    assert counts["written"] == total - sum(sizes)
     assert counts["received"] == counts["written"] + counts["duplicates"]
-    assert 20 <= counts["duplicates"] <= crash_after * 20
+    assert sizes[-1] <= counts["duplicates"] <= sum(sizes)
     assert counts["rejected"] == counts["dead_letters"] == 0
     assert_complete(db, per_meter)
 

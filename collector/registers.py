@@ -41,7 +41,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -119,6 +119,30 @@ class RegisterTracker:
                 state = _MeterState()
                 state.remember(reading, history)
                 self._states[meter_id] = state
+
+    def seed(self, meter_id: str, stored: Sequence[Reading]) -> None:
+        """Continue a meter from its stored register readings (oldest first), spikes included.
+
+        Refused spikes are remembered as seen (a redelivery is a duplicate) and, when newest,
+        as the candidate jump; the others form the baseline chain. Used by the stateless
+        scale-out (``collector.stateless``) with the context the store read in its write
+        transaction; replaces what the tracker held for the meter.
+        """
+        state = _MeterState()
+        for reading in stored:
+            if reading.register_kwh is None:
+                continue
+            if not is_baseline(reading):
+                if state.held:
+                    state.see(reading, self._history)
+                    state.spike = reading
+                continue
+            state.remember(reading, self._history)
+            state.spike = None
+        if state.held:
+            self._states[meter_id] = state
+        else:
+            self._states.pop(meter_id, None)
 
     def last_register(self, meter_id: str) -> tuple[datetime, float] | None:
         """Return the newest accepted ``(ts, register_kwh)`` of a meter, or None."""
@@ -297,6 +321,18 @@ class RegisterTracker:
         )
 
 
+def is_baseline(reading: Reading) -> bool:
+    """Return True when a stored register reading is part of the meter's baseline chain.
+
+    Only a register refused as a spike is not (``quality.spike`` with unknown energy, not
+    a first reading or a reset: a ``power_kw`` above rating alone keeps the register).
+    """
+    return reading.register_kwh is not None and not (
+        QualityCode.SPIKE.value in reading.quality and reading.energy_kwh is None
+        and not reading.quality & _STARTS)
+
+
+_STARTS = frozenset({QualityFlag.FIRST_READING.value, QualityFlag.COUNTER_RESET.value})
 _NOT_PLAIN = frozenset({QualityFlag.FIRST_READING.value, QualityFlag.COUNTER_RESET.value,
                         QualityCode.ROLLOVER.value, QualityCode.SPIKE.value})
 """A following reading with one of these flags was not ``next - prev``: no re-split."""

@@ -18,7 +18,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from collector.service import Collector
-from collector.sharing import Ownership
+from collector.sharing import Ownership, shared
 from greenpipe.config import Config
 from greenpipe.errors import ConfigError
 from greenpipe.stores.sqlite import SqliteStore
@@ -49,7 +49,7 @@ def test_ownership_is_stable_and_validated(example_config: Config) -> None:
         example_config.collector, client_id="a", share_group="g", share_members="a, b"))
     own = Ownership.from_config(cfg)
     assert own is not None
-    assert own.shared("greenpipe/v1/+/+/reading") == "$share/g/greenpipe/v1/+/+/reading"
+    assert shared("g", "greenpipe/v1/+/+/reading") == "$share/g/greenpipe/v1/+/+/reading"
     owners = {own.owner(reading_topic("greenpipe/v1", s, m)) for s, m in METERS}
     assert owners == {"a", "b"}  # both members own some of these meters
     topic = reading_topic("greenpipe/v1", "factory-1", "f1-main")

@@ -189,12 +189,7 @@ class RegisterTracker:
         if seen is not None:
             if seen == register:
                 return []
-            raise PayloadError(
-                RejectCode.DUPLICATE_CONFLICT,
-                f"meter {sample.meter_id} already reported register {seen!r} kWh at "
-                f"{sample.ts.isoformat()}; this message says {register!r} kWh for the same "
-                "instant, so it was not stored (the first value stands)",
-            )
+            raise duplicate_conflict(sample.meter_id, sample.ts, seen, register)
         if sample.ts > state.last.ts:
             return [self._forward(sample, state, power_kw, power_flags)]
         if self._is_stored is not None and self._is_stored(sample.meter_id, sample.ts):
@@ -321,6 +316,16 @@ class RegisterTracker:
         )
 
 
+def duplicate_conflict(meter_id: str, ts: datetime, first_kwh: float, again_kwh: float
+                       ) -> PayloadError:
+    """Return the dead-letter error for a second, different register at one instant."""
+    return PayloadError(
+        RejectCode.DUPLICATE_CONFLICT,
+        f"meter {meter_id} already reported register {first_kwh!r} kWh at {ts.isoformat()}; "
+        f"this message says {again_kwh!r} kWh for the same instant, so it was not stored "
+        "(the first value stands)")
+
+
 def is_baseline(reading: Reading) -> bool:
     """Return True when a stored register reading is part of the meter's baseline chain.
 
@@ -332,6 +337,10 @@ def is_baseline(reading: Reading) -> bool:
         and not reading.quality & _STARTS)
 
 
+DERIVED = frozenset({QualityFlag.FIRST_READING.value, QualityFlag.COUNTER_RESET.value,
+                     QualityCode.ROLLOVER.value, QualityCode.SPIKE.value, QualityCode.GAP.value,
+                     QualityCode.LATE.value})
+"""Flags the register rules set from a reading's neighbours (recomputed on a replay)."""
 _STARTS = frozenset({QualityFlag.FIRST_READING.value, QualityFlag.COUNTER_RESET.value})
 _NOT_PLAIN = frozenset({QualityFlag.FIRST_READING.value, QualityFlag.COUNTER_RESET.value,
                         QualityCode.ROLLOVER.value, QualityCode.SPIKE.value})

@@ -176,7 +176,7 @@ class Collector:
             ordered: OrderedWriter | None = None
             if self._group is not None and self._ownership is None:
                 # Stateless members: the store orders each meter's readings (no state here).
-                if not isinstance(store, OrderedStore):
+                if self._spooling is not None or not isinstance(store, OrderedStore):
                     raise ConfigError(
                         "collector.share_members", cc.share_members,
                         f"collector.share_group {self._group!r} without members needs a "

@@ -26,8 +26,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
+from collector.codes import QualityCode
 from collector.decoders import Sample
-from collector.registers import RegisterTracker, is_baseline
+from collector.registers import DERIVED, RegisterTracker, duplicate_conflict, is_baseline
 from collector.sequence import observe
 from greenpipe.errors import PayloadError
 from greenpipe.model import Reading, SequenceState
@@ -110,30 +111,63 @@ class OrderedWriter:
             nonlocal result
             result = Outcome()  # a retried transaction starts over
             for meter_id, idx in by_meter.items():
-                stored = context.get(meter_id, [])
-                tracker = RegisterTracker(history=len(stored) + len(idx) + 1,
-                                          rated_max_kw=self._rated, gap_after=self._gap_after)
-                tracker.seed(meter_id, stored)
-                for i in idx:
-                    pending = batch[i]
-                    sample = Sample(pending.meter_id, pending.site_id, pending.ts,
-                                    register_kwh=pending.register_kwh,
-                                    power_kw=pending.power_kw)
-                    try:
-                        out = tracker.resolve(sample)
-                    except PayloadError as exc:
-                        result.rejected.append((i, exc))
-                        continue
-                    if not out:
-                        result.duplicates += 1
-                        continue
-                    out[0] = replace(out[0], quality=out[0].quality | pending.quality)
-                    result.written.extend(out)
+                self._replay(batch, idx, spans[meter_id][0], context.get(meter_id, []),
+                             result)
             result.written.extend(r for r in batch if r.register_kwh is None)
             return result.written
 
         self._store.write_ordered(spans, derive, is_baseline)
         return result
+
+    def _replay(self, batch: Sequence[Reading], idx: Sequence[int], lo: datetime,
+                stored: Sequence[Reading], result: Outcome) -> None:
+        """Merge one meter's batch readings into its stored ones and re-derive in time order.
+
+        The stored readings before ``lo`` are the baseline; from ``lo`` on, stored and new
+        readings are resolved together in time order by a fresh ``RegisterTracker``, as if
+        one collector had received them in order. New readings and stored ones whose energy
+        or flags change are written; a new reading earlier than a stored one is flagged
+        ``quality.late``. A second register at a stored (or earlier-in-batch) instant is a
+        duplicate when equal and ``quality.duplicate_conflict`` otherwise.
+        """
+        meter_id = batch[idx[0]].meter_id
+        tracker = RegisterTracker(history=len(stored) + len(idx) + 1,
+                                  rated_max_kw=self._rated, gap_after=self._gap_after)
+        tracker.seed(meter_id, [r for r in stored if r.ts < lo])
+        held = {r.ts: r for r in stored if r.ts >= lo}
+        newest = max((r.ts for r in stored), default=None)
+        fresh: dict[datetime, Reading] = {}
+        for i in idx:
+            pending = batch[i]
+            first = held.get(pending.ts) or fresh.get(pending.ts)
+            if first is not None:
+                assert first.register_kwh is not None and pending.register_kwh is not None
+                if first.register_kwh == pending.register_kwh:
+                    result.duplicates += 1
+                else:
+                    result.rejected.append((i, duplicate_conflict(
+                        meter_id, pending.ts, first.register_kwh, pending.register_kwh)))
+                continue
+            fresh[pending.ts] = pending
+        for ts in sorted(held.keys() | fresh.keys()):
+            old = held.get(ts)
+            reading = old if old is not None else fresh[ts]
+            (out,) = tracker.resolve(Sample(meter_id, reading.site_id, ts,
+                                            register_kwh=reading.register_kwh,
+                                            power_kw=reading.power_kw))
+            if old is None:  # a pending reading carries only its power check's flags
+                kept = reading.quality
+                if newest is not None and ts < newest:
+                    kept |= {QualityCode.LATE.value}
+            else:
+                kept = old.quality - DERIVED
+                if QualityCode.SPIKE.value in old.quality and is_baseline(old):
+                    kept |= {QualityCode.SPIKE.value}  # power_kw above rating, not the register
+                if QualityCode.LATE.value in old.quality:
+                    kept |= {QualityCode.LATE.value}
+            out = replace(out, quality=out.quality | kept)
+            if old is None or (out.energy_kwh, out.quality) != (old.energy_kwh, old.quality):
+                result.written.append(out)
 
     def fold_sequences(self, observed: Sequence[tuple[str, str, int, datetime]]
                        ) -> dict[str, SequenceState]:

@@ -42,7 +42,7 @@ from collector.decoders import (
 from collector.devices import resolve_decoder
 from collector.registers import RegisterTracker
 from collector.sequence import observe as observe_seq
-from collector.stateless import OrderedWriter
+from collector.stateless import PENDING, OrderedWriter
 from greenpipe.config import Config
 from greenpipe.errors import ConfigError, PayloadError, StoreError
 from greenpipe.model import DeadLetter, ProductionRecord, Reading, SequenceState
@@ -181,12 +181,14 @@ class Pipeline:
         observe_write: Callable[[float], None] | None = None,
         sequences: Mapping[str, SequenceState] | None = None,
         ordered: OrderedWriter | None = None,
+        shared_sequences: bool = False,
     ) -> None:
         """Build a pipeline; ``routes`` name registered decoders (ConfigError otherwise).
 
-        ``ordered`` (stateless scale-out, ``collector.stateless``): register readings are
-        resolved and written in the store's write transaction, and ``seq`` observations
-        are folded into the stored states there; ``tracker`` is then a ``PendingRegisters``.
+        ``ordered`` (``collector.stateless``): readings ``tracker`` leaves pending are
+        resolved and written in the store's write transaction. ``shared_sequences``
+        (stateless group members, who each see part of a meter's numbers): ``seq``
+        observations are folded into the stored states there too.
 
         ``sequences`` is each meter's stored ``seq`` state (``Store.read_sequence_states``),
         so the upstream-loss count continues across restarts (``collector.sequence``).
@@ -219,6 +221,7 @@ class Pipeline:
         self._seq_dirty: set[str] = set()
         self._seq_warned: set[str] = set()
         self._ordered = ordered
+        self._fold_seq = ordered if shared_sequences else None
         self._seq_obs: list[tuple[str, str, int, datetime]] = []
 
     @property
@@ -368,7 +371,7 @@ class Pipeline:
     def _observe_seq(self, meter_id: str, site_id: str, seq: int, ts: datetime,
                      topic: str) -> None:
         """Count upstream loss from ``seq`` (caller holds the lock); warn on a meter's first."""
-        if self._ordered is not None:
+        if self._fold_seq is not None:
             # A member sees part of each meter's numbers: the store folds them (no warning
             # here, the other members' numbers are holes until their writes commit).
             self._seq_obs.append((meter_id, site_id, seq, ts))
@@ -405,8 +408,8 @@ class Pipeline:
 
     def _write_seq_states(self, give_up: Callable[[], bool]) -> bool:
         """Store the changed ``seq`` states before the messages are acknowledged."""
-        if self._ordered is not None:
-            return self._fold_seq_states(self._ordered, give_up)
+        if self._fold_seq is not None:
+            return self._fold_seq_states(self._fold_seq, give_up)
         with self._lock:
             states = [self._seq[m] for m in sorted(self._seq_dirty)]
             self._seq_dirty.clear()
@@ -441,13 +444,21 @@ class Pipeline:
         return True
 
     def _store_batch(self, batch: list[tuple[Reading, Inbound]]) -> None:
-        """Write a batch (raises StoreError) and count what it stored."""
+        """Write a batch (raises StoreError) and count what it stored.
+
+        With an ordered store, readings the tracker left pending (``collector.stateless``)
+        are resolved and written in the store's write transaction, after the others.
+        """
         start = time.perf_counter()
-        if self._ordered is not None:
-            outcome = self._ordered.write([r for r, _ in batch])
-            written: Sequence[Reading] = outcome.written
+        written = [r for r, _ in batch]
+        outcome = None
+        if self._ordered is not None and any(PENDING in r.quality for r in written):
+            plain = [r for r in written if PENDING not in r.quality]
+            if plain:
+                self._store.write(plain)
+            outcome = self._ordered.write([r for r in written if PENDING in r.quality])
+            written = plain + outcome.written
         else:
-            written = [r for r, _ in batch]
             self._store.write(written)
         if self._observe_write is not None:
             self._observe_write(time.perf_counter() - start)
@@ -455,11 +466,14 @@ class Pipeline:
             self._counts.written += len(written)
             for reading in written:
                 self._counts.quality.update(reading.quality)
-            if self._ordered is not None:
+            if outcome is not None:
                 self._counts.duplicates += outcome.duplicates
-        if self._ordered is not None:
+        if outcome is not None:
+            pending = [(r, m) for r, m in batch if PENDING in r.quality]
+            for meter_id, tracker in outcome.trackers.items():
+                self._tracker.adopt(meter_id, tracker)
             for i, exc in outcome.rejected:
-                self._reject(batch[i][1], str(exc.code), str(exc))
+                self._reject(pending[i][1], str(exc.code), str(exc))
 
     def _decoder_for(self, topic: str) -> Decoder:
         levels = topic.split("/")

@@ -144,6 +144,20 @@ class RegisterTracker:
         else:
             self._states.pop(meter_id, None)
 
+    def adopt(self, meter_id: str, source: RegisterTracker) -> None:
+        """Take over ``source``'s state of a meter (its newest readings, up to our history).
+
+        After the store re-derived a meter in order (``collector.stateless``), the replay's
+        tracker knows the meter's true newest readings and spike candidate.
+        """
+        state = source._states.get(meter_id)
+        if state is None:
+            self._states.pop(meter_id, None)
+            return
+        self._states[meter_id] = _MeterState(
+            held=state.held[-self._history:],
+            seen=OrderedDict(list(state.seen.items())[-self._history:]), spike=state.spike)
+
     def last_register(self, meter_id: str) -> tuple[datetime, float] | None:
         """Return the newest accepted ``(ts, register_kwh)`` of a meter, or None."""
         state = self._states.get(meter_id)
@@ -292,6 +306,10 @@ class RegisterTracker:
                     and not self._too_fast(prev.meter_id, wrapped, ts - prev.ts)):
                 return round(wrapped, 6), frozenset({QualityCode.ROLLOVER.value})
         return None, frozenset({QualityFlag.COUNTER_RESET.value})
+
+    def plausible(self, meter_id: str, energy_kwh: float, dt: timedelta) -> bool:
+        """Return False when ``energy_kwh`` in ``dt`` implies more than the meter's rating."""
+        return not self._too_fast(meter_id, energy_kwh, dt)
 
     def _too_fast(self, meter_id: str, energy_kwh: float, dt: timedelta) -> bool:
         rated = self._rated.get(meter_id)

@@ -56,7 +56,7 @@ from collector.pipeline import CollectorReport, Inbound, Pipeline, Route, defaul
 from collector.registers import DEFAULT_HISTORY, SHARED_HISTORY, RegisterTracker
 from collector.sharing import Ownership, share_group, shared
 from collector.spool import Spool, SpoolingStore
-from collector.stateless import OrderedStore, OrderedWriter, PendingRegisters
+from collector.stateless import OrderedStore, OrderedWriter, PendingRegisters, TailRegisters
 from greenpipe.config import Config
 from greenpipe.errors import ConfigError, GreenpipeError, StoreError
 from greenpipe.model import BrokerStatus
@@ -174,17 +174,26 @@ class Collector:
             rated = {m.id: m.rated_max_power_kw for m in self._cfg.meters}
             gap_after = timedelta(seconds=cc.gap_after_s)
             ordered: OrderedWriter | None = None
+            orderable = store if isinstance(store, OrderedStore) else None
+            can_order = self._spooling is None and orderable is not None
             if self._group is not None and self._ownership is None:
                 # Stateless members: the store orders each meter's readings (no state here).
-                if self._spooling is not None or not isinstance(store, OrderedStore):
+                if not can_order:
                     raise ConfigError(
                         "collector.share_members", cc.share_members,
                         f"collector.share_group {self._group!r} without members needs a "
                         f"SQLite store without a spool (got {store!r}); InfluxDB has no "
                         "transactions to order a meter's readings in, so list every member "
                         "of the group by client id (ownership forwarding)")
-                ordered = OrderedWriter(store, rated_max_kw=rated, gap_after=gap_after)
+                assert orderable is not None
+                ordered = OrderedWriter(orderable, rated_max_kw=rated, gap_after=gap_after)
                 tracker: RegisterTracker = PendingRegisters(rated_max_kw=rated)
+            elif can_order and self._ownership is None:
+                # One collector, SQLite: in-order readings from memory (the newest per
+                # meter), late ones resolved against the store in its write transaction.
+                assert orderable is not None
+                ordered = OrderedWriter(orderable, rated_max_kw=rated, gap_after=gap_after)
+                tracker = TailRegisters(latest, rated_max_kw=rated, gap_after=gap_after)
             else:
                 tracker = RegisterTracker(
                     latest, is_stored=lookup,
@@ -201,6 +210,7 @@ class Collector:
             batch_size=self._cfg.collector.batch_size, on_durable=self._ack,
             future_tolerance=timedelta(seconds=self._cfg.collector.future_tolerance_s),
             observe_write=self.metrics.observe_write, sequences=sequences, ordered=ordered,
+            shared_sequences=self._group is not None and self._ownership is None,
         )
         self._writer = threading.Thread(
             target=self._run_writer, name="greenpipe-collector-writer", daemon=True

@@ -21,12 +21,13 @@ transactions, so grouped collectors writing to it keep ownership forwarding
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-from collector.codes import QualityCode
+from collector.codes import QualityCode, RejectCode
 from collector.decoders import Sample
 from collector.registers import DERIVED, RegisterTracker, duplicate_conflict, is_baseline
 from collector.sequence import observe
@@ -39,7 +40,7 @@ class OrderedStore(Protocol):
     """A store that can derive and write inside its own write serialisation (SqliteStore)."""
 
     def write_ordered(
-        self, spans: Mapping[str, tuple[datetime, datetime]],
+        self, starts: Mapping[str, datetime],
         derive: Callable[[Mapping[str, list[Reading]]], Sequence[Reading]],
         is_baseline: Callable[[Reading], bool],
     ) -> int:
@@ -52,8 +53,21 @@ class OrderedStore(Protocol):
         """See ``SqliteStore.update_sequence_states``."""
 
 
+PENDING = "collector.pending"
+"""Marks a reading whose energy the store's write transaction derives (never stored)."""
+TAIL_HISTORY = 1
+"""Readings a single collector with an ordered store keeps per meter: the newest, for the
+in-order fast path; older (late) readings go to the store. [readings]"""
+
+
+def _pending(sample: Sample, power_kw: float | None, flags: frozenset[str]) -> Reading:
+    return Reading(meter_id=sample.meter_id, site_id=sample.site_id, ts=sample.ts,
+                   register_kwh=sample.register_kwh, power_kw=power_kw,
+                   quality=flags | {PENDING})
+
+
 class PendingRegisters(RegisterTracker):
-    """The member's resolver: register samples become pending readings, nothing is held.
+    """A group member's resolver: register samples become pending readings, nothing is held.
 
     Power checks, interval-form and weather samples are handled exactly as by
     ``RegisterTracker``; a register sample becomes a reading with its register and power
@@ -66,8 +80,31 @@ class PendingRegisters(RegisterTracker):
                 sample.temp_air_c is not None:
             return super().resolve(sample)
         power_kw, flags = self._check_power(sample)
-        return [Reading(meter_id=sample.meter_id, site_id=sample.site_id, ts=sample.ts,
-                        register_kwh=sample.register_kwh, power_kw=power_kw, quality=flags)]
+        return [_pending(sample, power_kw, flags)]
+
+    def adopt(self, meter_id: str, source: RegisterTracker) -> None:
+        """Keep nothing: a member's next reading of the meter is resolved by the store."""
+
+
+class TailRegisters(RegisterTracker):
+    """A single collector's resolver with an ordered store: only each meter's newest reading.
+
+    In-order readings (the usual case) are resolved here, from memory, as by
+    ``RegisterTracker``; a reading older than the meter's newest (late, or a redelivery
+    after a restart) becomes pending and is resolved by ``OrderedWriter`` against the
+    stored readings, however late it is. Memory stays one reading per meter.
+    """
+
+    def __init__(self, latest: Mapping[str, Reading] | None = None, *,
+                 rated_max_kw: Mapping[str, float | None] | None = None,
+                 gap_after: timedelta | None = None) -> None:
+        """Start from ``latest`` (``Store.latest()``); rules as for ``RegisterTracker``."""
+        super().__init__(latest, history=TAIL_HISTORY, rated_max_kw=rated_max_kw,
+                         gap_after=gap_after)
+
+    def _late(self, sample: Sample, state: object, power_kw: float | None,
+              flags: frozenset[str]) -> list[Reading]:
+        return [_pending(sample, power_kw, flags)]
 
 
 @dataclass(slots=True)
@@ -80,6 +117,8 @@ class Outcome:
     """Samples already stored at their instant with the same register."""
     rejected: list[tuple[int, PayloadError]] = field(default_factory=list)
     """(index in the batch, reason) of samples the register rules refused."""
+    trackers: dict[str, RegisterTracker] = field(default_factory=dict)
+    """Per meter written, the replay's tracker: it holds the meter's newest readings."""
 
 
 class OrderedWriter:
@@ -101,26 +140,25 @@ class OrderedWriter:
         """
         by_meter: dict[str, list[int]] = {}
         for i, reading in enumerate(batch):
-            if reading.register_kwh is not None:
+            if PENDING in reading.quality:
                 by_meter.setdefault(reading.meter_id, []).append(i)
-        spans = {m: (min(batch[i].ts for i in idx), max(batch[i].ts for i in idx))
-                 for m, idx in by_meter.items()}
+        starts = {m: min(batch[i].ts for i in idx) for m, idx in by_meter.items()}
         result = Outcome()
 
         def derive(context: Mapping[str, list[Reading]]) -> list[Reading]:
             nonlocal result
             result = Outcome()  # a retried transaction starts over
             for meter_id, idx in by_meter.items():
-                self._replay(batch, idx, spans[meter_id][0], context.get(meter_id, []),
-                             result)
-            result.written.extend(r for r in batch if r.register_kwh is None)
+                result.trackers[meter_id] = self._replay(
+                    batch, idx, starts[meter_id], context.get(meter_id, []), result)
+            result.written.extend(r for r in batch if PENDING not in r.quality)
             return result.written
 
-        self._store.write_ordered(spans, derive, is_baseline)
+        self._store.write_ordered(starts, derive, is_baseline)
         return result
 
     def _replay(self, batch: Sequence[Reading], idx: Sequence[int], lo: datetime,
-                stored: Sequence[Reading], result: Outcome) -> None:
+                stored: Sequence[Reading], result: Outcome) -> RegisterTracker:
         """Merge one meter's batch readings into its stored ones and re-derive in time order.
 
         The stored readings before ``lo`` are the baseline; from ``lo`` on, stored and new
@@ -128,7 +166,8 @@ class OrderedWriter:
         one collector had received them in order. New readings and stored ones whose energy
         or flags change are written; a new reading earlier than a stored one is flagged
         ``quality.late``. A second register at a stored (or earlier-in-batch) instant is a
-        duplicate when equal and ``quality.duplicate_conflict`` otherwise.
+        duplicate when equal and ``quality.duplicate_conflict`` otherwise. Returns the
+        tracker, which then holds the meter's newest readings.
         """
         meter_id = batch[idx[0]].meter_id
         tracker = RegisterTracker(history=len(stored) + len(idx) + 1,
@@ -136,6 +175,7 @@ class OrderedWriter:
         tracker.seed(meter_id, [r for r in stored if r.ts < lo])
         held = {r.ts: r for r in stored if r.ts >= lo}
         newest = max((r.ts for r in stored), default=None)
+        chain = [(r.ts, r.register_kwh) for r in stored if is_baseline(r)]
         fresh: dict[datetime, Reading] = {}
         for i in idx:
             pending = batch[i]
@@ -148,7 +188,14 @@ class OrderedWriter:
                     result.rejected.append((i, duplicate_conflict(
                         meter_id, pending.ts, first.register_kwh, pending.register_kwh)))
                 continue
+            late = bool(chain) and pending.ts < chain[-1][0]
+            refusal = _misfit(chain, pending, tracker) if late else None
+            if refusal is not None:
+                result.rejected.append((i, refusal))
+                continue
             fresh[pending.ts] = pending
+            if late:  # it fits between two baselines; a newer one may yet be a spike
+                bisect.insort(chain, (pending.ts, pending.register_kwh))
         for ts in sorted(held.keys() | fresh.keys()):
             old = held.get(ts)
             reading = old if old is not None else fresh[ts]
@@ -156,7 +203,7 @@ class OrderedWriter:
                                             register_kwh=reading.register_kwh,
                                             power_kw=reading.power_kw))
             if old is None:  # a pending reading carries only its power check's flags
-                kept = reading.quality
+                kept = reading.quality - {PENDING}
                 if newest is not None and ts < newest:
                     kept |= {QualityCode.LATE.value}
             else:
@@ -168,6 +215,7 @@ class OrderedWriter:
             out = replace(out, quality=out.quality | kept)
             if old is None or (out.energy_kwh, out.quality) != (old.energy_kwh, old.quality):
                 result.written.append(out)
+        return tracker
 
     def fold_sequences(self, observed: Sequence[tuple[str, str, int, datetime]]
                        ) -> dict[str, SequenceState]:
@@ -184,3 +232,38 @@ class OrderedWriter:
 
         self._store.update_sequence_states(meters, update)
         return dict(merged)
+
+
+def _misfit(chain: list[tuple[datetime, float | None]], late: Reading,
+            rules: RegisterTracker) -> PayloadError | None:
+    """Refuse a late reading whose register does not fit between its neighbours in time.
+
+    ``chain`` holds the meter's baseline registers in time order. A reading later than all
+    of them is not late: the register rules judge it (reset, spike, ...). A late one must lie
+    between its neighbours' registers, so a wrong register arriving late cannot turn the
+    intervals around it into a fake reset and a fake surge, as ``RegisterTracker`` refuses
+    it for a single collector. Where the register went back between the neighbours (a reset
+    or rollover), it must lie on either side of the drop, and above it only as far as the
+    meter's rating allows (``rules.plausible``), so a spike does not pass as a baseline.
+    """
+    register = late.register_kwh
+    assert register is not None
+    i = bisect.bisect_left(chain, late.ts, key=lambda item: item[0])
+    if i == len(chain):
+        return None
+    if i == 0:
+        return None  # the meter's earliest reading: the rules judge the next one from it
+    nxt, prev = chain[i][1], chain[i - 1][1]
+    assert nxt is not None and prev is not None
+    if prev <= register <= nxt:
+        return None
+    # Where the register went back between the neighbours, either side of the drop fits.
+    if nxt < prev and (register <= nxt or (register >= prev and rules.plausible(
+            late.meter_id, register - prev, late.ts - chain[i - 1][0]))):
+        return None
+    around = f"{prev!r} kWh at {chain[i - 1][0].isoformat()}, {nxt!r} kWh at " \
+        f"{chain[i][0].isoformat()}"
+    return PayloadError(
+        RejectCode.OUT_OF_ORDER,
+        f"late reading of meter {late.meter_id} at {late.ts.isoformat()} ({register!r} kWh) "
+        f"does not fit between its neighbours ({around}); it was not stored")

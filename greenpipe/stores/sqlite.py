@@ -236,27 +236,25 @@ class SqliteStore(ResultRecordsMixin):
         return len(readings)
 
     def write_ordered(
-        self, spans: Mapping[str, tuple[datetime, datetime]],
+        self, starts: Mapping[str, datetime],
         derive: Callable[[Mapping[str, list[Reading]]], Sequence[Reading]],
         is_baseline: Callable[[Reading], bool],
     ) -> int:
-        """Write what ``derive`` makes of the stored readings around ``spans``, atomically.
+        """Write what ``derive`` makes of the stored readings from ``starts`` on, atomically.
 
         In one write transaction (``BEGIN IMMEDIATE``: no other writer, process or thread,
-        commits in between): read each meter's stored register readings around its span
-        ``(earliest, latest)`` (``sqlite_ordered.register_context``, reading past
-        neighbours that are not ``is_baseline``), call ``derive`` with
-        them, and store the readings it returns (the same meter and timestamp keeps the
-        last). Collectors sharing a subscription derive interval energy this way
-        (``collector.stateless``). ``derive`` may be called again if the write is retried.
-        Returns the number of readings written.
+        commits in between): read each meter's stored register readings from its newest
+        baseline (``is_baseline``) before ``starts[meter]`` to its newest
+        (``sqlite_ordered.register_context``), call ``derive`` with them, and store the
+        readings it returns (the same meter and timestamp keeps the last). The collector
+        derives interval energy this way (``collector.stateless``). ``derive`` may be
+        called again if the write is retried. Returns the number of readings written.
         """
         written = [0]
 
         def body(conn: sqlite3.Connection) -> None:
-            context = {m: ordered.register_context(conn, m, _to_ms(lo), _to_ms(hi),
-                                                  is_baseline)
-                       for m, (lo, hi) in spans.items()}
+            context = {m: ordered.register_context(conn, m, _to_ms(lo), is_baseline)
+                       for m, lo in starts.items()}
             readings = derive(context)
             written[0] = len(readings)
             if readings:

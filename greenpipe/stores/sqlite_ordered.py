@@ -5,10 +5,10 @@ readings in order. Collectors that share one subscription each see part of every
 stream; SQLite serialises their writes (``BEGIN IMMEDIATE`` takes the database's one write
 lock), so *inside* that transaction each writer sees every reading committed before it and
 none can commit in between. ``SqliteStore.write_ordered`` reads here, per meter of a batch,
-the stored readings around the batch's span and hands them to a derive function supplied by
-the caller (the collector's register rules; the core knows no rules), then writes what it
-returns in the same transaction. Hand-written because it is a few indexed queries on the
-store's own schema.
+the stored readings from just before the batch's earliest one and hands them to a derive
+function supplied by the caller (the collector's register rules; the core knows no rules),
+then writes what it returns in the same transaction. Hand-written because it is a few
+indexed queries on the store's own schema.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from greenpipe.model import Reading
 
 MAX_CONTEXT = 32
-"""Stored readings read past on each side of a span while looking for a register baseline;
-a meter with more non-baseline readings in a row than this starts over. [readings]"""
+"""Stored readings read back from a span while looking for a register baseline; a meter
+with more refused readings in a row than this starts over. [readings]"""
 
 _COLUMNS = "ts_ms, site_id, energy_kwh, register_kwh, power_kw, temp_air_c, quality"
 
@@ -35,13 +35,14 @@ def _reading(meter_id: str, row: tuple[object, ...]) -> Reading:
                    quality=frozenset(q for q in str(quality).split(",") if q))
 
 
-def register_context(conn: sqlite3.Connection, meter_id: str, lo_ms: int, hi_ms: int,
+def register_context(conn: sqlite3.Connection, meter_id: str, lo_ms: int,
                      is_baseline: Callable[[Reading], bool]) -> list[Reading]:
-    """Return a meter's stored register readings around ``[lo_ms, hi_ms]``, oldest first.
+    """Return a meter's stored register readings from just before ``lo_ms``, oldest first.
 
     That is: the newest baseline before ``lo_ms`` (``is_baseline``, the caller's rule, e.g.
-    not a refused spike) with the readings after it, every register reading in the span,
-    and the readings after ``hi_ms`` up to and including the first baseline. Rows without
+    not a refused spike) with the readings after it, and every register reading from
+    ``lo_ms`` on, to the meter's newest (few in practice: a late reading is late by a few
+    intervals, and other writers commit only what they received meanwhile). Rows without
     a register (interval form, weather) are left out.
     """
     before: list[Reading] = []
@@ -59,12 +60,5 @@ def register_context(conn: sqlite3.Connection, meter_id: str, lo_ms: int, hi_ms:
     cur = conn.execute(
         f"SELECT {_COLUMNS} FROM readings WHERE meter_id = ? AND ts_ms >= ? "
         "AND register_kwh IS NOT NULL ORDER BY ts_ms", (meter_id, lo_ms))
-    after = 0
-    for row in cur:
-        out.append(_reading(meter_id, row))
-        if int(row[0]) > hi_ms:
-            after += 1
-            if after > MAX_CONTEXT or is_baseline(out[-1]):
-                break
-    cur.close()
+    out.extend(_reading(meter_id, row) for row in cur)
     return out

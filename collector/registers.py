@@ -148,11 +148,11 @@ class RegisterTracker:
         """Take over ``source``'s state of a meter (its newest readings, up to our history).
 
         After the store re-derived a meter in order (``collector.stateless``), the replay's
-        tracker knows the meter's true newest readings and spike candidate.
+        tracker knows the meter's newest readings and spike candidate as stored, unless the
+        replay stopped before our newest (the readings after it kept their energy).
         """
-        state = source._states.get(meter_id)
-        if state is None:
-            self._states.pop(meter_id, None)
+        state, mine = source._states.get(meter_id), self._states.get(meter_id)
+        if state is None or (mine is not None and mine.last.ts > state.last.ts):
             return
         self._states[meter_id] = _MeterState(
             held=state.held[-self._history:],

@@ -34,14 +34,20 @@ from collector.sequence import observe
 from greenpipe.errors import PayloadError
 from greenpipe.model import Reading, SequenceState
 
+More = Callable[[str, datetime, int], list[Reading]]
+"""``more(meter_id, after, limit)``: the meter's next stored register readings after
+``after``, read inside the same write transaction."""
+MAX_REPLAY_STEP = 32
+"""Stored readings read at a time when a replay's change reaches past its context. [readings]"""
+
 
 @runtime_checkable
 class OrderedStore(Protocol):
     """A store that can derive and write inside its own write serialisation (SqliteStore)."""
 
     def write_ordered(
-        self, starts: Mapping[str, datetime],
-        derive: Callable[[Mapping[str, list[Reading]]], Sequence[Reading]],
+        self, spans: Mapping[str, tuple[datetime, datetime]],
+        derive: Callable[[Mapping[str, list[Reading]], More], Sequence[Reading]],
         is_baseline: Callable[[Reading], bool],
     ) -> int:
         """See ``SqliteStore.write_ordered``."""
@@ -118,7 +124,7 @@ class Outcome:
     rejected: list[tuple[int, PayloadError]] = field(default_factory=list)
     """(index in the batch, reason) of samples the register rules refused."""
     trackers: dict[str, RegisterTracker] = field(default_factory=dict)
-    """Per meter written, the replay's tracker: it holds the meter's newest readings."""
+    """Per meter written, the replay's tracker: it holds the newest readings it replayed."""
 
 
 class OrderedWriter:
@@ -142,23 +148,24 @@ class OrderedWriter:
         for i, reading in enumerate(batch):
             if PENDING in reading.quality:
                 by_meter.setdefault(reading.meter_id, []).append(i)
-        starts = {m: min(batch[i].ts for i in idx) for m, idx in by_meter.items()}
+        spans = {m: (min(batch[i].ts for i in idx), max(batch[i].ts for i in idx))
+                 for m, idx in by_meter.items()}
         result = Outcome()
 
-        def derive(context: Mapping[str, list[Reading]]) -> list[Reading]:
+        def derive(context: Mapping[str, list[Reading]], more: More) -> list[Reading]:
             nonlocal result
             result = Outcome()  # a retried transaction starts over
             for meter_id, idx in by_meter.items():
                 result.trackers[meter_id] = self._replay(
-                    batch, idx, starts[meter_id], context.get(meter_id, []), result)
+                    batch, idx, spans[meter_id][0], context.get(meter_id, []), more, result)
             result.written.extend(r for r in batch if PENDING not in r.quality)
             return result.written
 
-        self._store.write_ordered(starts, derive, is_baseline)
+        self._store.write_ordered(spans, derive, is_baseline)
         return result
 
     def _replay(self, batch: Sequence[Reading], idx: Sequence[int], lo: datetime,
-                stored: Sequence[Reading], result: Outcome) -> RegisterTracker:
+                stored: Sequence[Reading], more: More, result: Outcome) -> RegisterTracker:
         """Merge one meter's batch readings into its stored ones and re-derive in time order.
 
         The stored readings before ``lo`` are the baseline; from ``lo`` on, stored and new
@@ -167,7 +174,7 @@ class OrderedWriter:
         or flags change are written; a new reading earlier than a stored one is flagged
         ``quality.late``. A second register at a stored (or earlier-in-batch) instant is a
         duplicate when equal and ``quality.duplicate_conflict`` otherwise. Returns the
-        tracker, which then holds the meter's newest readings.
+        tracker, which then holds the newest readings it replayed.
         """
         meter_id = batch[idx[0]].meter_id
         tracker = RegisterTracker(history=len(stored) + len(idx) + 1,
@@ -196,26 +203,45 @@ class OrderedWriter:
             fresh[pending.ts] = pending
             if late:  # it fits between two baselines; a newer one may yet be a spike
                 bisect.insort(chain, (pending.ts, pending.register_kwh))
-        for ts in sorted(held.keys() | fresh.keys()):
-            old = held.get(ts)
-            reading = old if old is not None else fresh[ts]
-            (out,) = tracker.resolve(Sample(meter_id, reading.site_id, ts,
-                                            register_kwh=reading.register_kwh,
-                                            power_kw=reading.power_kw))
-            if old is None:  # a pending reading carries only its power check's flags
-                kept = reading.quality - {PENDING}
-                if newest is not None and ts < newest:
-                    kept |= {QualityCode.LATE.value}
-            else:
-                kept = old.quality - DERIVED
-                if QualityCode.SPIKE.value in old.quality and is_baseline(old):
-                    kept |= {QualityCode.SPIKE.value}  # power_kw above rating, not the register
-                if QualityCode.LATE.value in old.quality:
-                    kept |= {QualityCode.LATE.value}
-            out = replace(out, quality=out.quality | kept)
-            if old is None or (out.energy_kwh, out.quality) != (old.energy_kwh, old.quality):
-                result.written.append(out)
+        settled = True
+        order = sorted(held.keys() | fresh.keys())
+        while order:
+            for ts in order:
+                old = held.get(ts)
+                out = self._resolve(tracker, old if old is not None else fresh[ts], old,
+                                    newest is not None and ts < newest)
+                changed = old is None or (out.energy_kwh, out.quality) != (old.energy_kwh,
+                                                                           old.quality)
+                if changed:
+                    result.written.append(out)
+                # Once a stored reading comes out unchanged and a baseline, the state is
+                # what it was when the readings after it were derived: they stand.
+                settled = old is not None and not changed and is_baseline(out)
+            if settled or ts not in held:
+                break
+            extra = more(meter_id, ts, MAX_REPLAY_STEP)  # the change reaches further
+            held = {r.ts: r for r in extra}
+            order = [r.ts for r in extra]
         return tracker
+
+    @staticmethod
+    def _resolve(tracker: RegisterTracker, reading: Reading, old: Reading | None,
+                 late: bool) -> Reading:
+        """Resolve one reading of the replay in time order; keep its own flags."""
+        (out,) = tracker.resolve(Sample(reading.meter_id, reading.site_id, reading.ts,
+                                        register_kwh=reading.register_kwh,
+                                        power_kw=reading.power_kw))
+        if old is None:  # a pending reading carries only its power check's flags
+            kept = reading.quality - {PENDING}
+            if late:
+                kept |= {QualityCode.LATE.value}
+        else:
+            kept = old.quality - DERIVED
+            if QualityCode.SPIKE.value in old.quality and is_baseline(old):
+                kept |= {QualityCode.SPIKE.value}  # power_kw above rating, not the register
+            if QualityCode.LATE.value in old.quality:
+                kept |= {QualityCode.LATE.value}
+        return replace(out, quality=out.quality | kept)
 
     def fold_sequences(self, observed: Sequence[tuple[str, str, int, datetime]]
                        ) -> dict[str, SequenceState]:

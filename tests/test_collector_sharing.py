@@ -33,7 +33,12 @@ from tests.conftest import (
     stop_process,
     wait_until,
 )
-from tests.test_collector_faults import final_counts, start_cli_collector, stop_cli_collector
+from tests.test_collector_faults import (
+    final_counts,
+    start_cli_collector,
+    stop_cli_collector,
+    stored,
+)
 
 T0 = datetime(2026, 4, 1, tzinfo=UTC)
 STEP = timedelta(minutes=30)
@@ -115,15 +120,20 @@ def test_two_collectors_share_the_load_and_energy_stays_exact(
     # Late arrivals re-split an interval: their next reading is written again.
     assert sum(r.written for r in reports) >= total
     assert sum(r.duplicates for r in reports) == 0
-    stats = {m.meter: m for m in store.stats().meters}
-    assert store.stats().dead_letters == 0
-    for _, meter in METERS:
-        assert stats[meter].readings == N
-        assert stats[meter].energy_kwh == register(N - 1) - register(0)
-        frame = store.read(T0, T0 + N * STEP, STEP, meters=[meter])
-        assert frame["energy_kwh"].tolist() == [register(i) - register(i - 1)
-                                                for i in range(1, N)]
+    assert_intervals(store, N)
     store.close()
+
+
+def assert_intervals(store: SqliteStore, n: int) -> None:
+    """Every meter: ``n`` readings once, each interval its register delta, no dead letter."""
+    assert store.stats().dead_letters == 0, store.read_dead_letters()
+    stats = {m.meter: m for m in store.stats().meters}
+    for _, meter in METERS:
+        assert stats[meter].readings == n
+        assert stats[meter].energy_kwh == register(n - 1) - register(0)
+        frame = store.read(T0, T0 + n * STEP, STEP, meters=[meter])
+        assert frame["energy_kwh"].tolist() == [register(i) - register(i - 1)
+                                                for i in range(1, n)]
 
 
 # ---------------------------------------------------------------- stateless members
@@ -139,25 +149,11 @@ def assert_exact(db: Path, n: int) -> None:
     """Every meter: ``n`` readings once, each interval its register delta, nothing lost."""
     store = SqliteStore(db)
     try:
-        assert store.stats().dead_letters == 0, store.read_dead_letters()
-        stats = {m.meter: m for m in store.stats().meters}
-        states = store.read_sequence_states()
+        assert_intervals(store, n)
         for _, meter in METERS:
-            assert stats[meter].readings == n
-            assert stats[meter].energy_kwh == register(n - 1) - register(0)
-            frame = store.read(T0, T0 + n * STEP, STEP, meters=[meter])
-            assert frame["energy_kwh"].tolist() == [register(i) - register(i - 1)
-                                                    for i in range(1, n)]
+            state = store.read_sequence_states()[meter]
             # ``messages`` counts deliveries: a redelivery after a crash counts again.
-            assert states[meter].lost == 0 and states[meter].messages >= n
-    finally:
-        store.close()
-
-
-def stored_count(db: Path) -> int:
-    store = SqliteStore(db)
-    try:
-        return sum(m.readings for m in store.stats().meters)
+            assert state.lost == 0 and state.messages >= n
     finally:
         store.close()
 
@@ -186,7 +182,7 @@ def test_stateless_members_join_and_restart_mid_stream_and_energy_stays_exact(
         publish_qos1(mosquitto, seq_stream(40, 10), protocol=mqtt.MQTTv5)
         running[ids[0]] = member(ids[0])  # ... and comes back: its session kept its share
         publish_qos1(mosquitto, seq_stream(50, N - 50), protocol=mqtt.MQTTv5)
-        wait_until(lambda: stored_count(db) >= N * len(METERS), "every reading stored")
+        wait_until(lambda: stored(db) >= N * len(METERS), "every reading stored")
         reports += [c.stop() for c in running.values()]
     finally:
         for c in running.values():
@@ -214,14 +210,14 @@ def test_stateless_member_killed_mid_stream_loses_nothing(
         survivor.start()
         assert survivor.wait_ready(30)
         publish_qos1(mosquitto, seq_stream(0, n // 2), protocol=mqtt.MQTTv5)
-        wait_until(lambda: stored_count(db) >= 100, "the members to be mid-stream")
+        wait_until(lambda: stored(db) >= 100, "the members to be mid-stream")
         killed.send_signal(signal.SIGKILL)
         assert killed.wait(30) == -signal.SIGKILL
         publish_qos1(mosquitto, seq_stream(n // 2, n - n // 2), protocol=mqtt.MQTTv5)
         # Its unacknowledged and newly queued share waits in its session for the restart.
         killed, log_path = start_cli_collector(mosquitto, db, tmp_path, f"k-{ns}", "again",
                                                **group)
-        wait_until(lambda: stored_count(db) >= n * len(METERS), "every reading stored")
+        wait_until(lambda: stored(db) >= n * len(METERS), "every reading stored")
         counts = final_counts(stop_cli_collector(killed, log_path))
         report = survivor.stop()
     finally:

@@ -33,18 +33,24 @@ def sample(meter: str, i: int, register: float, power: float | None = None) -> S
 
 
 def faulty_stream(rng: random.Random, meter: str, n: int) -> list[Sample]:
-    """A meter's samples in time order with gaps, a reset, a rollover, spikes, power spikes."""
-    out, register, i, reset_at = [], 99_990.0 if meter == "m-plain" else 500.0, 0, -99
+    """A meter's samples in time order with gaps, a reset, a rollover, spikes, power spikes.
+
+    m-rated: one reset, at a random reading of the middle half; m-plain rolls over instead:
+    a late reading from before a reset, arriving when the register has regrown past its
+    old value, cannot be told from a wrong one and is refused; real registers take months
+    to regrow. Spikes jump by a random amount, so two of them never look like a meter that
+    really jumped (that rule depends on what arrived first).
+    """
+    out: list[Sample] = []
+    register, i = 99_990.0 if meter == "m-plain" else 500.0, 0
+    reset_at, spike_at = rng.randrange(n // 4, 3 * n // 4), rng.randrange(2, n // 4)
     while len(out) < n:
         i += 5 if rng.random() < 0.05 else 1  # a gap now and then
-        roll = rng.random()
-        # One reset per meter (m-plain rolls over first): a late reading from before a
-        # reset, arriving when the register has regrown past its old value, cannot be told
-        # from a wrong one and is refused; real registers take months to regrow.
-        if roll < 0.03 and (meter == "m-rated" or len(out) > 60) and reset_at < 0:
-            register, reset_at = rng.choice([0.5, 3.0]), len(out)  # meter replaced / reset
-        elif roll < 0.06 and meter == "m-rated":
-            out.append(sample(meter, i, register + 500.0))  # an implausible jump: spike
+        if len(out) >= reset_at and meter == "m-rated":
+            register, reset_at = rng.choice([0.5, 3.0]), n  # meter replaced / reset
+        elif meter == "m-rated" and (len(out) == spike_at or rng.random() < 0.03):
+            jump = round(rng.uniform(600.0, 50_000.0), 2)
+            out.append(sample(meter, i, register + jump))  # an implausible jump: spike
             i += 1
         register = round(register + rng.choice([0.25, 0.5, 1.25, 2.0]), 3)
         if register >= 100_000.0:
@@ -110,6 +116,10 @@ def test_any_order_and_batching_stores_what_one_collector_in_order_stores(
     finally:
         store.close()
     want = in_order(samples)
+    # The faults really happened (the comparison is not a trivial one).
+    flags = set().union(*(w.quality for w in want.values()))
+    assert {"quality.counter_reset", "quality.gap", QualityCode.SPIKE.value,
+            QualityCode.ROLLOVER.value} <= flags
     # The one difference: a spike that arrives after its successor is stored does not fit
     # between its neighbours and is a dead letter, not a stored spike. The successor's
     # energy is the same either way (a spike never becomes the baseline).
@@ -125,10 +135,6 @@ def test_any_order_and_batching_stores_what_one_collector_in_order_stores(
         assert (g.energy_kwh, g.register_kwh, g.power_kw) == (
             w.energy_kwh, w.register_kwh, w.power_kw), key
         assert g.quality - {LATE} == w.quality, key
-    # The faults really happened (the comparison is not a trivial one).
-    flags = set().union(*(w.quality for w in want.values()))
-    assert {"quality.counter_reset", "quality.gap", QualityCode.SPIKE.value,
-            QualityCode.ROLLOVER.value} <= flags
 
 
 def test_late_reading_resplits_its_interval(tmp_path: Path) -> None:

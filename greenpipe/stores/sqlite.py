@@ -236,26 +236,32 @@ class SqliteStore(ResultRecordsMixin):
         return len(readings)
 
     def write_ordered(
-        self, starts: Mapping[str, datetime],
-        derive: Callable[[Mapping[str, list[Reading]]], Sequence[Reading]],
+        self, spans: Mapping[str, tuple[datetime, datetime]],
+        derive: Callable[[Mapping[str, list[Reading]], Callable[[str, datetime, int],
+                                                                 list[Reading]]],
+                         Sequence[Reading]],
         is_baseline: Callable[[Reading], bool],
     ) -> int:
-        """Write what ``derive`` makes of the stored readings from ``starts`` on, atomically.
+        """Write what ``derive`` makes of the stored readings around ``spans``, atomically.
 
         In one write transaction (``BEGIN IMMEDIATE``: no other writer, process or thread,
-        commits in between): read each meter's stored register readings from its newest
-        baseline (``is_baseline``) before ``starts[meter]`` to its newest
-        (``sqlite_ordered.register_context``), call ``derive`` with them, and store the
-        readings it returns (the same meter and timestamp keeps the last). The collector
-        derives interval energy this way (``collector.stateless``). ``derive`` may be
-        called again if the write is retried. Returns the number of readings written.
+        commits in between): read each meter's stored register readings around its span
+        ``(earliest, latest)`` of new readings (``sqlite_ordered.register_context``, which
+        reads past neighbours that are not ``is_baseline``), call ``derive`` with them
+        and ``more(meter_id, after, limit)``, which reads a meter's next stored readings
+        when a change reaches further, and store the readings it returns (the same meter
+        and timestamp keeps the last). The collector derives interval energy this way
+        (``collector.stateless``). ``derive`` may be called again if the write is
+        retried. Returns the number of readings written.
         """
         written = [0]
 
         def body(conn: sqlite3.Connection) -> None:
-            context = {m: ordered.register_context(conn, m, _to_ms(lo), is_baseline)
-                       for m, lo in starts.items()}
-            readings = derive(context)
+            context = {m: ordered.register_context(conn, m, _to_ms(lo), _to_ms(hi),
+                                                   is_baseline)
+                       for m, (lo, hi) in spans.items()}
+            readings = derive(context, lambda m, after, limit: ordered.readings_after(
+                conn, m, _to_ms(after), limit))
             written[0] = len(readings)
             if readings:
                 self._insert_readings(conn, readings)

@@ -35,15 +35,15 @@ def _reading(meter_id: str, row: tuple[object, ...]) -> Reading:
                    quality=frozenset(q for q in str(quality).split(",") if q))
 
 
-def register_context(conn: sqlite3.Connection, meter_id: str, lo_ms: int,
+def register_context(conn: sqlite3.Connection, meter_id: str, lo_ms: int, hi_ms: int,
                      is_baseline: Callable[[Reading], bool]) -> list[Reading]:
-    """Return a meter's stored register readings from just before ``lo_ms``, oldest first.
+    """Return a meter's stored register readings around ``[lo_ms, hi_ms]``, oldest first.
 
     That is: the newest baseline before ``lo_ms`` (``is_baseline``, the caller's rule, e.g.
-    not a refused spike) with the readings after it, and every register reading from
-    ``lo_ms`` on, to the meter's newest (few in practice: a late reading is late by a few
-    intervals, and other writers commit only what they received meanwhile). Rows without
-    a register (interval form, weather) are left out.
+    not a refused spike) with the readings after it, every register reading in the span,
+    and the readings after ``hi_ms`` up to and including the first baseline: the readings
+    after that one keep their previous register, so their energy cannot change. Rows
+    without a register (interval form, weather) are left out.
     """
     before: list[Reading] = []
     cur = conn.execute(
@@ -60,5 +60,19 @@ def register_context(conn: sqlite3.Connection, meter_id: str, lo_ms: int,
     cur = conn.execute(
         f"SELECT {_COLUMNS} FROM readings WHERE meter_id = ? AND ts_ms >= ? "
         "AND register_kwh IS NOT NULL ORDER BY ts_ms", (meter_id, lo_ms))
-    out.extend(_reading(meter_id, row) for row in cur)
+    for row in cur:
+        out.append(_reading(meter_id, row))
+        if int(row[0]) > hi_ms and is_baseline(out[-1]):
+            break
+    cur.close()
     return out
+
+
+def readings_after(conn: sqlite3.Connection, meter_id: str, after_ms: int, limit: int
+                   ) -> list[Reading]:
+    """Return a meter's next ``limit`` stored register readings after ``after_ms``."""
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM readings WHERE meter_id = ? AND ts_ms > ? "
+        "AND register_kwh IS NOT NULL ORDER BY ts_ms LIMIT ?",
+        (meter_id, after_ms, limit)).fetchall()
+    return [_reading(meter_id, r) for r in rows]

@@ -53,6 +53,8 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 STEP = timedelta(minutes=30)
 INFLIGHT = 200
 MODES = ("one", "stateless", "owner")
+STALL_S = 10.0
+"""No new reading for this long ends a drain (the rest became dead letters). [s]"""
 
 
 def energy_meters(cfg: Config) -> list[tuple[str, str]]:
@@ -186,13 +188,19 @@ def run(mode: str, days: int, run_no: int, tmp: Path, cfg: Config) -> tuple[floa
         procs = [_spawn(broker, db, cid, mode, members, prime=False) for cid in ids]
         first = None
         deadline = time.monotonic() + 900
+        last_n, last_change = 0, time.monotonic()
         while True:
             n = _count(db)
             now = time.perf_counter()
             if first is None and n:
                 first = now
+            if n != last_n:
+                last_n, last_change, last_at = n, time.monotonic(), now
             if n >= len(msgs) or time.monotonic() > deadline or any(
                     p.poll() is not None for p in procs):
+                break
+            if n and time.monotonic() - last_change > STALL_S:  # some were dead-lettered
+                now = last_at
                 break
             time.sleep(0.05)
         rate = n / (now - first) if first is not None and now > first else 0.0

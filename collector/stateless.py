@@ -6,17 +6,23 @@ subscribes to ``$share/<group>/...`` and Mosquitto hands each message to any of 
 register state: ``PendingRegisters`` turns a register sample into a *pending* reading (its
 register, no energy yet), and at flush ``OrderedWriter`` writes the batch through
 ``SqliteStore.write_ordered``: inside the store's write transaction, which no other member
-can interleave, each meter's stored neighbours around the batch are read, a fresh
-``RegisterTracker`` is seeded with them, and the batch's samples are resolved in arrival
-order with the usual rules (first reading, counter reset and rollover, spikes, gaps,
-duplicates, late readings re-splitting their interval). What the rules return (the new
-readings and the rewritten next ones) is written in the same transaction, so the energy
-is exact whatever order the members commit in. The ``seq`` upstream-loss state is folded
-the same way (``SqliteStore.update_sequence_states``).
+can interleave, each meter's stored readings around the batch are read, the batch is
+merged into them (duplicates, conflicts and late readings that do not fit between their
+neighbours are refused as for one collector), and a fresh ``RegisterTracker`` seeded with
+the stored baseline re-derives the merged readings in time order with the usual rules
+(first reading, counter reset and rollover, spikes, gaps). New readings and stored ones
+whose energy or flags change are written in the same transaction, so the result is what
+one collector receiving the readings in time order stores, whatever order the members
+commit in. The ``seq`` upstream-loss state is folded the same way
+(``SqliteStore.update_sequence_states``).
+
+A single collector into SQLite uses the same writer for late readings only
+(``TailRegisters``): it keeps each meter's newest reading in memory, nothing more.
 
 Needs a store that serialises writes and can read inside them: SQLite. InfluxDB has no
 transactions, so grouped collectors writing to it keep ownership forwarding
 (``collector.sharing``; ``docs/collector.md`` has the measurements behind the choice).
+Hand-written: the rules are the collector's own (``collector.registers``).
 """
 
 from __future__ import annotations

@@ -43,6 +43,7 @@ from collector.decoders import (
 from collector.devices import resolve_decoder
 from collector.registers import RegisterTracker
 from collector.sequence import observe as observe_seq
+from collector.stateless import PENDING, OrderedWriter
 from greenpipe.config import Config
 from greenpipe.errors import ConfigError, PayloadError, StoreError
 from greenpipe.model import DeadLetter, ProductionRecord, Reading, SequenceState
@@ -180,8 +181,15 @@ class Pipeline:
         future_tolerance: timedelta | None = None,
         observe_write: Callable[[float], None] | None = None,
         sequences: Mapping[str, SequenceState] | None = None,
+        ordered: OrderedWriter | None = None,
+        shared_sequences: bool = False,
     ) -> None:
         """Build a pipeline; ``routes`` name registered decoders (ConfigError otherwise).
+
+        ``ordered`` (``collector.stateless``): readings ``tracker`` leaves pending are
+        resolved and written in the store's write transaction. ``shared_sequences``
+        (stateless group members, who each see part of a meter's numbers): ``seq``
+        observations are folded into the stored states there too.
 
         ``sequences`` is each meter's stored ``seq`` state (``Store.read_sequence_states``),
         so the upstream-loss count continues across restarts (``collector.sequence``).
@@ -213,6 +221,9 @@ class Pipeline:
         self._seq: dict[str, SequenceState] = dict(sequences or {})
         self._seq_dirty: set[str] = set()
         self._seq_warned: set[str] = set()
+        self._ordered = ordered
+        self._fold_seq = ordered if shared_sequences else None
+        self._seq_obs: list[tuple[str, str, int, datetime]] = []
 
     @property
     def pending_records(self) -> int:
@@ -330,7 +341,7 @@ class Pipeline:
         if self._letters:
             letters, self._letters = self._letters, []
             ok = self._write_letters(letters, give_up) and ok
-        if ok and self._seq_dirty:
+        if ok and (self._seq_dirty or self._seq_obs):
             ok = self._write_seq_states(give_up)
         handled, self._handled = self._handled, []
         if ok and handled and self._on_durable is not None:
@@ -361,6 +372,11 @@ class Pipeline:
     def _observe_seq(self, meter_id: str, site_id: str, seq: int, ts: datetime,
                      topic: str) -> None:
         """Count upstream loss from ``seq`` (caller holds the lock); warn on a meter's first."""
+        if self._fold_seq is not None:
+            # A member sees part of each meter's numbers: the store folds them (no warning
+            # here, the other members' numbers are holes until their writes commit).
+            self._seq_obs.append((meter_id, site_id, seq, ts))
+            return
         before = self._seq.get(meter_id)
         after = observe_seq(before, meter_id, site_id, seq, ts)
         self._seq[meter_id] = after
@@ -393,6 +409,8 @@ class Pipeline:
 
     def _write_seq_states(self, give_up: Callable[[], bool]) -> bool:
         """Store the changed ``seq`` states before the messages are acknowledged."""
+        if self._fold_seq is not None:
+            return self._fold_seq_states(self._fold_seq, give_up)
         with self._lock:
             states = [self._seq[m] for m in sorted(self._seq_dirty)]
             self._seq_dirty.clear()
@@ -407,11 +425,57 @@ class Pipeline:
                 self._seq_dirty.update(s.meter_id for s in states)
         return True
 
-    def _timed_write(self, readings: list[Reading]) -> None:
+    def _fold_seq_states(self, ordered: OrderedWriter, give_up: Callable[[], bool]) -> bool:
+        """Stateless scale-out: fold this member's ``seq`` observations into the store's."""
+        with self._lock:
+            observed, self._seq_obs = self._seq_obs, []
+        merged: dict[str, SequenceState] = {}
+        refusal = self._with_retry(lambda: merged.update(ordered.fold_sequences(observed)),
+                                   f"{len(observed)} sequence observations", give_up)
+        if refusal is not None:
+            with self._lock:
+                self._seq_obs[:0] = observed
+            if refusal is _GAVE_UP:
+                return False
+            log.error("the store refused the upstream-loss counts (%s); they are kept in "
+                      "memory and written with the next flush", refusal)
+            return True
+        with self._lock:
+            self._seq.update(merged)
+        return True
+
+    def _store_batch(self, batch: list[tuple[Reading, Inbound]]) -> None:
+        """Write a batch (raises StoreError) and count what it stored.
+
+        With an ordered store, readings the tracker left pending (``collector.stateless``)
+        are resolved and written in the store's write transaction, after the others.
+        """
         start = time.perf_counter()
-        self._store.write(readings)
+        written = [r for r, _ in batch]
+        outcome = None
+        if self._ordered is not None and any(PENDING in r.quality for r in written):
+            plain = [r for r in written if PENDING not in r.quality]
+            if plain:
+                self._store.write(plain)
+            outcome = self._ordered.write([r for r in written if PENDING in r.quality])
+            written = plain + outcome.written
+        else:
+            self._store.write(written)
         if self._observe_write is not None:
             self._observe_write(time.perf_counter() - start)
+        flags = list(chain.from_iterable(r.quality for r in written))
+        with self._lock:
+            self._counts.written += len(written)
+            if flags:
+                self._counts.quality.update(flags)
+            if outcome is not None:
+                self._counts.duplicates += outcome.duplicates
+        if outcome is not None:
+            pending = [(r, m) for r, m in batch if PENDING in r.quality]
+            for meter_id, tracker in outcome.trackers.items():
+                self._tracker.adopt(meter_id, tracker)
+            for i, exc in outcome.rejected:
+                self._reject(pending[i][1], str(exc.code), str(exc))
 
     def _decoder_for(self, topic: str) -> Decoder:
         levels = topic.split("/")
@@ -441,15 +505,9 @@ class Pipeline:
     def _write_readings(self, batch: list[tuple[Reading, Inbound]],
                         give_up: Callable[[], bool]) -> bool:
         """Write a batch; on a non-retryable error, narrow it down reading by reading."""
-        refusal = self._with_retry(
-            lambda: self._timed_write([r for r, _ in batch]), f"{len(batch)} readings", give_up
-        )
+        refusal = self._with_retry(lambda: self._store_batch(batch), f"{len(batch)} readings",
+                                   give_up)
         if refusal is None:
-            flags = list(chain.from_iterable(r.quality for r, _ in batch))
-            with self._lock:
-                self._counts.written += len(batch)
-                if flags:
-                    self._counts.quality.update(flags)
             return True
         if refusal is _GAVE_UP:
             self._lost_readings(batch)

@@ -41,7 +41,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -120,6 +120,44 @@ class RegisterTracker:
                 state.remember(reading, history)
                 self._states[meter_id] = state
 
+    def seed(self, meter_id: str, stored: Sequence[Reading]) -> None:
+        """Continue a meter from its stored register readings (oldest first), spikes included.
+
+        Refused spikes are remembered as seen (a redelivery is a duplicate) and, when newest,
+        as the candidate jump; the others form the baseline chain. Used by the stateless
+        scale-out (``collector.stateless``) with the context the store read in its write
+        transaction; replaces what the tracker held for the meter.
+        """
+        state = _MeterState()
+        for reading in stored:
+            if reading.register_kwh is None:
+                continue
+            if not is_baseline(reading):
+                if state.held:
+                    state.see(reading, self._history)
+                    state.spike = reading
+                continue
+            state.remember(reading, self._history)
+            state.spike = None
+        if state.held:
+            self._states[meter_id] = state
+        else:
+            self._states.pop(meter_id, None)
+
+    def adopt(self, meter_id: str, source: RegisterTracker) -> None:
+        """Take over ``source``'s state of a meter (its newest readings, up to our history).
+
+        After the store re-derived a meter in order (``collector.stateless``), the replay's
+        tracker knows the meter's newest readings and spike candidate as stored, unless the
+        replay stopped before our newest (the readings after it kept their energy).
+        """
+        state, mine = source._states.get(meter_id), self._states.get(meter_id)
+        if state is None or (mine is not None and mine.last.ts > state.last.ts):
+            return
+        self._states[meter_id] = _MeterState(
+            held=state.held[-self._history:],
+            seen=OrderedDict(list(state.seen.items())[-self._history:]), spike=state.spike)
+
     def last_register(self, meter_id: str) -> tuple[datetime, float] | None:
         """Return the newest accepted ``(ts, register_kwh)`` of a meter, or None."""
         state = self._states.get(meter_id)
@@ -165,12 +203,7 @@ class RegisterTracker:
         if seen is not None:
             if seen == register:
                 return []
-            raise PayloadError(
-                RejectCode.DUPLICATE_CONFLICT,
-                f"meter {sample.meter_id} already reported register {seen!r} kWh at "
-                f"{sample.ts.isoformat()}; this message says {register!r} kWh for the same "
-                "instant, so it was not stored (the first value stands)",
-            )
+            raise duplicate_conflict(sample.meter_id, sample.ts, seen, register)
         if sample.ts > state.last.ts:
             return [self._forward(sample, state, power_kw, power_flags)]
         if self._is_stored is not None and self._is_stored(sample.meter_id, sample.ts):
@@ -274,6 +307,10 @@ class RegisterTracker:
                 return round(wrapped, 6), frozenset({QualityCode.ROLLOVER.value})
         return None, frozenset({QualityFlag.COUNTER_RESET.value})
 
+    def plausible(self, meter_id: str, energy_kwh: float, dt: timedelta) -> bool:
+        """Return False when ``energy_kwh`` in ``dt`` implies more than the meter's rating."""
+        return not self._too_fast(meter_id, energy_kwh, dt)
+
     def _too_fast(self, meter_id: str, energy_kwh: float, dt: timedelta) -> bool:
         rated = self._rated.get(meter_id)
         if rated is None or dt <= timedelta(0):
@@ -297,6 +334,32 @@ class RegisterTracker:
         )
 
 
+def duplicate_conflict(meter_id: str, ts: datetime, first_kwh: float, again_kwh: float
+                       ) -> PayloadError:
+    """Return the dead-letter error for a second, different register at one instant."""
+    return PayloadError(
+        RejectCode.DUPLICATE_CONFLICT,
+        f"meter {meter_id} already reported register {first_kwh!r} kWh at {ts.isoformat()}; "
+        f"this message says {again_kwh!r} kWh for the same instant, so it was not stored "
+        "(the first value stands)")
+
+
+def is_baseline(reading: Reading) -> bool:
+    """Return True when a stored register reading is part of the meter's baseline chain.
+
+    Only a register refused as a spike is not (``quality.spike`` with unknown energy, not
+    a first reading or a reset: a ``power_kw`` above rating alone keeps the register).
+    """
+    return reading.register_kwh is not None and not (
+        QualityCode.SPIKE.value in reading.quality and reading.energy_kwh is None
+        and not reading.quality & _STARTS)
+
+
+DERIVED = frozenset({QualityFlag.FIRST_READING.value, QualityFlag.COUNTER_RESET.value,
+                     QualityCode.ROLLOVER.value, QualityCode.SPIKE.value, QualityCode.GAP.value,
+                     QualityCode.LATE.value})
+"""Flags the register rules set from a reading's neighbours (recomputed on a replay)."""
+_STARTS = frozenset({QualityFlag.FIRST_READING.value, QualityFlag.COUNTER_RESET.value})
 _NOT_PLAIN = frozenset({QualityFlag.FIRST_READING.value, QualityFlag.COUNTER_RESET.value,
                         QualityCode.ROLLOVER.value, QualityCode.SPIKE.value})
 """A following reading with one of these flags was not ``next - prev``: no re-split."""

@@ -56,10 +56,11 @@ from collector.decoders import DecodeContext
 from collector.metrics import Metrics, use_json_logs
 from collector.pipeline import CollectorReport, Inbound, Pipeline, Route, default_routes
 from collector.registers import DEFAULT_HISTORY, SHARED_HISTORY, RegisterTracker
-from collector.sharing import Ownership
+from collector.sharing import Ownership, share_group, shared
 from collector.spool import Spool, SpoolingStore
+from collector.stateless import OrderedStore, OrderedWriter, PendingRegisters, TailRegisters
 from greenpipe.config import Config
-from greenpipe.errors import GreenpipeError, StoreError
+from greenpipe.errors import ConfigError, GreenpipeError, StoreError
 from greenpipe.model import BrokerStatus
 from greenpipe.mqtt import connect_and_start, make_client
 from greenpipe.stores import Store, open_configured_store
@@ -129,6 +130,7 @@ class Collector:
         self._subacks = 0
         self._conn = 0
         self._connected = False
+        self._group = share_group(cfg)
         self._ownership = Ownership.from_config(cfg)
         self._forwards: dict[int, tuple[int, int, int]] = {}
         self._forwarded = 0
@@ -173,11 +175,34 @@ class Collector:
             cc = self._cfg.collector
             latest = store.latest()
             sequences = store.read_sequence_states()
-            tracker = RegisterTracker(
-                latest, is_stored=lookup,
-                history=DEFAULT_HISTORY if self._ownership is None else SHARED_HISTORY,
-                rated_max_kw={m.id: m.rated_max_power_kw for m in self._cfg.meters},
-                gap_after=timedelta(seconds=cc.gap_after_s))
+            rated = {m.id: m.rated_max_power_kw for m in self._cfg.meters}
+            gap_after = timedelta(seconds=cc.gap_after_s)
+            ordered: OrderedWriter | None = None
+            orderable = store if isinstance(store, OrderedStore) else None
+            can_order = self._spooling is None and orderable is not None
+            if self._group is not None and self._ownership is None:
+                # Stateless members: the store orders each meter's readings (no state here).
+                if not can_order:
+                    raise ConfigError(
+                        "collector.share_members", cc.share_members,
+                        f"collector.share_group {self._group!r} without members needs a "
+                        f"SQLite store without a spool (got {store!r}); InfluxDB has no "
+                        "transactions to order a meter's readings in, so list every member "
+                        "of the group by client id (ownership forwarding)")
+                assert orderable is not None
+                ordered = OrderedWriter(orderable, rated_max_kw=rated, gap_after=gap_after)
+                tracker: RegisterTracker = PendingRegisters(rated_max_kw=rated)
+            elif can_order and self._ownership is None:
+                # One collector, SQLite: in-order readings from memory (the newest per
+                # meter), late ones resolved against the store in its write transaction.
+                assert orderable is not None
+                ordered = OrderedWriter(orderable, rated_max_kw=rated, gap_after=gap_after)
+                tracker = TailRegisters(latest, rated_max_kw=rated, gap_after=gap_after)
+            else:
+                tracker = RegisterTracker(
+                    latest, is_stored=lookup,
+                    history=DEFAULT_HISTORY if self._ownership is None else SHARED_HISTORY,
+                    rated_max_kw=rated, gap_after=gap_after)
         except BaseException:
             store.close()
             raise
@@ -188,7 +213,8 @@ class Collector:
             store, DecodeContext.from_config(self._cfg), tracker, self._routes,
             batch_size=self._cfg.collector.batch_size, on_durable=self._ack,
             future_tolerance=timedelta(seconds=self._cfg.collector.future_tolerance_s),
-            observe_write=self.metrics.observe_write, sequences=sequences,
+            observe_write=self.metrics.observe_write, sequences=sequences, ordered=ordered,
+            shared_sequences=self._group is not None and self._ownership is None,
         )
         self._writer = threading.Thread(
             target=self._run_writer, name="greenpipe-collector-writer", daemon=True
@@ -336,8 +362,9 @@ class Collector:
         self._conn += 1
         self._connected = True
         subscriptions = [(r.subscription, 1) for r in self._routes]
+        if self._group is not None:
+            subscriptions = [(shared(self._group, f), qos) for f, qos in subscriptions]
         if self._ownership is not None:
-            subscriptions = [(self._ownership.shared(f), qos) for f, qos in subscriptions]
             subscriptions.append((self._ownership.private_filter, 1))
         log.info("connected to %s:%d as %s (session present: %s); subscribing to %s at QoS 1",
                  self._cfg.broker.host, self._cfg.broker.port, self._cfg.collector.client_id,
@@ -355,8 +382,8 @@ class Collector:
                                           for rc in reason_codes))
             return
         topics = ", ".join(r.subscription for r in self._routes)
-        if self._ownership is not None:
-            topics = f"{topics} (shared by group {self._ownership.group!r})"
+        if self._group is not None:
+            topics = f"{topics} (shared by group {self._group!r})"
         if any(getattr(rc, "is_failure", False) for rc in reason_codes):
             self._failure = GreenpipeError(
                 f"the broker refused the subscription to {topics} ({reason_codes}); check the "

@@ -1,4 +1,9 @@
-"""Scale-out: MQTT 5 shared subscriptions with one owner per meter topic.
+"""Scale-out: MQTT 5 shared subscriptions, stateless or with one owner per meter topic.
+
+With ``collector.share_group`` set and ``collector.share_members`` empty the members are
+stateless (``collector.stateless``: the SQLite store's write transaction orders each
+meter's readings). With ``share_members`` listed, each meter has an owner, as follows;
+this is how grouped collectors write to InfluxDB, which has no transactions.
 
 Interval energy needs each meter's readings in one place, in order (see
 ``docs/collector.md``, "Scale-out and register state"). With ``$share/<group>/...`` the
@@ -40,13 +45,10 @@ class Ownership:
 
     @classmethod
     def from_config(cls, cfg: Config) -> Ownership | None:
-        """Return the group's ownership, or None when ``collector.share_group`` is empty."""
+        """Return the group's ownership, or None without a group or without members."""
         c = cfg.collector
-        if not c.share_group:
+        if share_group(cfg) is None or not c.share_members.strip():
             return None
-        if any(ch in c.share_group for ch in "/+#"):
-            raise ConfigError("collector.share_group", c.share_group,
-                              "use a group name without '/', '+' or '#'")
         members = tuple(m.strip() for m in c.share_members.split(",") if m.strip())
         if c.client_id not in members:
             raise ConfigError(
@@ -58,10 +60,6 @@ class Ownership:
                               "use distinct client ids without '/', '+' or '#'")
         return cls(c.share_group, members, c.client_id,
                    f"{cfg.broker.topic_prefix}/_collector")
-
-    def shared(self, topic_filter: str) -> str:
-        """Return the shared-subscription form of a topic filter."""
-        return f"$share/{self.group}/{topic_filter}"
 
     @property
     def private_filter(self) -> str:
@@ -86,3 +84,19 @@ class Ownership:
         """Return the original topic of a message forwarded to this member, else None."""
         head = f"{self.prefix}/{self.me}/"
         return topic[len(head):] if topic.startswith(head) else None
+
+
+def share_group(cfg: Config) -> str | None:
+    """Return ``collector.share_group`` checked, or None when the collector is not grouped."""
+    group = cfg.collector.share_group
+    if not group:
+        return None
+    if any(ch in group for ch in "/+#"):
+        raise ConfigError("collector.share_group", group,
+                          "use a group name without '/', '+' or '#'")
+    return group
+
+
+def shared(group: str, topic_filter: str) -> str:
+    """Return the shared-subscription form of a topic filter."""
+    return f"$share/{group}/{topic_filter}"

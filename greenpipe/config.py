@@ -128,10 +128,13 @@ class CollectorConfig:
     log_format: Literal["text", "json"] = "text"
     """``json``: one JSON object per log line, for log shippers."""
     share_group: str = ""
-    """MQTT shared-subscription group (``$share/<group>/...``); empty: no sharing."""
+    """MQTT shared-subscription group (``$share/<group>/...``); empty: no sharing. Without
+    ``share_members`` the members are stateless: the (SQLite) store's write transaction
+    orders each meter's readings (docs/collector.md)."""
     share_members: str = ""
-    """Comma-separated client ids of every collector in ``share_group``, this one included;
-    each meter's readings are processed by exactly one of them (docs/collector.md)."""
+    """For stores without transactions (InfluxDB): comma-separated client ids of every
+    collector in ``share_group``, this one included; each meter's readings are processed
+    by exactly one of them, the others forward (docs/collector.md)."""
 
 
 @dataclass(frozen=True, slots=True)

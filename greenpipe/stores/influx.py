@@ -75,6 +75,10 @@ ROLLUP_MEASUREMENT = "energy_1h"
 """Measurement of hourly rollups, stamped at the end of their hour."""
 DAILY_ROLLUP_MEASUREMENT = "energy_1d"
 """Measurement of daily rollups (local days, ``day_offset``), stamped at the end of the day."""
+SITE_DAILY_MEASUREMENT = "energy_site_1d"
+"""``energy_1d`` summed per site, meter kind and day (tags site, kind, sector)."""
+SECTOR_DAILY_MEASUREMENT = "energy_sector_1d"
+"""``energy_1d`` summed per sector, meter kind and day (tags sector, kind)."""
 DEAD_LETTER_MEASUREMENT = "dead_letter"
 SEQUENCE_MEASUREMENT = "sequence_state"
 """Measurement of each meter's ``seq`` state (upstream loss): tag meter, newest point wins."""
@@ -367,12 +371,13 @@ class InfluxStore(ResultRecordsMixin):
         sites: Sequence[str] | None = None,
         sectors: Sequence[str] | None = None,
         offset: timedelta = timedelta(0),
+        kinds: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Aggregate readings into ``(b, b + bucket]`` buckets in InfluxDB; see ``Store.read``."""
         select = ('SUM("energy_kwh"), MEAN("power_kw"), MEAN("temp_air_c"), '
                   'COUNT("quality")')
         return self._aggregate(MEASUREMENT, select, start, end, bucket, group_by,
-                               meters, sites, sectors, offset, rollup=False)
+                               meters, sites, sectors, offset, kinds, rollup=False)
 
     def read_rollup(
         self,
@@ -385,13 +390,15 @@ class InfluxStore(ResultRecordsMixin):
         sites: Sequence[str] | None = None,
         sectors: Sequence[str] | None = None,
         offset: timedelta = timedelta(0),
+        kinds: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Like ``read`` but from the rollups; bucket and offset must be whole hours.
 
         Equals ``read`` for hours that ``greenpipe db rollup`` has covered, and is much
         faster over long ranges. Means are weighted by reading counts, so they are exact.
         Whole local days (buckets of whole days on ``day_offset``, range on midnights) come
-        from ``energy_1d``, anything else from ``energy_1h``.
+        from ``energy_1d`` (or, grouped by site or sector without a meter filter, from
+        ``energy_site_1d``/``energy_sector_1d``), anything else from ``energy_1h``.
         """
         check_whole_hours(bucket, offset)
         select = ('SUM("energy_kwh"), SUM("power_kw_sum"), SUM("power_n"), '
@@ -400,20 +407,27 @@ class InfluxStore(ResultRecordsMixin):
         daily = bucket % day == timedelta(0) and all(
             (t - self.day_offset) % day == timedelta(0)
             for t in (offset, start - _EPOCH, end - _EPOCH))
-        return self._aggregate(DAILY_ROLLUP_MEASUREMENT if daily else ROLLUP_MEASUREMENT,
-                               select, start, end, bucket, group_by, meters, sites, sectors,
-                               offset, rollup=True)
+        group = GroupBy(group_by)
+        measurement = ROLLUP_MEASUREMENT
+        if daily:
+            measurement = (DAILY_ROLLUP_MEASUREMENT if meters is not None
+                           or group == GroupBy.METER else
+                           SECTOR_DAILY_MEASUREMENT if group == GroupBy.SECTOR and sites is None
+                           else SITE_DAILY_MEASUREMENT)
+        return self._aggregate(measurement, select, start, end, bucket, group, meters, sites,
+                               sectors, offset, kinds, rollup=True)
 
     def _aggregate(
         self, measurement: str, select: str, start: datetime, end: datetime,
         bucket: timedelta, group_by: GroupBy | str, meters: Sequence[str] | None,
         sites: Sequence[str] | None, sectors: Sequence[str] | None, offset: timedelta,
-        *, rollup: bool,
+        kinds: Sequence[str] | None, *, rollup: bool,
     ) -> pd.DataFrame:
         check_read_args(start, end, bucket)
         group = GroupBy(group_by)
         where = [f"time > {time_literal_ns(start)}", f"time <= {time_literal_ns(end)}"]
-        for tag, values in (("meter", meters), ("site", sites), ("sector", sectors)):
+        for tag, values in (("meter", meters), ("site", sites), ("sector", sectors),
+                            ("kind", kinds)):
             if values is not None:
                 if not values:
                     return empty_read_frame(group)

@@ -24,6 +24,8 @@ from greenpipe.stores.influx import (
     DAILY_ROLLUP_MEASUREMENT,
     MEASUREMENT,
     ROLLUP_MEASUREMENT,
+    SECTOR_DAILY_MEASUREMENT,
+    SITE_DAILY_MEASUREMENT,
     InfluxStore,
     api_for_version,
     parse_version,
@@ -240,7 +242,21 @@ def rollup_daily(store: InfluxStore, start: datetime, end: datetime) -> int:
         f'GROUP BY time({width_ms}ms, {shift_ms}ms), "meter", "site", "kind", "sector" '
         "fill(none)"
     )
-    return _write_rollup(store, DAILY_ROLLUP_MEASUREMENT, q, width_ms)
+    written = _write_rollup(store, DAILY_ROLLUP_MEASUREMENT, q, width_ms)
+    # Per site and per sector, from the days just written (the same six sums), so a
+    # city-wide read by sector does not scan meter-days. A group that lost all its points
+    # (a corrected reading moved to another site) keeps its old point: InfluxDB 1.x cannot
+    # overwrite with nothing, so such a day is deleted first.
+    span = f"time > {time_literal_ns(lo)} AND time <= {time_literal_ns(hi)}"
+    for measurement, tags in ((SITE_DAILY_MEASUREMENT, '"site", "kind", "sector"'),
+                              (SECTOR_DAILY_MEASUREMENT, '"sector", "kind"')):
+        store.query(f"DELETE FROM {quote_ident(measurement)} WHERE {span}")
+        written += _write_rollup(store, measurement, (
+            'SELECT SUM("energy_kwh"), SUM("power_kw_sum"), SUM("power_n"), '
+            'SUM("temp_air_c_sum"), SUM("temp_n"), SUM("readings") '
+            f"FROM {quote_ident(DAILY_ROLLUP_MEASUREMENT)} WHERE {span} "
+            f"GROUP BY time({width_ms}ms, {shift_ms}ms), {tags} fill(none)"), width_ms)
+    return written
 
 
 def run_rollups(store: InfluxStore, hours: float, every_s: float | None,

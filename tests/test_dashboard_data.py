@@ -115,9 +115,11 @@ def test_closed_days_and_today_split_at_local_midnight() -> None:
     start = datetime(2025, 3, 31, 15, 0, tzinfo=UTC)
     midnight = datetime(2025, 9, 30, 15, 0, tzinfo=UTC)  # 1 Oct 00:00 JST
     assert data._closed_days_and_today(ctx, start, ctx.as_of) == [
-        (start, midnight), (midnight, ctx.as_of)]
+        (start, midnight, True), (midnight, ctx.as_of, False)]
     later = replace(ctx, as_of=datetime(2025, 10, 1, 9, 0, tzinfo=UTC))
-    assert data._closed_days_and_today(later, start, later.as_of)[0] == (start, midnight)
-    # A range that ends on midnight, or starts today, is not split.
-    assert data._closed_days_and_today(ctx, start, midnight) == [(start, midnight)]
-    assert data._closed_days_and_today(ctx, midnight, ctx.as_of) == [(midnight, ctx.as_of)]
+    assert data._closed_days_and_today(later, start, later.as_of)[0] == (start, midnight, True)
+    # A range that ends on midnight (closed: read from the rollups), or starts today (read
+    # raw), is not split.
+    assert data._closed_days_and_today(ctx, start, midnight) == [(start, midnight, True)]
+    assert data._closed_days_and_today(ctx, midnight, ctx.as_of) == [
+        (midnight, ctx.as_of, False)]

@@ -162,7 +162,8 @@ def test_daily_rollup_answers_whole_jst_days(store: InfluxStore) -> None:
     day, jst = timedelta(days=1), timedelta(hours=-9)
     rollup_hourly(store, start, end)
     assert store.read_rollup(start, end, day, offset=jst).empty
-    assert rollup_daily(store, start, end) == 3 * 2  # 2 meters, 3 days with readings
+    # 2 meters at 2 sites in 2 sectors, 3 days with readings: meter-, site- and sector-days.
+    assert rollup_daily(store, start, end) == 3 * 2 * 3
     raw = store.read(start, end, day, offset=jst, group_by="sector")
     rolled = store.read_rollup(start, end, day, offset=jst, group_by="sector")
     assert rolled[["sector", "bucket", "readings"]].equals(raw[["sector", "bucket", "readings"]])
@@ -188,6 +189,21 @@ def test_rollup_rerun_is_idempotent_and_picks_up_late_data(store: InfluxStore) -
     after = store.read_rollup(T0, T0 + day, day, meters=["p-main"])["energy_kwh"].item()
     assert after == before + 100.0
     assert after == store.read(T0, T0 + day, day, meters=["p-main"])["energy_kwh"].item()
+
+
+def test_rollup_coverage_grows_with_contiguous_runs_and_restarts_after_a_gap(
+        store: InfluxStore) -> None:
+    """Readers use the rollups only where the job has run (``rollup_coverage``)."""
+    assert store.rollup_coverage() is None  # never rolled up: read the raw points
+    store.write(_city(days=1))
+    h = timedelta(hours=1)
+    runs = iter([T0 + 2 * h, T0 + 3 * h, T0 + 10 * h])
+    run_rollups(store, hours=2, every_s=None, now=lambda: next(runs))
+    assert store.rollup_coverage() == (T0, T0 + 2 * h)
+    run_rollups(store, hours=2, every_s=None, now=lambda: next(runs))  # overlaps: extends
+    assert store.rollup_coverage() == (T0, T0 + 3 * h)
+    run_rollups(store, hours=2, every_s=None, now=lambda: next(runs))  # a gap: restarts
+    assert store.rollup_coverage() == (T0 + 8 * h, T0 + 10 * h)
 
 
 def test_int_values_are_stored_as_floats(store: InfluxStore) -> None:

@@ -153,6 +153,15 @@ class Store(Protocol):
         """
         ...
 
+    def rollup_coverage(self) -> tuple[datetime, datetime] | None:
+        """The span ``(start, end]`` over which ``read_rollup`` equals ``read``, or None.
+
+        SQLite: everything (its rollups are kept in the write transaction). InfluxDB: the
+        contiguous span the ``greenpipe db rollup`` job has rolled up (None before its
+        first run). Readers fall back to ``read`` outside it rather than show gaps.
+        """
+        ...
+
     def latest(self) -> dict[str, Reading]:
         """Return the newest reading of every meter, keyed by meter id."""
         ...

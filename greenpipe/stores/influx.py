@@ -75,6 +75,8 @@ ROLLUP_MEASUREMENT = "energy_1h"
 """Measurement of hourly rollups, stamped at the end of their hour."""
 DAILY_ROLLUP_MEASUREMENT = "energy_1d"
 """Measurement of daily rollups (local days, ``day_offset``), stamped at the end of the day."""
+ROLLUP_STATE_MEASUREMENT = "rollup_state"
+"""One point (at time 0): the span ``from_ms``..``until_ms`` the rollups cover."""
 SITE_DAILY_MEASUREMENT = "energy_site_1d"
 """``energy_1d`` summed per site, meter kind and day (tags site, kind, sector)."""
 SECTOR_DAILY_MEASUREMENT = "energy_sector_1d"
@@ -461,6 +463,16 @@ class InfluxStore(ResultRecordsMixin):
             frame[c] = frame[c].astype("float64")
         frame["readings"] = frame["readings"].astype("int64")
         return frame
+
+    def rollup_coverage(self) -> tuple[datetime, datetime] | None:
+        """The contiguous span ``greenpipe db rollup`` has rolled up (None: never run)."""
+        series = self.query(f'SELECT "from_ms", "until_ms" FROM '
+                            f"{quote_ident(ROLLUP_STATE_MEASUREMENT)}")[0]
+        for one in series:
+            for _, lo, hi in one.values[:1]:
+                if lo is not None and hi is not None:
+                    return _from_ms(int(lo)), _from_ms(int(hi))
+        return None
 
     def latest(self) -> dict[str, Reading]:
         """Return the newest reading of every meter."""

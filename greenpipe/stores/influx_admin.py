@@ -24,6 +24,7 @@ from greenpipe.stores.influx import (
     DAILY_ROLLUP_MEASUREMENT,
     MEASUREMENT,
     ROLLUP_MEASUREMENT,
+    ROLLUP_STATE_MEASUREMENT,
     SECTOR_DAILY_MEASUREMENT,
     SITE_DAILY_MEASUREMENT,
     InfluxStore,
@@ -33,6 +34,7 @@ from greenpipe.stores.influx import (
 from greenpipe.stores.influxql import (
     InfluxError,
     classify_http_error,
+    ms_of,
     quote_ident,
     time_literal_ns,
 )
@@ -259,6 +261,22 @@ def rollup_daily(store: InfluxStore, start: datetime, end: datetime) -> int:
     return written
 
 
+def record_coverage(store: InfluxStore, start: datetime, end: datetime) -> None:
+    """Record that the rollups are current over ``(start, end]`` (after rolling it up).
+
+    Extends the recorded span when the new one meets or overlaps it, else starts a new
+    span (a gap means the days in between may not be rolled up). Read by
+    ``InfluxStore.rollup_coverage``, so readers use the rollups only where they are current.
+    """
+    lo, hi = start, end
+    covered = store.rollup_coverage()
+    if covered is not None and start <= covered[1] and end >= covered[0]:
+        lo, hi = min(lo, covered[0]), max(hi, covered[1])
+    store.write_lines([line_protocol.encode_point(
+        ROLLUP_STATE_MEASUREMENT, {}, {"from_ms": float(ms_of(lo)), "until_ms": float(ms_of(hi))},
+        0)])
+
+
 def run_rollups(store: InfluxStore, hours: float, every_s: float | None,
                 now: Any = None) -> int:
     """Roll up the last ``hours`` hours, once or every ``every_s`` seconds; return points."""
@@ -268,6 +286,7 @@ def run_rollups(store: InfluxStore, hours: float, every_s: float | None,
         try:
             written = rollup_hourly(store, end - timedelta(hours=hours), end)
             daily = rollup_daily(store, end - timedelta(hours=hours), end)
+            record_coverage(store, end - timedelta(hours=hours), end)
             log.info("rolled up %d hourly and %d daily points over the last %g h", written,
                      daily, hours)
             written += daily

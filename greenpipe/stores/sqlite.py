@@ -215,7 +215,11 @@ class SqliteStore(ResultRecordsMixin):
             return
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            rollup.rebuild(self._conn, self.day_offset_ms)
+            if have is not None and have[0] == f"1:{self.day_offset_ms}":
+                # Version 1 had the hourly and daily rollups: add the site and sector days.
+                rollup.rebuild_groups(self._conn)
+            else:
+                rollup.rebuild(self._conn, self.day_offset_ms)
             self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('rollup', ?)",
                                (want,))
         except BaseException:
@@ -397,6 +401,10 @@ class SqliteStore(ResultRecordsMixin):
         check_whole_hours(bucket, offset)
         return self.read(start, end, bucket, group_by=group_by, meters=meters, sites=sites,
                          sectors=sectors, offset=offset, kinds=kinds)
+
+    def rollup_coverage(self) -> tuple[datetime, datetime] | None:
+        """Everything: the rollups are rebuilt in each write's transaction."""
+        return (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
 
     def latest(self) -> dict[str, Reading]:
         """Return the newest reading of every meter (one primary-key seek per meter)."""

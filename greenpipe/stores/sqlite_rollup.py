@@ -64,23 +64,22 @@ _SUMS_SQL = """
     temp_n     INTEGER NOT NULL,
     n          INTEGER NOT NULL,"""
 
+# Clustered by (kind, day): the dashboard reads one meter kind over a range of days.
 SCHEMA = _table_sql("rollup_1h") + _table_sql("rollup_1d") + f"""
 CREATE TABLE IF NOT EXISTS rollup_site_1d (
     site_id    TEXT    NOT NULL,
     kind       TEXT    NOT NULL,
     sector     TEXT    NOT NULL,
     b_ms       INTEGER NOT NULL,{_SUMS_SQL}
-    PRIMARY KEY (site_id, kind, sector, b_ms)
+    PRIMARY KEY (kind, b_ms, site_id, sector)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS rollup_site_1d_b ON rollup_site_1d (b_ms);
-CREATE INDEX IF NOT EXISTS rollup_site_1d_sector ON rollup_site_1d (sector, kind, b_ms);
+CREATE INDEX IF NOT EXISTS rollup_site_1d_site ON rollup_site_1d (site_id, b_ms);
 CREATE TABLE IF NOT EXISTS rollup_sector_1d (
     sector     TEXT    NOT NULL,
     kind       TEXT    NOT NULL,
     b_ms       INTEGER NOT NULL,{_SUMS_SQL}
-    PRIMARY KEY (sector, kind, b_ms)
+    PRIMARY KEY (kind, b_ms, sector)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS rollup_sector_1d_b ON rollup_sector_1d (b_ms);
 """
 
 _SUM_SUMS = ("SUM(energy_sum), SUM(energy_n), TOTAL(power_sum), SUM(power_n), "
@@ -168,6 +167,14 @@ def rebuild(conn: sqlite3.Connection, day_offset_ms: int) -> None:
         f"INSERT INTO rollup_1d SELECT meter_id, {day} AS d, site_id, MIN(kind), sector, "
         "SUM(energy_sum), SUM(energy_n), TOTAL(power_sum), SUM(power_n), TOTAL(temp_sum), "
         "SUM(temp_n), SUM(n) FROM rollup_1h GROUP BY meter_id, d, site_id, sector")
+    rebuild_groups(conn)
+
+
+def rebuild_groups(conn: sqlite3.Connection) -> None:
+    """Rebuild the per-site and per-sector daily rollups from ``rollup_1d`` (alone: a
+    store whose hourly and daily rollups are current, from before these tables existed)."""
+    conn.execute("DELETE FROM rollup_site_1d")
+    conn.execute("DELETE FROM rollup_sector_1d")
     conn.execute(
         f"INSERT INTO rollup_site_1d SELECT site_id, kind, sector, b_ms, {_SUM_SUMS} "
         "FROM rollup_1d GROUP BY site_id, kind, sector, b_ms")

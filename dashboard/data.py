@@ -497,11 +497,21 @@ def _by_kind_region(config_path: str, store_url: str, start: datetime, end: date
 def meter_health(ctx: Ctx, window: timedelta = timedelta(days=7)) -> pd.DataFrame:
     """Health of every meter: status, last seen, gaps in ``window``, latest quality flags.
 
+    The window's first hour counts whole (the hour containing ``as_of - window``).
+
     Adds ``dead_letters``: how many of the newest 200 dead letters came from the meter's
     topic, and ``upstream_lost``: messages the meter sent that never reached the collector.
     """
-    hourly = read(ctx, ctx.as_of - window, ctx.as_of, timedelta(hours=1),
-                  group_by=GroupBy.METER)
+    # Whole local days up to midnight keep one cache key all day, so the live headline
+    # fragment re-reads only today's hours each refresh, not a week of every meter's.
+    start = ctx.as_of - window
+    zone = ZoneInfo(ctx.tz)
+    first_day = datetime.combine(start.astimezone(zone).date(), datetime.min.time(),
+                                 zone).astimezone(UTC)
+    hourly = _concat([read(ctx, a, b, timedelta(hours=1), group_by=GroupBy.METER)
+                      for a, b, _ in _closed_days_and_today(ctx, first_day, ctx.as_of)])
+    first_hour = start.replace(minute=0, second=0, microsecond=0)
+    hourly = hourly[hourly["bucket"] >= pd.Timestamp(first_hour)].reset_index(drop=True)
     health = summarise_health(
         visible_meters(ctx), stats(ctx), latest(ctx), hourly, as_of=ctx.as_of,
         offline_after=timedelta(seconds=ctx.cfg.dashboard.offline_after_s), window=window)

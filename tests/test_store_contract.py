@@ -699,3 +699,23 @@ def test_sqlite_reads_aligned_ranges_from_the_rollups(tmp_path: Path) -> None:
     assert again.day_offset_ms == 0
     assert again.read(T0, T0 + timedelta(days=1), timedelta(days=1)).empty
     again.close()
+
+
+def test_sqlite_store_from_before_site_and_sector_rollups_gets_them_on_open(
+        tmp_path: Path) -> None:
+    """A version-1 file (hourly and daily rollups only) gains the per-site and per-sector
+    days from its rollup_1d on the next open, without rebuilding from the raw rows."""
+    s = SqliteStore(tmp_path / "v1.db", CATALOG)
+    s.write(CITY)
+    start = datetime(2025, 3, 31, 15, tzinfo=UTC)
+    args = (start, start + timedelta(days=2), timedelta(days=1))
+    want = rows(s.read(*args, offset=timedelta(hours=-9), group_by="sector"))
+    s._conn.executescript("DELETE FROM rollup_site_1d; DELETE FROM rollup_sector_1d; "
+                          "DELETE FROM readings; "  # shows that the migration reads rollup_1d
+                          "UPDATE meta SET value = '1:-32400000' WHERE key = 'rollup';")
+    s.close()
+    again = SqliteStore(tmp_path / "v1.db", CATALOG)
+    assert rows(again.read(*args, offset=timedelta(hours=-9), group_by="sector")) == want
+    assert want and again._conn.execute(
+        "SELECT value FROM meta WHERE key = 'rollup'").fetchone()[0] == "2:-32400000"
+    again.close()

@@ -32,29 +32,6 @@ ROLLUP_VERSION = "2"
 """Bumped when the rollup tables change: a store with another version rebuilds them once."""
 
 
-def _table_sql(name: str) -> str:
-    return f"""
-CREATE TABLE IF NOT EXISTS {name} (
-    meter_id   TEXT    NOT NULL,
-    b_ms       INTEGER NOT NULL,
-    site_id    TEXT    NOT NULL,
-    kind       TEXT    NOT NULL,
-    sector     TEXT    NOT NULL,
-    energy_sum REAL,
-    energy_n   INTEGER NOT NULL,
-    power_sum  REAL    NOT NULL,
-    power_n    INTEGER NOT NULL,
-    temp_sum   REAL    NOT NULL,
-    temp_n     INTEGER NOT NULL,
-    n          INTEGER NOT NULL,
-    PRIMARY KEY (meter_id, b_ms, site_id, sector)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS {name}_b ON {name} (b_ms);
-CREATE INDEX IF NOT EXISTS {name}_site ON {name} (site_id, b_ms);
-CREATE INDEX IF NOT EXISTS {name}_sector ON {name} (sector, b_ms);
-"""
-
-
 _SUMS_SQL = """
     energy_sum REAL,
     energy_n   INTEGER NOT NULL,
@@ -63,6 +40,23 @@ _SUMS_SQL = """
     temp_sum   REAL    NOT NULL,
     temp_n     INTEGER NOT NULL,
     n          INTEGER NOT NULL,"""
+
+
+def _table_sql(name: str) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS {name} (
+    meter_id   TEXT    NOT NULL,
+    b_ms       INTEGER NOT NULL,
+    site_id    TEXT    NOT NULL,
+    kind       TEXT    NOT NULL,
+    sector     TEXT    NOT NULL,{_SUMS_SQL}
+    PRIMARY KEY (meter_id, b_ms, site_id, sector)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS {name}_b ON {name} (b_ms);
+CREATE INDEX IF NOT EXISTS {name}_site ON {name} (site_id, b_ms);
+CREATE INDEX IF NOT EXISTS {name}_sector ON {name} (sector, b_ms);
+"""
+
 
 # Clustered by (kind, day): the dashboard reads one meter kind over a range of days.
 SCHEMA = _table_sql("rollup_1h") + _table_sql("rollup_1d") + f"""
@@ -165,8 +159,7 @@ def rebuild(conn: sqlite3.Connection, day_offset_ms: int) -> None:
            f" % {DAY_MS}) + {day_offset_ms}")
     conn.execute(
         f"INSERT INTO rollup_1d SELECT meter_id, {day} AS d, site_id, MIN(kind), sector, "
-        "SUM(energy_sum), SUM(energy_n), TOTAL(power_sum), SUM(power_n), TOTAL(temp_sum), "
-        "SUM(temp_n), SUM(n) FROM rollup_1h GROUP BY meter_id, d, site_id, sector")
+        f"{_SUM_SUMS} FROM rollup_1h GROUP BY meter_id, d, site_id, sector")
     rebuild_groups(conn)
 
 

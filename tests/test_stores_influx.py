@@ -206,6 +206,25 @@ def test_rollup_coverage_grows_with_contiguous_runs_and_restarts_after_a_gap(
     assert store.rollup_coverage() == (T0 + 8 * h, T0 + 10 * h)
 
 
+def test_stats_read_covered_days_from_the_rollup_and_the_rest_raw(store: InfluxStore) -> None:
+    """With the rollup job's coverage, stats() counts whole covered days from energy_1d
+    and scans only the points outside them: the same counts, energy and time spans."""
+    store.write(_city(days=4))
+    before = store.stats()
+    # Coverage from 03:00 UTC of day 1 to 05:00 UTC of day 3: one whole JST day inside.
+    runs = iter([T0 + timedelta(days=3, hours=5)])
+    run_rollups(store, hours=24 * 2 + 2, every_s=None, now=lambda: next(runs))
+    whole = store._whole_rollup_days()
+    assert whole is not None and whole[1] - whole[0] == timedelta(days=1)
+    assert store.stats() == before
+    # A reading written after the job ran, after the covered days, is counted raw.
+    late = Reading("p-main", "plant", T0 + timedelta(days=5), energy_kwh=9.0)
+    store.write([late])
+    after = {m.meter: m for m in store.stats().meters}
+    assert after["p-main"].readings == {m.meter: m for m in before.meters}["p-main"].readings + 1
+    assert after["p-main"].last_ts == late.ts
+
+
 def test_int_values_are_stored_as_floats(store: InfluxStore) -> None:
     # An int would become an integer field and make every later float a type conflict.
     store.write([Reading("p-main", "plant", T0 + timedelta(minutes=1), energy_kwh=3)])

@@ -464,6 +464,17 @@ class InfluxStore(ResultRecordsMixin):
         frame["readings"] = frame["readings"].astype("int64")
         return frame
 
+    def _whole_rollup_days(self) -> tuple[datetime, datetime] | None:
+        """The whole local days (``day_offset`` grid) inside ``rollup_coverage``, as the
+        span ``(first day's start, last day's end]``; None when there is none."""
+        covered = self.rollup_coverage()
+        if covered is None:
+            return None
+        day = timedelta(days=1)
+        lo = covered[0] + (-(covered[0] - _EPOCH - self.day_offset)) % day  # ceil
+        hi = covered[1] - (covered[1] - _EPOCH - self.day_offset) % day  # floor
+        return (lo, hi) if lo < hi else None
+
     def rollup_coverage(self) -> tuple[datetime, datetime] | None:
         """The contiguous span ``greenpipe db rollup`` has rolled up (None: never run)."""
         series = self.query(f'SELECT "from_ms", "until_ms" FROM '
@@ -493,25 +504,42 @@ class InfluxStore(ResultRecordsMixin):
         return out
 
     def stats(self) -> StoreStats:
-        """Return per-meter counts, time span and energy, and the dead-letter count."""
+        """Return per-meter counts, time span and energy, and the dead-letter count.
+
+        Counts and energy of the whole local days the rollup job has covered
+        (``rollup_coverage``) come from ``energy_1d``; only the points outside them are
+        scanned, so the cost does not grow with the years kept.
+        """
         m = quote_ident(MEASUREMENT)
-        results = self.query(
-            f'SELECT COUNT("quality"), SUM("energy_kwh") FROM {m} GROUP BY "meter", "site"; '
-            f'SELECT FIRST("quality") FROM {m} GROUP BY "meter"; '
-            f'SELECT LAST("quality") FROM {m} GROUP BY "meter"; '
-            f'SELECT COUNT("code") FROM {quote_ident(DEAD_LETTER_MEASUREMENT)}'
-        )
-        results += [[]] * (4 - len(results))
+        sums = 'GROUP BY "meter", "site"'
+        raw = f'SELECT COUNT("quality"), SUM("energy_kwh") FROM {m}'
+        whole = self._whole_rollup_days()
+        if whole is None:
+            counting = [f"{raw} {sums}"]
+        else:
+            lo, hi = (time_literal_ns(t) for t in whole)
+            counting = [f'SELECT SUM("readings"), SUM("energy_kwh") FROM '
+                        f"{quote_ident(DAILY_ROLLUP_MEASUREMENT)} WHERE time > {lo} AND "
+                        f"time <= {hi} {sums}",
+                        f"{raw} WHERE time <= {lo} {sums}", f"{raw} WHERE time > {hi} {sums}"]
+        results = self.query("; ".join([
+            *counting,
+            f'SELECT FIRST("quality") FROM {m} GROUP BY "meter"',
+            f'SELECT LAST("quality") FROM {m} GROUP BY "meter"',
+            f'SELECT COUNT("code") FROM {quote_ident(DEAD_LETTER_MEASUREMENT)}']))
+        results += [[]] * (len(counting) + 3 - len(results))
         counts: dict[str, list[Any]] = {}
-        for s in results[0]:
-            meter, site = s.tags.get("meter", ""), s.tags.get("site", "")
-            _, n, energy = s.values[0]
-            entry = counts.setdefault(meter, [site, 0, 0.0])
-            entry[0] = min(entry[0], site)
-            entry[1] += int(n or 0)
-            entry[2] += float(energy or 0.0)
-        first = {s.tags.get("meter", ""): s.values[0][0] for s in results[1] if s.values}
-        last = {s.tags.get("meter", ""): s.values[0][0] for s in results[2] if s.values}
+        for part in results[:len(counting)]:
+            for s in part:
+                meter, site = s.tags.get("meter", ""), s.tags.get("site", "")
+                _, n, energy = s.values[0]
+                entry = counts.setdefault(meter, [site, 0, 0.0])
+                entry[0] = min(entry[0], site)
+                entry[1] += int(n or 0)
+                entry[2] += float(energy or 0.0)
+        firsts, lasts, dead_letters = results[len(counting):]
+        first = {s.tags.get("meter", ""): s.values[0][0] for s in firsts if s.values}
+        last = {s.tags.get("meter", ""): s.values[0][0] for s in lasts if s.values}
         meters = tuple(
             MeterStats(
                 meter=meter, site=site, readings=n,
@@ -523,7 +551,8 @@ class InfluxStore(ResultRecordsMixin):
             )
             for meter, (site, n, energy) in sorted(counts.items())
         )
-        dead = int(results[3][0].values[0][1]) if results[3] and results[3][0].values else 0
+        dead = (int(dead_letters[0].values[0][1]) if dead_letters and dead_letters[0].values
+                else 0)
         return StoreStats(meters=meters, dead_letters=dead)
 
     # ------------------------------------------------------------------ dead letters

@@ -303,9 +303,21 @@ def upstream_loss(ctx: Ctx) -> tuple[dict[str, int], list[BrokerStatus]]:
     return {m: n for m, n in lost.items() if m in allowed}, []
 
 
+@st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=64)
+def _has_readings(config_path: str, store_url: str, as_of: datetime) -> bool:
+    del as_of
+    return _store(config_path, store_url).has_readings()
+
+
 def has_data(ctx: Ctx) -> bool:
-    """True when the store holds at least one reading."""
-    return bool(stats(ctx).meters)
+    """True when the store holds at least one reading (of the scope's meters).
+
+    The city's view asks the store for one point (``Store.has_readings``), not for the
+    per-meter ``stats`` that scan every reading on InfluxDB.
+    """
+    if ctx.scope.restricted:
+        return bool(stats(ctx).meters)
+    return _has_readings(ctx.config_path, ctx.store_url, ctx.as_of)
 
 
 def visible_sites(ctx: Ctx) -> dict[str, Site]:

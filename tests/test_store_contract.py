@@ -259,8 +259,11 @@ def test_latest(store: Store) -> None:
 
 
 def test_stats(store: Store) -> None:
-    store.write(CITY)
+    assert store.has_readings() is False
     store.write_dead_letters([DeadLetter(T0, "t", b"x", "payload.bad_json", "bad")])
+    assert store.has_readings() is False  # a dead letter is not a reading
+    store.write(CITY)
+    assert store.has_readings() is True
     stats = store.stats()
     got = [(m.meter, m.site, m.readings, m.first_ts, m.last_ts, m.energy_kwh) for m in stats.meters]
     assert got == [

@@ -153,6 +153,10 @@ class Store(Protocol):
         """
         ...
 
+    def has_readings(self) -> bool:
+        """True when the store holds at least one reading (one point read, not ``stats``)."""
+        ...
+
     def rollup_coverage(self) -> tuple[datetime, datetime] | None:
         """The span ``(start, end]`` over which ``read_rollup`` equals ``read``, or None.
 

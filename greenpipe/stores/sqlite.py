@@ -402,6 +402,10 @@ class SqliteStore(ResultRecordsMixin):
         return self.read(start, end, bucket, group_by=group_by, meters=meters, sites=sites,
                          sectors=sectors, offset=offset, kinds=kinds)
 
+    def has_readings(self) -> bool:
+        """True when the store holds at least one reading."""
+        return bool(self._query("SELECT 1 FROM readings LIMIT 1"))
+
     def rollup_coverage(self) -> tuple[datetime, datetime] | None:
         """Everything: the rollups are rebuilt in each write's transaction."""
         return (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))

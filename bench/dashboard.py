@@ -19,10 +19,15 @@ Python). For each store it measures, per page:
 It also records the server's resident memory after 10 and after 50 page loads in one
 browser session (page switches in a ring), to show that memory stays flat.
 
+With ``--store influx`` both stores are databases of a throw-away influxd 1.x (the test
+fixture's ``start_influxd``, free loopback ports), seeded through ``InfluxStore.write`` and
+then rolled up as the ``greenpipe db rollup`` job would (``energy_1h``, ``energy_1d`` and
+the per-site and per-sector days, 30 days per step, coverage recorded).
+
 Figures are medians over ``--repeat`` runs, reported with the full/empty ratio. Run:
 
     .venv/bin/python bench/dashboard.py [--days 365] [--meters 50] [--interval-min 30]
-        [--repeat 3]
+        [--repeat 3] [--store sqlite|influx]
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -52,6 +58,9 @@ from greenpipe.stores import Catalog  # noqa: E402
 from greenpipe.stores.sqlite import SqliteStore  # noqa: E402
 from tests.dashboard_seed import synthetic_readings  # noqa: E402
 
+if TYPE_CHECKING:
+    from tests.conftest import InfluxProcess
+
 JST = timezone(timedelta(hours=9))
 AS_OF = datetime(2026, 3, 31, 12, 0, tzinfo=JST)
 SECTORS = ("industry", "industry", "industry", "commercial", "commercial", "public", "public",
@@ -65,9 +74,11 @@ FULL = {"overview": (3, 0), "sites": (5, 1), "forecast": (0, 1), "meters": (0, 1
         "export": (0, 0)}
 
 
-def city_toml(db: Path, n_sites: int = 10) -> str:
-    """A city of ``n_sites`` sites with 3 electricity, 1 gas and 1 PV meter each."""
-    parts = [f'[city]\nname = "Bench City"\nlanguage = "en"\n[store]\nurl = "sqlite:///{db}"\n',
+def city_toml(db: Path | str, n_sites: int = 10) -> str:
+    """A city of ``n_sites`` sites with 3 electricity, 1 gas and 1 PV meter each; ``db``
+    is a SQLite path or a store URL."""
+    url = db if isinstance(db, str) else f"sqlite:///{db}"
+    parts = [f'[city]\nname = "Bench City"\nlanguage = "en"\n[store]\nurl = "{url}"\n',
              "[[targets]]\nscope = \"city\"\nid = \"city\"\nbase_fy = 2013\n"
              "base_co2_t = 200000.0\ntarget_fy = 2030\nreduction_pct = 46.0\n"]
     for s in range(n_sites):
@@ -81,15 +92,21 @@ def city_toml(db: Path, n_sites: int = 10) -> str:
 
 
 def build(tmp: Path, days: int, n_meters: int = 50,
-          interval: timedelta = timedelta(minutes=30)) -> tuple[Path, Path]:
-    """Write the config and two stores (empty, ``days`` of data); return the config paths."""
+          interval: timedelta = timedelta(minutes=30),
+          influx: InfluxProcess | None = None) -> tuple[Path, Path]:
+    """Write the config and two stores (empty, ``days`` of data); return the config paths.
+
+    With ``influx`` the stores are two databases of that server, rolled up after seeding.
+    """
     paths = []
     for name, n_days in (("empty", 0), ("year", days)):
-        db = tmp / f"{name}.db"
+        db: Path | str = tmp / f"{name}.db" if influx is None else influx.store_url(
+            f"bench_{name}")
         cfg_path = tmp / f"{name}.toml"
         cfg_path.write_text(city_toml(db, max(1, n_meters // 5)), encoding="utf-8")
         cfg = load_config(cfg_path, env={})
-        store = SqliteStore(db, Catalog.of(cfg.meters, cfg.sites))
+        store: Any = (SqliteStore(db, Catalog.of(cfg.meters, cfg.sites)) if influx is None
+                      else _influx_store(cfg))
         if n_days:
             meters = [(m.id, m.site, m.kind.value, m.nominal_kw or 100.0) for m in cfg.meters]
             t0 = time.perf_counter()
@@ -99,11 +116,39 @@ def build(tmp: Path, days: int, n_meters: int = 50,
                                               AS_OF, interval=interval, seed=7 + k)
                 for i in range(0, len(readings), 100_000):
                     written += store.write(readings[i:i + 100_000])
-            print(f"  seeded {written:,} readings into {db.name} in "
+            print(f"  seeded {written:,} readings into {name} in "
                   f"{time.perf_counter() - t0:.0f} s", flush=True)
+            if influx is not None:
+                t0 = time.perf_counter()
+                _roll_up(store, AS_OF - timedelta(days=n_days + 1), AS_OF)
+                print(f"  rolled up in {time.perf_counter() - t0:.0f} s", flush=True)
         store.close()
         paths.append(cfg_path)
     return paths[0], paths[1]
+
+
+def _influx_store(cfg: Any) -> Any:
+    """Open and initialise the config's InfluxDB store (database, retention)."""
+    from greenpipe.stores import open_configured_store
+    from greenpipe.stores.influx_admin import init
+
+    store = open_configured_store(cfg)
+    init(store)  # type: ignore[arg-type]
+    return store
+
+
+def _roll_up(store: Any, start: datetime, end: datetime) -> None:
+    """What ``greenpipe db rollup --hours N`` does over ``(start, end]``, 30 days a step."""
+    from greenpipe.stores.influx_admin import record_coverage, rollup_daily, rollup_hourly
+
+    step = timedelta(days=30)
+    lo = start
+    while lo < end:
+        hi = min(end, lo + step)
+        rollup_hourly(store, lo, hi)
+        rollup_daily(store, lo, hi)
+        lo = hi
+    record_coverage(store, start, end)
 
 
 def apptest_times(cfg_path: Path, repeat: int) -> dict[str, tuple[float, float]]:
@@ -204,22 +249,39 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--meters", type=int, default=50, help="meters (5 per site)")
     parser.add_argument("--interval-min", type=int, default=30, help="reading interval")
+    parser.add_argument("--store", choices=("sqlite", "influx"), default="sqlite")
     args = parser.parse_args()
     binary = find_chromium()
     with tempfile.TemporaryDirectory(prefix="greenpipe-bench-dashboard-") as tmp:
-        empty_cfg, year_cfg = build(Path(tmp), args.days, args.meters,
-                                    timedelta(minutes=args.interval_min))
-        at_empty = apptest_times(empty_cfg, args.repeat)
-        at_year = apptest_times(year_cfg, args.repeat)
-        br_empty = br_year = None
-        if binary:
-            browser = Chromium(binary)
-            try:
-                br_empty = browser_times(empty_cfg, False, args.repeat, browser)
-                br_year = browser_times(year_cfg, True, args.repeat, browser)
-            finally:
-                browser.close()
-    print(f"\nempty store vs {args.days} days x {args.meters} meters "
+        influx = None
+        if args.store == "influx":
+            from tests.conftest import start_influxd
+
+            influx = start_influxd(Path(tmp) / "influxd")
+        try:
+            return _run(args, Path(tmp), binary, influx)
+        finally:
+            if influx is not None:
+                influx.process.terminate()
+                influx.process.wait(30)
+
+
+def _run(args: argparse.Namespace, tmp: Path, binary: str | None,
+         influx: InfluxProcess | None) -> int:
+    """Build the stores, measure, print the table."""
+    empty_cfg, year_cfg = build(tmp, args.days, args.meters,
+                                timedelta(minutes=args.interval_min), influx)
+    at_empty = apptest_times(empty_cfg, args.repeat)
+    at_year = apptest_times(year_cfg, args.repeat)
+    br_empty = br_year = None
+    if binary:
+        browser = Chromium(binary)
+        try:
+            br_empty = browser_times(empty_cfg, False, args.repeat, browser)
+            br_year = browser_times(year_cfg, True, args.repeat, browser)
+        finally:
+            browser.close()
+    print(f"\n{args.store}: empty store vs {args.days} days x {args.meters} meters "
           f"({args.interval_min}-min readings); median of {args.repeat}")
     print("\n| page | AppTest cold | AppTest warm | browser first visit | browser repeat visit "
           "| browser page switch |")

@@ -140,13 +140,23 @@ def store(ctx: Ctx) -> Store:
 @st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=512)
 def _read(config_path: str, store_url: str, start: datetime, end: datetime, bucket_s: int,
           group_by: str, meters: tuple[str, ...] | None, sites: tuple[str, ...] | None,
-          sectors: tuple[str, ...] | None, offset_s: int) -> pd.DataFrame:
-    return _store(config_path, store_url).read(
+          sectors: tuple[str, ...] | None, offset_s: int, kinds: tuple[str, ...] | None = None,
+          rollup: bool = False) -> pd.DataFrame:
+    """``Store.read``, or with ``rollup`` ``Store.read_rollup`` (closed local days: on
+    InfluxDB the ``db rollup`` job's measurements where it has run, ``read`` elsewhere;
+    on SQLite the same as ``read``)."""
+    store = _store(config_path, store_url)
+    if rollup:  # only where the rollups are current (InfluxDB: the `db rollup` job's span)
+        covered = store.rollup_coverage()
+        rollup = covered is not None and covered[0] <= start and end <= covered[1]
+    how = store.read_rollup if rollup else store.read
+    return how(
         start, end, timedelta(seconds=bucket_s), group_by=group_by,
         meters=None if meters is None else list(meters),
         sites=None if sites is None else list(sites),
         sectors=None if sectors is None else list(sectors),
         offset=timedelta(seconds=offset_s),
+        kinds=None if kinds is None else list(kinds),
     )
 
 
@@ -293,9 +303,21 @@ def upstream_loss(ctx: Ctx) -> tuple[dict[str, int], list[BrokerStatus]]:
     return {m: n for m, n in lost.items() if m in allowed}, []
 
 
+@st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=64)
+def _has_readings(config_path: str, store_url: str, as_of: datetime) -> bool:
+    del as_of
+    return _store(config_path, store_url).has_readings()
+
+
 def has_data(ctx: Ctx) -> bool:
-    """True when the store holds at least one reading."""
-    return bool(stats(ctx).meters)
+    """True when the store holds at least one reading (of the scope's meters).
+
+    The city's view asks the store for one point (``Store.has_readings``), not for the
+    per-meter ``stats`` that scan every reading on InfluxDB.
+    """
+    if ctx.scope.restricted:
+        return bool(stats(ctx).meters)
+    return _has_readings(ctx.config_path, ctx.store_url, ctx.as_of)
 
 
 def visible_sites(ctx: Ctx) -> dict[str, Site]:
@@ -347,8 +369,8 @@ def meter_days(ctx: Ctx, start: datetime, end: datetime, *,
     ["suppressed_sectors"]`` lists the sectors where that happened.
     """
     frame = _concat([_meter_days(ctx.config_path, ctx.store_url, a, b,
-                                None if sites is None else tuple(sites))
-                    for a, b in _closed_days_and_today(ctx, start, end)])
+                                None if sites is None else tuple(sites), closed)
+                    for a, b, closed in _closed_days_and_today(ctx, start, end)])
     merged, suppressed = access.merge_others(frame, ctx.scope,
                                              owners=access.site_owners(ctx.cfg))
     merged.attrs["suppressed_sectors"] = sorted(suppressed)
@@ -361,28 +383,29 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _closed_days_and_today(ctx: Ctx, start: datetime, end: datetime
-                           ) -> list[tuple[datetime, datetime]]:
-    """Split ``(start, end]`` at the local midnight before ``end``.
+                           ) -> list[tuple[datetime, datetime, bool]]:
+    """Split ``(start, end]`` at the local midnight before ``end``: ``(a, b, closed)``.
 
     The closed days keep one cache key all day (refreshed by the hourly backstop TTL, which
-    picks up late readings), so each TTL tick re-reads only today's rows.
+    picks up late readings), so each TTL tick re-reads only today's rows. ``closed`` marks a
+    part that ends on a local midnight: it is read from the rollups (``Store.read_rollup``).
     """
     zone = ZoneInfo(ctx.tz)
     local_end = end.astimezone(zone)
     midnight = datetime.combine(local_end.date(), datetime.min.time(), zone).astimezone(UTC)
     if start < midnight < end:
-        return [(start, midnight), (midnight, end)]
-    return [(start, end)]
+        return [(start, midnight, True), (midnight, end, False)]
+    return [(start, end, end == midnight)]
 
 
 @st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=256)
 def _meter_days(config_path: str, store_url: str, start: datetime, end: datetime,
-                sites: tuple[str, ...] | None) -> pd.DataFrame:
+                sites: tuple[str, ...] | None, closed: bool = False) -> pd.DataFrame:
     cfg = _config(config_path, os.environ.get("GREENPIPE_STORE_URL", ""))
     zone = ZoneInfo(cfg.city.timezone)
     offset = -(end.astimezone(zone).utcoffset() or timedelta(0))
     frame = _read(config_path, store_url, start, end, 86400, GroupBy.METER.value, None,
-                  sites, None, int(offset.total_seconds()))
+                  sites, None, int(offset.total_seconds()), None, closed)
     frame = annotate(frame, cfg.meters_by_id(), cfg.sites_by_id())
     frame = frame[frame["kind"].isin(ENERGY_KINDS)].reset_index(drop=True)
     return _with_day_and_co2(frame, cfg, config_path)
@@ -422,8 +445,8 @@ def sector_days(ctx: Ctx, start: datetime, end: datetime) -> pd.DataFrame:
         out.attrs["suppressed_sectors"] = days.attrs.get("suppressed_sectors", [])
         return out
     return _concat([_by_kind_region(ctx.config_path, ctx.store_url, a, b, GroupBy.SECTOR.value,
-                                    False)
-                    for a, b in _closed_days_and_today(ctx, start, end)])
+                                    False, closed)
+                    for a, b, closed in _closed_days_and_today(ctx, start, end)])
 
 
 def site_totals(ctx: Ctx, start: datetime, end: datetime) -> pd.DataFrame:
@@ -433,8 +456,8 @@ def site_totals(ctx: Ctx, start: datetime, end: datetime) -> pd.DataFrame:
     per site and kind (per part: closed days, today), for rankings such as top emitters.
     """
     frame = _concat([_by_kind_region(ctx.config_path, ctx.store_url, a, b, GroupBy.SITE.value,
-                                     True)
-                     for a, b in _closed_days_and_today(ctx, start, end)])
+                                     True, closed)
+                     for a, b, closed in _closed_days_and_today(ctx, start, end)])
     # A restricted scope ranks only its own sites: other organisations' sites are not named.
     return frame if not ctx.scope.restricted else frame[
         frame["site"].map(ctx.scope.allows_site).astype(bool)].reset_index(drop=True)
@@ -442,9 +465,14 @@ def site_totals(ctx: Ctx, start: datetime, end: datetime) -> pd.DataFrame:
 
 @st.cache_data(ttl=_QUERY_TTL_S, show_spinner=False, max_entries=128)
 def _by_kind_region(config_path: str, store_url: str, start: datetime, end: datetime,
-                    group: str, whole_range: bool) -> pd.DataFrame:
+                    group: str, whole_range: bool, closed: bool = False) -> pd.DataFrame:
     """One store read per (meter kind, grid region), grouped by ``group``; daily buckets,
-    or one bucket spanning ``(start, end]`` with ``whole_range``."""
+    or one bucket spanning ``(start, end]`` with ``whole_range``.
+
+    The reads filter by kind (and, in a city spanning several grid regions, by the
+    region's sites), never by meter, so the store answers whole days from its per-site
+    and per-sector daily rollups: the cost does not grow with the number of meters.
+    """
     cfg = _config(config_path, os.environ.get("GREENPIPE_STORE_URL", ""))
     zone = ZoneInfo(cfg.city.timezone)
     sites = cfg.sites_by_id()
@@ -454,17 +482,21 @@ def _by_kind_region(config_path: str, store_url: str, start: datetime, end: date
     else:
         bucket_s = 86400
         offset_s = int((-(end.astimezone(zone).utcoffset() or timedelta(0))).total_seconds())
-    groups: dict[tuple[str, str], list[str]] = {}
-    for m in cfg.meters:
-        if m.kind.value in ENERGY_KINDS:
-            region = sites[m.site].grid_region if m.site in sites else "japan"
-            groups.setdefault((m.kind.value, region), []).append(m.id)
+    kinds = sorted({m.kind.value for m in cfg.meters if m.kind.value in ENERGY_KINDS})
+    regions: dict[str, list[str]] = {}
+    for site in cfg.sites:
+        regions.setdefault(site.grid_region, []).append(site.id)
+    # One region (a city): no site filter at all, so sectors come from the sector rollup.
+    plans: list[tuple[str, tuple[str, ...] | None]] = (
+        [(next(iter(regions), "japan"), None)] if len(regions) <= 1
+        else [(r, tuple(ids)) for r, ids in sorted(regions.items())])
     parts = []
-    for (kind, region), ids in sorted(groups.items()):
-        part = _read(config_path, store_url, start, end, bucket_s, group, tuple(ids), None,
-                     None, offset_s)
-        parts.append(part[[group, "bucket", "energy_kwh", "readings"]]
-                     .assign(kind=kind, grid_region=region))
+    for kind in kinds:
+        for region, site_ids in plans:
+            part = _read(config_path, store_url, start, end, bucket_s, group, None, site_ids,
+                         None, offset_s, (kind,), closed)
+            parts.append(part[[group, "bucket", "energy_kwh", "readings"]]
+                         .assign(kind=kind, grid_region=region))
     frame = _concat(parts) if parts else pd.DataFrame(
         {c: [] for c in (group, "bucket", "energy_kwh", "readings", "kind", "grid_region")})
     if group == GroupBy.SITE.value:
@@ -477,11 +509,21 @@ def _by_kind_region(config_path: str, store_url: str, start: datetime, end: date
 def meter_health(ctx: Ctx, window: timedelta = timedelta(days=7)) -> pd.DataFrame:
     """Health of every meter: status, last seen, gaps in ``window``, latest quality flags.
 
+    The window's first hour counts whole (the hour containing ``as_of - window``).
+
     Adds ``dead_letters``: how many of the newest 200 dead letters came from the meter's
     topic, and ``upstream_lost``: messages the meter sent that never reached the collector.
     """
-    hourly = read(ctx, ctx.as_of - window, ctx.as_of, timedelta(hours=1),
-                  group_by=GroupBy.METER)
+    # Whole local days up to midnight keep one cache key all day, so the live headline
+    # fragment re-reads only today's hours each refresh, not a week of every meter's.
+    start = ctx.as_of - window
+    zone = ZoneInfo(ctx.tz)
+    first_day = datetime.combine(start.astimezone(zone).date(), datetime.min.time(),
+                                 zone).astimezone(UTC)
+    hourly = _concat([read(ctx, a, b, timedelta(hours=1), group_by=GroupBy.METER)
+                      for a, b, _ in _closed_days_and_today(ctx, first_day, ctx.as_of)])
+    first_hour = start.replace(minute=0, second=0, microsecond=0)
+    hourly = hourly[hourly["bucket"] >= pd.Timestamp(first_hour)].reset_index(drop=True)
     health = summarise_health(
         visible_meters(ctx), stats(ctx), latest(ctx), hourly, as_of=ctx.as_of,
         offline_after=timedelta(seconds=ctx.cfg.dashboard.offline_after_s), window=window)

@@ -218,6 +218,8 @@ _S: dict[str, tuple[str, str]] = {
     "ex.format": ("形式", "Format"),
     "ex.download": ("ダウンロード", "Download"),
     "ex.rows": ("{n} 行", "{n} rows"),
+    "ex.rows_about": ("約 {n} 行（ダウンロード時に作成）",
+                      "about {n} rows (built when you download)"),
     "ex.xlsx_too_big": ("xlsx は {n} 行までです。集計単位を粗くするか範囲を絞ってください。",
                         "xlsx holds at most {n} rows; choose a coarser resolution or a "
                         "smaller scope."),

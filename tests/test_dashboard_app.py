@@ -520,6 +520,19 @@ def test_same_numbers_on_influxdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert list(at.dataframe[0].value["Projected median [t]"]) == ["180", "165"]
     _open(at, "views/export.py")
     assert "5 rows" in [c.value for c in at.caption]
+    # After `greenpipe db rollup` over the whole span, closed days come from energy_1d and
+    # the per-site and per-sector days: the same numbers.
+    from greenpipe.stores.influx_admin import run_rollups
+
+    store = InfluxStore(url, Catalog.of(cfg.meters, cfg.sites))
+    run_rollups(store, hours=24 * 400, every_s=None, now=lambda: AS_OF)
+    assert store.rollup_coverage() is not None
+    store.close()
+    st.cache_data.clear()
+    _open(at, "views/overview.py")
+    assert _metrics(at) == m
+    _open(at, "views/sites.py")
+    assert_allclose(at.dataframe[0].value["Energy [MWh]"], [150.0, 30.0])
 
 
 def test_unreachable_store_is_an_error_message(tmp_path: Path,

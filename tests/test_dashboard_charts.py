@@ -109,3 +109,15 @@ def test_long_series_are_downsampled_to_the_chart_width_keeping_extremes() -> No
     assert kept.index[0] == 0 and kept.index[-1] == n - 1
     assert kept["power_kw"].isna().any()  # the outage is still drawn as a gap
     assert_allclose(kept["power_kw"].to_numpy(), power[kept.index.to_numpy()])
+
+
+def test_every_figure_gets_the_white_template_without_naming_it() -> None:
+    """Charts carry plotly_white as the default template (attached at creation, not
+    re-validated per figure), so they look as before the speed-up."""
+    import plotly.io as pio
+
+    frame = pd.DataFrame({"day": [date(2025, 4, 1), date(2025, 4, 2)], "e": [1.0, 2.0],
+                          "m": ["a", "a"]})
+    fig = charts.lines(frame, "day", "e", "m", x_title="", y_title="kWh", colours={})
+    assert fig.layout.template == pio.templates["plotly_white"]
+    assert fig.to_dict()["layout"]["template"] == pio.templates["plotly_white"].to_plotly_json()

@@ -115,9 +115,44 @@ def test_closed_days_and_today_split_at_local_midnight() -> None:
     start = datetime(2025, 3, 31, 15, 0, tzinfo=UTC)
     midnight = datetime(2025, 9, 30, 15, 0, tzinfo=UTC)  # 1 Oct 00:00 JST
     assert data._closed_days_and_today(ctx, start, ctx.as_of) == [
-        (start, midnight), (midnight, ctx.as_of)]
+        (start, midnight, True), (midnight, ctx.as_of, False)]
     later = replace(ctx, as_of=datetime(2025, 10, 1, 9, 0, tzinfo=UTC))
-    assert data._closed_days_and_today(later, start, later.as_of)[0] == (start, midnight)
-    # A range that ends on midnight, or starts today, is not split.
-    assert data._closed_days_and_today(ctx, start, midnight) == [(start, midnight)]
-    assert data._closed_days_and_today(ctx, midnight, ctx.as_of) == [(midnight, ctx.as_of)]
+    assert data._closed_days_and_today(later, start, later.as_of)[0] == (start, midnight, True)
+    # A range that ends on midnight (closed: read from the rollups), or starts today (read
+    # raw), is not split.
+    assert data._closed_days_and_today(ctx, start, midnight) == [(start, midnight, True)]
+    assert data._closed_days_and_today(ctx, midnight, ctx.as_of) == [
+        (midnight, ctx.as_of, False)]
+
+
+def test_meter_health_refresh_reads_only_todays_hours(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The live headline fragment reruns meter_health every refresh: a later clock on the
+    same day re-reads only today's hours; the closed days come from the cache."""
+    cfg_path = write_config(tmp_path)
+    seed_store(cfg_path)
+    monkeypatch.setenv("GREENPIPE_CONFIG", str(cfg_path))
+    monkeypatch.delenv("GREENPIPE_STORE_URL", raising=False)
+    reads: list[tuple[datetime, datetime]] = []
+    original = SqliteStore.read
+
+    def spy(self: SqliteStore, start: datetime, end: datetime, *args: object,
+            **kwargs: object) -> pd.DataFrame:
+        reads.append((start, end))
+        return original(self, start, end, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SqliteStore, "read", spy)
+    try:
+        ctx = replace(data.context(), as_of=AS_OF.astimezone(UTC))
+        first = data.meter_health(ctx)
+        midnight = datetime(2025, 9, 30, 15, tzinfo=UTC)  # 1 Oct 00:00 JST (AS_OF's day)
+        assert (midnight, ctx.as_of) in reads and len(reads) == 2
+        reads.clear()
+        later = replace(ctx, as_of=ctx.as_of + pd.Timedelta(minutes=1).to_pytimedelta())
+        again = data.meter_health(later)
+        assert reads == [(midnight, later.as_of)]  # today only
+        pd.testing.assert_frame_equal(first[["meter", "gaps_h", "readings"]],
+                                      again[["meter", "gaps_h", "readings"]])
+    finally:
+        st.cache_data.clear()
+        st.cache_resource.clear()

@@ -259,8 +259,11 @@ def test_latest(store: Store) -> None:
 
 
 def test_stats(store: Store) -> None:
-    store.write(CITY)
+    assert store.has_readings() is False
     store.write_dead_letters([DeadLetter(T0, "t", b"x", "payload.bad_json", "bad")])
+    assert store.has_readings() is False  # a dead letter is not a reading
+    store.write(CITY)
+    assert store.has_readings() is True
     stats = store.stats()
     got = [(m.meter, m.site, m.readings, m.first_ts, m.last_ts, m.energy_kwh) for m in stats.meters]
     assert got == [
@@ -561,16 +564,21 @@ def _fresh(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     return influx
 
 
+_SECTOR_OF = {"plant": "industry", "office": "commercial"}
+
+
 def _expected(last: dict[tuple[str, int], Reading], group: str, width: timedelta,
-              offset: timedelta) -> dict[tuple[str, datetime], tuple[float, float, int]]:
+              offset: timedelta, kinds: list[str] | None = None
+              ) -> dict[tuple[str, datetime], tuple[float, float, int]]:
     """Hand aggregation of the readings that won (energy sum, power mean, count)."""
-    col = {"meter": 0, "site": 1, "sector": 2}[group]
-    info = {m: (m, s, sec) for m, s, sec in _METERS}
     acc: dict[tuple[str, datetime], list[Reading]] = {}
     for (meter, _), r in last.items():
+        if kinds is not None and CATALOG.kind_of(meter) not in kinds:
+            continue
+        key = {"meter": meter, "site": r.site_id, "sector": _SECTOR_OF[r.site_id]}[group]
         n = (r.ts - timedelta(microseconds=1) - offset - datetime(1970, 1, 1, tzinfo=UTC)) // width
         b = datetime(1970, 1, 1, tzinfo=UTC) + n * width + offset
-        acc.setdefault((info[meter][col], b), []).append(r)
+        acc.setdefault((key, b), []).append(r)
     return {k: (sum(x.energy_kwh or 0.0 for x in v),
                 sum(x.power_kw or 0.0 for x in v) / len(v), len(v)) for k, v in acc.items()}
 
@@ -578,7 +586,8 @@ def _expected(last: dict[tuple[str, int], Reading], group: str, width: timedelta
 _reading_st = st.tuples(st.sampled_from(range(len(_METERS))),
                         st.integers(min_value=1, max_value=4 * 48),  # 30-min steps, 4 days
                         st.floats(min_value=0.0, max_value=100.0, allow_nan=False),
-                        st.floats(min_value=0.0, max_value=500.0, allow_nan=False))
+                        st.floats(min_value=0.0, max_value=500.0, allow_nan=False),
+                        st.booleans())  # True: the reading names the other site (moved)
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "influx"])
@@ -592,14 +601,20 @@ def test_rollups_equal_raw_sums_over_late_and_duplicate_readings(
     """Batches arrive out of order and repeat (meter, ts) with new values (corrections):
     hourly and JST-daily reads and rollup reads (SQLite: kept in the write transaction;
     InfluxDB: energy_1h/energy_1d after `db rollup`) equal the hand sums of the readings
-    that won, by meter, site and sector."""
+    that won, by meter, site and sector, for all meter kinds and for one. Daily reads by
+    site and sector come from the per-site and per-sector daily rollups; a correction that
+    moves a meter's reading to another site moves it between those groups."""
     store = _fresh(kind, request, tmp_path)
     try:
         last: dict[tuple[str, int], Reading] = {}
         for batch in batches:
             readings = []
-            for i, step, energy, power in batch:
+            for i, step, energy, power, moved in batch:
                 meter, site, _ = _METERS[i]
+                # A meter moved to another site: SQLite keys readings by (meter, ts); on
+                # InfluxDB the site is a tag, so the moved reading would be a second series.
+                if moved and kind == "sqlite":
+                    site = {"plant": "office", "office": "plant"}[site]
                 r = _r(meter, site, T0 + step * M30, energy_kwh=energy, power_kw=power)
                 readings.append(r)
                 last[(meter, step)] = r
@@ -614,14 +629,15 @@ def test_rollups_equal_raw_sums_over_late_and_duplicate_readings(
         for (width, offset), how in itertools.product(
                 ((H, timedelta(0)), (timedelta(days=1), timedelta(hours=-9))),
                 (store.read, store.read_rollup)):
-            for group in ("meter", "site", "sector"):
+            for group, kinds in itertools.product(("meter", "site", "sector"),
+                                                  (None, ["electricity"])):
                 frame = how(start, end + offset + timedelta(days=1), width,
-                            group_by=group, offset=offset)
+                            group_by=group, offset=offset, kinds=kinds)
                 got = {(g, b.to_pydatetime()): (e, p, n) for g, b, e, p, n in zip(
                     frame[group], frame["bucket"], frame["energy_kwh"], frame["power_kw"],
                     frame["readings"], strict=True)}
-                want = _expected(last, group, width, offset)
-                assert sorted(got) == sorted(want), (width, group)
+                want = _expected(last, group, width, offset, kinds)
+                assert sorted(got) == sorted(want), (width, group, kinds)
                 for key, (e, p, n) in want.items():
                     assert got[key][2] == n
                     assert got[key][0] == pytest.approx(e, rel=1e-9, abs=1e-9)
@@ -651,10 +667,23 @@ def test_sqlite_reads_aligned_ranges_from_the_rollups(tmp_path: Path) -> None:
     start = datetime(2025, 3, 31, 15, tzinfo=UTC)
     daily_before = rows(s.read(start, start + timedelta(days=1), timedelta(days=1),
                                offset=timedelta(hours=-9)))
+    by_group = {g: rows(s.read(start, start + timedelta(days=1), timedelta(days=1),
+                               offset=timedelta(hours=-9), group_by=g, kinds=["electricity"]))
+                for g in ("site", "sector")}
     s._conn.execute("DELETE FROM readings")
     daily = rows(s.read(start, start + timedelta(days=1), timedelta(days=1),
                         offset=timedelta(hours=-9)))
     assert daily == daily_before
+    # Daily reads by site and by sector come from their own rollups, not from meter-days.
+    assert sqlite_rollup.daily_table("sector", False, False) == "rollup_sector_1d"
+    assert sqlite_rollup.daily_table("sector", False, True) == "rollup_site_1d"
+    assert sqlite_rollup.daily_table("site_id", True, False) == "rollup_1d"
+    s._conn.execute("DELETE FROM rollup_1d")
+    for g, before in by_group.items():
+        assert rows(s.read(start, start + timedelta(days=1), timedelta(days=1),
+                           offset=timedelta(hours=-9), group_by=g,
+                           kinds=["electricity"])) == before
+    assert ("plant", "2025-03-31T15:00:00+00:00", 10.0, 25.0, None, 4) in by_group["site"]
     assert daily[0] == ("h-weather", "2025-03-31T15:00:00+00:00", None, None, 12.0, 2)
     assert ("p-main", "2025-03-31T15:00:00+00:00", 10.0, 25.0, None, 4) in daily
     assert rows(s.read(T0, T0 + H, H)) == [("h-weather", iso(T0), None, None, 10.0, 1),
@@ -672,4 +701,24 @@ def test_sqlite_reads_aligned_ranges_from_the_rollups(tmp_path: Path) -> None:
     again = SqliteStore(tmp_path / "r.db", CATALOG, day_offset=timedelta(0))
     assert again.day_offset_ms == 0
     assert again.read(T0, T0 + timedelta(days=1), timedelta(days=1)).empty
+    again.close()
+
+
+def test_sqlite_store_from_before_site_and_sector_rollups_gets_them_on_open(
+        tmp_path: Path) -> None:
+    """A version-1 file (hourly and daily rollups only) gains the per-site and per-sector
+    days from its rollup_1d on the next open, without rebuilding from the raw rows."""
+    s = SqliteStore(tmp_path / "v1.db", CATALOG)
+    s.write(CITY)
+    start = datetime(2025, 3, 31, 15, tzinfo=UTC)
+    args = (start, start + timedelta(days=2), timedelta(days=1))
+    want = rows(s.read(*args, offset=timedelta(hours=-9), group_by="sector"))
+    s._conn.executescript("DELETE FROM rollup_site_1d; DELETE FROM rollup_sector_1d; "
+                          "DELETE FROM readings; "  # shows that the migration reads rollup_1d
+                          "UPDATE meta SET value = '1:-32400000' WHERE key = 'rollup';")
+    s.close()
+    again = SqliteStore(tmp_path / "v1.db", CATALOG)
+    assert rows(again.read(*args, offset=timedelta(hours=-9), group_by="sector")) == want
+    assert want and again._conn.execute(
+        "SELECT value FROM meta WHERE key = 'rollup'").fetchone()[0] == "2:-32400000"
     again.close()

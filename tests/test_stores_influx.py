@@ -162,7 +162,8 @@ def test_daily_rollup_answers_whole_jst_days(store: InfluxStore) -> None:
     day, jst = timedelta(days=1), timedelta(hours=-9)
     rollup_hourly(store, start, end)
     assert store.read_rollup(start, end, day, offset=jst).empty
-    assert rollup_daily(store, start, end) == 3 * 2  # 2 meters, 3 days with readings
+    # 2 meters at 2 sites in 2 sectors, 3 days with readings: meter-, site- and sector-days.
+    assert rollup_daily(store, start, end) == 3 * 2 * 3
     raw = store.read(start, end, day, offset=jst, group_by="sector")
     rolled = store.read_rollup(start, end, day, offset=jst, group_by="sector")
     assert rolled[["sector", "bucket", "readings"]].equals(raw[["sector", "bucket", "readings"]])
@@ -188,6 +189,40 @@ def test_rollup_rerun_is_idempotent_and_picks_up_late_data(store: InfluxStore) -
     after = store.read_rollup(T0, T0 + day, day, meters=["p-main"])["energy_kwh"].item()
     assert after == before + 100.0
     assert after == store.read(T0, T0 + day, day, meters=["p-main"])["energy_kwh"].item()
+
+
+def test_rollup_coverage_grows_with_contiguous_runs_and_restarts_after_a_gap(
+        store: InfluxStore) -> None:
+    """Readers use the rollups only where the job has run (``rollup_coverage``)."""
+    assert store.rollup_coverage() is None  # never rolled up: read the raw points
+    store.write(_city(days=1))
+    h = timedelta(hours=1)
+    runs = iter([T0 + 2 * h, T0 + 3 * h, T0 + 10 * h])
+    run_rollups(store, hours=2, every_s=None, now=lambda: next(runs))
+    assert store.rollup_coverage() == (T0, T0 + 2 * h)
+    run_rollups(store, hours=2, every_s=None, now=lambda: next(runs))  # overlaps: extends
+    assert store.rollup_coverage() == (T0, T0 + 3 * h)
+    run_rollups(store, hours=2, every_s=None, now=lambda: next(runs))  # a gap: restarts
+    assert store.rollup_coverage() == (T0 + 8 * h, T0 + 10 * h)
+
+
+def test_stats_read_covered_days_from_the_rollup_and_the_rest_raw(store: InfluxStore) -> None:
+    """With the rollup job's coverage, stats() counts whole covered days from energy_1d
+    and scans only the points outside them: the same counts, energy and time spans."""
+    store.write(_city(days=4))
+    before = store.stats()
+    # Coverage from 03:00 UTC of day 1 to 05:00 UTC of day 3: one whole JST day inside.
+    runs = iter([T0 + timedelta(days=3, hours=5)])
+    run_rollups(store, hours=24 * 2 + 2, every_s=None, now=lambda: next(runs))
+    whole = store._whole_rollup_days()
+    assert whole is not None and whole[1] - whole[0] == timedelta(days=1)
+    assert store.stats() == before
+    # A reading written after the job ran, after the covered days, is counted raw.
+    late = Reading("p-main", "plant", T0 + timedelta(days=5), energy_kwh=9.0)
+    store.write([late])
+    after = {m.meter: m for m in store.stats().meters}
+    assert after["p-main"].readings == {m.meter: m for m in before.meters}["p-main"].readings + 1
+    assert after["p-main"].last_ts == late.ts
 
 
 def test_int_values_are_stored_as_floats(store: InfluxStore) -> None:

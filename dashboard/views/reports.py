@@ -80,7 +80,7 @@ for basis, colour in (("basic", "#4C78A8"), ("adjusted", "#72B7B2")):
     figs = [f for f in rep.co2 if f.basis == basis]
     co2.add_trace(go.Bar(x=[f.source for f in figs], y=[f.co2_t for f in figs],
                          name=t(f"rp.{basis}", lang), marker_color=colour))
-co2.update_layout(barmode="group", template="plotly_white", height=320,
+co2.update_layout(barmode="group", height=320,
                   font={"family": charts.FONT}, yaxis_title=t("rp.co2_axis", lang))
 ui.chart(co2, "rp_co2")
 

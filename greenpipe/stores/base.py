@@ -117,13 +117,15 @@ class Store(Protocol):
         sites: Sequence[str] | None = None,
         sectors: Sequence[str] | None = None,
         offset: timedelta = timedelta(0),
+        kinds: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Aggregate readings into buckets, in the store.
 
         Returns one row per group and non-empty bucket with columns: the group column
         (``meter``, ``site`` or ``sector``), ``bucket`` (UTC), ``energy_kwh`` (sum),
         ``power_kw`` and ``temp_air_c`` (means) and ``readings`` (count), sorted by group
-        then bucket.
+        then bucket. ``meters``, ``sites``, ``sectors`` and ``kinds`` (meter kinds, e.g.
+        ``electricity``) narrow the readings; an empty list matches nothing.
         """
         ...
 
@@ -138,12 +140,29 @@ class Store(Protocol):
         sites: Sequence[str] | None = None,
         sectors: Sequence[str] | None = None,
         offset: timedelta = timedelta(0),
+        kinds: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Like ``read``, from the hourly and daily rollups; bucket and offset in whole hours.
 
         Same frame as ``read`` for every hour the rollups cover: SQLite keeps them in the
-        write transaction (always current); InfluxDB's ``energy_1h``/``energy_1d`` are
-        current up to the last ``greenpipe db rollup``. Raises ValueError for finer buckets.
+        write transaction (always current); InfluxDB's ``energy_1h``/``energy_1d`` (and the
+        per-site and per-sector ``energy_site_1d``/``energy_sector_1d``) are current up to
+        the last ``greenpipe db rollup``. Whole local days grouped by site or sector without
+        a meter filter come from the per-site or per-sector daily rollup, so they do not
+        grow with the number of meters. Raises ValueError for finer buckets.
+        """
+        ...
+
+    def has_readings(self) -> bool:
+        """True when the store holds at least one reading (one point read, not ``stats``)."""
+        ...
+
+    def rollup_coverage(self) -> tuple[datetime, datetime] | None:
+        """The span ``(start, end]`` over which ``read_rollup`` equals ``read``, or None.
+
+        SQLite: everything (its rollups are kept in the write transaction). InfluxDB: the
+        contiguous span the ``greenpipe db rollup`` job has rolled up (None before its
+        first run). Readers fall back to ``read`` outside it rather than show gaps.
         """
         ...
 

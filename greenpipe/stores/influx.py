@@ -75,6 +75,12 @@ ROLLUP_MEASUREMENT = "energy_1h"
 """Measurement of hourly rollups, stamped at the end of their hour."""
 DAILY_ROLLUP_MEASUREMENT = "energy_1d"
 """Measurement of daily rollups (local days, ``day_offset``), stamped at the end of the day."""
+ROLLUP_STATE_MEASUREMENT = "rollup_state"
+"""One point (at time 0): the span ``from_ms``..``until_ms`` the rollups cover."""
+SITE_DAILY_MEASUREMENT = "energy_site_1d"
+"""``energy_1d`` summed per site, meter kind and day (tags site, kind, sector)."""
+SECTOR_DAILY_MEASUREMENT = "energy_sector_1d"
+"""``energy_1d`` summed per sector, meter kind and day (tags sector, kind)."""
 DEAD_LETTER_MEASUREMENT = "dead_letter"
 SEQUENCE_MEASUREMENT = "sequence_state"
 """Measurement of each meter's ``seq`` state (upstream loss): tag meter, newest point wins."""
@@ -367,12 +373,13 @@ class InfluxStore(ResultRecordsMixin):
         sites: Sequence[str] | None = None,
         sectors: Sequence[str] | None = None,
         offset: timedelta = timedelta(0),
+        kinds: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Aggregate readings into ``(b, b + bucket]`` buckets in InfluxDB; see ``Store.read``."""
         select = ('SUM("energy_kwh"), MEAN("power_kw"), MEAN("temp_air_c"), '
                   'COUNT("quality")')
         return self._aggregate(MEASUREMENT, select, start, end, bucket, group_by,
-                               meters, sites, sectors, offset, rollup=False)
+                               meters, sites, sectors, offset, kinds, rollup=False)
 
     def read_rollup(
         self,
@@ -385,13 +392,15 @@ class InfluxStore(ResultRecordsMixin):
         sites: Sequence[str] | None = None,
         sectors: Sequence[str] | None = None,
         offset: timedelta = timedelta(0),
+        kinds: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Like ``read`` but from the rollups; bucket and offset must be whole hours.
 
         Equals ``read`` for hours that ``greenpipe db rollup`` has covered, and is much
         faster over long ranges. Means are weighted by reading counts, so they are exact.
         Whole local days (buckets of whole days on ``day_offset``, range on midnights) come
-        from ``energy_1d``, anything else from ``energy_1h``.
+        from ``energy_1d`` (or, grouped by site or sector without a meter filter, from
+        ``energy_site_1d``/``energy_sector_1d``), anything else from ``energy_1h``.
         """
         check_whole_hours(bucket, offset)
         select = ('SUM("energy_kwh"), SUM("power_kw_sum"), SUM("power_n"), '
@@ -400,20 +409,27 @@ class InfluxStore(ResultRecordsMixin):
         daily = bucket % day == timedelta(0) and all(
             (t - self.day_offset) % day == timedelta(0)
             for t in (offset, start - _EPOCH, end - _EPOCH))
-        return self._aggregate(DAILY_ROLLUP_MEASUREMENT if daily else ROLLUP_MEASUREMENT,
-                               select, start, end, bucket, group_by, meters, sites, sectors,
-                               offset, rollup=True)
+        group = GroupBy(group_by)
+        measurement = ROLLUP_MEASUREMENT
+        if daily:
+            measurement = (DAILY_ROLLUP_MEASUREMENT if meters is not None
+                           or group == GroupBy.METER else
+                           SECTOR_DAILY_MEASUREMENT if group == GroupBy.SECTOR and sites is None
+                           else SITE_DAILY_MEASUREMENT)
+        return self._aggregate(measurement, select, start, end, bucket, group, meters, sites,
+                               sectors, offset, kinds, rollup=True)
 
     def _aggregate(
         self, measurement: str, select: str, start: datetime, end: datetime,
         bucket: timedelta, group_by: GroupBy | str, meters: Sequence[str] | None,
         sites: Sequence[str] | None, sectors: Sequence[str] | None, offset: timedelta,
-        *, rollup: bool,
+        kinds: Sequence[str] | None, *, rollup: bool,
     ) -> pd.DataFrame:
         check_read_args(start, end, bucket)
         group = GroupBy(group_by)
         where = [f"time > {time_literal_ns(start)}", f"time <= {time_literal_ns(end)}"]
-        for tag, values in (("meter", meters), ("site", sites), ("sector", sectors)):
+        for tag, values in (("meter", meters), ("site", sites), ("sector", sectors),
+                            ("kind", kinds)):
             if values is not None:
                 if not values:
                     return empty_read_frame(group)
@@ -448,6 +464,32 @@ class InfluxStore(ResultRecordsMixin):
         frame["readings"] = frame["readings"].astype("int64")
         return frame
 
+    def has_readings(self) -> bool:
+        """True when ``energy`` holds a point (1 s at 730,000 points, ``stats`` 8–15 s)."""
+        series = self.query(f'SELECT "quality" FROM {quote_ident(MEASUREMENT)} LIMIT 1')[0]
+        return any(one.values for one in series)
+
+    def _whole_rollup_days(self) -> tuple[datetime, datetime] | None:
+        """The whole local days (``day_offset`` grid) inside ``rollup_coverage``, as the
+        span ``(first day's start, last day's end]``; None when there is none."""
+        covered = self.rollup_coverage()
+        if covered is None:
+            return None
+        day = timedelta(days=1)
+        lo = covered[0] + (-(covered[0] - _EPOCH - self.day_offset)) % day  # ceil
+        hi = covered[1] - (covered[1] - _EPOCH - self.day_offset) % day  # floor
+        return (lo, hi) if lo < hi else None
+
+    def rollup_coverage(self) -> tuple[datetime, datetime] | None:
+        """The contiguous span ``greenpipe db rollup`` has rolled up (None: never run)."""
+        series = self.query(f'SELECT "from_ms", "until_ms" FROM '
+                            f"{quote_ident(ROLLUP_STATE_MEASUREMENT)}")[0]
+        for one in series:
+            for _, lo, hi in one.values[:1]:
+                if lo is not None and hi is not None:
+                    return _from_ms(int(lo)), _from_ms(int(hi))
+        return None
+
     def latest(self) -> dict[str, Reading]:
         """Return the newest reading of every meter."""
         q = (f'SELECT "site", "energy_kwh", "register_kwh", "power_kw", "temp_air_c", '
@@ -467,25 +509,42 @@ class InfluxStore(ResultRecordsMixin):
         return out
 
     def stats(self) -> StoreStats:
-        """Return per-meter counts, time span and energy, and the dead-letter count."""
+        """Return per-meter counts, time span and energy, and the dead-letter count.
+
+        Counts and energy of the whole local days the rollup job has covered
+        (``rollup_coverage``) come from ``energy_1d``; only the points outside them are
+        scanned, so the cost does not grow with the years kept.
+        """
         m = quote_ident(MEASUREMENT)
-        results = self.query(
-            f'SELECT COUNT("quality"), SUM("energy_kwh") FROM {m} GROUP BY "meter", "site"; '
-            f'SELECT FIRST("quality") FROM {m} GROUP BY "meter"; '
-            f'SELECT LAST("quality") FROM {m} GROUP BY "meter"; '
-            f'SELECT COUNT("code") FROM {quote_ident(DEAD_LETTER_MEASUREMENT)}'
-        )
-        results += [[]] * (4 - len(results))
+        sums = 'GROUP BY "meter", "site"'
+        raw = f'SELECT COUNT("quality"), SUM("energy_kwh") FROM {m}'
+        whole = self._whole_rollup_days()
+        if whole is None:
+            counting = [f"{raw} {sums}"]
+        else:
+            lo, hi = (time_literal_ns(t) for t in whole)
+            counting = [f'SELECT SUM("readings"), SUM("energy_kwh") FROM '
+                        f"{quote_ident(DAILY_ROLLUP_MEASUREMENT)} WHERE time > {lo} AND "
+                        f"time <= {hi} {sums}",
+                        f"{raw} WHERE time <= {lo} {sums}", f"{raw} WHERE time > {hi} {sums}"]
+        results = self.query("; ".join([
+            *counting,
+            f'SELECT FIRST("quality") FROM {m} GROUP BY "meter"',
+            f'SELECT LAST("quality") FROM {m} GROUP BY "meter"',
+            f'SELECT COUNT("code") FROM {quote_ident(DEAD_LETTER_MEASUREMENT)}']))
+        results += [[]] * (len(counting) + 3 - len(results))
         counts: dict[str, list[Any]] = {}
-        for s in results[0]:
-            meter, site = s.tags.get("meter", ""), s.tags.get("site", "")
-            _, n, energy = s.values[0]
-            entry = counts.setdefault(meter, [site, 0, 0.0])
-            entry[0] = min(entry[0], site)
-            entry[1] += int(n or 0)
-            entry[2] += float(energy or 0.0)
-        first = {s.tags.get("meter", ""): s.values[0][0] for s in results[1] if s.values}
-        last = {s.tags.get("meter", ""): s.values[0][0] for s in results[2] if s.values}
+        for part in results[:len(counting)]:
+            for s in part:
+                meter, site = s.tags.get("meter", ""), s.tags.get("site", "")
+                _, n, energy = s.values[0]
+                entry = counts.setdefault(meter, [site, 0, 0.0])
+                entry[0] = min(entry[0], site)
+                entry[1] += int(n or 0)
+                entry[2] += float(energy or 0.0)
+        firsts, lasts, dead_letters = results[len(counting):]
+        first = {s.tags.get("meter", ""): s.values[0][0] for s in firsts if s.values}
+        last = {s.tags.get("meter", ""): s.values[0][0] for s in lasts if s.values}
         meters = tuple(
             MeterStats(
                 meter=meter, site=site, readings=n,
@@ -497,7 +556,8 @@ class InfluxStore(ResultRecordsMixin):
             )
             for meter, (site, n, energy) in sorted(counts.items())
         )
-        dead = int(results[3][0].values[0][1]) if results[3] and results[3][0].values else 0
+        dead = (int(dead_letters[0].values[0][1]) if dead_letters and dead_letters[0].values
+                else 0)
         return StoreStats(meters=meters, dead_letters=dead)
 
     # ------------------------------------------------------------------ dead letters

@@ -24,6 +24,9 @@ from greenpipe.stores.influx import (
     DAILY_ROLLUP_MEASUREMENT,
     MEASUREMENT,
     ROLLUP_MEASUREMENT,
+    ROLLUP_STATE_MEASUREMENT,
+    SECTOR_DAILY_MEASUREMENT,
+    SITE_DAILY_MEASUREMENT,
     InfluxStore,
     api_for_version,
     parse_version,
@@ -31,6 +34,7 @@ from greenpipe.stores.influx import (
 from greenpipe.stores.influxql import (
     InfluxError,
     classify_http_error,
+    ms_of,
     quote_ident,
     time_literal_ns,
 )
@@ -240,7 +244,37 @@ def rollup_daily(store: InfluxStore, start: datetime, end: datetime) -> int:
         f'GROUP BY time({width_ms}ms, {shift_ms}ms), "meter", "site", "kind", "sector" '
         "fill(none)"
     )
-    return _write_rollup(store, DAILY_ROLLUP_MEASUREMENT, q, width_ms)
+    written = _write_rollup(store, DAILY_ROLLUP_MEASUREMENT, q, width_ms)
+    # Per site and per sector, from the days just written (the same six sums), so a
+    # city-wide read by sector does not scan meter-days. A group that lost all its points
+    # (a corrected reading moved to another site) keeps its old point: InfluxDB 1.x cannot
+    # overwrite with nothing, so such a day is deleted first.
+    span = f"time > {time_literal_ns(lo)} AND time <= {time_literal_ns(hi)}"
+    for measurement, tags in ((SITE_DAILY_MEASUREMENT, '"site", "kind", "sector"'),
+                              (SECTOR_DAILY_MEASUREMENT, '"sector", "kind"')):
+        store.query(f"DELETE FROM {quote_ident(measurement)} WHERE {span}")
+        written += _write_rollup(store, measurement, (
+            'SELECT SUM("energy_kwh"), SUM("power_kw_sum"), SUM("power_n"), '
+            'SUM("temp_air_c_sum"), SUM("temp_n"), SUM("readings") '
+            f"FROM {quote_ident(DAILY_ROLLUP_MEASUREMENT)} WHERE {span} "
+            f"GROUP BY time({width_ms}ms, {shift_ms}ms), {tags} fill(none)"), width_ms)
+    return written
+
+
+def record_coverage(store: InfluxStore, start: datetime, end: datetime) -> None:
+    """Record that the rollups are current over ``(start, end]`` (after rolling it up).
+
+    Extends the recorded span when the new one meets or overlaps it, else starts a new
+    span (a gap means the days in between may not be rolled up). Read by
+    ``InfluxStore.rollup_coverage``, so readers use the rollups only where they are current.
+    """
+    lo, hi = start, end
+    covered = store.rollup_coverage()
+    if covered is not None and start <= covered[1] and end >= covered[0]:
+        lo, hi = min(lo, covered[0]), max(hi, covered[1])
+    store.write_lines([line_protocol.encode_point(
+        ROLLUP_STATE_MEASUREMENT, {}, {"from_ms": float(ms_of(lo)), "until_ms": float(ms_of(hi))},
+        0)])
 
 
 def run_rollups(store: InfluxStore, hours: float, every_s: float | None,
@@ -252,6 +286,7 @@ def run_rollups(store: InfluxStore, hours: float, every_s: float | None,
         try:
             written = rollup_hourly(store, end - timedelta(hours=hours), end)
             daily = rollup_daily(store, end - timedelta(hours=hours), end)
+            record_coverage(store, end - timedelta(hours=hours), end)
             log.info("rolled up %d hourly and %d daily points over the last %g h", written,
                      daily, hours)
             written += daily

@@ -220,7 +220,11 @@ class SqliteStore(ResultRecordsMixin):
             return
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            rollup.rebuild(self._conn, self.day_offset_ms)
+            if have is not None and have[0] == f"1:{self.day_offset_ms}":
+                # Version 1 had the hourly and daily rollups: add the site and sector days.
+                rollup.rebuild_groups(self._conn)
+            else:
+                rollup.rebuild(self._conn, self.day_offset_ms)
             self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('rollup', ?)",
                                (want,))
         except BaseException:
@@ -400,6 +404,7 @@ class SqliteStore(ResultRecordsMixin):
         sites: Sequence[str] | None = None,
         sectors: Sequence[str] | None = None,
         offset: timedelta = timedelta(0),
+        kinds: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Aggregate readings into ``(b, b + bucket]`` buckets in SQL; see ``Store.read``."""
         check_read_args(start, end, bucket)
@@ -409,16 +414,19 @@ class SqliteStore(ResultRecordsMixin):
         offset_ms = round(offset.total_seconds() * 1000)
         where = ["ts_ms > ?", "ts_ms <= ?"]
         params: list[object] = [_to_ms(start), _to_ms(end)]
-        for column, values in (("meter_id", meters), ("site_id", sites), ("sector", sectors)):
+        for column, values in (("meter_id", meters), ("site_id", sites), ("sector", sectors),
+                               ("kind", kinds)):
             if values is not None:
                 if not values:
                     return empty_read_frame(group)
                 where.append(f"{column} IN ({','.join('?' * len(values))})")
                 params.extend(values)
         bucket_expr = _bucket_expr(width_ms, offset_ms)
-        # Whole days and hours come from the rollups, only the ragged edges from readings.
+        # Whole days and hours come from the rollups, only the ragged edges from readings;
+        # whole days by site or sector from the per-site or per-sector daily rollup.
         pieces = rollup.plan(_to_ms(start), _to_ms(end), width_ms, offset_ms,
-                             self.day_offset_ms)
+                             self.day_offset_ms,
+                             rollup.daily_table(col, meters is not None, sites is not None))
         if pieces:
             sql, params = rollup.read_sql(pieces, col, bucket_expr, where[2:], params[2:])
         else:
@@ -451,12 +459,21 @@ class SqliteStore(ResultRecordsMixin):
         sites: Sequence[str] | None = None,
         sectors: Sequence[str] | None = None,
         offset: timedelta = timedelta(0),
+        kinds: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Like ``read`` for whole-hour buckets: SQLite's rollups are always current, so
         ``read`` already answers from them (see ``sqlite_rollup``)."""
         check_whole_hours(bucket, offset)
         return self.read(start, end, bucket, group_by=group_by, meters=meters, sites=sites,
-                         sectors=sectors, offset=offset)
+                         sectors=sectors, offset=offset, kinds=kinds)
+
+    def has_readings(self) -> bool:
+        """True when the store holds at least one reading."""
+        return bool(self._query("SELECT 1 FROM readings LIMIT 1"))
+
+    def rollup_coverage(self) -> tuple[datetime, datetime] | None:
+        """Everything: the rollups are rebuilt in each write's transaction."""
+        return (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
 
     def latest(self) -> dict[str, Reading]:
         """Return the newest reading of every meter (one primary-key seek per meter)."""

@@ -2,7 +2,10 @@
 
 Tables ``rollup_1h`` and ``rollup_1d`` hold, per meter and bucket ``(b, b + w]`` (labelled
 ``b``), the energy sum, the sums and counts behind the power and temperature means, and the
-reading count. ``SqliteStore.write`` recomputes every bucket a batch touches *inside the same
+reading count. ``rollup_site_1d`` and ``rollup_sector_1d`` hold the same sums per (site,
+meter kind, day) and per (sector, meter kind, day), built from ``rollup_1d``, so a city-wide
+daily read by sector or site does not scan meter-days (issue 15).
+``SqliteStore.write`` recomputes every bucket a batch touches *inside the same
 transaction* as the ``INSERT OR REPLACE`` of the readings, so late readings and corrected
 (replaced) readings are summarised exactly as the raw rows now stand: a bucket is rebuilt
 from its rows, never incremented, which is what makes replacement safe.
@@ -25,7 +28,18 @@ from collections.abc import Iterable, Sequence
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
-ROLLUP_VERSION = "1"
+ROLLUP_VERSION = "2"
+"""Bumped when the rollup tables change: a store with another version rebuilds them once."""
+
+
+_SUMS_SQL = """
+    energy_sum REAL,
+    energy_n   INTEGER NOT NULL,
+    power_sum  REAL    NOT NULL,
+    power_n    INTEGER NOT NULL,
+    temp_sum   REAL    NOT NULL,
+    temp_n     INTEGER NOT NULL,
+    n          INTEGER NOT NULL,"""
 
 
 def _table_sql(name: str) -> str:
@@ -35,14 +49,7 @@ CREATE TABLE IF NOT EXISTS {name} (
     b_ms       INTEGER NOT NULL,
     site_id    TEXT    NOT NULL,
     kind       TEXT    NOT NULL,
-    sector     TEXT    NOT NULL,
-    energy_sum REAL,
-    energy_n   INTEGER NOT NULL,
-    power_sum  REAL    NOT NULL,
-    power_n    INTEGER NOT NULL,
-    temp_sum   REAL    NOT NULL,
-    temp_n     INTEGER NOT NULL,
-    n          INTEGER NOT NULL,
+    sector     TEXT    NOT NULL,{_SUMS_SQL}
     PRIMARY KEY (meter_id, b_ms, site_id, sector)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS {name}_b ON {name} (b_ms);
@@ -51,7 +58,28 @@ CREATE INDEX IF NOT EXISTS {name}_sector ON {name} (sector, b_ms);
 """
 
 
-SCHEMA = _table_sql("rollup_1h") + _table_sql("rollup_1d")
+# Clustered by (kind, day): the dashboard reads one meter kind over a range of days.
+SCHEMA = _table_sql("rollup_1h") + _table_sql("rollup_1d") + f"""
+CREATE TABLE IF NOT EXISTS rollup_site_1d (
+    site_id    TEXT    NOT NULL,
+    kind       TEXT    NOT NULL,
+    sector     TEXT    NOT NULL,
+    b_ms       INTEGER NOT NULL,{_SUMS_SQL}
+    PRIMARY KEY (kind, b_ms, site_id, sector)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS rollup_site_1d_site ON rollup_site_1d (site_id, b_ms);
+CREATE TABLE IF NOT EXISTS rollup_sector_1d (
+    sector     TEXT    NOT NULL,
+    kind       TEXT    NOT NULL,
+    b_ms       INTEGER NOT NULL,{_SUMS_SQL}
+    PRIMARY KEY (kind, b_ms, sector)
+) WITHOUT ROWID;
+"""
+
+_SUM_SUMS = ("SUM(energy_sum), SUM(energy_n), TOTAL(power_sum), SUM(power_n), "
+             "TOTAL(temp_sum), SUM(temp_n), SUM(n)")
+_TOUCHED = ("SELECT DISTINCT r.site_id, r.kind, r.sector, r.b_ms FROM temp.rollup_touched t "
+            "JOIN rollup_1d r ON r.meter_id = t.meter_id AND r.b_ms = t.b_ms")
 
 _AGG = ("SUM(energy_kwh), COUNT(energy_kwh), TOTAL(power_kw), COUNT(power_kw), "
         "TOTAL(temp_air_c), COUNT(temp_air_c), COUNT(*)")
@@ -67,7 +95,8 @@ def refresh(conn: sqlite3.Connection, keys: Iterable[tuple[str, int]], day_offse
     """Rebuild the hourly and daily rollup rows of the touched ``(meter_id, ts_ms)`` keys.
 
     Call inside the transaction that wrote the readings. Hours come from the raw rows, days
-    from the (just rebuilt) hours: a day offset is a whole number of hours, so hours nest.
+    from the (just rebuilt) hours: a day offset is a whole number of hours, so hours nest;
+    site-days from the meter-days and sector-days from the site-days.
     """
     hours = sorted({(m, _floor(ts, HOUR_MS, 0)) for m, ts in keys})
     days = sorted({(m, _floor(b + 1, DAY_MS, day_offset_ms)) for m, b in hours})
@@ -77,20 +106,46 @@ def refresh(conn: sqlite3.Connection, keys: Iterable[tuple[str, int]], day_offse
         "FROM readings WHERE meter_id = ? AND ts_ms > ? AND ts_ms <= ? "
         "GROUP BY meter_id, site_id, sector",
         [(b, m, b, b + HOUR_MS) for m, b in hours])
+    # The (site, kind, sector) groups of the touched meter-days, before and after: a
+    # corrected reading may move a meter-day to another site, which then needs rebuilding.
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS rollup_touched "
+                 "(meter_id TEXT NOT NULL, b_ms INTEGER NOT NULL)")
+    conn.execute("DELETE FROM temp.rollup_touched")
+    conn.executemany("INSERT INTO temp.rollup_touched VALUES (?, ?)", days)
+    groups = set(conn.execute(_TOUCHED).fetchall())
     conn.executemany("DELETE FROM rollup_1d WHERE meter_id = ? AND b_ms = ?", days)
     conn.executemany(
-        "INSERT INTO rollup_1d SELECT meter_id, ?, site_id, MIN(kind), sector, "
-        "SUM(energy_sum), SUM(energy_n), TOTAL(power_sum), SUM(power_n), TOTAL(temp_sum), "
-        "SUM(temp_n), SUM(n) FROM rollup_1h WHERE meter_id = ? AND b_ms >= ? AND b_ms < ? "
+        f"INSERT INTO rollup_1d SELECT meter_id, ?, site_id, MIN(kind), sector, {_SUM_SUMS} "
+        "FROM rollup_1h WHERE meter_id = ? AND b_ms >= ? AND b_ms < ? "
         "GROUP BY meter_id, site_id, sector",
         [(d, m, d, d + DAY_MS) for m, d in days])
+    groups |= set(conn.execute(_TOUCHED).fetchall())
+    _refresh_groups(conn, sorted(groups))
+
+
+def _refresh_groups(conn: sqlite3.Connection, groups: Sequence[tuple[str, str, str, int]]
+                    ) -> None:
+    """Rebuild the per-site and per-sector daily rows of ``(site, kind, sector, day)``."""
+    conn.executemany("DELETE FROM rollup_site_1d WHERE site_id = ? AND kind = ? "
+                     "AND sector = ? AND b_ms = ?", groups)
+    conn.executemany(
+        f"INSERT INTO rollup_site_1d SELECT site_id, kind, sector, b_ms, {_SUM_SUMS} "
+        "FROM rollup_1d WHERE site_id = ? AND kind = ? AND sector = ? AND b_ms = ? "
+        "GROUP BY site_id, kind, sector, b_ms", groups)
+    sectors = sorted({(sector, kind, b) for _, kind, sector, b in groups})
+    conn.executemany("DELETE FROM rollup_sector_1d WHERE sector = ? AND kind = ? AND b_ms = ?",
+                     sectors)
+    conn.executemany(
+        f"INSERT INTO rollup_sector_1d SELECT sector, kind, b_ms, {_SUM_SUMS} "
+        "FROM rollup_site_1d WHERE sector = ? AND kind = ? AND b_ms = ? "
+        "GROUP BY sector, kind, b_ms", sectors)
 
 
 def rebuild(conn: sqlite3.Connection, day_offset_ms: int) -> None:
-    """Rebuild both rollups from every stored reading (a store opened for the first time
+    """Rebuild the rollups from every stored reading (a store opened for the first time
     with rollups, or with a new day offset). Call inside a transaction."""
-    conn.execute("DELETE FROM rollup_1h")
-    conn.execute("DELETE FROM rollup_1d")
+    for table in ("rollup_1h", "rollup_1d", "rollup_site_1d", "rollup_sector_1d"):
+        conn.execute(f"DELETE FROM {table}")
     hour = "((ts_ms - 1) / 3600000) * 3600000"  # ts_ms > 0: truncation is floor
     conn.execute(
         f"INSERT INTO rollup_1h SELECT meter_id, {hour} AS b, site_id, MIN(kind), sector, "
@@ -98,12 +153,27 @@ def rebuild(conn: sqlite3.Connection, day_offset_ms: int) -> None:
     rest = conn.execute("SELECT meter_id, ts_ms FROM readings WHERE ts_ms <= 0").fetchall()
     if rest:
         refresh(conn, [(str(m), int(t)) for m, t in rest], day_offset_ms)
+        for table in ("rollup_1d", "rollup_site_1d", "rollup_sector_1d"):  # rebuilt below
+            conn.execute(f"DELETE FROM {table}")
     day = (f"((b_ms - {day_offset_ms}) - (((b_ms - {day_offset_ms}) % {DAY_MS}) + {DAY_MS})"
            f" % {DAY_MS}) + {day_offset_ms}")
     conn.execute(
         f"INSERT INTO rollup_1d SELECT meter_id, {day} AS d, site_id, MIN(kind), sector, "
-        "SUM(energy_sum), SUM(energy_n), TOTAL(power_sum), SUM(power_n), TOTAL(temp_sum), "
-        "SUM(temp_n), SUM(n) FROM rollup_1h GROUP BY meter_id, d, site_id, sector")
+        f"{_SUM_SUMS} FROM rollup_1h GROUP BY meter_id, d, site_id, sector")
+    rebuild_groups(conn)
+
+
+def rebuild_groups(conn: sqlite3.Connection) -> None:
+    """Rebuild the per-site and per-sector daily rollups from ``rollup_1d`` (alone: a
+    store whose hourly and daily rollups are current, from before these tables existed)."""
+    conn.execute("DELETE FROM rollup_site_1d")
+    conn.execute("DELETE FROM rollup_sector_1d")
+    conn.execute(
+        f"INSERT INTO rollup_site_1d SELECT site_id, kind, sector, b_ms, {_SUM_SUMS} "
+        "FROM rollup_1d GROUP BY site_id, kind, sector, b_ms")
+    conn.execute(
+        f"INSERT INTO rollup_sector_1d SELECT sector, kind, b_ms, {_SUM_SUMS} "
+        "FROM rollup_site_1d GROUP BY sector, kind, b_ms")
 
 
 _RAW_PART = ("SUM(energy_kwh) AS es, COUNT(energy_kwh) AS en, TOTAL(power_kw) AS ps, "
@@ -113,17 +183,26 @@ _ROLLUP_PART = ("SUM(energy_sum) AS es, SUM(energy_n) AS en, TOTAL(power_sum) AS
                 "SUM(power_n) AS pn, TOTAL(temp_sum) AS ts, SUM(temp_n) AS tn, SUM(n) AS n")
 
 
-def plan(start_ms: int, end_ms: int, width_ms: int, offset_ms: int, day_offset_ms: int
-         ) -> list[tuple[str, int, int]]:
+def daily_table(group: str, meters: bool, sites: bool) -> str:
+    """The narrowest daily rollup that answers a read grouped by ``group`` (``meter_id``,
+    ``site_id`` or ``sector``) with or without a meter or site filter."""
+    if meters or group == "meter_id":
+        return "rollup_1d"
+    return "rollup_sector_1d" if group == "sector" and not sites else "rollup_site_1d"
+
+
+def plan(start_ms: int, end_ms: int, width_ms: int, offset_ms: int, day_offset_ms: int,
+         daily: str = "rollup_1d") -> list[tuple[str, int, int]]:
     """Split the read range ``(start, end]`` into pieces answered by one source each.
 
     Returns ``(source, lo, hi)`` pieces covering ``(start, end]`` exactly: the whole days
-    from ``rollup_1d``, the whole hours at their edges from ``rollup_1h`` and the rest from
-    ``readings``. A rollup is only used when every requested bucket is a union of its
+    from ``daily`` (``rollup_1d``, or a coarser table from ``daily_table``), the whole hours
+    at their edges from ``rollup_1h`` and the rest from ``readings``.
+    A rollup is only used when every requested bucket is a union of its
     buckets (``width % r == 0`` and ``offset ≡ o`` mod ``r``), so results are exact.
     An empty list means: no rollup applies, read the raw rows as before.
     """
-    tiers = [(t, r, o) for t, r, o in (("rollup_1d", DAY_MS, day_offset_ms),
+    tiers = [(t, r, o) for t, r, o in ((daily, DAY_MS, day_offset_ms),
                                         ("rollup_1h", HOUR_MS, 0))
              if width_ms % r == 0 and (offset_ms - o) % r == 0]
     if not tiers:

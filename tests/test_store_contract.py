@@ -735,8 +735,8 @@ def _hand_stats(readings: list[Reading]) -> list[tuple[str, str, int, datetime, 
 
 
 def test_stats_after_rollup_runs_equal_the_raw_numbers(store: Store) -> None:
-    """stats() after the rollup job (InfluxDB: `db rollup` every 6 h, so the per-meter
-    totals of sealed days grow run by run) equals the hand numbers of every reading,
+    """stats() and latest() after the rollup job (InfluxDB: `db rollup` every 6 h, so the
+    per-meter totals of sealed days grow run by run) equal the hand numbers of every reading,
     including one written after the last run and a late one inside the covered span that
     a later run's window covers."""
     readings = [_r(meter, site, T0 + k * M30, energy_kwh=0.25 * (k % 9))
@@ -764,6 +764,8 @@ def test_stats_after_rollup_runs_equal_the_raw_numbers(store: Store) -> None:
         actual = got()
         assert [row[:5] for row in actual] == [row[:5] for row in expected]
         assert_allclose([row[5] for row in actual], [row[5] for row in expected], rtol=1e-12)
+        newest = {m: r.ts for m, r in store.latest().items()}
+        assert newest == {row[0]: row[4] for row in expected}
 
     check(want)
     after = _r("p-main", "plant", T0 + timedelta(days=5, minutes=1), energy_kwh=7.5)
@@ -771,6 +773,11 @@ def test_stats_after_rollup_runs_equal_the_raw_numbers(store: Store) -> None:
     check(_hand_stats([*readings, after]))
     late = _r("o-main", "office", T0 + timedelta(days=1, minutes=1), energy_kwh=3.25)
     before = _r("o-main", "office", T0 - timedelta(days=3), energy_kwh=1.0)  # before coverage
-    store.write([late, before])
+    gone = _r("h-weather", "hall", T0 + timedelta(days=1, hours=1), temp_air_c=4.0)  # silent since
+    store.write([late, before, gone])
     job(T0 + timedelta(days=4, hours=6), 24 * 3 + 6)  # a catch-up run over the late reading
-    check(_hand_stats([*readings, after, late, before]))
+    check(_hand_stats([*readings, after, late, before, gone]))
+    job(T0 + timedelta(days=4, hours=6), 6)  # the next periodic run seals up to day 4
+    check(_hand_stats([*readings, after, late, before, gone]))
+    assert store.latest()["o-main"] == max((r for r in readings if r.meter_id == "o-main"),
+                                            key=lambda r: r.ts)

@@ -229,13 +229,14 @@ def test_stats_read_covered_days_from_the_rollup_and_the_rest_raw(store: InfluxS
 def test_meter_totals_grow_with_sealed_days_and_rebuild_after_a_gap(
         store: InfluxStore) -> None:
     """The periodic rollup job keeps one meter_totals point per meter over the whole
-    covered days before its window; stats() equals the raw numbers at every step."""
+    covered days before its window; stats() and latest() equal the raw answers at every
+    step."""
     store.write(_city(days=9))
-    raw = store.stats()  # no coverage yet: a scan of every point
+    raw, raw_latest = store.stats(), store.latest()  # no coverage yet: every point
     day, hour = timedelta(days=1), timedelta(hours=1)
     run_rollups(store, hours=24 * 5, every_s=None, now=lambda: T0 + 5 * day)  # backfill
     assert read_totals(store) is None  # the backfill re-rolled every covered day
-    assert store.stats() == raw
+    assert store.stats() == raw and store.latest() == raw_latest
     run_rollups(store, hours=2, every_s=None, now=lambda: T0 + 5 * day)
     whole = store._whole_rollup_days()
     totals = read_totals(store)
@@ -248,20 +249,20 @@ def test_meter_totals_grow_with_sealed_days_and_rebuild_after_a_gap(
         n, energy, first, last = totals.series[(meter, site)]
         assert (n, first, last) == (len(mine), ms_of(mine[0].ts), ms_of(mine[-1].ts))
         assert energy == pytest.approx(sum(r.energy_kwh or 0.0 for r in mine), rel=1e-12)
-    assert store.stats() == raw
+    assert store.stats() == raw and store.latest() == raw_latest
     run_rollups(store, hours=26, every_s=None, now=lambda: T0 + 6 * day)  # seals no day
     assert read_totals(store) == totals
     run_rollups(store, hours=2, every_s=None, now=lambda: T0 + 6 * day)  # seals one
     grown = read_totals(store)
     assert grown is not None and (grown.lo, grown.hi) == (totals.lo, totals.hi + day)
-    assert store.stats() == raw
+    assert store.stats() == raw and store.latest() == raw_latest
     # A gap restarts the coverage: the totals are rebuilt over the new span.
     run_rollups(store, hours=40, every_s=None, now=lambda: T0 + 8 * day)
     run_rollups(store, hours=2, every_s=None, now=lambda: T0 + 8 * day)
     rebuilt = read_totals(store)
     assert rebuilt is not None
     assert (rebuilt.lo, rebuilt.hi) == (T0 + 6 * day + 15 * hour, T0 + 7 * day + 15 * hour)
-    assert store.stats() == raw
+    assert store.stats() == raw and store.latest() == raw_latest
 
 
 def test_stats_ignore_totals_whose_spans_disagree(store: InfluxStore) -> None:

@@ -492,22 +492,65 @@ class InfluxStore(ResultRecordsMixin):
         return None
 
     def latest(self) -> dict[str, Reading]:
-        """Return the newest reading of every meter."""
-        q = (f'SELECT "site", "energy_kwh", "register_kwh", "power_kw", "temp_air_c", '
-             f'"quality" FROM {quote_ident(MEASUREMENT)} GROUP BY "meter" '
-             "ORDER BY time DESC LIMIT 1")
-        out: dict[str, Reading] = {}
-        for series in self.query(q)[0]:
-            meter = series.tags.get("meter", "")
-            for ts, site, energy, register, power, temp, quality in series.values[:1]:
-                out[meter] = Reading(
-                    meter_id=meter, site_id=str(site),
-                    ts=_from_ms(ts),
-                    energy_kwh=_float(energy), register_kwh=_float(register),
-                    power_kw=_float(power), temp_air_c=_float(temp),
-                    quality=frozenset(q for q in str(quality or "").split(",") if q),
-                )
+        """Return the newest reading of every meter.
+
+        With current ``meter_totals`` only the points outside the sealed days are scanned;
+        a meter silent since is read at its ``last_ms`` instant.
+        """
+        totals = self._current_totals()[1]
+        if totals is None:
+            return self._latest_where("")
+        out = self._latest_where(tot.span_where(None, totals.lo))
+        newest: dict[str, int] = {}
+        for (meter, _), (_, _, _, last) in totals.series.items():
+            newest[meter] = max(newest.get(meter, last), last)
+        by_instant: dict[int, list[str]] = {}
+        for meter, last in newest.items():
+            by_instant.setdefault(last, []).append(meter)
+        for i in range(0, len(by_instant), 200):
+            for part in self._latest_parts([
+                    f"WHERE time = {time_literal_ns(_from_ms(ms))} AND (" + " OR ".join(
+                        f'"meter" = {quote_literal(m)}' for m in meters) + ")"
+                    for ms, meters in list(by_instant.items())[i:i + 200]]):
+                out.update(part)
+        out.update(self._latest_where(tot.span_where(totals.hi, None)))
         return out
+
+    def _latest_where(self, where: str) -> dict[str, Reading]:
+        return self._latest_parts([where])[0]
+
+    def _latest_parts(self, wheres: Sequence[str]) -> list[dict[str, Reading]]:
+        """The newest reading per meter of each ``WHERE`` clause, in one request."""
+        statements = [
+            f'SELECT "site", "energy_kwh", "register_kwh", "power_kw", "temp_air_c", '
+            f'"quality" FROM {quote_ident(MEASUREMENT)} {where} GROUP BY "meter" '
+            "ORDER BY time DESC LIMIT 1" for where in wheres]
+        results = self.query("; ".join(statements))
+        parts: list[dict[str, Reading]] = []
+        for result in [*results, *[[]] * (len(statements) - len(results))]:
+            out: dict[str, Reading] = {}
+            for series in result:
+                meter = series.tags.get("meter", "")
+                for ts, site, energy, register, power, temp, quality in series.values[:1]:
+                    out[meter] = Reading(
+                        meter_id=meter, site_id=str(site),
+                        ts=_from_ms(ts),
+                        energy_kwh=_float(energy), register_kwh=_float(register),
+                        power_kw=_float(power), temp_air_c=_float(temp),
+                        quality=frozenset(q for q in str(quality or "").split(",") if q),
+                    )
+            parts.append(out)
+        return parts
+
+    def _current_totals(self) -> tuple[tuple[datetime, datetime] | None, tot.Totals | None]:
+        """The covered whole days and the ``meter_totals`` that match them (or None)."""
+        whole = self._whole_rollup_days()
+        if whole is None:
+            return None, None
+        totals = tot.read_totals(self)
+        if totals is None or totals.lo != whole[0] or totals.hi > whole[1]:
+            return whole, None
+        return whole, totals
 
     def stats(self) -> StoreStats:
         """Return per-meter counts, time span and energy, and the dead-letter count.
@@ -518,11 +561,8 @@ class InfluxStore(ResultRecordsMixin):
         covered days are scanned, so the cost grows with neither the years kept nor the
         meter-days.
         """
-        whole = self._whole_rollup_days()
+        whole, totals = self._current_totals()
         lo, hi = whole if whole is not None else (None, None)
-        totals = tot.read_totals(self) if whole is not None else None
-        if totals is None or totals.lo != lo or hi is None or totals.hi > hi:
-            totals = None
         sealed = totals.hi if totals is not None else lo
         raw = 'COUNT("quality"), SUM("energy_kwh")'
         counting = [tot.sums_by_series(self, raw, MEASUREMENT, tot.span_where(None, lo))]

@@ -764,6 +764,7 @@ def test_stats_after_rollup_runs_equal_the_raw_numbers(store: Store) -> None:
         actual = got()
         assert [row[:5] for row in actual] == [row[:5] for row in expected]
         assert_allclose([row[5] for row in actual], [row[5] for row in expected], rtol=1e-12)
+        assert store.has_readings() is True
         newest = {m: r.ts for m, r in store.latest().items()}
         assert newest == {row[0]: row[4] for row in expected}
 

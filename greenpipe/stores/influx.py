@@ -466,7 +466,11 @@ class InfluxStore(ResultRecordsMixin):
         return frame
 
     def has_readings(self) -> bool:
-        """True when ``energy`` holds a point (1 s at 730,000 points, ``stats`` 8–15 s)."""
+        """True when ``energy`` holds a point: current ``meter_totals`` with a meter answer
+        it with one small read; else ``SELECT … LIMIT 1`` (1 s at 730,000 points)."""
+        totals = self._current_totals()[1]
+        if totals is not None and totals.series:
+            return True
         series = self.query(f'SELECT "quality" FROM {quote_ident(MEASUREMENT)} LIMIT 1')[0]
         return any(one.values for one in series)
 

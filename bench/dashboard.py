@@ -168,8 +168,9 @@ def _roll_up(store: Any, start: datetime, end: datetime) -> None:
 
 def totals_before_after(cfg_path: Path, repeat: int) -> dict[str, tuple[float, float]]:
     """InfluxDB: median cold AppTest time per page without ``meter_totals`` (``stats()``
-    then sums ``energy_1d`` and takes FIRST/LAST over every point, as before issue 15's
-    totals) and with them (rebuilt by a periodic rollup run), in the same run."""
+    then sums ``energy_1d`` and takes FIRST/LAST over every point, ``latest()`` and
+    ``has_readings()`` scan every point, as before the totals) and with them (rebuilt by a
+    periodic rollup run), in the same run."""
     from greenpipe.stores.influx_admin import run_rollups
     from greenpipe.stores.influx_totals import TOTALS_MEASUREMENT
 

@@ -27,7 +27,11 @@ the per-site and per-sector days, 30 days per step, coverage recorded).
 Figures are medians over ``--repeat`` runs, reported with the full/empty ratio. Run:
 
     .venv/bin/python bench/dashboard.py [--days 365] [--meters 50] [--interval-min 30]
-        [--repeat 3] [--store sqlite|influx]
+        [--repeat 3] [--store sqlite|influx] [--totals-only]
+
+With ``--store influx`` it first measures the cold AppTest time of every page on the full
+store without the rollup job's per-meter totals (``meter_totals``, deleted) and with them
+(rebuilt), in the same run; ``--totals-only`` stops after that table.
 """
 
 from __future__ import annotations
@@ -138,8 +142,15 @@ def _influx_store(cfg: Any) -> Any:
 
 
 def _roll_up(store: Any, start: datetime, end: datetime) -> None:
-    """What ``greenpipe db rollup --hours N`` does over ``(start, end]``, 30 days a step."""
-    from greenpipe.stores.influx_admin import record_coverage, rollup_daily, rollup_hourly
+    """What ``greenpipe db rollup --hours N`` does over ``(start, end]``, 30 days a step,
+    then one run of the periodic job (``--hours 2``), which seals the backfilled days into
+    the per-meter totals that ``stats()`` reads."""
+    from greenpipe.stores.influx_admin import (
+        record_coverage,
+        rollup_daily,
+        rollup_hourly,
+        run_rollups,
+    )
 
     step = timedelta(days=30)
     lo = start
@@ -149,6 +160,29 @@ def _roll_up(store: Any, start: datetime, end: datetime) -> None:
         rollup_daily(store, lo, hi)
         lo = hi
     record_coverage(store, start, end)
+    t0 = time.perf_counter()
+    run_rollups(store, hours=2, every_s=None, now=lambda: end)
+    print(f"  periodic rollup run (first one builds meter_totals) in "
+          f"{time.perf_counter() - t0:.1f} s", flush=True)
+
+
+def totals_before_after(cfg_path: Path, repeat: int) -> dict[str, tuple[float, float]]:
+    """InfluxDB: median cold AppTest time per page without ``meter_totals`` (``stats()``
+    then sums ``energy_1d`` and takes FIRST/LAST over every point, ``latest()`` and
+    ``has_readings()`` scan every point, as before the totals) and with them (rebuilt by a
+    periodic rollup run), in the same run."""
+    from greenpipe.stores.influx_admin import run_rollups
+    from greenpipe.stores.influx_totals import TOTALS_MEASUREMENT
+
+    store = _influx_store(load_config(cfg_path, env={}))
+    try:
+        store.query(f'DELETE FROM "{TOTALS_MEASUREMENT}"')
+        before = apptest_times(cfg_path, repeat)
+        run_rollups(store, hours=2, every_s=None, now=lambda: AS_OF)
+        after = apptest_times(cfg_path, repeat)
+    finally:
+        store.close()
+    return {name: (before[name][0], after[name][0]) for name, _ in PAGES}
 
 
 def apptest_times(cfg_path: Path, repeat: int) -> dict[str, tuple[float, float]]:
@@ -250,6 +284,8 @@ def main() -> int:
     parser.add_argument("--meters", type=int, default=50, help="meters (5 per site)")
     parser.add_argument("--interval-min", type=int, default=30, help="reading interval")
     parser.add_argument("--store", choices=("sqlite", "influx"), default="sqlite")
+    parser.add_argument("--totals-only", action="store_true",
+                        help="influx: only the cold AppTest times without/with meter_totals")
     args = parser.parse_args()
     binary = find_chromium()
     with tempfile.TemporaryDirectory(prefix="greenpipe-bench-dashboard-") as tmp:
@@ -271,6 +307,14 @@ def _run(args: argparse.Namespace, tmp: Path, binary: str | None,
     """Build the stores, measure, print the table."""
     empty_cfg, year_cfg = build(tmp, args.days, args.meters,
                                 timedelta(minutes=args.interval_min), influx)
+    if influx is not None:
+        totals = totals_before_after(year_cfg, args.repeat)
+        print("\n| page | AppTest cold, stats() without meter_totals | with | ratio |")
+        print("| --- | ---: | ---: | ---: |")
+        for name, (without, with_) in totals.items():
+            print(f"| {name} | {without:.2f} s | {with_:.2f} s | {with_ / without:.2f}x |")
+        if args.totals_only:
+            return 0
     at_empty = apptest_times(empty_cfg, args.repeat)
     at_year = apptest_times(year_cfg, args.repeat)
     br_empty = br_year = None

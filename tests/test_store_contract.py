@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from numpy.testing import assert_allclose
 
 from greenpipe.model import DeadLetter, Meter, MeterKind, Reading, Sector, Site
 from greenpipe.stores import Catalog, GroupBy, Store
@@ -722,3 +723,62 @@ def test_sqlite_store_from_before_site_and_sector_rollups_gets_them_on_open(
     assert want and again._conn.execute(
         "SELECT value FROM meta WHERE key = 'rollup'").fetchone()[0] == "2:-32400000"
     again.close()
+
+
+def _hand_stats(readings: list[Reading]) -> list[tuple[str, str, int, datetime, datetime, float]]:
+    """Per-meter (meter, site, readings, first, last, energy) of distinct readings, by hand."""
+    by_meter: dict[str, list[Reading]] = {}
+    for r in readings:
+        by_meter.setdefault(r.meter_id, []).append(r)
+    return [(m, rs[0].site_id, len(rs), min(r.ts for r in rs), max(r.ts for r in rs),
+             sum(r.energy_kwh or 0.0 for r in rs)) for m, rs in sorted(by_meter.items())]
+
+
+def test_stats_after_rollup_runs_equal_the_raw_numbers(store: Store) -> None:
+    """stats() and latest() after the rollup job (InfluxDB: `db rollup` every 6 h, so the
+    per-meter totals of sealed days grow run by run) equal the hand numbers of every reading,
+    including one written after the last run and a late one inside the covered span that
+    a later run's window covers."""
+    readings = [_r(meter, site, T0 + k * M30, energy_kwh=0.25 * (k % 9))
+                for k in range(1, 4 * 48 + 1)
+                for meter, site in (("p-main", "plant"), ("o-main", "office")) if k % 5]
+    store.write(readings)
+
+    def job(at: datetime, hours: float) -> None:
+        if isinstance(store, SqliteStore):
+            return  # SQLite keeps its rollups in the write transaction
+        from greenpipe.stores.influx_admin import run_rollups
+
+        run_rollups(store, hours=hours, every_s=None, now=lambda: at)  # type: ignore[arg-type]
+
+    job(T0 + timedelta(days=2), 24 * 3)  # a backfill, then the periodic job
+    for step in range(1, 9):
+        job(T0 + timedelta(days=2) + step * 6 * H, 6)
+    want = _hand_stats(readings)
+
+    def got() -> list[tuple[str, str, int, datetime | None, datetime | None, float]]:
+        return [(m.meter, m.site, m.readings, m.first_ts, m.last_ts, m.energy_kwh)
+                for m in store.stats().meters]
+
+    def check(expected: list[tuple[str, str, int, datetime, datetime, float]]) -> None:
+        actual = got()
+        assert [row[:5] for row in actual] == [row[:5] for row in expected]
+        assert_allclose([row[5] for row in actual], [row[5] for row in expected], rtol=1e-12)
+        assert store.has_readings() is True
+        newest = {m: r.ts for m, r in store.latest().items()}
+        assert newest == {row[0]: row[4] for row in expected}
+
+    check(want)
+    after = _r("p-main", "plant", T0 + timedelta(days=5, minutes=1), energy_kwh=7.5)
+    store.write([after])  # after the last run, after the covered span
+    check(_hand_stats([*readings, after]))
+    late = _r("o-main", "office", T0 + timedelta(days=1, minutes=1), energy_kwh=3.25)
+    before = _r("o-main", "office", T0 - timedelta(days=3), energy_kwh=1.0)  # before coverage
+    gone = _r("h-weather", "hall", T0 + timedelta(days=1, hours=1), temp_air_c=4.0)  # silent since
+    store.write([late, before, gone])
+    job(T0 + timedelta(days=4, hours=6), 24 * 3 + 6)  # a catch-up run over the late reading
+    check(_hand_stats([*readings, after, late, before, gone]))
+    job(T0 + timedelta(days=4, hours=6), 6)  # the next periodic run seals up to day 4
+    check(_hand_stats([*readings, after, late, before, gone]))
+    assert store.latest()["o-main"] == max((r for r in readings if r.meter_id == "o-main"),
+                                            key=lambda r: r.ts)

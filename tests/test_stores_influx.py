@@ -27,7 +27,8 @@ from greenpipe.stores.influx_admin import (
     rollup_hourly,
     run_rollups,
 )
-from greenpipe.stores.influxql import InfluxError, quote_ident, quote_literal
+from greenpipe.stores.influx_totals import TOTALS_MEASUREMENT, read_totals
+from greenpipe.stores.influxql import InfluxError, ms_of, quote_ident, quote_literal
 from tests._influx_http import Recorded, Reply, recording_server
 from tests.conftest import EXAMPLE_CONFIG, InfluxProcess
 
@@ -223,6 +224,61 @@ def test_stats_read_covered_days_from_the_rollup_and_the_rest_raw(store: InfluxS
     after = {m.meter: m for m in store.stats().meters}
     assert after["p-main"].readings == {m.meter: m for m in before.meters}["p-main"].readings + 1
     assert after["p-main"].last_ts == late.ts
+
+
+def test_meter_totals_grow_with_sealed_days_and_rebuild_after_a_gap(
+        store: InfluxStore) -> None:
+    """The periodic rollup job keeps one meter_totals point per meter over the whole
+    covered days before its window; stats() and latest() equal the raw answers at every
+    step."""
+    store.write(_city(days=9))
+    raw, raw_latest = store.stats(), store.latest()  # no coverage yet: every point
+    day, hour = timedelta(days=1), timedelta(hours=1)
+    run_rollups(store, hours=24 * 5, every_s=None, now=lambda: T0 + 5 * day)  # backfill
+    assert read_totals(store) is None  # the backfill re-rolled every covered day
+    assert store.stats() == raw and store.latest() == raw_latest
+    run_rollups(store, hours=2, every_s=None, now=lambda: T0 + 5 * day)
+    whole = store._whole_rollup_days()
+    totals = read_totals(store)
+    assert whole is not None and totals is not None
+    # T0 is 09:00 JST: whole JST days from T0 + 15 h; sealed up to the day of 22:00 UTC.
+    assert (totals.lo, totals.hi) == (T0 + 15 * hour, T0 + 4 * day + 15 * hour)
+    in_span = [r for r in _city(days=9) if totals.lo < r.ts <= totals.hi]
+    for meter, site in (("p-main", "plant"), ("o-main", "office")):
+        mine = [r for r in in_span if r.meter_id == meter]
+        n, energy, first, last = totals.series[(meter, site)]
+        assert (n, first, last) == (len(mine), ms_of(mine[0].ts), ms_of(mine[-1].ts))
+        assert energy == pytest.approx(sum(r.energy_kwh or 0.0 for r in mine), rel=1e-12)
+    assert store.stats() == raw and store.latest() == raw_latest
+    run_rollups(store, hours=26, every_s=None, now=lambda: T0 + 6 * day)  # seals no day
+    assert read_totals(store) == totals
+    run_rollups(store, hours=2, every_s=None, now=lambda: T0 + 6 * day)  # seals one
+    grown = read_totals(store)
+    assert grown is not None and (grown.lo, grown.hi) == (totals.lo, totals.hi + day)
+    assert store.stats() == raw and store.latest() == raw_latest
+    # A gap restarts the coverage: the totals are rebuilt over the new span.
+    run_rollups(store, hours=40, every_s=None, now=lambda: T0 + 8 * day)
+    run_rollups(store, hours=2, every_s=None, now=lambda: T0 + 8 * day)
+    rebuilt = read_totals(store)
+    assert rebuilt is not None
+    assert (rebuilt.lo, rebuilt.hi) == (T0 + 6 * day + 15 * hour, T0 + 7 * day + 15 * hour)
+    assert store.stats() == raw and store.latest() == raw_latest
+
+
+def test_stats_ignore_totals_whose_spans_disagree(store: InfluxStore) -> None:
+    """A run that stopped while rewriting meter_totals leaves mixed spans: stats() then
+    counts from energy_1d, and the next run rebuilds the totals."""
+    store.write(_city(days=4))
+    raw = store.stats()
+    run_rollups(store, hours=24 * 4, every_s=None, now=lambda: T0 + timedelta(days=4))
+    run_rollups(store, hours=2, every_s=None, now=lambda: T0 + timedelta(days=4))
+    assert read_totals(store) is not None
+    store.write_lines([f'{TOTALS_MEASUREMENT},meter=p-main,site=plant readings=1.0,'
+                       'energy_kwh=1.0,first_ms=1.0,last_ms=1.0,from_ms=0.0,until_ms=0.0 0'])
+    assert read_totals(store) is None
+    assert store.stats() == raw
+    run_rollups(store, hours=2, every_s=None, now=lambda: T0 + timedelta(days=4))
+    assert read_totals(store) is not None and store.stats() == raw
 
 
 def test_int_values_are_stored_as_floats(store: InfluxStore) -> None:

@@ -39,6 +39,7 @@ from greenpipe.results import (
     SavingsRecord,
 )
 from greenpipe.stores import influx_results, line_protocol
+from greenpipe.stores import influx_totals as tot
 from greenpipe.stores.base import (
     SEQUENCE_INT_FIELDS,
     Catalog,
@@ -465,7 +466,11 @@ class InfluxStore(ResultRecordsMixin):
         return frame
 
     def has_readings(self) -> bool:
-        """True when ``energy`` holds a point (1 s at 730,000 points, ``stats`` 8–15 s)."""
+        """True when ``energy`` holds a point: current ``meter_totals`` with a meter answer
+        it with one small read; else ``SELECT … LIMIT 1`` (1 s at 730,000 points)."""
+        totals = self._current_totals()[1]
+        if totals is not None and totals.series:
+            return True
         series = self.query(f'SELECT "quality" FROM {quote_ident(MEASUREMENT)} LIMIT 1')[0]
         return any(one.values for one in series)
 
@@ -491,71 +496,114 @@ class InfluxStore(ResultRecordsMixin):
         return None
 
     def latest(self) -> dict[str, Reading]:
-        """Return the newest reading of every meter."""
-        q = (f'SELECT "site", "energy_kwh", "register_kwh", "power_kw", "temp_air_c", '
-             f'"quality" FROM {quote_ident(MEASUREMENT)} GROUP BY "meter" '
-             "ORDER BY time DESC LIMIT 1")
-        out: dict[str, Reading] = {}
-        for series in self.query(q)[0]:
-            meter = series.tags.get("meter", "")
-            for ts, site, energy, register, power, temp, quality in series.values[:1]:
-                out[meter] = Reading(
-                    meter_id=meter, site_id=str(site),
-                    ts=_from_ms(ts),
-                    energy_kwh=_float(energy), register_kwh=_float(register),
-                    power_kw=_float(power), temp_air_c=_float(temp),
-                    quality=frozenset(q for q in str(quality or "").split(",") if q),
-                )
+        """Return the newest reading of every meter.
+
+        With current ``meter_totals`` only the points outside the sealed days are scanned;
+        a meter silent since is read at its ``last_ms`` instant.
+        """
+        totals = self._current_totals()[1]
+        if totals is None:
+            return self._latest_where("")
+        out = self._latest_where(tot.span_where(None, totals.lo))
+        newest: dict[str, int] = {}
+        for (meter, _), (_, _, _, last) in totals.series.items():
+            newest[meter] = max(newest.get(meter, last), last)
+        by_instant: dict[int, list[str]] = {}
+        for meter, last in newest.items():
+            by_instant.setdefault(last, []).append(meter)
+        for i in range(0, len(by_instant), 200):
+            for part in self._latest_parts([
+                    f"WHERE time = {time_literal_ns(_from_ms(ms))} AND (" + " OR ".join(
+                        f'"meter" = {quote_literal(m)}' for m in meters) + ")"
+                    for ms, meters in list(by_instant.items())[i:i + 200]]):
+                out.update(part)
+        out.update(self._latest_where(tot.span_where(totals.hi, None)))
         return out
+
+    def _latest_where(self, where: str) -> dict[str, Reading]:
+        return self._latest_parts([where])[0]
+
+    def _latest_parts(self, wheres: Sequence[str]) -> list[dict[str, Reading]]:
+        """The newest reading per meter of each ``WHERE`` clause, in one request."""
+        statements = [
+            f'SELECT "site", "energy_kwh", "register_kwh", "power_kw", "temp_air_c", '
+            f'"quality" FROM {quote_ident(MEASUREMENT)} {where} GROUP BY "meter" '
+            "ORDER BY time DESC LIMIT 1" for where in wheres]
+        results = self.query("; ".join(statements))
+        parts: list[dict[str, Reading]] = []
+        for result in [*results, *[[]] * (len(statements) - len(results))]:
+            out: dict[str, Reading] = {}
+            for series in result:
+                meter = series.tags.get("meter", "")
+                for ts, site, energy, register, power, temp, quality in series.values[:1]:
+                    out[meter] = Reading(
+                        meter_id=meter, site_id=str(site),
+                        ts=_from_ms(ts),
+                        energy_kwh=_float(energy), register_kwh=_float(register),
+                        power_kw=_float(power), temp_air_c=_float(temp),
+                        quality=frozenset(q for q in str(quality or "").split(",") if q),
+                    )
+            parts.append(out)
+        return parts
+
+    def _current_totals(self) -> tuple[tuple[datetime, datetime] | None, tot.Totals | None]:
+        """The covered whole days and the ``meter_totals`` that match them (or None)."""
+        whole = self._whole_rollup_days()
+        if whole is None:
+            return None, None
+        totals = tot.read_totals(self)
+        if totals is None or totals.lo != whole[0] or totals.hi > whole[1]:
+            return whole, None
+        return whole, totals
 
     def stats(self) -> StoreStats:
         """Return per-meter counts, time span and energy, and the dead-letter count.
 
-        Counts and energy of the whole local days the rollup job has covered
-        (``rollup_coverage``) come from ``energy_1d``; only the points outside them are
-        scanned, so the cost does not grow with the years kept.
+        Over the whole local days the rollup job has covered (``rollup_coverage``), the
+        days it has sealed come from ``meter_totals`` (one point per meter, see
+        ``influx_totals``) and the rest from ``energy_1d``; only the points outside the
+        covered days are scanned, so the cost grows with neither the years kept nor the
+        meter-days.
         """
-        m = quote_ident(MEASUREMENT)
-        sums = 'GROUP BY "meter", "site"'
-        raw = f'SELECT COUNT("quality"), SUM("energy_kwh") FROM {m}'
-        whole = self._whole_rollup_days()
-        if whole is None:
-            counting = [f"{raw} {sums}"]
-        else:
-            lo, hi = (time_literal_ns(t) for t in whole)
-            counting = [f'SELECT SUM("readings"), SUM("energy_kwh") FROM '
-                        f"{quote_ident(DAILY_ROLLUP_MEASUREMENT)} WHERE time > {lo} AND "
-                        f"time <= {hi} {sums}",
-                        f"{raw} WHERE time <= {lo} {sums}", f"{raw} WHERE time > {hi} {sums}"]
-        results = self.query("; ".join([
-            *counting,
-            f'SELECT FIRST("quality") FROM {m} GROUP BY "meter"',
-            f'SELECT LAST("quality") FROM {m} GROUP BY "meter"',
-            f'SELECT COUNT("code") FROM {quote_ident(DEAD_LETTER_MEASUREMENT)}']))
-        results += [[]] * (len(counting) + 3 - len(results))
+        whole, totals = self._current_totals()
+        lo, hi = whole if whole is not None else (None, None)
+        sealed = totals.hi if totals is not None else lo
+        raw = 'COUNT("quality"), SUM("energy_kwh")'
+        counting = [tot.sums_by_series(self, raw, MEASUREMENT, tot.span_where(None, lo))]
+        instants = [tot.first_last(self, tot.span_where(None, lo))]
+        if lo is not None:
+            counting += [
+                tot.sums_by_series(self, 'SUM("readings"), SUM("energy_kwh")',
+                                   DAILY_ROLLUP_MEASUREMENT, tot.span_where(sealed, hi)),
+                tot.sums_by_series(self, raw, MEASUREMENT, tot.span_where(hi, None))]
+            instants.append(tot.first_last(self, tot.span_where(sealed, None)))
+        if totals is not None:
+            counting.append({k: v[:2] for k, v in totals.series.items()})
+            instants.append({k: v[2:] for k, v in totals.series.items()})
         counts: dict[str, list[Any]] = {}
-        for part in results[:len(counting)]:
-            for s in part:
-                meter, site = s.tags.get("meter", ""), s.tags.get("site", "")
-                _, n, energy = s.values[0]
+        for part in counting:
+            for (meter, site), (n, energy) in part.items():
                 entry = counts.setdefault(meter, [site, 0, 0.0])
                 entry[0] = min(entry[0], site)
                 entry[1] += int(n or 0)
                 entry[2] += float(energy or 0.0)
-        firsts, lasts, dead_letters = results[len(counting):]
-        first = {s.tags.get("meter", ""): s.values[0][0] for s in firsts if s.values}
-        last = {s.tags.get("meter", ""): s.values[0][0] for s in lasts if s.values}
+        first: dict[str, int] = {}
+        last: dict[str, int] = {}
+        for part_fl in instants:
+            for (meter, _), (f, la) in part_fl.items():
+                first[meter] = min(first.get(meter, f), f)
+                last[meter] = max(last.get(meter, la), la)
         meters = tuple(
             MeterStats(
                 meter=meter, site=site, readings=n,
-                first_ts=_from_ms(first[meter])
-                if meter in first else None,
-                last_ts=_from_ms(last[meter])
-                if meter in last else None,
+                first_ts=_from_ms(first[meter]) if meter in first else None,
+                last_ts=_from_ms(last[meter]) if meter in last else None,
                 energy_kwh=energy,
             )
             for meter, (site, n, energy) in sorted(counts.items())
         )
+        dead_letters = self.query(
+            f'SELECT COUNT("code") FROM {quote_ident(DEAD_LETTER_MEASUREMENT)}')[0]
         dead = (int(dead_letters[0].values[0][1]) if dead_letters and dead_letters[0].values
                 else 0)
         return StoreStats(meters=meters, dead_letters=dead)

@@ -31,6 +31,7 @@ from greenpipe.stores.influx import (
     api_for_version,
     parse_version,
 )
+from greenpipe.stores.influx_totals import update_totals
 from greenpipe.stores.influxql import (
     InfluxError,
     classify_http_error,
@@ -267,6 +268,8 @@ def record_coverage(store: InfluxStore, start: datetime, end: datetime) -> None:
     Extends the recorded span when the new one meets or overlaps it, else starts a new
     span (a gap means the days in between may not be rolled up). Read by
     ``InfluxStore.rollup_coverage``, so readers use the rollups only where they are current.
+    Then extends the per-meter totals (``influx_totals.update_totals``) by the days before
+    ``start``'s day, which this run did not re-roll.
     """
     lo, hi = start, end
     covered = store.rollup_coverage()
@@ -275,6 +278,7 @@ def record_coverage(store: InfluxStore, start: datetime, end: datetime) -> None:
     store.write_lines([line_protocol.encode_point(
         ROLLUP_STATE_MEASUREMENT, {}, {"from_ms": float(ms_of(lo)), "until_ms": float(ms_of(hi))},
         0)])
+    update_totals(store, start)
 
 
 def run_rollups(store: InfluxStore, hours: float, every_s: float | None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -273,12 +274,47 @@ def test_stats_ignore_totals_whose_spans_disagree(store: InfluxStore) -> None:
     run_rollups(store, hours=24 * 4, every_s=None, now=lambda: T0 + timedelta(days=4))
     run_rollups(store, hours=2, every_s=None, now=lambda: T0 + timedelta(days=4))
     assert read_totals(store) is not None
+    # Newer than the run's points: what a run that stopped half-way leaves behind.
+    stopped_at = ms_of(datetime.now(UTC))
     store.write_lines([f'{TOTALS_MEASUREMENT},meter=p-main,site=plant readings=1.0,'
-                       'energy_kwh=1.0,first_ms=1.0,last_ms=1.0,from_ms=0.0,until_ms=0.0 0'])
+                       f'energy_kwh=1.0,first_ms=1.0,last_ms=1.0,from_ms=0.0,until_ms=0.0 '
+                       f'{stopped_at}'])
     assert read_totals(store) is None
     assert store.stats() == raw
     run_rollups(store, hours=2, every_s=None, now=lambda: T0 + timedelta(days=4))
     assert read_totals(store) is not None and store.stats() == raw
+
+
+def test_rollup_job_runs_under_the_retention_policy_db_init_sets(
+        influxdb: InfluxProcess) -> None:
+    """``db init`` sets a retention policy (400 days by default), which refuses points
+    older than it: the job's state and totals points are stamped with the run's clock,
+    so the job runs and readers find the newest state."""
+    store = InfluxStore(influxdb.store_url(_db()), CATALOG)
+    init(store, "400d")
+    now = datetime.now(UTC).replace(hour=3, minute=0, second=0, microsecond=0)  # JST noon
+    day = timedelta(days=1)
+    start = now - 4 * day
+    store.write([replace(r, ts=r.ts - T0 + start) for r in _city(days=4)])
+    raw, raw_latest = store.stats(), store.latest()
+    run_rollups(store, hours=24 * 4, every_s=None, now=lambda: now)  # backfill
+    assert store.rollup_coverage() == (now - 4 * day, now)
+    run_rollups(store, hours=2, every_s=None, now=lambda: now + timedelta(minutes=10))
+    assert store.rollup_coverage() == (now - 4 * day, now + timedelta(minutes=10))
+    totals = read_totals(store)
+    assert totals is not None and totals.series.keys() == {("p-main", "plant"),
+                                                           ("o-main", "office")}
+    assert store.stats() == raw and store.latest() == raw_latest
+    # A day later (one run extends the coverage, the next seals one more day): new totals
+    # are written and the previous run's deleted.
+    run_rollups(store, hours=26, every_s=None, now=lambda: now + day)
+    run_rollups(store, hours=2, every_s=None, now=lambda: now + day + timedelta(minutes=10))
+    grown = read_totals(store)
+    assert grown is not None and (grown.lo, grown.hi) == (totals.lo, totals.hi + day)
+    (series,) = store.query(f"SELECT COUNT(readings) FROM {quote_ident(TOTALS_MEASUREMENT)}")[0]
+    assert series.values[0][1] == 2  # one point per (meter, site)
+    assert store.stats() == raw and store.latest() == raw_latest
+    store.close()
 
 
 def test_int_values_are_stored_as_floats(store: InfluxStore) -> None:

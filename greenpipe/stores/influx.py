@@ -488,7 +488,8 @@ class InfluxStore(ResultRecordsMixin):
     def rollup_coverage(self) -> tuple[datetime, datetime] | None:
         """The contiguous span ``greenpipe db rollup`` has rolled up (None: never run)."""
         series = self.query(f'SELECT "from_ms", "until_ms" FROM '
-                            f"{quote_ident(ROLLUP_STATE_MEASUREMENT)}")[0]
+                            f"{quote_ident(ROLLUP_STATE_MEASUREMENT)} "
+                            "ORDER BY time DESC LIMIT 1")[0]
         for one in series:
             for _, lo, hi in one.values[:1]:
                 if lo is not None and hi is not None:

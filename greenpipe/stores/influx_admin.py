@@ -275,10 +275,14 @@ def record_coverage(store: InfluxStore, start: datetime, end: datetime) -> None:
     covered = store.rollup_coverage()
     if covered is not None and start <= covered[1] and end >= covered[0]:
         lo, hi = min(lo, covered[0]), max(hi, covered[1])
+    # Stamped with the wall clock of the run, not a fixed instant: a database with a
+    # retention policy (``db init`` sets 400 days by default) refuses points older than it
+    # ("points beyond retention policy dropped"). Readers take the newest state point.
+    stamp_ms = ms_of(datetime.now(UTC))
     store.write_lines([line_protocol.encode_point(
         ROLLUP_STATE_MEASUREMENT, {}, {"from_ms": float(ms_of(lo)), "until_ms": float(ms_of(hi))},
-        0)])
-    update_totals(store, start)
+        stamp_ms)])
+    update_totals(store, start, stamp_ms)
 
 
 def run_rollups(store: InfluxStore, hours: float, every_s: float | None,

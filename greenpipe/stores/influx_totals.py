@@ -57,7 +57,8 @@ def read_totals(store: InfluxStore) -> Totals | None:
     from greenpipe.stores.influx import _from_ms
 
     q = (f'SELECT "readings", "energy_kwh", "first_ms", "last_ms", "from_ms", "until_ms" '
-         f'FROM {quote_ident(TOTALS_MEASUREMENT)} GROUP BY "meter", "site"')
+         f'FROM {quote_ident(TOTALS_MEASUREMENT)} GROUP BY "meter", "site" '
+         "ORDER BY time DESC LIMIT 1")
     spans: set[tuple[int, int]] = set()
     series: dict[tuple[str, str], tuple[int, float, int, int]] = {}
     for one in store.query(q)[0]:
@@ -109,9 +110,14 @@ def first_last(store: InfluxStore, where: str) -> dict[tuple[str, str], tuple[in
     return {key: (first[key], last[key]) for key in first if key in last}
 
 
-def update_totals(store: InfluxStore, rerolled_from: datetime) -> int:
+def update_totals(store: InfluxStore, rerolled_from: datetime, stamp_ms: int) -> int:
     """Extend (or rebuild) ``meter_totals`` after a rollup run that re-rolled the days
     from ``rerolled_from`` on and recorded its coverage; return the points written.
+
+    The points are stamped ``stamp_ms`` (the run's wall clock, so a retention policy
+    accepts them); the previous run's points are deleted once the new ones are written,
+    and readers take each series' newest point (a reader in between sees mixed spans and
+    falls back to ``energy_1d``).
 
     Days before ``rerolled_from``'s day are sealed. The totals grow by the sealed days
     since the previous run (cheap); when this run re-rolled a day the totals already hold,
@@ -150,8 +156,10 @@ def update_totals(store: InfluxStore, rerolled_from: datetime) -> int:
     lines = [line_protocol.encode_point(
         TOTALS_MEASUREMENT, {"meter": meter, "site": site},
         {"readings": float(n), "energy_kwh": energy, "first_ms": float(first),
-         "last_ms": float(last), **span}, 0)
+         "last_ms": float(last), **span}, stamp_ms)
         for (meter, site), (n, energy, first, last) in sorted(base.items())]
     for i in range(0, len(lines), 5000):
         store.write_lines(lines[i:i + 5000])
+    store.query(f"DELETE FROM {quote_ident(TOTALS_MEASUREMENT)} "
+                f"WHERE time < {int(stamp_ms)}ms")
     return len(lines)

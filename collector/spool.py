@@ -105,6 +105,17 @@ def _decode(kind: str, meter_id: str | None, ts_ms: int, body_text: str,
                       code=body["code"], reason=body["reason"])
 
 
+def _readings_by_meter(rows: Sequence[tuple[str, str, int, str, bytes | None]]
+                       ) -> dict[str, Reading]:
+    """Decode spool rows of readings into {meter: reading} (a later row of a meter wins)."""
+    out: dict[str, Reading] = {}
+    for row in rows:
+        item = _decode(*row)
+        assert isinstance(item, Reading)
+        out[item.meter_id] = item
+    return out
+
+
 class SpoolFullError(StoreError):
     """The spool reached ``collector.spool_max_readings``; retry once the store drains it."""
 
@@ -170,14 +181,8 @@ class Spool:
 
     def remembered(self) -> dict[str, Reading]:
         """Return each meter's newest durable reading, as kept by ``remember``."""
-        rows = self._state_db().execute(
-            "SELECT 'reading', meter_id, ts_ms, body, NULL FROM register_state").fetchall()
-        out: dict[str, Reading] = {}
-        for row in rows:
-            item = _decode(*row)
-            assert isinstance(item, Reading)
-            out[item.meter_id] = item
-        return out
+        return _readings_by_meter(self._state_db().execute(
+            "SELECT 'reading', meter_id, ts_ms, body, NULL FROM register_state").fetchall())
 
     def snapshot_states(self, states: Sequence[SequenceState]) -> None:
         """Keep meters' latest ``seq`` states (start-up state while the store is down)."""
@@ -237,16 +242,10 @@ class Spool:
 
     def latest(self) -> dict[str, Reading]:
         """Return the newest spooled reading of every meter."""
-        rows = self._db.execute(
+        return _readings_by_meter(self._db.execute(
             "SELECT kind, meter_id, ts_ms, body, payload FROM spool s WHERE kind = 'reading' "
             "AND ts_ms = (SELECT MAX(ts_ms) FROM spool t WHERE t.kind = 'reading' "
-            "AND t.meter_id = s.meter_id) ORDER BY seq").fetchall()
-        out: dict[str, Reading] = {}
-        for row in rows:
-            item = _decode(*row)
-            assert isinstance(item, Reading)
-            out[item.meter_id] = item
-        return out
+            "AND t.meter_id = s.meter_id) ORDER BY seq").fetchall())
 
     def holds(self, meter_id: str, ts: datetime) -> bool:
         """Return True when a reading of ``meter_id`` at ``ts`` is spooled."""

@@ -16,7 +16,7 @@ from brokerauth.credentials import acl_text, gateway_user, write_mosquitto
 from greenpipe.app.cli import main
 from greenpipe.config import load_config
 from greenpipe.stores.sqlite import SqliteStore
-from tests.conftest import EXAMPLE_CONFIG, stop_process
+from tests.conftest import EXAMPLE_CONFIG, stop_process, wait_until
 from tests.test_collector_security import (
     _start_broker,
     _stored,
@@ -100,10 +100,7 @@ def test_real_mosquitto_confines_each_gateway_to_its_site(tmp_path: Path) -> Non
         intruder.loop_stop()
         assert len(refused) == 1 and refused[0] in (134, 135)
 
-        deadline = time.monotonic() + 60
-        while not db.exists() or not _stored(db):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_until(lambda: db.exists() and _stored(db), "the collector to store a reading", 60)
         collector.send_signal(signal.SIGTERM)
         assert collector.wait(60) == 0
         store = SqliteStore(db)

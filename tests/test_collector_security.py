@@ -28,7 +28,7 @@ from greenpipe.mqtt import BrokerUnavailableError, connect_and_start, make_clien
 from greenpipe.net import free_loopback_port
 from greenpipe.stores.sqlite import SqliteStore
 from greenpipe.wire import encode_reading, reading_topic
-from tests.conftest import REPO, _find_mosquitto, stop_process, wait_for_port
+from tests.conftest import REPO, _find_mosquitto, stop_process, wait_for_port, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -123,10 +123,7 @@ def test_meter_publishes_only_its_own_topic_and_secrets_stay_out_of_logs(
             port, "f1-main", "f1-main", PASSWORDS["f1-main"], ("factory-1", "f1-main"),
             ("factory-3", "f3-main")) == (0, 135)  # 135: Not authorized
 
-        deadline = time.monotonic() + 60
-        while not db.exists() or not _stored(db):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_until(lambda: db.exists() and _stored(db), "the collector to store a reading", 60)
         collector.send_signal(signal.SIGTERM)
         assert collector.wait(60) == 0
         assert [m.meter for m in SqliteStore(db).stats().meters] == ["f1-main"]

@@ -35,7 +35,7 @@ JST = timezone(timedelta(hours=9))
 AS_OF = datetime(2026, 3, 31, 12, 0, tzinfo=JST)
 SITES = 200
 SECTORS = ("industry", "commercial", "public", "transport", "household")
-PAGES = (PageSpec("", 3, 0, "FY2025 progress"), PageSpec("sites", 5, 1, "Sites"),
+PAGES = (PageSpec("", 3, 0, "FY2025 progress"), PageSpec("sites", 2, 0, "Sites"),
          PageSpec("forecast", 0, 0, "Forecast"),
          PageSpec("findings", 0, 0, "Problems and proposals"),
          PageSpec("meters", 0, 1, "Meters"), PageSpec("export", 0, 0, "Export"),

@@ -19,11 +19,6 @@ st.title(t("ov.header", lang, city=c.cfg.city.name, fy=fy_label(c.fy, lang)))
 if not data.has_data(c):
     ui.empty("empty.store", lang)
     st.stop()
-# The big numbers stay on top, but are filled last (see the end of this page): the charts
-# below go to the browser first, so it loads and draws plotly.js while the headline's own
-# queries (meter health, latest readings, forecasts) run. On a first visit that overlap
-# is the browser's largest single cost (docs/BENCHMARKS.md, issue 15).
-headline_slot = st.container()
 
 
 def _frames(lc: data.Ctx) -> tuple[pd.DataFrame, pd.DataFrame | None, summaries.Progress]:
@@ -104,6 +99,8 @@ def headline() -> None:
         since = _since(lc).astimezone(ZoneInfo(lc.tz)).date()
         st.caption(t("ov.no_history", lang, since=fmt_date(since, lang)))
 
+
+headline()
 
 # ---- cumulative CO2 against the target path, and sectors (refresh with the page)
 now, before, _ = _frames(c)
@@ -203,6 +200,3 @@ if open_findings:
                     f"{fmt_number(f.annual_co2_t, lang, 1)} t-CO₂  \n"
                     + (f.proposal_ja if lang == "ja" else f.proposal_en))
     st.caption(t("fd.more", lang))
-
-with headline_slot:
-    headline()

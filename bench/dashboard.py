@@ -74,6 +74,13 @@ PAGES = (("overview", ""), ("sites", "sites"), ("forecast", "forecast"), ("meter
          ("export", "export"))
 TITLES = {"overview": "progress", "sites": "Sites", "forecast": "Forecast", "meters": "Meters",
           "export": "Export"}
+# The Sites page's tabs (dashboard/views/sites.py VIEWS) and what each shows with data: charts
+# (live power above the tabs included), tables, and a heading (i18n key) inside the tab. The
+# bench city has no forecast results, so the baseline tab shows an info box.
+SITE_TABS = (("by_month", 2, 0, "si.by_month"), ("co2", 2, 0, "si.co2"),
+             ("baseline", 1, 0, "si.baseline"), ("breakdown", 1, 1, "si.breakdown"),
+             ("pv", 2, 0, "si.pv"), ("intensity", 2, 0, "si.intensity"),
+             ("by_day", 2, 0, "si.by_day"))
 # What each page shows with a year of data (the empty store shows info boxes only).
 FULL = {"overview": (3, 0), "sites": (2, 0), "forecast": (0, 1), "meters": (0, 1),
         "export": (0, 0)}
@@ -264,6 +271,8 @@ def browser_times(cfg_path: Path, full: bool, repeat: int, browser: Chromium,
                         f".find(a => a.innerText.trim().endsWith('{name.title()}')).click()")
                     browser.wait_for(expr, timeout_s=300, stable_polls=1, poll_s=0.05)
                     switch[name].append(time.perf_counter() - t0)
+            if full and any(n == "sites" for n, _ in pages):
+                tabs = _tab_switches(browser, port, repeat)
             # Only round 0's first visit meets a cold server cache.
             out = {n: (first[n][0], statistics.median(again[n]), statistics.median(switch[n]))
                    for n, _ in pages}
@@ -280,10 +289,36 @@ def browser_times(cfg_path: Path, full: bool, repeat: int, browser: Chromium,
                     rss.append(_rss_mb(proc.pid))
             if memory:
                 out["memory"] = (rss[0], rss[1], rss[1] / rss[0])
+            if full and any(n == "sites" for n, _ in pages):
+                out["tabs"] = tabs
         finally:
             proc.terminate()
             proc.wait(10)
     return out
+
+
+def _tab_switches(browser: Chromium, port: int, repeat: int) -> tuple[float, float, float]:
+    """Median, fastest and slowest time from a click on a Sites tab until its view is
+    drawn, in an open session, over every tab ``repeat`` times. [s]"""
+    import json
+
+    from dashboard.browser import click_tab
+    from dashboard.i18n import t
+
+    browser.navigate(f"http://127.0.0.1:{port}/sites?lang=en")
+    browser.wait_for(ready_expression(PageSpec("sites", *FULL["sites"], TITLES["sites"])),
+                     timeout_s=300, stable_polls=1, poll_s=0.05)
+    times = []
+    for _ in range(repeat):
+        for view, plots, tables, heading in SITE_TABS:
+            expr = ready_expression(PageSpec("sites", plots, tables, TITLES["sites"]))
+            shown = (f"(() => {{ const s = {expr}; return s && s.text.includes("
+                     f"{json.dumps(t(heading, 'en'))}) ? s : false; }})()")
+            t0 = time.perf_counter()
+            click_tab(browser, t(f"si.tab.{view}", "en"))
+            browser.wait_for(shown, timeout_s=300, stable_polls=1, poll_s=0.02)
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times), min(times), max(times)
 
 
 def _rss_mb(pid: int) -> float:
@@ -372,6 +407,10 @@ def _run(args: argparse.Namespace, tmp: Path, binary: str | None,
         cells = [f"{a:.2f} s / {b:.2f} s ({b / a:.1f}x)" for a, b in pairs]
         cells += ["chromium missing"] * (5 - len(cells))
         print(f"| {name} | " + " | ".join(cells) + " |")
+    if br_year and "tabs" in br_year:
+        med, lo, hi = br_year["tabs"]
+        print(f"\nSites tab switch (full store, {len(SITE_TABS)} tabs x {args.repeat}): "
+              f"median {med:.2f} s, {lo:.2f}-{hi:.2f} s")
     if br_empty and br_year and not args.no_memory:
         for label, br in (("empty", br_empty), ("full", br_year)):
             at10, at50, ratio = br["memory"]

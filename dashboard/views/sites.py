@@ -3,6 +3,7 @@ baseline vs actual, meter breakdown, PV vs use, energy intensity."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -84,29 +85,16 @@ def views() -> None:
         return
     use = days[days["kind"] != "pv"]
     recent = use[use["day"] > today - timedelta(days=60)]
-    tabs = dict(zip(VIEWS, st.tabs([t(f"si.tab.{v}", lang) for v in VIEWS], key="si_view",
-                                   on_change="rerun"), strict=True))
-    with tabs["by_day"]:
-        if tabs["by_day"].open:
-            _by_day(recent)
-    with tabs["by_month"]:
-        if tabs["by_month"].open:
-            _by_month(use)
-    with tabs["co2"]:
-        if tabs["co2"].open:
-            _co2(recent)
-    with tabs["baseline"]:
-        if tabs["baseline"].open:
-            _baseline(use)
-    with tabs["breakdown"]:
-        if tabs["breakdown"].open:
-            _breakdown(days)
-    with tabs["pv"]:
-        if tabs["pv"].open:
-            _pv(days, recent, today)
-    with tabs["intensity"]:
-        if tabs["intensity"].open:
-            _intensity()
+    draw: dict[str, Callable[[], None]] = {
+        "by_day": lambda: _by_day(recent), "by_month": lambda: _by_month(use),
+        "co2": lambda: _co2(recent), "baseline": lambda: _baseline(use),
+        "breakdown": lambda: _breakdown(days), "pv": lambda: _pv(days, recent, today),
+        "intensity": _intensity}
+    tabs = st.tabs([t(f"si.tab.{v}", lang) for v in VIEWS], key="si_view", on_change="rerun")
+    for view, tab in zip(VIEWS, tabs, strict=True):
+        with tab:
+            if tab.open:  # hidden tabs are neither computed nor sent
+                draw[view]()
 
 
 def _by_day(recent: pd.DataFrame) -> None:

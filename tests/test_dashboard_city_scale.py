@@ -104,6 +104,13 @@ def test_every_page_is_ready_on_1000_meters_with_the_raw_numbers(
             if spec.name == "overview":
                 assert use_mwh > 100.0
                 assert f"{use_mwh:,.1f} MWh" in text  # the rollups equal the raw sum
+            if spec.name == "meters":
+                # The 1,000-row health table scrolls inside a bounded grid (25 rows in
+                # view, problems first) instead of a 35,000-pixel one drawn whole.
+                height = browser.evaluate(
+                    "document.querySelector('[data-testid=\"stDataFrame\"]')"
+                    ".getBoundingClientRect().height")
+                assert 38 + 35 * 20 < height <= 38 + 35 * 25 + 2, height
             if spec.name == "export":
                 # A city-wide year is read when downloading, not on every page view: the
                 # page gives its size from the configured meters (1,000 × 365 days).

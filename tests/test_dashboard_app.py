@@ -623,3 +623,15 @@ def test_reports_page_in_japanese_and_sites_page_intensity(tmp_path: Path,
     names = [[tr.get("name") for tr in json.loads(f.proto.spec)["data"]]
              for f in at.get("plotly_chart")]
     assert ["実績", "部分年度 (参考)"] in names, "the Sites page shows intensity, partial apart"
+
+
+def test_pages_have_no_bare_strings_that_streamlit_magic_would_show() -> None:
+    # Streamlit's magic writes any bare expression of a page script to the page, so a
+    # docstring under a constant (as in other modules) would appear as page text.
+    import ast
+
+    for page in sorted((APP.parent / "views").glob("*.py")):
+        body = ast.parse(page.read_text(encoding="utf-8")).body
+        bare = [node.lineno for node in body[1:] if isinstance(node, ast.Expr)
+                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)]
+        assert not bare, f"{page.name}: bare strings at lines {bare} would show on the page"

@@ -13,10 +13,10 @@ lang = c.lang
 st.title(t("nav.meters", lang))
 
 
+# Rows of the health table in view; more scroll inside it (problems come first). A city's
+# 1,000 meters at full height made a 35,000-pixel grid that the browser drew whole: about
+# 1-3 s of every switch into this page (docs/BENCHMARKS.md, issue 15).
 _ROWS_SHOWN = 25
-"""Rows of the health table in view; more scroll inside it (problems come first). A city's
-1,000 meters at full height made a 35,000-pixel grid that the browser drew whole: about
-1-3 s of every switch into this page (docs/BENCHMARKS.md, issue 15)."""
 
 
 @st.fragment(run_every=max(1, c.cfg.dashboard.refresh_s))

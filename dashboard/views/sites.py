@@ -63,8 +63,9 @@ def live_power() -> None:
 
 live_power()
 
+# The views of a site, one tab each; only the open tab's charts are built and sent. (A
+# comment, not a docstring: Streamlit's magic would show a bare string on the page.)
 VIEWS = ("by_day", "by_month", "co2", "baseline", "breakdown", "pv", "intensity")
-"""The views of a site, one tab each; only the open tab's charts are built and sent."""
 
 
 @st.fragment

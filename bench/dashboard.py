@@ -14,7 +14,8 @@ Python). For each store it measures, per page:
   navigation until the page's title, charts and tables have rendered and the script has
   finished: first visit (a new browser session, cold server cache), repeat visit (a new
   session, warm cache) and a page switch inside one session (a click on the sidebar link,
-  as on a wall screen that stays open; plotly.js is already loaded).
+  as on a wall screen that stays open; plotly.js is already loaded: the ring of switches
+  runs twice and the second lap is timed).
 
 It also records the server's resident memory after 10 and after 50 page loads in one
 browser session (page switches in a ring), to show that memory stays flat.
@@ -27,7 +28,8 @@ the per-site and per-sector days, 30 days per step, coverage recorded).
 Figures are medians over ``--repeat`` runs, reported with the full/empty ratio. Run:
 
     .venv/bin/python bench/dashboard.py [--days 365] [--meters 50] [--interval-min 30]
-        [--repeat 3] [--store sqlite|influx] [--totals-only]
+        [--repeat 3] [--store sqlite|influx] [--totals-only] [--pages overview,sites]
+        [--no-memory] [--workdir DIR]
 
 With ``--store influx`` it first measures the cold AppTest time of every page on the full
 store without the rollup job's per-meter totals (``meter_totals``, deleted) and with them
@@ -73,8 +75,15 @@ PAGES = (("overview", ""), ("sites", "sites"), ("forecast", "forecast"), ("meter
          ("export", "export"))
 TITLES = {"overview": "progress", "sites": "Sites", "forecast": "Forecast", "meters": "Meters",
           "export": "Export"}
+# The Sites page's tabs (dashboard/views/sites.py VIEWS) and what each shows with data: charts
+# (live power above the tabs included), tables, and a heading (i18n key) inside the tab. The
+# bench city has no forecast results, so the baseline tab shows an info box.
+SITE_TABS = (("by_month", 2, 0, "si.by_month"), ("co2", 2, 0, "si.co2"),
+             ("baseline", 1, 0, "si.baseline"), ("breakdown", 1, 1, "si.breakdown"),
+             ("pv", 2, 0, "si.pv"), ("intensity", 2, 0, "si.intensity"),
+             ("by_day", 2, 0, "si.by_day"))
 # What each page shows with a year of data (the empty store shows info boxes only).
-FULL = {"overview": (3, 0), "sites": (5, 1), "forecast": (0, 1), "meters": (0, 1),
+FULL = {"overview": (3, 0), "sites": (2, 0), "forecast": (0, 1), "meters": (0, 1),
         "export": (0, 0)}
 
 
@@ -107,6 +116,10 @@ def build(tmp: Path, days: int, n_meters: int = 50,
         db: Path | str = tmp / f"{name}.db" if influx is None else influx.store_url(
             f"bench_{name}")
         cfg_path = tmp / f"{name}.toml"
+        if influx is None and (tmp / f"{name}.done").exists():  # --workdir: built before
+            print(f"  reusing {db}", flush=True)
+            paths.append(cfg_path)
+            continue
         cfg_path.write_text(city_toml(db, max(1, n_meters // 5)), encoding="utf-8")
         cfg = load_config(cfg_path, env={})
         store: Any = (SqliteStore(db, Catalog.of(cfg.meters, cfg.sites)) if influx is None
@@ -127,6 +140,9 @@ def build(tmp: Path, days: int, n_meters: int = 50,
                 _roll_up(store, AS_OF - timedelta(days=n_days + 1), AS_OF)
                 print(f"  rolled up in {time.perf_counter() - t0:.0f} s", flush=True)
         store.close()
+        if influx is None:
+            (tmp / f"{name}.done").write_text(f"{n_meters} meters, {n_days} days, "
+                                              f"{interval}\n", encoding="utf-8")
         paths.append(cfg_path)
     return paths[0], paths[1]
 
@@ -185,14 +201,15 @@ def totals_before_after(cfg_path: Path, repeat: int) -> dict[str, tuple[float, f
     return {name: (before[name][0], after[name][0]) for name, _ in PAGES}
 
 
-def apptest_times(cfg_path: Path, repeat: int) -> dict[str, tuple[float, float]]:
+def apptest_times(cfg_path: Path, repeat: int, pages: tuple[tuple[str, str], ...] = PAGES
+                  ) -> dict[str, tuple[float, float]]:
     """Median (cold, warm) AppTest run time per page in seconds."""
     os.environ["GREENPIPE_CONFIG"] = str(cfg_path)
     os.environ["GREENPIPE_DASHBOARD_AS_OF"] = AS_OF.isoformat()
     at = AppTest.from_file(str(REPO / "dashboard" / "app.py"), default_timeout=300)
     at.run()  # open the store, import plotly: not part of any page's time
     out: dict[str, tuple[float, float]] = {}
-    for name, _ in PAGES:
+    for name, _ in pages:
         at.switch_page(f"views/{name}.py")
         cold, warm = [], []
         for _ in range(repeat):
@@ -209,9 +226,16 @@ def apptest_times(cfg_path: Path, repeat: int) -> dict[str, tuple[float, float]]
     return out
 
 
-def browser_times(cfg_path: Path, full: bool, repeat: int,
-                  browser: Chromium) -> dict[str, tuple[float, float, float]]:
-    """Browser time-to-ready per page in seconds: first visit, repeat visit, page switch."""
+def browser_times(cfg_path: Path, full: bool, repeat: int, browser: Chromium,
+                  pages: tuple[tuple[str, str], ...] = PAGES, memory: bool = True
+                  ) -> dict[str, tuple[float, float, float]]:
+    """Browser time-to-ready per page in seconds: first visit, repeat visit, page switch.
+
+    Page switches go round ``pages`` in a ring (one page alone is entered from the
+    forecast page, or the overview); ``memory`` adds the server's RSS after 10 and 50 loads.
+    """
+    ring = pages if len(pages) > 1 else (
+        (PAGES[2] if pages[0] != PAGES[2] else PAGES[0]), *pages)
     port = free_loopback_port()
     env = dashboard_env(cfg_path, None, AS_OF.isoformat())
     out: dict[str, tuple[float, float, float]] = {}
@@ -224,11 +248,11 @@ def browser_times(cfg_path: Path, full: bool, repeat: int,
                         break
                 except requests.RequestException:
                     time.sleep(0.1)
-            first: dict[str, list[float]] = {n: [] for n, _ in PAGES}
-            again: dict[str, list[float]] = {n: [] for n, _ in PAGES}
-            switch: dict[str, list[float]] = {n: [] for n, _ in PAGES}
+            first: dict[str, list[float]] = {n: [] for n, _ in ring}
+            again: dict[str, list[float]] = {n: [] for n, _ in ring}
+            switch: dict[str, list[float]] = {n: [] for n, _ in ring}
             for r in range(repeat):
-                for name, path in PAGES:
+                for name, path in pages:
                     plots, tables = FULL[name] if full else (0, 0)
                     expr = ready_expression(PageSpec(path, plots, tables, TITLES[name]))
                     for bucket in (first, again):
@@ -237,22 +261,30 @@ def browser_times(cfg_path: Path, full: bool, repeat: int,
                         browser.navigate(f"http://127.0.0.1:{port}/{path}?r={r}")
                         browser.wait_for(expr, timeout_s=300, stable_polls=1, poll_s=0.05)
                         bucket[name].append(time.perf_counter() - t0)
-                # Page switches inside one session, in a ring so each page is entered once.
-                for name, _path in (*PAGES[1:], PAGES[0]):
-                    plots, tables = FULL[name] if full else (0, 0)
-                    expr = ready_expression(PageSpec(_path, plots, tables, TITLES[name]))
-                    t0 = time.perf_counter()
-                    browser.evaluate(
-                        "[...document.querySelectorAll('[data-testid=\"stSidebarNav\"] a')]"
-                        f".find(a => a.innerText.trim().endsWith('{name.title()}')).click()")
-                    browser.wait_for(expr, timeout_s=300, stable_polls=1, poll_s=0.05)
-                    switch[name].append(time.perf_counter() - t0)
+                # Page switches inside one session, in a ring so each page is entered once,
+                # starting from the page visited last (``ring[-1]``). Two laps, the second
+                # timed: in the first, the first page with a chart also loads and evaluates
+                # plotly.js for this page load, which an open session (a wall screen) has
+                # done long before.
+                for lap in range(2):
+                    for name, _path in ring:
+                        plots, tables = FULL[name] if full else (0, 0)
+                        expr = ready_expression(PageSpec(_path, plots, tables, TITLES[name]))
+                        t0 = time.perf_counter()
+                        browser.evaluate(
+                            "[...document.querySelectorAll('[data-testid=\"stSidebarNav\"] a')]"
+                            f".find(a => a.innerText.trim().endsWith('{name.title()}')).click()")
+                        browser.wait_for(expr, timeout_s=300, stable_polls=1, poll_s=0.05)
+                        if lap == 1:
+                            switch[name].append(time.perf_counter() - t0)
+            if full and any(n == "sites" for n, _ in pages):
+                tabs = _tab_switches(browser, port, repeat)
             # Only round 0's first visit meets a cold server cache.
             out = {n: (first[n][0], statistics.median(again[n]), statistics.median(switch[n]))
-                   for n, _ in PAGES}
+                   for n, _ in pages}
             rss: list[float] = []
-            for load in range(1, 51):  # 50 page loads in one session: memory must stay flat
-                name, _path = PAGES[load % len(PAGES)]
+            for load in range(1, 51 if memory else 0):  # 50 loads: memory must stay flat
+                name, _path = ring[load % len(ring)]
                 plots, tables = FULL[name] if full else (0, 0)
                 browser.evaluate(
                     "[...document.querySelectorAll('[data-testid=\"stSidebarNav\"] a')]"
@@ -261,11 +293,38 @@ def browser_times(cfg_path: Path, full: bool, repeat: int,
                                  timeout_s=300, stable_polls=1, poll_s=0.05)
                 if load in (10, 50):
                     rss.append(_rss_mb(proc.pid))
-            out["memory"] = (rss[0], rss[1], rss[1] / rss[0])
+            if memory:
+                out["memory"] = (rss[0], rss[1], rss[1] / rss[0])
+            if full and any(n == "sites" for n, _ in pages):
+                out["tabs"] = tabs
         finally:
             proc.terminate()
             proc.wait(10)
     return out
+
+
+def _tab_switches(browser: Chromium, port: int, repeat: int) -> tuple[float, float, float]:
+    """Median, fastest and slowest time from a click on a Sites tab until its view is
+    drawn, in an open session, over every tab ``repeat`` times. [s]"""
+    import json
+
+    from dashboard.browser import click_tab
+    from dashboard.i18n import t
+
+    browser.navigate(f"http://127.0.0.1:{port}/sites?lang=en")
+    browser.wait_for(ready_expression(PageSpec("sites", *FULL["sites"], TITLES["sites"])),
+                     timeout_s=300, stable_polls=1, poll_s=0.05)
+    times = []
+    for _ in range(repeat):
+        for view, plots, tables, heading in SITE_TABS:
+            expr = ready_expression(PageSpec("sites", plots, tables, TITLES["sites"]))
+            shown = (f"(() => {{ const s = {expr}; return s && s.text.includes("
+                     f"{json.dumps(t(heading, 'en'))}) ? s : false; }})()")
+            t0 = time.perf_counter()
+            click_tab(browser, t(f"si.tab.{view}", "en"))
+            browser.wait_for(shown, timeout_s=300, stable_polls=1, poll_s=0.02)
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times), min(times), max(times)
 
 
 def _rss_mb(pid: int) -> float:
@@ -286,8 +345,22 @@ def main() -> int:
     parser.add_argument("--store", choices=("sqlite", "influx"), default="sqlite")
     parser.add_argument("--totals-only", action="store_true",
                         help="influx: only the cold AppTest times without/with meter_totals")
+    parser.add_argument("--pages", default=",".join(n for n, _ in PAGES),
+                        help="comma-separated pages to measure (default: all)")
+    parser.add_argument("--no-memory", action="store_true",
+                        help="skip the 50-page-load memory check")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="sqlite: build the stores here and reuse them on the next run "
+                             "with the same directory (default: a temporary directory)")
     args = parser.parse_args()
+    unknown = set(args.pages.split(",")) - {n for n, _ in PAGES}
+    if unknown:
+        parser.error(f"unknown pages {sorted(unknown)}; choose from "
+                     + ", ".join(n for n, _ in PAGES))
     binary = find_chromium()
+    if args.workdir is not None and args.store == "sqlite":
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        return _run(args, args.workdir, binary, None)
     with tempfile.TemporaryDirectory(prefix="greenpipe-bench-dashboard-") as tmp:
         influx = None
         if args.store == "influx":
@@ -305,6 +378,7 @@ def main() -> int:
 def _run(args: argparse.Namespace, tmp: Path, binary: str | None,
          influx: InfluxProcess | None) -> int:
     """Build the stores, measure, print the table."""
+    pages = tuple(p for p in PAGES if p[0] in args.pages.split(","))
     empty_cfg, year_cfg = build(tmp, args.days, args.meters,
                                 timedelta(minutes=args.interval_min), influx)
     if influx is not None:
@@ -315,14 +389,16 @@ def _run(args: argparse.Namespace, tmp: Path, binary: str | None,
             print(f"| {name} | {without:.2f} s | {with_:.2f} s | {with_ / without:.2f}x |")
         if args.totals_only:
             return 0
-    at_empty = apptest_times(empty_cfg, args.repeat)
-    at_year = apptest_times(year_cfg, args.repeat)
+    at_empty = apptest_times(empty_cfg, args.repeat, pages)
+    at_year = apptest_times(year_cfg, args.repeat, pages)
     br_empty = br_year = None
     if binary:
         browser = Chromium(binary)
         try:
-            br_empty = browser_times(empty_cfg, False, args.repeat, browser)
-            br_year = browser_times(year_cfg, True, args.repeat, browser)
+            br_empty = browser_times(empty_cfg, False, args.repeat, browser, pages,
+                                     not args.no_memory)
+            br_year = browser_times(year_cfg, True, args.repeat, browser, pages,
+                                    not args.no_memory)
         finally:
             browser.close()
     print(f"\n{args.store}: empty store vs {args.days} days x {args.meters} meters "
@@ -330,14 +406,18 @@ def _run(args: argparse.Namespace, tmp: Path, binary: str | None,
     print("\n| page | AppTest cold | AppTest warm | browser first visit | browser repeat visit "
           "| browser page switch |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for name, _ in PAGES:
+    for name, _ in pages:
         pairs = [(at_empty[name][0], at_year[name][0]), (at_empty[name][1], at_year[name][1])]
         if br_empty and br_year:
             pairs += [(br_empty[name][i], br_year[name][i]) for i in (0, 1, 2)]
         cells = [f"{a:.2f} s / {b:.2f} s ({b / a:.1f}x)" for a, b in pairs]
         cells += ["chromium missing"] * (5 - len(cells))
         print(f"| {name} | " + " | ".join(cells) + " |")
-    if br_empty and br_year:
+    if br_year and "tabs" in br_year:
+        med, lo, hi = br_year["tabs"]
+        print(f"\nSites tab switch (full store, {len(SITE_TABS)} tabs x {args.repeat}): "
+              f"median {med:.2f} s, {lo:.2f}-{hi:.2f} s")
+    if br_empty and br_year and not args.no_memory:
         for label, br in (("empty", br_empty), ("full", br_year)):
             at10, at50, ratio = br["memory"]
             print(f"\nserver RSS ({label} store) after 10 / 50 page loads: "

@@ -194,6 +194,22 @@ def ready_expression(spec: PageSpec) -> str:
                        "tables": spec.tables}
 
 
+def click_tab(browser: Chromium, label: str) -> None:
+    """Click the tab (``st.tabs``) labelled ``label`` in the page's main area.
+
+    Raises ValueError when no such tab is shown.
+    """
+    import json
+
+    found = browser.evaluate(
+        "(() => { const tab = [...document.querySelectorAll("
+        "'[data-testid=\"stMainBlockContainer\"] [role=\"tab\"]')]"
+        f".find(b => b.innerText.trim() === {json.dumps(label)}); "
+        "if (!tab) return false; tab.click(); return true; })()")
+    if not found:
+        raise ValueError(f"no tab labelled {label!r} on the page")
+
+
 def render_page(browser: Chromium, url: str, spec: PageSpec, png: Path | None = None,
                 timeout_s: float = 90.0) -> dict[str, Any]:
     """Open ``url``, wait for ``spec``, grow the viewport to the page and save a PNG.

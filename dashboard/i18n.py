@@ -150,6 +150,13 @@ _S: dict[str, tuple[str, str]] = {
                   "({level}% interval {lower} – {upper} MWh)"),
     "si.co2": ("日別 CO₂", "CO₂ by day"),
     "si.sector": ("部門: {sector}", "Sector: {sector}"),
+    "si.tab.by_day": ("日別", "By day"),
+    "si.tab.by_month": ("月別", "By month"),
+    "si.tab.co2": ("CO₂ 排出量", "CO₂ emissions"),
+    "si.tab.baseline": ("ベースラインと削減量", "Baseline and savings"),
+    "si.tab.breakdown": ("メーター別内訳", "By meter"),
+    "si.tab.pv": ("太陽光", "PV"),
+    "si.tab.intensity": ("原単位", "Intensity"),
     # forecast
     "fc.projection": ("部門別の見通し（不確実性の幅と目標線）",
                       "Projection per sector (uncertainty band and target line)"),

@@ -60,6 +60,16 @@ def _open(at: AppTest, page: str) -> AppTest:
     return at
 
 
+def _site_view(at: AppTest, view: str) -> AppTest:
+    """Open one tab of the Sites page (``dashboard.views.sites.VIEWS``) and rerun."""
+    from dashboard.i18n import t
+
+    at.session_state["si_view"] = t(f"si.tab.{view}", at.session_state["lang"])
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def _metrics(at: AppTest) -> dict[str, tuple[str, str]]:
     return {m.label: (m.value, m.delta) for m in at.metric}
 
@@ -169,6 +179,19 @@ def test_sites_page_breakdown_and_live_power(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     at = _open(_app(tmp_path, monkeypatch), "views/sites.py")
     assert at.selectbox[0].value == "factory-1"
+    # One view at a time: energy by day is open first, the others not built at all.
+    assert [tab.label for tab in at.tabs] == ["By day", "By month", "CO₂ emissions",
+                                              "Baseline and savings", "By meter", "PV",
+                                              "Intensity"]
+    assert [s.value for s in at.subheader] == ["Power, last 24 h (live)", "Energy by day"]
+    assert len(at.get("plotly_chart")) == 2 and not at.dataframe
+    _site_view(at, "by_month")
+    assert [s.value for s in at.subheader] == ["Power, last 24 h (live)", "Energy by month"]
+    months = _figure(at, 1)["data"]
+    assert sorted(tr["name"] for tr in months) == ["f1-gas", "f1-main"]  # stacked per meter
+    _site_view(at, "breakdown")
+    assert [s.value for s in at.subheader] == ["Power, last 24 h (live)",
+                                               "Breakdown by meter (FY to date)"]
     table = at.dataframe[0].value
     assert list(table["Meter"]) == ["f1-main", "f1-gas"]
     assert_allclose(table["Energy [MWh]"], [150.0, 30.0])
@@ -178,6 +201,7 @@ def test_sites_page_breakdown_and_live_power(tmp_path: Path,
     live = _figure(at, 0)["data"]
     assert [tr["name"] for tr in live] == ["f1-main"]
     assert_allclose(_ys(live[0]), [1000.0])
+    _site_view(at, "pv")
     assert any("no PV meter" in i.value for i in at.info)
 
     at.selectbox[0].set_value("pv-plant").run()
@@ -404,7 +428,8 @@ def test_model_quality_on_short_data_shows_a_dash_and_the_reason(
 def test_sites_page_baseline_vs_actual(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.dashboard_seed import SEED_BASELINE
 
-    at = _open(_app_with_results(tmp_path, monkeypatch), "views/sites.py")
+    at = _site_view(_open(_app_with_results(tmp_path, monkeypatch), "views/sites.py"),
+                    "baseline")
     assert "**f1-main · f1-led**" in [m.value for m in at.markdown]
     fig = next(json.loads(f.proto.spec) for f in at.get("plotly_chart")
                if "Baseline 90% interval" in f.proto.spec)
@@ -439,7 +464,9 @@ def test_sites_page_baseline_labels_in_japanese(tmp_path: Path,
     seed_store(cfg, results=True)
     monkeypatch.setenv("GREENPIPE_CONFIG", str(cfg))
     monkeypatch.setenv("GREENPIPE_DASHBOARD_AS_OF", AS_OF.isoformat())
-    at = _open(AppTest.from_file(str(APP), default_timeout=60), "views/sites.py")
+    at = _site_view(_open(AppTest.from_file(str(APP), default_timeout=60), "views/sites.py"),
+                    "baseline")
+    assert "ベースラインと削減量" in [tab.label for tab in at.tabs]
     figs = [json.loads(f.proto.spec) for f in at.get("plotly_chart")]
     fig = next(f for f in figs if any(tr.get("name") == "ベースラインの 90% 区間"
                                       for tr in f["data"]))
@@ -450,7 +477,7 @@ def test_sites_page_baseline_labels_in_japanese(tmp_path: Path,
 
 def test_sites_page_without_a_forecast_shows_the_empty_state(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = _open(_app(tmp_path, monkeypatch), "views/sites.py")
+    at = _site_view(_open(_app(tmp_path, monkeypatch), "views/sites.py"), "baseline")
     assert "No forecast yet — run `greenpipe forecast run`." in [i.value for i in at.info]
     assert not any("Baseline" in f.proto.spec for f in at.get("plotly_chart"))
 
@@ -507,8 +534,9 @@ def test_same_numbers_on_influxdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert m["Avoided CO₂ to date"][0] == "10.7 t"
     assert m["Projected FY end"][0] == "180 t"
     assert m["Offline meters"][0] == "2" and m["Quality findings"][0] == "2"
-    _open(at, "views/sites.py")
+    _site_view(_open(at, "views/sites.py"), "breakdown")
     assert_allclose(at.dataframe[0].value["Energy [MWh]"], [150.0, 30.0])
+    _site_view(at, "baseline")
     series = next(json.loads(f.proto.spec) for f in at.get("plotly_chart")
                   if "Baseline 90% interval" in f.proto.spec)["data"]
     assert_allclose(_ys(series[-1]), [p.observed_kwh for p in SEED_BASELINE])
@@ -531,7 +559,7 @@ def test_same_numbers_on_influxdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     st.cache_data.clear()
     _open(at, "views/overview.py")
     assert _metrics(at) == m
-    _open(at, "views/sites.py")
+    _site_view(_open(at, "views/sites.py"), "breakdown")
     assert_allclose(at.dataframe[0].value["Energy [MWh]"], [150.0, 30.0])
 
 
@@ -588,10 +616,22 @@ def test_reports_page_in_japanese_and_sites_page_intensity(tmp_path: Path,
     assert at.title[0].value == "報告"
     at.selectbox[0].set_value(2025).run()
     assert any("部分年度" in w.value for w in at.warning)
-    at = _open(at, "views/sites.py")
+    at = _site_view(_open(at, "views/sites.py"), "intensity")
     assert any(s.value == "エネルギー消費原単位 (5年度)" for s in at.subheader)
     at.selectbox[0].set_value("office-1").run()
     assert not at.exception
     names = [[tr.get("name") for tr in json.loads(f.proto.spec)["data"]]
              for f in at.get("plotly_chart")]
     assert ["実績", "部分年度 (参考)"] in names, "the Sites page shows intensity, partial apart"
+
+
+def test_pages_have_no_bare_strings_that_streamlit_magic_would_show() -> None:
+    # Streamlit's magic writes any bare expression of a page script to the page, so a
+    # docstring under a constant (as in other modules) would appear as page text.
+    import ast
+
+    for page in sorted((APP.parent / "views").glob("*.py")):
+        body = ast.parse(page.read_text(encoding="utf-8")).body
+        bare = [node.lineno for node in body[1:] if isinstance(node, ast.Expr)
+                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)]
+        assert not bare, f"{page.name}: bare strings at lines {bare} would show on the page"

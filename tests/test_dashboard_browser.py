@@ -12,6 +12,7 @@ docs/screenshots/.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -24,7 +25,15 @@ from pathlib import Path
 import pytest
 import requests
 
-from dashboard.browser import Chromium, PageSpec, find_chromium, render_page
+from dashboard.browser import (
+    Chromium,
+    PageSpec,
+    click_tab,
+    find_chromium,
+    ready_expression,
+    render_page,
+)
+from dashboard.i18n import t
 from dashboard.launch import dashboard_env, streamlit_command
 from greenpipe.config import load_config
 from greenpipe.fiscal import fiscal_year_bounds
@@ -42,11 +51,11 @@ AS_OF = datetime(2026, 11, 30, 12, 0, tzinfo=JST)
 FIRST = datetime(2025, 4, 1, 0, 0, tzinfo=JST)
 
 PAGES = {
-    "ja": (PageSpec("", 3, 0, "2026年度 進捗"), PageSpec("sites", 5, 1, "拠点"),
+    "ja": (PageSpec("", 3, 0, "2026年度 進捗"), PageSpec("sites", 2, 0, "拠点"),
            PageSpec("forecast", 2, 4, "予測"), PageSpec("findings", 0, 0, "課題と提案"),
            PageSpec("meters", 0, 2, "メーター"), PageSpec("export", 0, 0, "エクスポート"),
            PageSpec("reports", 3, 0, "報告")),
-    "en": (PageSpec("", 3, 0, "FY2026 progress"), PageSpec("sites", 5, 1, "Sites"),
+    "en": (PageSpec("", 3, 0, "FY2026 progress"), PageSpec("sites", 2, 0, "Sites"),
            PageSpec("forecast", 2, 4, "Forecast"),
            PageSpec("findings", 0, 0, "Problems and proposals"),
            PageSpec("meters", 0, 2, "Meters"), PageSpec("export", 0, 0, "Export"),
@@ -173,3 +182,32 @@ def test_every_page_renders_in_chromium(served: Served, browser: Chromium, lang:
         target.mkdir(parents=True, exist_ok=True)
         for png in shots:
             shutil.copy(png, target / png.name)
+
+
+# What each tab of the Sites page shows for factory-1 (electricity and gas, no PV): the
+# live power chart above the tabs plus the tab's own charts and tables (two baseline
+# charts from the forecast run), and its heading.
+SITE_VIEWS = {"by_day": (2, 0, "si.by_day"), "by_month": (2, 0, "si.by_month"),
+              "co2": (2, 0, "si.co2"),
+              "baseline": (3, 0, "si.baseline"), "breakdown": (1, 1, "si.breakdown"),
+              "pv": (1, 0, "si.pv"), "intensity": (2, 0, "si.intensity")}
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_sites_page_shows_each_view_in_its_tab(served: Served, browser: Chromium,
+                                               lang: str) -> None:
+    spec = PageSpec("sites", 2, 0, t("nav.sites", lang))
+    render_page(browser, f"{served.url}/sites?lang={lang}", spec)
+    views = list(SITE_VIEWS)  # in the page's order (dashboard/views/sites.py VIEWS)
+    for view in (*views[1:], views[0]):  # every tab, and back to the first
+        plots, tables, heading = SITE_VIEWS[view]
+        click_tab(browser, t(f"si.tab.{view}", lang))
+        expr = ready_expression(PageSpec("sites", plots, tables, t("nav.sites", lang)))
+        browser.wait_for(f"(() => {{ const s = {expr}; return s && s.text.includes("
+                         f"{json.dumps(t(heading, lang))}) ? s : false; }})()", timeout_s=60)
+        state = browser.evaluate(expr)
+        assert state["exceptions"] == 0, view
+        # Only the open tab's charts are built: no more than the tab's own.
+        assert (state["plots"], state["tables"]) == (plots, tables), view
+        if view == "pv":
+            assert t("empty.pv", lang) in state["text"]

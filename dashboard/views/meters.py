@@ -13,6 +13,12 @@ lang = c.lang
 st.title(t("nav.meters", lang))
 
 
+# Rows of the health table in view; more scroll inside it (problems come first). A city's
+# 1,000 meters at full height made a 35,000-pixel grid that the browser drew whole: about
+# 1-3 s of every switch into this page (docs/BENCHMARKS.md, issue 15).
+_ROWS_SHOWN = 25
+
+
 @st.fragment(run_every=max(1, c.cfg.dashboard.refresh_s))
 def health_panel() -> None:
     """Meter health table; offline meters highlighted. Reruns on its own timer."""
@@ -50,7 +56,7 @@ def health_panel() -> None:
 
     ui.table(shown.style.apply(_highlight, axis=1), "me_health",
              numbers=(t("col.readings", lang), t("col.upstream_lost", lang)),
-             height=38 + 35 * len(shown))
+             height=38 + 35 * min(len(shown), _ROWS_SHOWN))
     st.caption(t("me.gap_note", lang))
     upstream_panel(lc)
 

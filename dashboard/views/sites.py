@@ -1,7 +1,9 @@
-"""Sites (拠点): live power, energy by day and month, CO2, meter breakdown, PV vs use."""
+"""Sites (拠点): live power, then one view at a time in tabs: energy by day and month, CO2,
+baseline vs actual, meter breakdown, PV vs use, energy intensity."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -61,24 +63,50 @@ def live_power() -> None:
 
 live_power()
 
-today = c.as_of.astimezone(zone).date()
-first_month = date(today.year - 1, today.month, 1)
-start = datetime.combine(first_month, datetime.min.time(), zone).astimezone(UTC)
-days = data.meter_days(c, start, c.as_of, sites=[site_id])
-if days.empty:
-    ui.empty("empty.period", lang)
-    st.stop()
-use = days[days["kind"] != "pv"]
-recent = use[use["day"] > today - timedelta(days=60)]
+# The views of a site, one tab each; only the open tab's charts are built and sent. (A
+# comment, not a docstring: Streamlit's magic would show a bare string on the page.)
+VIEWS = ("by_day", "by_month", "co2", "baseline", "breakdown", "pv", "intensity")
 
-left, right = st.columns(2)
-with left:
+
+@st.fragment
+def views() -> None:
+    """The site's views as tabs; switching tabs reruns this fragment alone.
+
+    Six charts and a table on one page took about 2 s to switch to in a loaded browser
+    (issue 15, docs/BENCHMARKS.md): the charts are drawn one by one. Lazy tabs
+    (``on_change="rerun"``) run and draw only the open view: a page switch draws two
+    charts (live power, energy by day), a tab switch one.
+    """
+    today = c.as_of.astimezone(zone).date()
+    first_month = date(today.year - 1, today.month, 1)
+    start = datetime.combine(first_month, datetime.min.time(), zone).astimezone(UTC)
+    days = data.meter_days(c, start, c.as_of, sites=[site_id])
+    if days.empty:
+        ui.empty("empty.period", lang)
+        return
+    use = days[days["kind"] != "pv"]
+    recent = use[use["day"] > today - timedelta(days=60)]
+    draw: dict[str, Callable[[], None]] = {
+        "by_day": lambda: _by_day(recent), "by_month": lambda: _by_month(use),
+        "co2": lambda: _co2(recent), "baseline": lambda: _baseline(use),
+        "breakdown": lambda: _breakdown(days), "pv": lambda: _pv(days, recent, today),
+        "intensity": _intensity}
+    tabs = st.tabs([t(f"si.tab.{v}", lang) for v in VIEWS], key="si_view", on_change="rerun")
+    for view, tab in zip(VIEWS, tabs, strict=True):
+        with tab:
+            if tab.open:  # hidden tabs are neither computed nor sent
+                draw[view]()
+
+
+def _by_day(recent: pd.DataFrame) -> None:
     st.subheader(t("si.by_day", lang))
     ui.chart(charts.stacked_bars(recent, "day", "energy_kwh", "meter",
                                  x_title=t("col.day", lang), y_title=t("col.energy_kwh", lang),
                                  colours=meter_colours, x_format=axis_format(lang, "day")),
              "si_by_day")
-with right:
+
+
+def _by_month(use: pd.DataFrame) -> None:
     st.subheader(t("si.by_month", lang))
     months = summaries.monthly(use, "meter")
     months["label"] = [fmt_month(m, lang, short=True) for m in months["month"]]
@@ -87,8 +115,8 @@ with right:
                                  x_title=t("col.month", lang), y_title=t("col.energy_mwh", lang),
                                  colours=meter_colours), "si_by_month")
 
-left, right = st.columns(2)
-with left:
+
+def _baseline(use: pd.DataFrame) -> None:
     st.subheader(t("si.baseline", lang))
     results = [r for r in data.savings(c) if r.site_id == site_id]
     series = data.baseline_points(c, [m.id for m in meters])
@@ -122,7 +150,9 @@ with left:
                          level=level,
                          lower=fmt_number(record.savings_kwh_lower / 1000, lang, 1),
                          upper=fmt_number(record.savings_kwh_upper / 1000, lang, 1)))
-with right:
+
+
+def _co2(recent: pd.DataFrame) -> None:
     st.subheader(t("si.co2", lang))
     co2 = recent.groupby("day", as_index=False)["co2_kg"].sum()
     co2["co2_t"] = co2["co2_kg"] / 1000.0
@@ -133,8 +163,8 @@ with right:
                                                                          lang)},
                                  x_format=axis_format(lang, "day")), "si_co2")
 
-left, right = st.columns(2)
-with left:
+
+def _breakdown(days: pd.DataFrame) -> None:
     st.subheader(t("si.breakdown", lang))
     fy_start, _ = data.fiscal_ytd(c)
     fytd = days[days["bucket"] >= pd.Timestamp(fy_start)]
@@ -151,28 +181,32 @@ with left:
         t("col.share", lang): table["share"].astype("float64").round(1),
         t("col.co2_t", lang): (table["co2_kg"] / 1000.0).round(2),
     }), "si_breakdown", numbers=(t("col.energy_mwh", lang), t("col.co2_t", lang)))
-with right:
+
+
+def _pv(days: pd.DataFrame, recent: pd.DataFrame, today: date) -> None:
     st.subheader(t("si.pv", lang))
     pv_days = days[(days["kind"] == "pv") & (days["day"] > today - timedelta(days=60))]
     if pv_days.empty:
         ui.empty("empty.pv", lang)
-    else:
-        both = pd.concat([
-            pv_days.groupby("day", as_index=False)["energy_kwh"].sum().assign(series="pv"),
-            recent.groupby("day", as_index=False)["energy_kwh"].sum().assign(series="use"),
-        ])
-        ui.chart(charts.lines(both, "day", "energy_kwh", "series",
-                              x_title=t("col.day", lang), y_title=t("col.energy_kwh", lang),
-                              colours={"pv": charts.KIND_COLOURS["pv"], "use": "#4C78A8"},
-                              labels={"pv": t("col.generation", lang),
-                                      "use": t("col.consumption", lang)},
-                              x_format=axis_format(lang, "day")), "si_pv")
+        return
+    both = pd.concat([
+        pv_days.groupby("day", as_index=False)["energy_kwh"].sum().assign(series="pv"),
+        recent.groupby("day", as_index=False)["energy_kwh"].sum().assign(series="use"),
+    ])
+    ui.chart(charts.lines(both, "day", "energy_kwh", "series",
+                          x_title=t("col.day", lang), y_title=t("col.energy_kwh", lang),
+                          colours={"pv": charts.KIND_COLOURS["pv"], "use": "#4C78A8"},
+                          labels={"pv": t("col.generation", lang),
+                                  "use": t("col.consumption", lang)},
+                          x_format=axis_format(lang, "day")), "si_pv")
 
-st.subheader(t("si.intensity", lang))
-site_reports = data.reports(c, c.fy, site=site_id).sites
-if not site_reports:
-    ui.empty("rp.no_sites", lang)
-else:
+
+def _intensity() -> None:
+    st.subheader(t("si.intensity", lang))
+    site_reports = data.reports(c, c.fy, site=site_id).sites
+    if not site_reports:
+        ui.empty("rp.no_sites", lang)
+        return
     srep = site_reports[0]
     ui.chart(charts.intensity_trend(
         [fy_label(y, lang) for y in sorted(srep.years)],
@@ -184,3 +218,6 @@ else:
     for w in srep.warnings:
         if w.code in ("report.production_missing", "report.partial_year"):
             st.caption(f"{w.code}: {w.message}")
+
+
+views()

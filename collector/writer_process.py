@@ -43,7 +43,7 @@ from collector.assembly import assemble
 from collector.broker_watch import BrokerStatusWriter
 from collector.pipeline import CollectorReport, Inbound, Route
 from greenpipe.config import Config
-from greenpipe.errors import GreenpipeError
+from greenpipe.errors import ConfigError, GreenpipeError, StoreError
 from greenpipe.stores import Store, open_configured_store
 
 __all__ = ["MAX_BATCHES_IN_FLIGHT", "ProcessWriter", "RawMessage"]
@@ -139,7 +139,10 @@ class ProcessWriter:
             self._logs.put(None)
             raise GreenpipeError(
                 f"cannot start the writer process ({exc!r}); with collector.writer = "
-                "\"process\" a store_factory must be a module-level function") from None
+                "\"process\" the program's main module must keep its start-up code under "
+                "`if __name__ == \"__main__\":` (the child imports it again) and a "
+                "store_factory must be a module-level function; or set collector.writer = "
+                "\"thread\"") from None
         inbox_r.close()
         outbox_w.close()
         self._inbox, self._outbox = inbox_w, outbox_r
@@ -161,7 +164,7 @@ class ProcessWriter:
         if first[0] == "error":
             self._proc.join(10)
             self._logs.put(None)
-            raise first[1]
+            raise _rebuilt(first[1])
         self._apply_state(first[2])
         for target, name in ((self._send_loop, "greenpipe-writer-sender"),
                              (self._receive_loop, "greenpipe-writer-receiver")):
@@ -385,10 +388,7 @@ def _child_main(cfg: Config, routes: Sequence[Route],
         built = assemble(cfg, routes, store_factory or open_configured_store,
                          on_durable=on_durable, observe_write=durations.append)
     except BaseException as exc:  # the parent re-raises it from start()
-        try:
-            outbox.send(("error", exc))
-        except Exception:
-            outbox.send(("error", GreenpipeError(str(exc))))
+        outbox.send(("error", _portable(exc)))
         return
     pipeline, spooling, store = built.pipeline, built.spooling, built.store
     status = BrokerStatusWriter(cfg.collector.client_id)
@@ -457,6 +457,28 @@ def _handle(pipeline: Any, items: Sequence[RawMessage], give_up: Callable[[], bo
             pipeline.flush(give_up)
     if pipeline.pending_messages:
         pipeline.flush(give_up)
+
+
+def _portable(exc: BaseException) -> tuple[str, tuple[Any, ...]]:
+    """A start-up error as plain values (some errors take keyword-only arguments, which
+    pickle cannot rebuild); ``_rebuilt`` makes the same error again in the parent."""
+    if isinstance(exc, StoreError):
+        return "store", (str(exc), exc.retryable)
+    if isinstance(exc, ConfigError):
+        value = exc.value if isinstance(exc.value, str | int | float | bool) else repr(exc.value)
+        return "config", (exc.key, value, exc.fix)
+    if isinstance(exc, GreenpipeError):
+        return "greenpipe", (str(exc),)
+    return "other", (f"the writer process failed to start: {exc!r}",)
+
+
+def _rebuilt(portable: tuple[str, tuple[Any, ...]]) -> GreenpipeError:
+    kind, args = portable
+    if kind == "store":
+        return StoreError(args[0], retryable=args[1])
+    if kind == "config":
+        return ConfigError(*args)
+    return GreenpipeError(*args)
 
 
 def _plain(report: CollectorReport) -> dict[str, Any]:

@@ -117,6 +117,8 @@ class Collector:
         self._custom_factory = store_factory
         self._on_durable = on_durable
         self._process: ProcessWriter | None = None
+        self._summary_at = (time.monotonic(), 0)
+        """When the last summary line was logged (monotonic [s]) and ``received`` then."""
         self._queue: queue.Queue[Inbound] = queue.Queue(maxsize=cfg.collector.queue_size)
         self._ready = threading.Event()
         self._drain = threading.Event()
@@ -163,7 +165,7 @@ class Collector:
         if self._ready_file is not None:
             self._ready_file.unlink(missing_ok=True)
         cc = self._cfg.collector
-        if cc.writer == "process":
+        if writer_mode(self._cfg) == "process":
             if self._ownership is not None:
                 raise ConfigError(
                     "collector.writer", cc.writer,
@@ -172,7 +174,7 @@ class Collector:
             self._process = ProcessWriter(
                 self._cfg, self._routes, ack=self._ack_raw, on_failure=self._fail,
                 observe_write=self.metrics.observe_write, broker_seen=self._broker_seen,
-                store_factory=self._custom_factory)
+                tick=self._log_summary, store_factory=self._custom_factory)
             had_data = self._process.start()
         else:
             built = assemble(self._cfg, self._routes, self._store_factory,
@@ -533,6 +535,16 @@ class Collector:
         if watch is not None and store is not None:
             self._status.write(store, (watch.dropped, watch.version), now)
 
+    def _log_summary(self, now: float) -> None:
+        """Log the one-line summary every ``summary_interval_s`` (the writer side's loop)."""
+        if now - self._summary_at[0] < self._cfg.collector.summary_interval_s:
+            return
+        received = self._received
+        rate = (received - self._summary_at[1]) / (now - self._summary_at[0])
+        log.info("collector: %.1f msg/s | %s | queue %d/%d", rate, _format_counts(self.report()),
+                 self.queue_depth(), self._cfg.collector.queue_size)
+        self._summary_at = (now, received)
+
     def _give_up(self) -> bool:
         return self._abandon_at is not None and time.monotonic() >= self._abandon_at
 
@@ -541,8 +553,6 @@ class Collector:
         assert pipeline is not None
         cc = self._cfg.collector
         flush_due: float | None = None
-        last_summary = time.monotonic()
-        last_received = 0
         while True:
             now = time.monotonic()
             timeout = 0.25 if flush_due is None else min(0.25, max(0.0, flush_due - now))
@@ -566,13 +576,7 @@ class Collector:
                 if self._spooling is not None and self._spooling.spool.depth:
                     self._spooling.replay()
                 self._store_broker_status(now)
-                if now - last_summary >= cc.summary_interval_s:
-                    received = self._received
-                    rate = (received - last_received) / (now - last_summary)
-                    log.info("collector: %.1f msg/s | %s | queue %d/%d", rate,
-                             _format_counts(self.report()), self._queue.qsize(),
-                             self._queue.maxsize)
-                    last_summary, last_received = now, received
+                self._log_summary(now)
             except Exception:  # the writer must outlive any bug; the message was counted
                 log.exception("collector writer loop error")
             if item is None and self._drain.is_set() and self._queue.empty():
@@ -583,6 +587,14 @@ class Collector:
                 return
 
 
+
+
+def writer_mode(cfg: Config) -> str:
+    """Resolve ``collector.writer``: ``auto`` is the process unless ownership forwarding
+    (``share_members``) is configured, which runs on paho's thread and needs the thread."""
+    if cfg.collector.writer != "auto":
+        return cfg.collector.writer
+    return "thread" if Ownership.from_config(cfg) is not None else "process"
 
 
 def _format_counts(report: CollectorReport) -> str:

@@ -56,8 +56,6 @@ START_TIMEOUT_S = 120.0
 """How long the child may take to import, open the store and answer. [s]"""
 IDLE_POLL_S = 0.25
 """How often an idle child replays its spool and the sender checks for work. [s]"""
-LAST_SEEN_EVERY_S = 1.0
-"""How often the child sends each meter's last-seen time (metrics). [s]"""
 
 RawMessage = tuple[bytes, bytes | bytearray, int, int, int, float]
 """One MQTT message as paho delivered it: raw topic, payload, packet id, QoS, the
@@ -78,13 +76,15 @@ class ProcessWriter:
         on_failure: Callable[[GreenpipeError], None],
         observe_write: Callable[[float], None],
         broker_seen: Callable[[], tuple[int | None, str | None] | None],
+        tick: Callable[[float], None],
         store_factory: Callable[[Config], Store] | None = None,
     ) -> None:
         """Prepare; ``start()`` spawns the child.
 
         ``ack`` gets the durable messages of each batch (receiver thread); ``on_failure``
         is called once if the child dies; ``broker_seen`` returns the broker's drop count
-        and version for the child to store (None until known). ``store_factory`` must be a
+        and version for the child to store (None until known); ``tick(monotonic now)`` runs
+        on the sender thread at least every ``IDLE_POLL_S``. ``store_factory`` must be a
         module-level function (it is pickled by reference into the child).
         """
         self._cfg = cfg
@@ -93,6 +93,7 @@ class ProcessWriter:
         self._on_failure = on_failure
         self._observe_write = observe_write
         self._broker_seen = broker_seen
+        self._tick = tick
         self._store_factory = store_factory
         self._mp = multiprocessing.get_context("spawn")
         self._cond = threading.Condition()
@@ -269,11 +270,10 @@ class ProcessWriter:
             quality=MappingProxyType(r["quality"]),
             upstream_lost=MappingProxyType(r["upstream_lost"]))
 
-    def _apply_state(self, state: tuple[dict[str, Any], int, dict[str, datetime] | None]
-                     ) -> None:
+    def _apply_state(self, state: tuple[dict[str, Any], int, dict[str, datetime]]) -> None:
         self._report, self._spool_depth, seen = state
-        if seen is not None:
-            self._last_seen = seen
+        if seen:
+            self._last_seen.update(seen)
 
     # ------------------------------------------------------------ threads
 
@@ -291,6 +291,7 @@ class ProcessWriter:
                     if self._stopping and not self._intake:
                         return
                     self._cond.wait(IDLE_POLL_S)
+                    self._tick(time.monotonic())
                     seen = self._broker_seen()
                     if seen is not None and seen != sent_status:
                         break
@@ -307,13 +308,14 @@ class ProcessWriter:
                 self._inbox.send((items, status))
             except OSError:
                 return  # the child is gone; the receiver reports it
+            self._tick(time.monotonic())
             sent_status = seen if status is not None else sent_status
 
     def _receive_loop(self) -> None:
         assert self._outbox is not None
         while True:
             try:
-                kind, n, acks, durations, state = self._outbox.recv()
+                kind, settled, acks, durations, state = self._outbox.recv()
             except (EOFError, OSError):
                 self._child_died()
                 return
@@ -326,9 +328,9 @@ class ProcessWriter:
                 self._observe_write(seconds)
             with self._cond:
                 self._apply_state(state)
+                self._held -= settled
                 if kind == "done":
                     self._batches -= 1
-                    self._held -= n
                 self._cond.notify_all()
             if kind == "closed":
                 return
@@ -392,59 +394,80 @@ def _child_main(cfg: Config, routes: Sequence[Route],
         return
     pipeline, spooling, store = built.pipeline, built.spooling, built.store
     status = BrokerStatusWriter(cfg.collector.client_id)
-    last_seen_at = [0.0]
 
     def give_up() -> bool:
         deadline = float(abandon.value)
         return deadline > 0 and time.monotonic() >= deadline
 
-    def state() -> tuple[dict[str, Any], int, dict[str, datetime] | None]:
-        now = time.monotonic()
-        seen = None
-        if now - last_seen_at[0] >= LAST_SEEN_EVERY_S:
-            last_seen_at[0] = now
-            seen = pipeline.last_seen()
-        return (_plain(pipeline.report(0)),
-                0 if spooling is None else spooling.spool.depth, seen)
+    def state() -> tuple[dict[str, Any], int, dict[str, datetime]]:
+        return (_plain(pipeline.report(0)), 0 if spooling is None else spooling.spool.depth,
+                pipeline.take_last_seen())
 
-    def answer(kind: str, n: int) -> None:
-        outbox.send((kind, n, acks[:], durations[:], state()))
+    def answer(kind: str, settled: list[int]) -> None:
+        outbox.send((kind, settled[0], acks[:], durations[:], state()))
+        settled[0] = 0
         acks.clear()
         durations.clear()
 
     outbox.send(("ready", built.had_data, state()))
+    cc = cfg.collector
+    settled = [0]
+
+    def flush() -> None:
+        settled[0] += pipeline.pending_messages
+        pipeline.flush(give_up)
+
+    flush_due: float | None = None
     try:
         while True:
-            if inbox.poll(IDLE_POLL_S):
+            now = time.monotonic()
+            timeout = IDLE_POLL_S if flush_due is None else min(
+                IDLE_POLL_S, max(0.0, flush_due - now))
+            got = inbox.poll(timeout)
+            items: Sequence[RawMessage] = ()
+            if got:
                 try:
                     batch = inbox.recv()
                 except EOFError:
                     return  # the parent is gone: what was not answered is not acknowledged
                 if batch is None:
-                    pipeline.flush(give_up)
-                    answer("closed", 0)
+                    flush()
+                    answer("closed", settled)
                     return
                 items, seen_status = batch
                 try:
-                    _handle(pipeline, items, give_up)
+                    _handle(pipeline, items, flush)
                 except Exception:  # the loop must outlive any bug; the messages stay unacked
                     log.exception("collector writer process: batch failed")
                 if seen_status is not None:
                     status.write(store, seen_status, time.monotonic())
-                answer("done" if items else "state", len(items))
-            if spooling is not None and spooling.spool.depth:
+            # The writer thread's flush rule (collector.service): by size, by age, or when
+            # max_inflight messages wait for their ack and nothing more is waiting.
+            now = time.monotonic()
+            pending = pipeline.pending_messages
+            if not pending:
+                flush_due = None
+            else:
+                flush_due = now + cc.flush_interval_s if flush_due is None else flush_due
+                if (pipeline.batch_full() or now >= flush_due
+                        or (pending >= cc.max_inflight and not inbox.poll(0))):
+                    flush()
+                    flush_due = None
+            replayed = False
+            if spooling is not None and spooling.spool.depth and not inbox.poll(0):
+                replayed = True  # the parent learns the new spool depth
                 try:
                     spooling.replay()
                 except Exception:
                     log.exception("collector writer process: spool replay failed")
-                if not inbox.poll(0):
-                    answer("state", 0)
+            if got or replayed or settled[0]:
+                answer("done" if items else "state", settled)
     finally:
         store.close()
 
 
-def _handle(pipeline: Any, items: Sequence[RawMessage], give_up: Callable[[], bool]) -> None:
-    """Decode and store one batch from the parent; flush at ``batch_size`` and at the end."""
+def _handle(pipeline: Any, items: Sequence[RawMessage], flush: Callable[[], None]) -> None:
+    """Decode one batch from the parent into the pipeline; flush whenever a batch is full."""
     for raw_topic, payload, mid, qos, conn, at in items:
         try:
             topic, topic_error = raw_topic.decode(), None
@@ -454,9 +477,7 @@ def _handle(pipeline: Any, items: Sequence[RawMessage], give_up: Callable[[], bo
         pipeline.handle(Inbound(topic, bytes(payload), datetime.fromtimestamp(at, UTC), mid,
                                 qos, topic_error, conn))
         if pipeline.batch_full():
-            pipeline.flush(give_up)
-    if pipeline.pending_messages:
-        pipeline.flush(give_up)
+            flush()
 
 
 def _portable(exc: BaseException) -> tuple[str, tuple[Any, ...]]:

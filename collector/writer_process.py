@@ -30,6 +30,7 @@ import contextlib
 import logging
 import logging.handlers
 import multiprocessing
+import os
 import threading
 import time
 from collections import deque
@@ -395,7 +396,11 @@ def _child_main(cfg: Config, routes: Sequence[Route],
     pipeline, spooling, store = built.pipeline, built.spooling, built.store
     status = BrokerStatusWriter(cfg.collector.client_id)
 
+    parent = os.getppid()
+
     def give_up() -> bool:
+        if os.getppid() != parent:  # the collector died: nothing can be acknowledged now
+            return True
         deadline = float(abandon.value)
         return deadline > 0 and time.monotonic() >= deadline
 
@@ -429,7 +434,10 @@ def _child_main(cfg: Config, routes: Sequence[Route],
                 try:
                     batch = inbox.recv()
                 except EOFError:
-                    return  # the parent is gone: what was not answered is not acknowledged
+                    # The collector died: nothing held here is acknowledged (the broker
+                    # redelivers it); exit without waiting for a log reader that is gone.
+                    logs.cancel_join_thread()
+                    return
                 if batch is None:
                     flush()
                     answer("closed", settled)
@@ -462,6 +470,8 @@ def _child_main(cfg: Config, routes: Sequence[Route],
                     log.exception("collector writer process: spool replay failed")
             if got or replayed or settled[0]:
                 answer("done" if items else "state", settled)
+    except (BrokenPipeError, ConnectionResetError):  # the collector died while we answered
+        logs.cancel_join_thread()
     finally:
         store.close()
 

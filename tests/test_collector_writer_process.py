@@ -157,5 +157,5 @@ def test_writer_process_start_errors_are_raised_by_start(
         Collector(cfg).start()
     owned = replace(cfg, collector=replace(cfg.collector, share_group="g",
                                            share_members="a,b", client_id="a"))
-    with pytest.raises(ConfigError, match="collector.writer"):
+    with pytest.raises(ConfigError, match=r"collector\.writer"):
         Collector(owned).start()

@@ -5,7 +5,7 @@ Starts a real Mosquitto (and influxd 1.x for the InfluxDB store) on free loopbac
 * **Sustained throughput (drain a backlog).** ``--messages`` QoS 1 readings are published
   and queued in the broker for a persistent session *before* the consumer connects, so the
   consumer, not the publisher, is the bottleneck; the rate is messages / (time the last
-  one was handled - time the first one was received). Two consumers:
+  one was handled - time the first one was received). The consumers:
 
   - the **baseline**, a bare subscriber built exactly like the collector's client
     (``greenpipe.mqtt.make_client`` / ``connect_and_start``: paho callback API v2, the
@@ -14,10 +14,19 @@ Starts a real Mosquitto (and influxd 1.x for the InfluxDB store) on free loopbac
     network thread: no copy, no queue, no decode, no store;
   - the **collector** (``collector.service.Collector``, in this process), which acks each
     message only after its readings are durably written (a flush at ``max_inflight``
-    messages, ``batch_size`` readings or ``flush_interval_s``), into SQLite and into InfluxDB.
+    messages, ``batch_size`` readings or ``flush_interval_s``), into SQLite and into InfluxDB,
+    once per ``--writers`` mode (``collector.writer``: ``thread``, or ``process`` with
+    decoding and storing in a child process). Its end is the moment the acks of the last
+    write were handed to paho (``Collector(on_durable=...)``).
+
+  CPU per message is the consumer's process time (all threads) plus, in process mode, the
+  writer process's (``/proc/<pid>/stat``), and separately the part in the process that runs
+  paho; "run-queue wait" is how long the consumer's threads were runnable but had no CPU
+  (``/proc/<pid>/task/*/schedstat``) per second: on a machine shared with other jobs it
+  shows how much the load, not the code, set the rate.
 
   Baseline and collector runs are interleaved in pairs on the same broker, and the order
-  inside a pair alternates (baseline first in even pairs, collector first in odd ones), so
+  inside a pair rotates (baseline first, then each writer mode first, ...), so
   drifting load on a shared machine hits both alike. Every collector run writes into a
   fresh database. Ratio = collector / baseline of the same pair; reported as the median
   over ``--pairs`` pairs with the min-max spread. Run for each in-flight bound (Mosquitto
@@ -29,7 +38,8 @@ Starts a real Mosquitto (and influxd 1.x for the InfluxDB store) on free loopbac
   (the reading is readable from then on) - the instant it was handed to paho. p50 / p99.
 
     .venv/bin/python bench/ingest.py [--messages 20000] [--pairs 5] [--inflight 20 500]
-        [--stores sqlite influx] [--rate 200] [--latency-messages 2000]
+        [--stores sqlite influx] [--writers thread process] [--rate 200]
+        [--latency-messages 2000]
 """
 
 from __future__ import annotations
@@ -150,16 +160,16 @@ def bare_drain(base: Config, broker: BrokerProcess, n: int, run: int, inflight: 
     client_id = f"bench-bare-{run}"
     subscribe_session(broker, client_id, "greenpipe/v1/+/+/reading")
     publish(broker, messages(base, n))
-    count, first, last = [0], [0.0, 0.0], [0.0, 0.0]
+    count, first, last = [0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
     done = threading.Event()
 
     def on_message(c: mqtt.Client, u: Any, msg: mqtt.MQTTMessage) -> None:
         if count[0] == 0:
-            first[:] = time.perf_counter(), time.process_time()
+            first[:] = time.perf_counter(), time.process_time(), run_queue_wait_s(os.getpid())
         c.ack(msg.mid, msg.qos)
         count[0] += 1
         if count[0] == n:
-            last[:] = time.perf_counter(), time.process_time()
+            last[:] = time.perf_counter(), time.process_time(), run_queue_wait_s(os.getpid())
             done.set()
 
     bc = replace(base.broker, host=broker.host, port=broker.port)
@@ -171,7 +181,9 @@ def bare_drain(base: Config, broker: BrokerProcess, n: int, run: int, inflight: 
         raise RuntimeError(f"the baseline received {count[0]} of {n} messages in 600 s")
     c.disconnect()
     c.loop_stop()
-    return Drain(n / (last[0] - first[0]), (last[1] - first[1]) / n * 1e6)
+    wall = last[0] - first[0]
+    return Drain(n / wall, (last[1] - first[1]) / n * 1e6,
+                 wait_share=(last[2] - first[2]) / wall)
 
 
 def collector_config(base: Config, broker: BrokerProcess, url: str, inflight: int,
@@ -181,6 +193,18 @@ def collector_config(base: Config, broker: BrokerProcess, url: str, inflight: in
     return replace(cfg, collector=replace(cfg.collector, client_id=client_id,
                                           max_inflight=inflight, spool_path="",
                                           summary_interval_s=3600.0, writer=writer))
+
+
+def run_queue_wait_s(pid: int) -> float:
+    """Time the threads of process ``pid`` were runnable but waited for a CPU (Linux
+    ``/proc/<pid>/task/*/schedstat``, second field). [s]"""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[1])
+        except (OSError, IndexError, ValueError):  # a thread that just ended
+            continue
+    return total / 1e9
 
 
 def process_cpu_s(collector: Collector) -> tuple[float, float]:
@@ -193,6 +217,12 @@ def process_cpu_s(collector: Collector) -> tuple[float, float]:
     return time.process_time(), child
 
 
+def consumer_wait_s(collector: Collector) -> float:
+    """Run-queue wait of the collector's process and its writer process. [s]"""
+    pid = collector.writer_pid
+    return run_queue_wait_s(os.getpid()) + (0.0 if pid is None else run_queue_wait_s(pid))
+
+
 def collector_drain(base: Config, broker: BrokerProcess, url: str, n: int, inflight: int,
                     run: int, writer: WriterMode = "thread") -> Drain:
     """Drain ``n`` queued messages through the collector (``collector.writer``) into ``url``."""
@@ -201,7 +231,7 @@ def collector_drain(base: Config, broker: BrokerProcess, url: str, n: int, infli
     subscribe_session(broker, client_id, "greenpipe/v1/+/+/reading")
     publish(broker, messages(base, n))
     acked = [0]
-    last: tuple[float, tuple[float, float]] = (0.0, (0.0, 0.0))
+    last: tuple[float, tuple[float, float], float] = (0.0, (0.0, 0.0), 0.0)
     done = threading.Event()
     holder: list[Collector] = []
 
@@ -209,7 +239,7 @@ def collector_drain(base: Config, broker: BrokerProcess, url: str, n: int, infli
         acked[0] += k
         if acked[0] >= n and not done.is_set():
             nonlocal last
-            last = time.perf_counter(), process_cpu_s(holder[0])
+            last = time.perf_counter(), process_cpu_s(holder[0]), consumer_wait_s(holder[0])
             done.set()
 
     collector = Collector(cfg, on_durable=on_durable)
@@ -221,7 +251,8 @@ def collector_drain(base: Config, broker: BrokerProcess, url: str, n: int, infli
         # signalled by the acks, so no polling competes with the collector meanwhile.
         while first is None:
             if collector.report().received:
-                first = time.perf_counter(), process_cpu_s(collector)
+                first = (time.perf_counter(), process_cpu_s(collector),
+                         consumer_wait_s(collector))
             else:
                 time.sleep(0.001)
         if not done.wait(600):
@@ -230,7 +261,9 @@ def collector_drain(base: Config, broker: BrokerProcess, url: str, n: int, infli
         report = collector.stop()
     assert report.written == n and not report.rejected, report
     own = (last[1][0] - first[1][0]) / n * 1e6
-    return Drain(n / (last[0] - first[0]), own + (last[1][1] - first[1][1]) / n * 1e6, own)
+    wall = last[0] - first[0]
+    return Drain(n / wall, own + (last[1][1] - first[1][1]) / n * 1e6, own,
+                 (last[2] - first[2]) / wall)
 
 
 @dataclass(frozen=True)
@@ -244,6 +277,10 @@ class Drain:
     broker's or influxd's) per message. [µs]"""
     main_cpu_us: float | None = None
     """Of that, the collector's own process (paho's thread; all of it in thread mode). [µs]"""
+    wait_share: float = 0.0
+    """Time the consumer's threads waited for a CPU while runnable, per second of the
+    drain (summed over threads and processes): how much the machine's load held it
+    back. [s/s]"""
 
 
 def fresh_store_url(kind: str, tmp: Path, influx: InfluxProcess, catalog: Catalog,
@@ -345,9 +382,11 @@ def main() -> int:
                                 pairs[w].append((bare, rate))
                                 print(f"in-flight {inflight}, {STORES[kind]}, writer {w}, "
                                       f"pair {pair + 1}: baseline {bare.rate:,.0f} msg/s "
-                                      f"({bare.cpu_us:.0f} µs CPU/msg), collector "
+                                      f"({bare.cpu_us:.0f} µs CPU/msg, run-queue wait "
+                                      f"{bare.wait_share:.2f} s/s), collector "
                                       f"{rate.rate:,.0f} msg/s ({rate.cpu_us:.0f} µs CPU/msg, "
-                                      f"{rate.main_cpu_us:.0f} in its MQTT process) "
+                                      f"{rate.main_cpu_us:.0f} in its MQTT process, "
+                                      f"run-queue wait {rate.wait_share:.2f} s/s) "
                                       f"({rate.rate / bare.rate:.2f}x)", flush=True)
                         for w in args.writers:
                             p50 = p99 = float("nan")

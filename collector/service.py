@@ -17,6 +17,10 @@ Threads and ownership:
   intake; Mosquitto ignores it for a saved session's backlog, and then the writer keeps
   filling the batch from the queue, which measured 1.3-1.9x less CPU per message than
   writing every 20), and logs the summary line every ``summary_interval_s``.
+* with ``collector.writer = "process"`` (``auto``, the default) there is no writer thread:
+  ``on_message`` hands the raw message to ``collector.writer_process``, whose child
+  process decodes and stores, and whose receiver thread acks what the child reports
+  durable (docs/collector.md, "Writer process").
 * the caller's thread runs ``start()`` / ``stop()`` (``run_collector`` waits there for a
   stop event, SIGINT or SIGTERM).
 

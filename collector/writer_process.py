@@ -423,6 +423,7 @@ def _child_main(cfg: Config, routes: Sequence[Route],
         pipeline.flush(give_up)
 
     flush_due: float | None = None
+    half_window = max(1, cc.max_inflight // 2)
     try:
         while True:
             now = time.monotonic()
@@ -450,7 +451,8 @@ def _child_main(cfg: Config, routes: Sequence[Route],
                 if seen_status is not None:
                     status.write(store, seen_status, time.monotonic())
             # The writer thread's flush rule (collector.service): by size, by age, or when
-            # max_inflight messages wait for their ack and nothing more is waiting.
+            # the broker's window is used and nothing more is waiting; here at half the
+            # window, so that its other half arrives while the child's answer travels back.
             now = time.monotonic()
             pending = pipeline.pending_messages
             if not pending:
@@ -458,7 +460,7 @@ def _child_main(cfg: Config, routes: Sequence[Route],
             else:
                 flush_due = now + cc.flush_interval_s if flush_due is None else flush_due
                 if (pipeline.batch_full() or now >= flush_due
-                        or (pending >= cc.max_inflight and not inbox.poll(0))):
+                        or (pending >= half_window and not inbox.poll(0))):
                     flush()
                     flush_due = None
             replayed = False

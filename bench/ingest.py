@@ -250,7 +250,7 @@ def collector_drain(base: Config, broker: BrokerProcess, url: str, n: int, infli
         # Poll (cheaply, and only until the first message) for the start; the end is
         # signalled by the acks, so no polling competes with the collector meanwhile.
         while first is None:
-            if collector.report().received:
+            if collector.received:
                 first = (time.perf_counter(), process_cpu_s(collector),
                          consumer_wait_s(collector))
             else:

@@ -286,8 +286,23 @@ class Collector:
             return self._process.queue_depth()
         return self._queue.qsize()
 
+    @property
+    def received(self) -> int:
+        """MQTT messages received so far (cheap: no round trip to a writer process)."""
+        return self._received
+
     def report(self) -> CollectorReport:
-        """Return the counts so far (thread-safe)."""
+        """Return the counts so far (thread-safe).
+
+        With the writer process this asks the child for its counts and waits for the
+        answer (up to 2 s), so whatever the store already shows is counted.
+        """
+        if self._process is not None:
+            self._process.refresh()
+        return self._report()
+
+    def _report(self) -> CollectorReport:
+        """The counts as last known, without asking the writer process (writer side)."""
         if self._process is not None:
             report = self._process.report(self._received)
         elif self._pipeline is None:
@@ -545,7 +560,7 @@ class Collector:
             return
         received = self._received
         rate = (received - self._summary_at[1]) / (now - self._summary_at[0])
-        log.info("collector: %.1f msg/s | %s | queue %d/%d", rate, _format_counts(self.report()),
+        log.info("collector: %.1f msg/s | %s | queue %d/%d", rate, _format_counts(self._report()),
                  self.queue_depth(), self._cfg.collector.queue_size)
         self._summary_at = (now, received)
 

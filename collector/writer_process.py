@@ -116,6 +116,9 @@ class ProcessWriter:
         self._inbox: Connection | None = None
         self._outbox: Connection | None = None
         self._threads: list[threading.Thread] = []
+        self._send_lock = threading.Lock()
+        self._asked = 0
+        self._answered = 0
 
     # ------------------------------------------------------------ lifecycle
 
@@ -190,7 +193,7 @@ class ProcessWriter:
                 self._cond.wait(0.25)
         left = len(self._intake)
         if not self._dead and self._inbox is not None:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError), self._send_lock:
                 self._inbox.send(None)  # the child ends after this
         if self._proc is not None:
             self._proc.join(grace_s + 30.0)
@@ -259,6 +262,25 @@ class ProcessWriter:
         """When each meter's latest message was received, as of the child's last report."""
         return dict(self._last_seen)
 
+    def refresh(self, timeout_s: float = 2.0) -> None:
+        """Ask the child for its counts now and wait (at most ``timeout_s``) for the answer.
+
+        The child answers after the batch it is working on, so what a store shows as
+        written is counted in ``report()`` afterwards (metrics scrapes, ``stop``). Not for
+        the writer side's own threads, which the answer needs.
+        """
+        if self._inbox is None or not self.alive:
+            return
+        with self._send_lock:
+            self._asked += 1
+            want = self._asked
+            try:
+                self._inbox.send(("state", want))
+            except OSError:
+                return
+        with self._cond:
+            self._cond.wait_for(lambda: self._answered >= want or self._dead, timeout_s)
+
     def report(self, received: int) -> CollectorReport:
         """Return the counts as of the child's last answer; ``received`` from MQTT."""
         r = self._report
@@ -306,7 +328,8 @@ class ProcessWriter:
             seen = self._broker_seen()
             status = None if seen == sent_status else seen
             try:
-                self._inbox.send((items, status))
+                with self._send_lock:
+                    self._inbox.send((items, status))
             except OSError:
                 return  # the child is gone; the receiver reports it
             self._tick(time.monotonic())
@@ -316,7 +339,7 @@ class ProcessWriter:
         assert self._outbox is not None
         while True:
             try:
-                kind, settled, acks, durations, state = self._outbox.recv()
+                kind, settled, acks, durations, state, asked = self._outbox.recv()
             except (EOFError, OSError):
                 self._child_died()
                 return
@@ -329,6 +352,7 @@ class ProcessWriter:
                 self._observe_write(seconds)
             with self._cond:
                 self._apply_state(state)
+                self._answered = max(self._answered, asked)
                 self._held -= settled
                 if kind == "done":
                     self._batches -= 1
@@ -408,8 +432,10 @@ def _child_main(cfg: Config, routes: Sequence[Route],
         return (_plain(pipeline.report(0)), 0 if spooling is None else spooling.spool.depth,
                 pipeline.take_last_seen())
 
+    asked = [0]
+
     def answer(kind: str, settled: list[int]) -> None:
-        outbox.send((kind, settled[0], acks[:], durations[:], state()))
+        outbox.send((kind, settled[0], acks[:], durations[:], state(), asked[0]))
         settled[0] = 0
         acks.clear()
         durations.clear()
@@ -443,6 +469,9 @@ def _child_main(cfg: Config, routes: Sequence[Route],
                     flush()
                     answer("closed", settled)
                     return
+                if batch[0] == "state":  # the parent wants current counts
+                    asked[0] = batch[1]
+                    batch = ((), None)
                 items, seen_status = batch
                 try:
                     _handle(pipeline, items, flush)

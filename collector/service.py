@@ -17,7 +17,7 @@ Threads and ownership:
   intake; Mosquitto ignores it for a saved session's backlog, and then the writer keeps
   filling the batch from the queue, which measured 1.3-1.9x less CPU per message than
   writing every 20), and logs the summary line every ``summary_interval_s``.
-* with ``collector.writer = "process"`` (``auto``, the default) there is no writer thread:
+* with ``collector.writer = "process"`` there is no writer thread:
   ``on_message`` hands the raw message to ``collector.writer_process``, whose child
   process decodes and stores, and whose receiver thread acks what the child reports
   durable (docs/collector.md, "Writer process").
@@ -169,7 +169,7 @@ class Collector:
         if self._ready_file is not None:
             self._ready_file.unlink(missing_ok=True)
         cc = self._cfg.collector
-        if writer_mode(self._cfg) == "process":
+        if cc.writer == "process":
             if self._ownership is not None:
                 raise ConfigError(
                     "collector.writer", cc.writer,
@@ -606,14 +606,6 @@ class Collector:
                 return
 
 
-
-
-def writer_mode(cfg: Config) -> str:
-    """Resolve ``collector.writer``: ``auto`` is the process unless ownership forwarding
-    (``share_members``) is configured, which runs on paho's thread and needs the thread."""
-    if cfg.collector.writer != "auto":
-        return cfg.collector.writer
-    return "thread" if Ownership.from_config(cfg) is not None else "process"
 
 
 def _format_counts(report: CollectorReport) -> str:

@@ -31,6 +31,7 @@ import logging
 import logging.handlers
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections import deque
@@ -402,6 +403,10 @@ def _child_main(cfg: Config, routes: Sequence[Route],
                 store_factory: Callable[[Config], Store] | None, inbox: Connection,
                 outbox: Connection, logs: Any, level: int, abandon: Any) -> None:
     """Entry point of the writer process: build the pipeline, then serve batches."""
+    # Ctrl-C and service managers signal the whole process group; the collector's process
+    # drains and then tells this one to end (or this one ends when that one is gone).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     root = logging.getLogger()
     root.handlers[:] = [logging.handlers.QueueHandler(logs)]
     root.setLevel(level)

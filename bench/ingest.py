@@ -5,7 +5,7 @@ Starts a real Mosquitto (and influxd 1.x for the InfluxDB store) on free loopbac
 * **Sustained throughput (drain a backlog).** ``--messages`` QoS 1 readings are published
   and queued in the broker for a persistent session *before* the consumer connects, so the
   consumer, not the publisher, is the bottleneck; the rate is messages / (time the last
-  one was handled - time the first one was received). Two consumers:
+  one was handled - time the first one was received). The consumers:
 
   - the **baseline**, a bare subscriber built exactly like the collector's client
     (``greenpipe.mqtt.make_client`` / ``connect_and_start``: paho callback API v2, the
@@ -14,10 +14,19 @@ Starts a real Mosquitto (and influxd 1.x for the InfluxDB store) on free loopbac
     network thread: no copy, no queue, no decode, no store;
   - the **collector** (``collector.service.Collector``, in this process), which acks each
     message only after its readings are durably written (a flush at ``max_inflight``
-    messages, ``batch_size`` readings or ``flush_interval_s``), into SQLite and into InfluxDB.
+    messages, ``batch_size`` readings or ``flush_interval_s``), into SQLite and into InfluxDB,
+    once per ``--writers`` mode (``collector.writer``: ``thread``, or ``process`` with
+    decoding and storing in a child process). Its end is the moment the acks of the last
+    write were handed to paho (``Collector(on_durable=...)``).
+
+  CPU per message is the consumer's process time (all threads) plus, in process mode, the
+  writer process's (``/proc/<pid>/stat``), and separately the part in the process that runs
+  paho; "run-queue wait" is how long the consumer's threads were runnable but had no CPU
+  (``/proc/<pid>/task/*/schedstat``) per second: on a machine shared with other jobs it
+  shows how much the load, not the code, set the rate.
 
   Baseline and collector runs are interleaved in pairs on the same broker, and the order
-  inside a pair alternates (baseline first in even pairs, collector first in odd ones), so
+  inside a pair rotates (baseline first, then each writer mode first, ...), so
   drifting load on a shared machine hits both alike. Every collector run writes into a
   fresh database. Ratio = collector / baseline of the same pair; reported as the median
   over ``--pairs`` pairs with the min-max spread. Run for each in-flight bound (Mosquitto
@@ -29,22 +38,24 @@ Starts a real Mosquitto (and influxd 1.x for the InfluxDB store) on free loopbac
   (the reading is readable from then on) - the instant it was handed to paho. p50 / p99.
 
     .venv/bin/python bench/ingest.py [--messages 20000] [--pairs 5] [--inflight 20 500]
-        [--stores sqlite influx] [--rate 200] [--latency-messages 2000]
+        [--stores sqlite influx] [--writers thread process] [--rate 200]
+        [--latency-messages 2000]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -54,9 +65,9 @@ sys.path.insert(0, str(REPO))
 
 from collector.service import Collector  # noqa: E402
 from greenpipe.config import Config, load_config  # noqa: E402
-from greenpipe.model import MeterKind, Reading  # noqa: E402
+from greenpipe.model import MeterKind  # noqa: E402
 from greenpipe.mqtt import connect_and_start, make_client  # noqa: E402
-from greenpipe.stores import Catalog, Store, open_configured_store  # noqa: E402
+from greenpipe.stores import Catalog  # noqa: E402
 from greenpipe.stores.influx import InfluxStore  # noqa: E402
 from greenpipe.stores.influx_admin import init  # noqa: E402
 from greenpipe.wire import encode_reading, reading_topic  # noqa: E402
@@ -71,6 +82,7 @@ from tests.conftest import (  # noqa: E402
 T0 = datetime(2020, 4, 1, tzinfo=UTC)
 STEP = timedelta(minutes=30)
 STORES = {"sqlite": "SQLite", "influx": "InfluxDB 1.6"}
+WriterMode = Literal["thread", "process"]
 
 
 def start_broker(workdir: Path, inflight: int) -> BrokerProcess:
@@ -148,16 +160,16 @@ def bare_drain(base: Config, broker: BrokerProcess, n: int, run: int, inflight: 
     client_id = f"bench-bare-{run}"
     subscribe_session(broker, client_id, "greenpipe/v1/+/+/reading")
     publish(broker, messages(base, n))
-    count, first, last = [0], [0.0, 0.0], [0.0, 0.0]
+    count, first, last = [0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
     done = threading.Event()
 
     def on_message(c: mqtt.Client, u: Any, msg: mqtt.MQTTMessage) -> None:
         if count[0] == 0:
-            first[:] = time.perf_counter(), time.process_time()
+            first[:] = time.perf_counter(), time.process_time(), run_queue_wait_s(os.getpid())
         c.ack(msg.mid, msg.qos)
         count[0] += 1
         if count[0] == n:
-            last[:] = time.perf_counter(), time.process_time()
+            last[:] = time.perf_counter(), time.process_time(), run_queue_wait_s(os.getpid())
             done.set()
 
     bc = replace(base.broker, host=broker.host, port=broker.port)
@@ -169,87 +181,89 @@ def bare_drain(base: Config, broker: BrokerProcess, n: int, run: int, inflight: 
         raise RuntimeError(f"the baseline received {count[0]} of {n} messages in 600 s")
     c.disconnect()
     c.loop_stop()
-    return Drain(n / (last[0] - first[0]), (last[1] - first[1]) / n * 1e6)
+    wall = last[0] - first[0]
+    return Drain(n / wall, (last[1] - first[1]) / n * 1e6,
+                 wait_share=(last[2] - first[2]) / wall)
 
 
 def collector_config(base: Config, broker: BrokerProcess, url: str, inflight: int,
-                     client_id: str) -> Config:
+                     client_id: str, writer: WriterMode = "thread") -> Config:
     cfg = replace(base, broker=replace(base.broker, host=broker.host, port=broker.port),
                   store=replace(base.store, url=url))
     return replace(cfg, collector=replace(cfg.collector, client_id=client_id,
                                           max_inflight=inflight, spool_path="",
-                                          summary_interval_s=3600.0))
+                                          summary_interval_s=3600.0, writer=writer))
 
 
-class CountingStore:
-    """Wraps a store; calls ``on_write(number of readings)`` after each write returned."""
-
-    def __init__(self, inner: Store, on_write: Callable[[int], None]) -> None:
-        self._inner = inner
-        self._on_write = on_write
-
-    def write(self, readings: Sequence[Reading]) -> int:
-        n = self._inner.write(readings)
-        self._on_write(len(readings))
-        return n
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+def run_queue_wait_s(pid: int) -> float:
+    """Time the threads of process ``pid`` were runnable but waited for a CPU (Linux
+    ``/proc/<pid>/task/*/schedstat``, second field). [s]"""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[1])
+        except (OSError, IndexError, ValueError):  # a thread that just ended
+            continue
+    return total / 1e9
 
 
-class TimedStore:
-    """Wraps a store; records the instant each reading's write returned."""
+def process_cpu_s(collector: Collector) -> tuple[float, float]:
+    """CPU time of this process and of the collector's writer process (0 without). [s]"""
+    pid = collector.writer_pid
+    child = 0.0
+    if pid is not None:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        child = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return time.process_time(), child
 
-    def __init__(self, inner: Store, readable_at: dict[tuple[str, datetime], float]) -> None:
-        self._inner = inner
-        self._readable_at = readable_at
 
-    def write(self, readings: Sequence[Reading]) -> int:
-        n = self._inner.write(readings)
-        now = time.time()
-        for r in readings:
-            self._readable_at.setdefault((r.meter_id, r.ts), now)
-        return n
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+def consumer_wait_s(collector: Collector) -> float:
+    """Run-queue wait of the collector's process and its writer process. [s]"""
+    pid = collector.writer_pid
+    return run_queue_wait_s(os.getpid()) + (0.0 if pid is None else run_queue_wait_s(pid))
 
 
 def collector_drain(base: Config, broker: BrokerProcess, url: str, n: int, inflight: int,
-                    run: int) -> Drain:
-    """Drain ``n`` queued messages through the collector into ``url``."""
+                    run: int, writer: WriterMode = "thread") -> Drain:
+    """Drain ``n`` queued messages through the collector (``collector.writer``) into ``url``."""
     client_id = f"bench-collector-{run}"
-    cfg = collector_config(base, broker, url, inflight, client_id)
+    cfg = collector_config(base, broker, url, inflight, client_id, writer)
     subscribe_session(broker, client_id, "greenpipe/v1/+/+/reading")
     publish(broker, messages(base, n))
-    written = [0]
-    last = [0.0, 0.0]
+    acked = [0]
+    last: tuple[float, tuple[float, float], float] = (0.0, (0.0, 0.0), 0.0)
     done = threading.Event()
+    holder: list[Collector] = []
 
-    def on_write(k: int) -> None:  # writer thread, right after a durable write
-        written[0] += k
-        if written[0] >= n and not done.is_set():
-            last[:] = time.perf_counter(), time.process_time()
+    def on_durable(k: int) -> None:  # writer side, right after a durable write's acks
+        acked[0] += k
+        if acked[0] >= n and not done.is_set():
+            nonlocal last
+            last = time.perf_counter(), process_cpu_s(holder[0]), consumer_wait_s(holder[0])
             done.set()
 
-    collector = Collector(cfg, store_factory=lambda c: CountingStore(
-        open_configured_store(c), on_write))
+    collector = Collector(cfg, on_durable=on_durable)
+    holder.append(collector)
     collector.start()
     first = None
     try:
         # Poll (cheaply, and only until the first message) for the start; the end is
-        # signalled by the store, so no polling competes with the collector meanwhile.
+        # signalled by the acks, so no polling competes with the collector meanwhile.
         while first is None:
-            if collector.report().received:
-                first = time.perf_counter(), time.process_time()
+            if collector.received:
+                first = (time.perf_counter(), process_cpu_s(collector),
+                         consumer_wait_s(collector))
             else:
                 time.sleep(0.001)
         if not done.wait(600):
-            raise RuntimeError(f"the collector wrote {written[0]} of {n} readings in 600 s")
+            raise RuntimeError(f"the collector acked {acked[0]} of {n} messages in 600 s")
     finally:
         report = collector.stop()
     assert report.written == n and not report.rejected, report
-    return Drain(n / (last[0] - first[0]), (last[1] - first[1]) / n * 1e6)
+    own = (last[1][0] - first[1][0]) / n * 1e6
+    wall = last[0] - first[0]
+    return Drain(n / wall, own + (last[1][1] - first[1][1]) / n * 1e6, own,
+                 (last[2] - first[2]) / wall)
 
 
 @dataclass(frozen=True)
@@ -259,8 +273,14 @@ class Drain:
     rate: float
     """Messages handled per second of wall time. [1/s]"""
     cpu_us: float
-    """CPU time of this process (all its threads; not the broker's or influxd's) per
-    message. [µs]"""
+    """CPU time of the consumer (all its threads, and its writer process if any; not the
+    broker's or influxd's) per message. [µs]"""
+    main_cpu_us: float | None = None
+    """Of that, the collector's own process (paho's thread; all of it in thread mode). [µs]"""
+    wait_share: float = 0.0
+    """Time the consumer's threads waited for a CPU while runnable, per second of the
+    drain (summed over threads and processes): how much the machine's load held it
+    back. [s/s]"""
 
 
 def fresh_store_url(kind: str, tmp: Path, influx: InfluxProcess, catalog: Catalog,
@@ -279,13 +299,21 @@ def median_spread(ratios: Sequence[float]) -> str:
 
 
 def latency(base: Config, broker: BrokerProcess, url: str, n: int, rate: float,
-            inflight: int, run: int) -> tuple[float, float]:
-    """Publish ``n`` readings at ``rate`` msg/s through a running collector; p50, p99 [ms]."""
-    readable_at: dict[tuple[str, datetime], float] = {}
-    cfg = collector_config(base, broker, url, inflight, f"bench-latency-{run}")
-    factory: Callable[[Config], Any] = lambda c: TimedStore(  # noqa: E731
-        open_configured_store(c), readable_at)
-    collector = Collector(cfg, store_factory=factory)
+            inflight: int, run: int, writer: WriterMode = "thread") -> tuple[float, float]:
+    """Publish ``n`` readings at ``rate`` msg/s through a running collector; p50, p99 [ms].
+
+    A reading counts as stored when the acknowledgements of the write that held it were
+    handed to paho (``Collector(on_durable=...)``); the broker delivers and the collector
+    acknowledges in publication order, so the k-th acknowledged message is the k-th sent.
+    """
+    acked_at: list[float] = []
+
+    def on_durable(k: int) -> None:
+        now = time.time()
+        acked_at.extend([now] * k)
+
+    cfg = collector_config(base, broker, url, inflight, f"bench-latency-{run}", writer)
+    collector = Collector(cfg, on_durable=on_durable)
     collector.start()
     collector.wait_ready(30)
     sent_at: list[float] = []
@@ -293,16 +321,11 @@ def latency(base: Config, broker: BrokerProcess, url: str, n: int, rate: float,
     try:
         publish(broker, msgs, rate=rate, sent_at=sent_at)
         deadline = time.monotonic() + 120
-        while len(readable_at) < n and time.monotonic() < deadline:
+        while len(acked_at) < n and time.monotonic() < deadline:
             time.sleep(0.01)
     finally:
         collector.stop()
-    meters = [m for m in base.meters if m.kind not in (MeterKind.WEATHER, MeterKind.PRODUCTION)]
-    lat = []
-    for k in range(n):
-        m = meters[k % len(meters)]
-        ts = T0 + (10_000 + k // len(meters)) * STEP
-        lat.append((readable_at[(m.id, ts)] - sent_at[k]) * 1000.0)
+    lat = [(acked_at[k] - sent_at[k]) * 1000.0 for k in range(n)]
     q = statistics.quantiles(lat, n=100)
     return q[49], q[98]
 
@@ -318,6 +341,9 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=200.0)
     ap.add_argument("--latency-messages", type=int, default=2_000,
                     help="0 skips the latency runs")
+    ap.add_argument("--writers", nargs="+", choices=["thread", "process"],
+                    default=["thread"],
+                    help="collector.writer modes; each pair runs the baseline and every mode")
     ap.add_argument("--no-flush-row", action="store_true",
                     help="skip the run without the in-flight flush")
     args = ap.parse_args()
@@ -333,35 +359,46 @@ def main() -> int:
                 broker = start_broker(tmp_path / f"broker-{inflight}", inflight)
                 try:
                     for kind in args.stores:
-                        pairs: list[tuple[Drain, Drain]] = []
+                        pairs: dict[WriterMode, list[tuple[Drain, Drain]]] = {
+                            w: [] for w in args.writers}
                         for pair in range(args.pairs):
-                            run += 1
-                            url = fresh_store_url(kind, tmp_path, influx, catalog, run)
-                            if pair % 2 == 0:
-                                bare = bare_drain(base, broker, args.messages, run, inflight)
-                                rate = collector_drain(base, broker, url, args.messages,
-                                                       inflight, run)
-                            else:
-                                rate = collector_drain(base, broker, url, args.messages,
-                                                       inflight, run)
-                                bare = bare_drain(base, broker, args.messages, run, inflight)
-                            pairs.append((bare, rate))
-                            print(f"in-flight {inflight}, {STORES[kind]}, pair {pair + 1}: "
-                                  f"baseline {bare.rate:,.0f} msg/s ({bare.cpu_us:.0f} µs "
-                                  f"CPU/msg), collector {rate.rate:,.0f} msg/s "
-                                  f"({rate.cpu_us:.0f} µs CPU/msg) "
-                                  f"({rate.rate / bare.rate:.2f}x)", flush=True)
-                        p50 = p99 = float("nan")
-                        if args.latency_messages:
-                            run += 1
-                            url = fresh_store_url(kind, tmp_path, influx, catalog, run)
-                            p50, p99 = latency(base, broker, url, args.latency_messages,
-                                               args.rate, inflight, run)
-                        rows.append((inflight, STORES[kind], pairs, p50, p99))
-                        print(f"in-flight {inflight}, {STORES[kind]}: ratio "
-                              f"{median_spread([r.rate / b.rate for b, r in pairs])}, "
-                              f"latency p50 "
-                              f"{p50:.0f} ms p99 {p99:.0f} ms", flush=True)
+                            # The baseline and each writer mode, order rotating per pair.
+                            order: list[WriterMode | None] = [None, *args.writers]
+                            shift = pair % len(order)
+                            order = order[shift:] + order[:shift]
+                            drains: dict[WriterMode | None, Drain] = {}
+                            for w in order:
+                                run += 1
+                                if w is None:
+                                    drains[w] = bare_drain(base, broker, args.messages, run,
+                                                           inflight)
+                                else:
+                                    url = fresh_store_url(kind, tmp_path, influx, catalog, run)
+                                    drains[w] = collector_drain(base, broker, url,
+                                                                args.messages, inflight, run, w)
+                            bare = drains[None]
+                            for w in args.writers:
+                                rate = drains[w]
+                                pairs[w].append((bare, rate))
+                                print(f"in-flight {inflight}, {STORES[kind]}, writer {w}, "
+                                      f"pair {pair + 1}: baseline {bare.rate:,.0f} msg/s "
+                                      f"({bare.cpu_us:.0f} µs CPU/msg, run-queue wait "
+                                      f"{bare.wait_share:.2f} s/s), collector "
+                                      f"{rate.rate:,.0f} msg/s ({rate.cpu_us:.0f} µs CPU/msg, "
+                                      f"{rate.main_cpu_us:.0f} in its MQTT process, "
+                                      f"run-queue wait {rate.wait_share:.2f} s/s) "
+                                      f"({rate.rate / bare.rate:.2f}x)", flush=True)
+                        for w in args.writers:
+                            p50 = p99 = float("nan")
+                            if args.latency_messages:
+                                run += 1
+                                url = fresh_store_url(kind, tmp_path, influx, catalog, run)
+                                p50, p99 = latency(base, broker, url, args.latency_messages,
+                                                   args.rate, inflight, run, w)
+                            rows.append((inflight, f"{STORES[kind]}, {w}", pairs[w], p50, p99))
+                            print(f"in-flight {inflight}, {STORES[kind]}, writer {w}: ratio "
+                                  f"{median_spread([r.rate / b.rate for b, r in pairs[w]])}, "
+                                  f"latency p50 {p50:.0f} ms p99 {p99:.0f} ms", flush=True)
                 finally:
                     stop_process(broker.process)
             noflush = None
@@ -380,16 +417,19 @@ def main() -> int:
                     stop_process(broker.process)
         finally:
             stop_process(influx.process)
-    print(f"\n| broker in-flight = collector.max_inflight | store | baseline msg/s (median) | "
+    print("\n| broker in-flight = collector.max_inflight | store, collector.writer | "
+          "baseline msg/s (median) | "
           f"collector msg/s (median) | ratio: median ({args.pairs} pairs) and range | "
-          "CPU µs/msg baseline / collector (medians) | latency p50 | latency p99 |")
+          "CPU µs/msg baseline / collector (its MQTT process) (medians) | latency p50 | "
+          "latency p99 |")
     print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for inflight, name, pairs, p50, p99 in rows:
-        print(f"| {inflight} | {name} | {statistics.median(b.rate for b, _ in pairs):,.0f} | "
-              f"{statistics.median(r.rate for _, r in pairs):,.0f} | "
-              f"{median_spread([r.rate / b.rate for b, r in pairs])} | "
-              f"{statistics.median(b.cpu_us for b, _ in pairs):.0f} / "
-              f"{statistics.median(r.cpu_us for _, r in pairs):.0f} | "
+    for inflight, name, row, p50, p99 in rows:
+        print(f"| {inflight} | {name} | {statistics.median(b.rate for b, _ in row):,.0f} | "
+              f"{statistics.median(r.rate for _, r in row):,.0f} | "
+              f"{median_spread([r.rate / b.rate for b, r in row])} | "
+              f"{statistics.median(b.cpu_us for b, _ in row):.0f} / "
+              f"{statistics.median(r.cpu_us for _, r in row):.0f} "
+              f"({statistics.median(r.main_cpu_us or 0.0 for _, r in row):.0f}) | "
               f"{p50:.0f} ms | {p99:.0f} ms |")
     if noflush is not None:
         n, bare_nf, slow = noflush

@@ -22,6 +22,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime
+
+from greenpipe.errors import StoreError
+from greenpipe.model import BrokerStatus
+from greenpipe.stores.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -132,3 +137,34 @@ class BrokerWatch:
         """Cancel the pending ``$SYS`` check."""
         if self._timer is not None:
             self._timer.cancel()
+
+
+STATUS_RETRY_S = 30.0
+"""Wait before storing the broker's status again after the store refused it. [s]"""
+
+
+class BrokerStatusWriter:
+    """Stores what the watch saw (drop count, version) whenever it changed.
+
+    Used on the writer side (thread or process), which owns the store.
+    """
+
+    def __init__(self, client_id: str) -> None:
+        """Write ``BrokerStatus`` rows for collector ``client_id``."""
+        self._client_id = client_id
+        self._written: tuple[int | None, str | None] = (None, None)
+        self._retry_at = 0.0
+
+    def write(self, store: Store, seen: tuple[int | None, str | None], now: float) -> None:
+        """Store ``seen`` = (dropped, version) if it changed; ``now`` is monotonic. [s]"""
+        if now < self._retry_at or seen == self._written:
+            return
+        try:
+            store.write_broker_status(BrokerStatus(self._client_id, datetime.now(UTC),
+                                                   seen[0], seen[1] or ""))
+        except StoreError as exc:
+            self._retry_at = now + STATUS_RETRY_S
+            log.warning("cannot store the broker's $SYS status (%s); retrying in %.0f s",
+                        exc, STATUS_RETRY_S)
+            return
+        self._written = seen

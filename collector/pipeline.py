@@ -200,6 +200,7 @@ class Pipeline:
         self._future = future_tolerance
         self._observe_write = observe_write
         self._last_seen: dict[str, datetime] = {}
+        self._seen_since: dict[str, datetime] = {}
         self._store = store
         self._ctx = ctx
         self._tracker = tracker
@@ -291,6 +292,7 @@ class Pipeline:
                     self._counts.skipped += 1
                 for sample in samples:
                     self._last_seen[sample.meter_id] = msg.received_at
+                    self._seen_since[sample.meter_id] = msg.received_at
                     if sample.seq is not None:
                         self._observe_seq(sample.meter_id, sample.site_id, sample.seq,
                                           sample.ts, msg.topic)
@@ -366,6 +368,16 @@ class Pipeline:
         """Return when each meter's latest decoded message was received (thread-safe)."""
         with self._lock:
             return dict(self._last_seen)
+
+    def take_last_seen(self) -> dict[str, datetime]:
+        """Return the last-seen times that changed since the previous call (thread-safe).
+
+        The writer process sends these to the collector's process with every answer, so
+        the metrics there stay current without copying every meter's time each batch.
+        """
+        with self._lock:
+            changed, self._seen_since = self._seen_since, {}
+        return changed
 
     # ------------------------------------------------------------ internals
 

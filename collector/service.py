@@ -17,6 +17,10 @@ Threads and ownership:
   intake; Mosquitto ignores it for a saved session's backlog, and then the writer keeps
   filling the batch from the queue, which measured 1.3-1.9x less CPU per message than
   writing every 20), and logs the summary line every ``summary_interval_s``.
+* with ``collector.writer = "process"`` there is no writer thread:
+  ``on_message`` hands the raw message to ``collector.writer_process``, whose child
+  process decodes and stores, and whose receiver thread acks what the child reports
+  durable (docs/collector.md, "Writer process").
 * the caller's thread runs ``start()`` / ``stop()`` (``run_collector`` waits there for a
   stop event, SIGINT or SIGTERM).
 
@@ -43,25 +47,23 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from collector.assembly import assemble
 from collector.broker_watch import SUBSCRIPTIONS as SYS_SUBSCRIPTIONS
-from collector.broker_watch import BrokerWatch
-from collector.decoders import DecodeContext
+from collector.broker_watch import BrokerStatusWriter, BrokerWatch
 from collector.metrics import Metrics, use_json_logs
 from collector.pipeline import CollectorReport, Inbound, Pipeline, Route, default_routes
-from collector.registers import DEFAULT_HISTORY, SHARED_HISTORY, RegisterTracker
 from collector.sharing import Ownership, share_group, shared
-from collector.spool import Spool, SpoolingStore
-from collector.stateless import OrderedStore, OrderedWriter, PendingRegisters, TailRegisters
+from collector.spool import SpoolingStore
+from collector.writer_process import ProcessWriter
 from greenpipe.config import Config
-from greenpipe.errors import ConfigError, GreenpipeError, StoreError
-from greenpipe.model import BrokerStatus
+from greenpipe.errors import ConfigError, GreenpipeError
 from greenpipe.mqtt import connect_and_start, make_client
 from greenpipe.stores import Store, open_configured_store
 
@@ -101,17 +103,26 @@ class Collector:
         routes: Sequence[Route] | None = None,
         shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S,
         store_factory: Callable[[Config], Store] | None = None,
+        on_durable: Callable[[int], None] | None = None,
     ) -> None:
         """Prepare a collector; nothing connects until ``start()``.
 
         ``store_factory`` defaults to ``greenpipe.stores.open_configured_store``;
-        tests pass a wrapper to inject store faults.
+        tests pass a wrapper to inject store faults (with ``collector.writer = "process"``
+        it must be a module-level function: it is pickled into the writer process).
+        ``on_durable(n)`` is called after each batch of ``n`` messages was made durable
+        and its acknowledgements were handed to paho (benchmarks use it).
         """
         self._cfg = cfg
         self._ready_file = ready_file
         self._routes = tuple(routes) if routes is not None else default_routes(cfg)
         self._grace_s = shutdown_grace_s
         self._store_factory = store_factory or open_configured_store
+        self._custom_factory = store_factory
+        self._on_durable = on_durable
+        self._process: ProcessWriter | None = None
+        self._summary_at = (time.monotonic(), 0)
+        """When the last summary line was logged (monotonic [s]) and ``received`` then."""
         self._queue: queue.Queue[Inbound] = queue.Queue(maxsize=cfg.collector.queue_size)
         self._ready = threading.Event()
         self._drain = threading.Event()
@@ -142,8 +153,7 @@ class Collector:
         self._not_taken = 0
         self._watch: BrokerWatch | None = None
         self._sys_mid: int | None = None
-        self._status_written: tuple[int | None, str | None] = (None, None)
-        self._status_retry_at = 0.0
+        self._status = BrokerStatusWriter(cfg.collector.client_id)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -158,69 +168,29 @@ class Collector:
         self._started = True
         if self._ready_file is not None:
             self._ready_file.unlink(missing_ok=True)
-        store = self._store_factory(self._cfg)
-        spool_path = spool_path_for(self._cfg)
-        lookup = _store_lookup(store)
-        try:
-            if spool_path is not None:
-                spool = Spool(spool_path, self._cfg.collector.spool_max_readings,
-                              store=self._cfg.store.url)
-                store = self._spooling = SpoolingStore(
-                    store, spool, batch_size=self._cfg.collector.batch_size)
-                store_lookup = lookup
-
-                def lookup(meter_id: str, ts: datetime) -> bool:
-                    return spool.holds(meter_id, ts) or store_lookup(meter_id, ts)
-
-            cc = self._cfg.collector
-            latest = store.latest()
-            sequences = store.read_sequence_states()
-            rated = {m.id: m.rated_max_power_kw for m in self._cfg.meters}
-            gap_after = timedelta(seconds=cc.gap_after_s)
-            ordered: OrderedWriter | None = None
-            orderable = store if isinstance(store, OrderedStore) else None
-            can_order = self._spooling is None and orderable is not None
-            if self._group is not None and self._ownership is None:
-                # Stateless members: the store orders each meter's readings (no state here).
-                if not can_order:
-                    raise ConfigError(
-                        "collector.share_members", cc.share_members,
-                        f"collector.share_group {self._group!r} without members needs a "
-                        f"SQLite store without a spool (got {store!r}); InfluxDB has no "
-                        "transactions to order a meter's readings in, so list every member "
-                        "of the group by client id (ownership forwarding)")
-                assert orderable is not None
-                ordered = OrderedWriter(orderable, rated_max_kw=rated, gap_after=gap_after)
-                tracker: RegisterTracker = PendingRegisters(rated_max_kw=rated)
-            elif can_order and self._ownership is None:
-                # One collector, SQLite: in-order readings from memory (the newest per
-                # meter), late ones resolved against the store in its write transaction.
-                assert orderable is not None
-                ordered = OrderedWriter(orderable, rated_max_kw=rated, gap_after=gap_after)
-                tracker = TailRegisters(latest, rated_max_kw=rated, gap_after=gap_after)
-            else:
-                tracker = RegisterTracker(
-                    latest, is_stored=lookup,
-                    history=DEFAULT_HISTORY if self._ownership is None else SHARED_HISTORY,
-                    rated_max_kw=rated, gap_after=gap_after)
-        except BaseException:
-            store.close()
-            raise
-        self._store = store
-        self._watch = BrokerWatch(self._cfg.collector.client_id,
-                                  had_data=bool(latest or sequences))
-        self._pipeline = Pipeline(
-            store, DecodeContext.from_config(self._cfg), tracker, self._routes,
-            batch_size=self._cfg.collector.batch_size, on_durable=self._ack,
-            future_tolerance=timedelta(seconds=self._cfg.collector.future_tolerance_s),
-            observe_write=self.metrics.observe_write, sequences=sequences, ordered=ordered,
-            shared_sequences=self._group is not None and self._ownership is None,
-        )
-        self._writer = threading.Thread(
-            target=self._run_writer, name="greenpipe-collector-writer", daemon=True
-        )
-        self._writer.start()
         cc = self._cfg.collector
+        if cc.writer == "process":
+            if self._ownership is not None:
+                raise ConfigError(
+                    "collector.writer", cc.writer,
+                    "ownership forwarding (collector.share_members) needs the writer "
+                    "thread; set collector.writer = \"thread\" or leave share_members empty")
+            self._process = ProcessWriter(
+                self._cfg, self._routes, ack=self._ack_raw, on_failure=self._fail,
+                observe_write=self.metrics.observe_write, broker_seen=self._broker_seen,
+                tick=self._log_summary, store_factory=self._custom_factory)
+            had_data = self._process.start()
+        else:
+            built = assemble(self._cfg, self._routes, self._store_factory,
+                             on_durable=self._ack, observe_write=self.metrics.observe_write)
+            self._store, self._spooling = built.store, built.spooling
+            self._pipeline = built.pipeline
+            had_data = built.had_data
+            self._writer = threading.Thread(
+                target=self._run_writer, name="greenpipe-collector-writer", daemon=True
+            )
+            self._writer.start()
+        self._watch = BrokerWatch(cc.client_id, had_data=had_data)
         if cc.metrics_port:
             try:
                 self.metrics_port = self.metrics.serve(cc.metrics_host, cc.metrics_port)
@@ -238,7 +208,8 @@ class Collector:
         client.enable_logger(logging.getLogger(f"{__name__}.paho"))
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
-        client.on_message = self._on_message
+        client.on_message = (self._on_message if self._process is None
+                             else self._on_message_to_process)
         client.on_publish = self._on_publish
         client.on_disconnect = self._on_disconnect
         self._client = client
@@ -272,17 +243,28 @@ class Collector:
 
     def spool_depth(self) -> int:
         """Readings and dead letters waiting in the spool for the store (0 without spool)."""
+        if self._process is not None:
+            return self._process.spool_depth()
         return 0 if self._spooling is None else self._spooling.spool.depth
 
+    @property
+    def writer_pid(self) -> int | None:
+        """The writer process's id (``collector.writer = "process"``), else None."""
+        return None if self._process is None else self._process.pid
+
     def _last_seen(self) -> dict[str, datetime]:
+        if self._process is not None:
+            return self._process.last_seen()
         return {} if self._pipeline is None else self._pipeline.last_seen()
 
     def _gauges(self) -> dict[str, float]:
-        pipeline = self._pipeline
+        pipeline, process = self._pipeline, self._process
+        unacked = (process.held() if process is not None
+                   else 0 if pipeline is None else pipeline.pending_messages)
         return {
-            "queue_depth": self._queue.qsize(),
+            "queue_depth": self.queue_depth(),
             "spool_depth": self.spool_depth(),
-            "unacked_messages": 0 if pipeline is None else pipeline.pending_messages,
+            "unacked_messages": unacked,
             "connected": 1.0 if self._connected else 0.0,
         }
 
@@ -290,20 +272,43 @@ class Collector:
         """Liveness: the writer thread runs and nothing fatal happened."""
         if self._failure is not None:
             return False, f"failed: {self._failure}\n"
-        if self._writer is None or not self._writer.is_alive():
+        if self._process is not None:
+            if not self._process.alive:
+                return False, "the writer process is not running\n"
+        elif self._writer is None or not self._writer.is_alive():
             return False, "the writer thread is not running\n"
         state = "connected" if self._connected else "reconnecting to the broker"
         return True, f"ok ({state}, spool {self.spool_depth()} rows)\n"
 
     def queue_depth(self) -> int:
         """Messages waiting between the MQTT thread and the writer."""
+        if self._process is not None:
+            return self._process.queue_depth()
         return self._queue.qsize()
 
+    @property
+    def received(self) -> int:
+        """MQTT messages received so far (cheap: no round trip to a writer process)."""
+        return self._received
+
     def report(self) -> CollectorReport:
-        """Return the counts so far (thread-safe)."""
-        if self._pipeline is None:
+        """Return the counts so far (thread-safe).
+
+        With the writer process this asks the child for its counts and waits for the
+        answer (up to 2 s), so whatever the store already shows is counted.
+        """
+        if self._process is not None:
+            self._process.refresh()
+        return self._report()
+
+    def _report(self) -> CollectorReport:
+        """The counts as last known, without asking the writer process (writer side)."""
+        if self._process is not None:
+            report = self._process.report(self._received)
+        elif self._pipeline is None:
             return CollectorReport(received=self._received)
-        report = self._pipeline.report(self._received)
+        else:
+            report = self._pipeline.report(self._received)
         if self._watch is not None and self._watch.dropped is not None:
             report = replace(report, broker_dropped=self._watch.dropped)
         if self._forwarded:
@@ -327,6 +332,8 @@ class Collector:
         self._drain.set()
         if self._writer is not None:
             self._writer.join()
+        if self._process is not None:
+            self._not_taken += self._process.stop(self._grace_s)
         self._closing = True
         if self._client is not None:
             self._client.disconnect()
@@ -451,6 +458,20 @@ class Collector:
             return
         self._enqueue(item)
 
+    def _on_message_to_process(self, client: mqtt.Client, userdata: Any,
+                               msg: mqtt.MQTTMessage) -> None:
+        """``_on_message`` for the writer process: pass the raw message on, nothing else."""
+        raw_topic = msg._topic
+        if self._watch is not None and raw_topic.startswith(_SYS_PREFIX):
+            self._watch.on_message(raw_topic.decode("utf-8", "replace"), bytes(msg.payload))
+            return
+        if self._intake_closed or self._failure is not None:
+            self._not_taken += 1  # not acked: the broker keeps it for the next run
+            return
+        self._received += 1
+        assert self._process is not None
+        self._process.take((raw_topic, msg.payload, msg.mid, msg.qos, self._conn, time.time()))
+
     def _forward(self, client: mqtt.Client, topic: str, msg: mqtt.MQTTMessage) -> bool:
         """Send a message of a meter another member owns to that member; True if sent."""
         assert self._ownership is not None
@@ -503,29 +524,45 @@ class Collector:
 
     def _ack(self, messages: Sequence[Inbound]) -> None:
         """Acknowledge messages whose readings are durable (writer thread, after a flush)."""
+        self._ack_raw([(m.mid, m.qos, m.conn) for m in messages])
+
+    def _ack_raw(self, messages: Sequence[tuple[int, int, int]]) -> None:
+        """Acknowledge (packet id, QoS, connection) of durable messages (writer side)."""
         client, conn = self._client, self._conn
         if client is None:
             return
-        for m in messages:
-            if m.qos > 0 and m.conn == conn:
-                client.ack(m.mid, m.qos)
+        for mid, qos, c in messages:
+            if qos > 0 and c == conn:
+                client.ack(mid, qos)
+        if self._on_durable is not None:
+            self._on_durable(len(messages))
+
+    def _fail(self, failure: GreenpipeError) -> None:
+        """The writer process died: fail loudly; nothing more is acknowledged."""
+        self._failure = failure
+
+    def _broker_seen(self) -> tuple[int | None, str | None] | None:
+        """The broker's ``$SYS`` drop count and version, for the writer to store."""
+        watch = self._watch
+        if watch is None or (watch.dropped is None and watch.version is None):
+            return None
+        return watch.dropped, watch.version
 
     def _store_broker_status(self, now: float) -> None:
         """Store the broker's ``$SYS`` drop count when it changed (dashboard, store stats)."""
         watch, store = self._watch, self._store
-        if watch is None or store is None or now < self._status_retry_at:
+        if watch is not None and store is not None:
+            self._status.write(store, (watch.dropped, watch.version), now)
+
+    def _log_summary(self, now: float) -> None:
+        """Log the one-line summary every ``summary_interval_s`` (the writer side's loop)."""
+        if now - self._summary_at[0] < self._cfg.collector.summary_interval_s:
             return
-        seen = (watch.dropped, watch.version)
-        if seen == self._status_written:
-            return
-        try:
-            store.write_broker_status(BrokerStatus(self._cfg.collector.client_id,
-                                                   datetime.now(UTC), seen[0], seen[1] or ""))
-        except StoreError as exc:
-            self._status_retry_at = now + 30.0
-            log.warning("cannot store the broker's $SYS status (%s); retrying in 30 s", exc)
-            return
-        self._status_written = seen
+        received = self._received
+        rate = (received - self._summary_at[1]) / (now - self._summary_at[0])
+        log.info("collector: %.1f msg/s | %s | queue %d/%d", rate, _format_counts(self._report()),
+                 self.queue_depth(), self._cfg.collector.queue_size)
+        self._summary_at = (now, received)
 
     def _give_up(self) -> bool:
         return self._abandon_at is not None and time.monotonic() >= self._abandon_at
@@ -535,8 +572,6 @@ class Collector:
         assert pipeline is not None
         cc = self._cfg.collector
         flush_due: float | None = None
-        last_summary = time.monotonic()
-        last_received = 0
         while True:
             now = time.monotonic()
             timeout = 0.25 if flush_due is None else min(0.25, max(0.0, flush_due - now))
@@ -560,13 +595,7 @@ class Collector:
                 if self._spooling is not None and self._spooling.spool.depth:
                     self._spooling.replay()
                 self._store_broker_status(now)
-                if now - last_summary >= cc.summary_interval_s:
-                    received = self._received
-                    rate = (received - last_received) / (now - last_summary)
-                    log.info("collector: %.1f msg/s | %s | queue %d/%d", rate,
-                             _format_counts(self.report()), self._queue.qsize(),
-                             self._queue.maxsize)
-                    last_summary, last_received = now, received
+                self._log_summary(now)
             except Exception:  # the writer must outlive any bug; the message was counted
                 log.exception("collector writer loop error")
             if item is None and self._drain.is_set() and self._queue.empty():
@@ -577,32 +606,6 @@ class Collector:
                 return
 
 
-
-
-def spool_path_for(cfg: Config) -> Path | None:
-    """Return the spool file ``collector.spool_path`` resolves to, or None for no spool."""
-    value = cfg.collector.spool_path
-    if value == "auto":
-        if cfg.store.url.startswith("sqlite:"):
-            return None  # the store is a local file already; a spool would add nothing
-        return Path("var") / f"collector-spool-{cfg.collector.client_id}.db"
-    return Path(value) if value else None
-
-
-def _store_lookup(store: Store) -> Callable[[str, datetime], bool]:
-    """Return ``is_stored(meter_id, ts)``: does the store hold a reading at that instant?"""
-    ms = timedelta(milliseconds=1)
-
-    def is_stored(meter_id: str, ts: datetime) -> bool:
-        try:
-            frame = store.read(ts - ms, ts, ms, meters=[meter_id])
-        except StoreError as exc:  # cannot tell: the caller dead-letters it with the reason
-            log.warning("cannot check whether %s at %s is stored: %s", meter_id,
-                        ts.isoformat(), exc)
-            return False
-        return bool(len(frame)) and int(frame["readings"].sum()) > 0
-
-    return is_stored
 
 
 def _format_counts(report: CollectorReport) -> str:

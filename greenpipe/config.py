@@ -135,6 +135,10 @@ class CollectorConfig:
     """For stores without transactions (InfluxDB): comma-separated client ids of every
     collector in ``share_group``, this one included; each meter's readings are processed
     by exactly one of them, the others forward (docs/collector.md)."""
+    writer: Literal["thread", "process"] = "thread"
+    """Where decoding and store writes run: ``thread``, a writer thread beside paho's in one
+    process; ``process``, a child process, so they do not share one GIL with MQTT intake
+    (not with ``share_members``; docs/collector.md, "Writer process")."""
 
 
 @dataclass(frozen=True, slots=True)

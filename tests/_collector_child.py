@@ -5,12 +5,15 @@ MQTT acknowledgement, the one window where at-least-once delivery produces redel
 Configuration comes from the example city plus ``GREENPIPE_*`` environment overrides.
 
 Usage: ``python -m tests._collector_child STORE_URL READY_FILE CRASH_AFTER_WRITES``; the
-size of each write is appended to ``READY_FILE`` with the suffix ``.writes``.
+size of each write is appended to ``READY_FILE`` with the suffix ``.writes``. With
+``collector.writer = "process"`` the store runs in the writer process, which kills the
+collector's process first and then itself: the whole collector dies after the write.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import signal
 import sys
@@ -44,11 +47,24 @@ class _CrashingStore:
             f.write(f"{len(readings)}\n")
         self._left -= 1
         if self._left <= 0:
+            if multiprocessing.parent_process() is not None:  # the writer process
+                os.kill(os.getppid(), signal.SIGKILL)
             os.kill(os.getpid(), signal.SIGKILL)
         return written
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+
+class _CrashingFactory:
+    """``store_factory`` for the crashing store; a class so the writer process can unpickle it."""
+
+    def __init__(self, crash_after: int, sizes_file: Path) -> None:
+        self._crash_after = crash_after
+        self._sizes = sizes_file
+
+    def __call__(self, c: Config) -> Store:
+        return _CrashingStore(open_configured_store(c), self._crash_after, self._sizes)
 
 
 def main() -> None:
@@ -57,11 +73,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     cfg = load_config(REPO / "config" / "example.toml")
     cfg = replace(cfg, store=replace(cfg.store, url=store_url))
-
-    def factory(c: Config) -> Store:
-        return _CrashingStore(open_configured_store(c), crash_after,  # type: ignore[return-value]
-                              Path(ready_file).with_suffix(".writes"))
-
+    factory = _CrashingFactory(crash_after, Path(ready_file).with_suffix(".writes"))
     collector = Collector(cfg, ready_file=Path(ready_file), store_factory=factory)
     collector.start()
     threading.Event().wait(120)

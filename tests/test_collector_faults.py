@@ -20,6 +20,7 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -38,6 +39,8 @@ from tests.conftest import (
 )
 
 pytestmark = pytest.mark.integration
+WRITERS = pytest.mark.parametrize("writer", ["thread", "process"])
+"""Every fault here, with decoding and storing in a thread and in the writer process."""
 
 T0 = datetime(2026, 4, 1, 0, 0, tzinfo=UTC)
 STEP = timedelta(minutes=30)
@@ -136,8 +139,9 @@ def final_counts(log: str) -> dict[str, int]:
                                      r"(\d+)", line))}
 
 
+@WRITERS
 def test_sigkill_between_write_and_ack_redelivers_without_double_counting(
-    mosquitto: BrokerProcess, tmp_path: Path,
+    mosquitto: BrokerProcess, tmp_path: Path, writer: Literal["thread", "process"],
 ) -> None:
     db = tmp_path / "store.db"
     client_id = f"test-crash-{time.time_ns()}"
@@ -151,7 +155,7 @@ def test_sigkill_between_write_and_ack_redelivers_without_double_counting(
         [sys.executable, "-m", "tests._collector_child", f"sqlite:///{db}", str(ready),
          str(crash_after)],
         env=child_env(mosquitto, client_id, max_inflight="20", batch_size="40",
-                      flush_interval_s="3600"),
+                      flush_interval_s="3600", writer=writer),
         stdout=open(tmp_path / "child.log", "wb"), stderr=subprocess.STDOUT, cwd=REPO,  # noqa: SIM115
     )
     try:
@@ -165,7 +169,8 @@ def test_sigkill_between_write_and_ack_redelivers_without_double_counting(
     assert len(sizes) == crash_after and min(sizes) >= 1
     assert stored(db) == sum(sizes)  # written, never acknowledged
 
-    proc, log_path = start_cli_collector(mosquitto, db, tmp_path, client_id, "restarted")
+    proc, log_path = start_cli_collector(mosquitto, db, tmp_path, client_id, "restarted",
+                                         writer=writer)
     try:
         wait_until(lambda: stored(db) == per_meter * len(METERS), "every reading stored")
         counts = final_counts(stop_cli_collector(proc, log_path))
@@ -182,14 +187,16 @@ def test_sigkill_between_write_and_ack_redelivers_without_double_counting(
     assert_complete(db, per_meter)
 
 
+@WRITERS
 def test_sigkill_mid_stream_and_restart_loses_nothing(
-    mosquitto: BrokerProcess, tmp_path: Path,
+    mosquitto: BrokerProcess, tmp_path: Path, writer: Literal["thread", "process"],
 ) -> None:
     db = tmp_path / "store.db"
     client_id = f"test-kill-{time.time_ns()}"
     per_meter = 300
     half = per_meter // 2
-    proc, log_path = start_cli_collector(mosquitto, db, tmp_path, client_id, "first")
+    proc, log_path = start_cli_collector(mosquitto, db, tmp_path, client_id, "first",
+                                         writer=writer)
     try:
         publish_qos1(mosquitto, stream(0, half))
         wait_until(lambda: stored(db) >= 100, "the collector to be mid-stream")
@@ -200,7 +207,8 @@ def test_sigkill_mid_stream_and_restart_loses_nothing(
     at_kill = stored(db)
     publish_qos1(mosquitto, stream(half, per_meter - half))  # while no collector runs
 
-    proc, log_path = start_cli_collector(mosquitto, db, tmp_path, client_id, "second")
+    proc, log_path = start_cli_collector(mosquitto, db, tmp_path, client_id, "second",
+                                         writer=writer)
     try:
         wait_until(lambda: stored(db) == per_meter * len(METERS), "every reading stored")
         counts = final_counts(stop_cli_collector(proc, log_path))
@@ -211,8 +219,9 @@ def test_sigkill_mid_stream_and_restart_loses_nothing(
     assert_complete(db, per_meter)
 
 
+@WRITERS
 def test_mosquitto_restart_mid_stream_reconnects_and_resumes(
-    example_config: Config, tmp_path: Path,
+    example_config: Config, tmp_path: Path, writer: Literal["thread", "process"],
 ) -> None:
     broker = start_mosquitto(tmp_path / "broker")
     db = tmp_path / "store.db"
@@ -220,7 +229,7 @@ def test_mosquitto_restart_mid_stream_reconnects_and_resumes(
     half = per_meter // 2
     cfg = config_for_broker(example_config, broker, f"sqlite:///{db}")
     cfg = replace(cfg, collector=replace(cfg.collector, client_id=f"test-mr-{time.time_ns()}",
-                                         flush_interval_s=0.2))
+                                         flush_interval_s=0.2, writer=writer))
     collector = Collector(cfg)
     try:
         collector.start()
@@ -244,15 +253,18 @@ def test_mosquitto_restart_mid_stream_reconnects_and_resumes(
     assert_complete(db, per_meter)
 
 
+@WRITERS
 def test_mqtt5_session_survives_a_collector_restart(
     example_config: Config, mosquitto: BrokerProcess, tmp_path: Path,
+    writer: Literal["thread", "process"],
 ) -> None:
     """MQTT 5: clean start off and a session expiry keep the session (3.1.1 is tested above)."""
     db = tmp_path / "store.db"
     cfg = config_for_broker(example_config, mosquitto, f"sqlite:///{db}")
     cfg = replace(cfg, broker=replace(cfg.broker, protocol="5"),
                   collector=replace(cfg.collector, client_id=f"test-v5-{time.time_ns()}",
-                                    flush_interval_s=0.2, session_expiry_s=300))
+                                    flush_interval_s=0.2, session_expiry_s=300,
+                                    writer=writer))
     first = Collector(cfg)
     try:
         first.start()

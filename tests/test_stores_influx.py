@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from greenpipe.app.cli import main
@@ -164,8 +165,9 @@ def test_daily_rollup_answers_whole_jst_days(store: InfluxStore) -> None:
     day, jst = timedelta(days=1), timedelta(hours=-9)
     rollup_hourly(store, start, end)
     assert store.read_rollup(start, end, day, offset=jst).empty
-    # 2 meters at 2 sites in 2 sectors, 3 days with readings: meter-, site- and sector-days.
-    assert rollup_daily(store, start, end) == 3 * 2 * 3
+    # 2 meters at 2 sites in 2 sectors, 3 days with readings: meter-, site- and sector-days,
+    # and the 2 meters' month (April JST).
+    assert rollup_daily(store, start, end) == 3 * 2 * 3 + 2
     raw = store.read(start, end, day, offset=jst, group_by="sector")
     rolled = store.read_rollup(start, end, day, offset=jst, group_by="sector")
     assert rolled[["sector", "bucket", "readings"]].equals(raw[["sector", "bucket", "readings"]])
@@ -175,6 +177,32 @@ def test_daily_rollup_answers_whole_jst_days(store: InfluxStore) -> None:
     # A range that does not start at JST midnight is answered from the hourly rollup.
     off_grid = store.read_rollup(T0, end, day, offset=jst)
     assert off_grid["readings"].sum() == store.read(T0, end, day, offset=jst)["readings"].sum()
+
+
+def test_read_monthly_takes_covered_months_from_energy_1mo(store: InfluxStore) -> None:
+    """Inside the rollup coverage, months come from energy_1mo (shown by deleting the raw
+    points afterwards); after it, from the raw points; a re-run picks up a late reading."""
+    store.write(_city(days=2))
+    april, may = datetime(2025, 3, 31, 15, tzinfo=UTC), datetime(2025, 4, 30, 15, tzinfo=UTC)
+    june = datetime(2025, 5, 31, 15, tzinfo=UTC)
+    want = store.read_monthly(april, june, tz="Asia/Tokyo")
+    assert want["bucket"].tolist() == [pd.Timestamp(april)] * 2
+    # A backfill over April JST and a day of May (UTC), then a periodic catch-up run.
+    run_rollups(store, hours=24 * 32, every_s=None, now=lambda: may + timedelta(hours=9))
+    rolled = store.read_monthly(april, may, tz="Asia/Tokyo")
+    pd.testing.assert_frame_equal(rolled, want, check_exact=False, rtol=1e-12)
+    late = Reading("p-main", "plant", T0 + timedelta(days=2, hours=1), energy_kwh=100.0)
+    store.write([late])
+    run_rollups(store, hours=24 * 30, every_s=None, now=lambda: may + timedelta(hours=10))
+    store.query(f"DROP MEASUREMENT {quote_ident('energy')}")
+    after = store.read_monthly(april, june, tz="Asia/Tokyo")
+    assert after["energy_kwh"].tolist() == pytest.approx(
+        [want["energy_kwh"].iloc[0], want["energy_kwh"].iloc[1] + 100.0])
+    assert after["readings"].tolist() == [want["readings"].iloc[0],
+                                          want["readings"].iloc[1] + 1]
+    # May lies outside the coverage: read raw, which is now gone.
+    late_may = store.read_monthly(may, june, tz="Asia/Tokyo")
+    assert late_may.empty
 
 
 def test_rollup_rerun_is_idempotent_and_picks_up_late_data(store: InfluxStore) -> None:

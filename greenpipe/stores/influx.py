@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import logging
 import os
 import threading
@@ -49,10 +50,14 @@ from greenpipe.stores.base import (
     StoreStats,
     check_read_args,
     check_whole_hours,
+    concat_read_frames,
     day_offset_of,
     empty_production_frame,
     empty_read_frame,
+    fixed_day_offset,
+    month_starts,
     production_frame,
+    read_by_months,
     sequence_state_from_row,
     sequence_state_to_row,
 )
@@ -82,6 +87,8 @@ SITE_DAILY_MEASUREMENT = "energy_site_1d"
 """``energy_1d`` summed per site, meter kind and day (tags site, kind, sector)."""
 SECTOR_DAILY_MEASUREMENT = "energy_sector_1d"
 """``energy_1d`` summed per sector, meter kind and day (tags sector, kind)."""
+MONTHLY_MEASUREMENT = "energy_1mo"
+"""``energy_1d`` summed per meter and local month (tags as ``energy``), stamped at its end."""
 DEAD_LETTER_MEASUREMENT = "dead_letter"
 SEQUENCE_MEASUREMENT = "sequence_state"
 """Measurement of each meter's ``seq`` state (upstream loss): tag meter, newest point wins."""
@@ -419,6 +426,49 @@ class InfluxStore(ResultRecordsMixin):
                            else SITE_DAILY_MEASUREMENT)
         return self._aggregate(measurement, select, start, end, bucket, group, meters, sites,
                                sectors, offset, kinds, rollup=True)
+
+    def read_monthly(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        tz: str,
+        group_by: GroupBy | str = GroupBy.METER,
+        meters: Sequence[str] | None = None,
+        sites: Sequence[str] | None = None,
+        sectors: Sequence[str] | None = None,
+        kinds: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Sum per local month of ``tz``; see ``Store.read_monthly``.
+
+        The months inside the rollup job's whole covered days come from ``energy_1mo`` in
+        one query (each point, stamped at its month's end, lands in the day bucket before
+        that end, which is relabelled with the month's start); the others from one raw
+        ``read`` per month.
+        """
+        months = month_starts(start, end, tz)
+        group = GroupBy(group_by)
+        whole = (self._whole_rollup_days() if fixed_day_offset(tz) == self.day_offset
+                 else None)
+        inside = [i for i, (a, b) in enumerate(itertools.pairwise(months))
+                  if whole is not None and whole[0] <= a and b <= whole[1]]
+        if not inside:
+            return read_by_months(self, months, group_by=group, meters=meters, sites=sites,
+                                  sectors=sectors, kinds=kinds)
+        first, last = inside[0], inside[-1] + 1  # coverage is contiguous, so are these
+        select = ('SUM("energy_kwh"), SUM("power_kw_sum"), SUM("power_n"), '
+                  'SUM("temp_air_c_sum"), SUM("temp_n"), SUM("readings")')
+        day = timedelta(days=1)
+        rolled = self._aggregate(MONTHLY_MEASUREMENT, select, months[first], months[last], day,
+                                 group, meters, sites, sectors, self.day_offset, kinds,
+                                 rollup=True)
+        label = {pd.Timestamp(b - day): pd.Timestamp(a)
+                 for a, b in itertools.pairwise(months[first:last + 1])}
+        rolled["bucket"] = rolled["bucket"].map(label).astype(rolled["bucket"].dtype)
+        kw: dict[str, Any] = {"group_by": group, "meters": meters, "sites": sites,
+                              "sectors": sectors, "kinds": kinds}
+        return concat_read_frames([read_by_months(self, months[:first + 1], **kw), rolled,
+                                   read_by_months(self, months[last:], **kw)], group)
 
     def _aggregate(
         self, measurement: str, select: str, start: datetime, end: datetime,

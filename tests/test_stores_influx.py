@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
@@ -407,3 +408,68 @@ def test_cli_db_init_check_and_store_stats(influxdb: InfluxProcess,
     assert main(["db", "rollup", "--hours", "1", "--config", str(EXAMPLE_CONFIG),
                  "--store", url]) == 0
 
+
+
+def _hand_meter_stats(readings: list[Reading]) -> list[tuple[str, str, int, datetime, datetime,
+                                                             float]]:
+    """(meter, site, readings, first, last, energy) per meter of ``readings``, by hand."""
+    by_meter: dict[str, list[Reading]] = {}
+    for r in readings:
+        by_meter.setdefault(r.meter_id, []).append(r)
+    return [(m, rs[0].site_id, len(rs), min(r.ts for r in rs), max(r.ts for r in rs),
+             sum(r.energy_kwh or 0.0 for r in rs)) for m, rs in sorted(by_meter.items())]
+
+
+def test_totals_and_coverage_follow_the_retention_policy_when_a_shard_expires(
+        influxdb: InfluxProcess) -> None:
+    """Under db init's retention policy InfluxDB drops whole shard groups (7 days for 400
+    days) once they pass its duration. After the oldest is dropped (``DROP SHARD``, what
+    the retention service does), the rollup coverage starts where the stored points start,
+    and stats(), latest() and read_monthly() equal the readings still stored: before the
+    next rollup run (the totals no longer match the coverage and are ignored) and after it
+    (the totals trimmed to the days still stored)."""
+    store = InfluxStore(influxdb.store_url(_db()), CATALOG)
+    init(store, "400d")
+    now = datetime.now(UTC).replace(hour=3, minute=0, second=0, microsecond=0)  # JST noon
+    day = timedelta(days=1)
+    start = now - 21 * day
+    readings = [replace(r, ts=r.ts - T0 + start) for r in _city(days=21)]
+    store.write(readings)
+    run_rollups(store, hours=24 * 21, every_s=None, now=lambda: now)  # backfill
+    run_rollups(store, hours=2, every_s=None, now=lambda: now + timedelta(minutes=10))
+    before = read_totals(store)
+    assert before is not None
+
+    def got() -> list[tuple[str, str, int, datetime | None, datetime | None, float]]:
+        return [(m.meter, m.site, m.readings, m.first_ts, m.last_ts,
+                 pytest.approx(m.energy_kwh)) for m in store.stats().meters]
+
+    assert got() == _hand_meter_stats(readings)
+    (shards,) = [s for s in store.query("SHOW SHARDS")[0] if s.name == store.database]
+    cols = shards.columns
+    oldest = min(shards.values, key=lambda row: str(row[cols.index("start_time")]))
+    cut = datetime.fromisoformat(str(oldest[cols.index("end_time")]).replace("Z", "+00:00"))
+    assert start < cut < now  # the oldest shard group holds some of the readings
+    store.query(f"DROP SHARD {int(oldest[cols.index('id')])}")
+    store._horizon_cache = None  # type: ignore[attr-defined]  # as 60 s later
+    kept = [r for r in readings if r.ts >= cut]
+    newest = {r.meter_id: r for r in sorted(kept, key=lambda r: r.ts)}
+    covered = store.rollup_coverage()
+    assert covered is not None and covered[0] == cut
+    assert got() == _hand_meter_stats(kept)  # the totals are ignored until the next run
+    assert store.latest() == newest
+    run_rollups(store, hours=2, every_s=None, now=lambda: now + timedelta(minutes=20))
+    trimmed = read_totals(store)
+    assert trimmed is not None and trimmed.hi == before.hi
+    jst_midnight = timedelta(hours=15)  # 00:00 JST in UTC
+    assert trimmed.lo == cut + (jst_midnight - (cut - datetime(1970, 1, 1, tzinfo=UTC))) % day
+    assert got() == _hand_meter_stats(kept)
+    assert store.latest() == newest
+    jst = ZoneInfo("Asia/Tokyo")
+    first = start.astimezone(jst).replace(day=1, hour=0)
+    months = store.read_monthly(first.astimezone(UTC),
+                                (first + timedelta(days=62)).replace(day=1).astimezone(UTC),
+                                tz="Asia/Tokyo")
+    assert months["readings"].sum() == len(kept)
+    assert months["energy_kwh"].sum() == pytest.approx(sum(r.energy_kwh or 0.0 for r in kept))
+    store.close()

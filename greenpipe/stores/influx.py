@@ -536,14 +536,16 @@ class InfluxStore(ResultRecordsMixin):
         return (lo, hi) if lo < hi else None
 
     def rollup_coverage(self) -> tuple[datetime, datetime] | None:
-        """The contiguous span ``greenpipe db rollup`` has rolled up (None: never run)."""
+        """The contiguous span ``greenpipe db rollup`` has rolled up (None: never run),
+        from the retention policy's horizon on (``influx_totals.retention_horizon``): the
+        rollups of days whose raw points have expired no longer equal ``read``."""
         series = self.query(f'SELECT "from_ms", "until_ms" FROM '
                             f"{quote_ident(ROLLUP_STATE_MEASUREMENT)} "
                             "ORDER BY time DESC LIMIT 1")[0]
         for one in series:
             for _, lo, hi in one.values[:1]:
                 if lo is not None and hi is not None:
-                    return _from_ms(int(lo)), _from_ms(int(hi))
+                    return tot.clip_to_retention(self, _from_ms(int(lo)), _from_ms(int(hi)))
         return None
 
     def latest(self) -> dict[str, Reading]:

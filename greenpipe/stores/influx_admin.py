@@ -34,7 +34,7 @@ from greenpipe.stores.influx import (
     api_for_version,
     parse_version,
 )
-from greenpipe.stores.influx_totals import update_totals
+from greenpipe.stores.influx_totals import clip_to_retention, update_totals
 from greenpipe.stores.influxql import (
     InfluxError,
     classify_http_error,
@@ -302,7 +302,8 @@ def record_coverage(store: InfluxStore, start: datetime, end: datetime) -> None:
     Then extends the per-meter totals (``influx_totals.update_totals``) by the days before
     ``start``'s day, which this run did not re-roll.
     """
-    lo, hi = start, end
+    # A backfill reaching past the retention policy's horizon covers only what is stored.
+    lo, hi = clip_to_retention(store, start, end) or (start, end)
     covered = store.rollup_coverage()
     if covered is not None and start <= covered[1] and end >= covered[0]:
         lo, hi = min(lo, covered[0]), max(hi, covered[1])

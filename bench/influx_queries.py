@@ -4,7 +4,9 @@ Builds ``bench/dashboard.py``'s city on a throw-away influxd 1.x (free loopback 
 seeded and rolled up as the ``greenpipe db rollup`` job would), then, for each page named
 (default: overview), runs the page once cold in AppTest (query cache cleared) with every
 ``InfluxStore.query`` timed, and prints the queries by total time (the statement with its
-long tag lists shortened) and the page's total. Not part of ``make bench``'s ratios; it is
+long tag lists shortened) and the page's total: first with ``energy_1mo`` not trusted (a
+``rollup_state`` point without ``months_from_ms``, as before the monthly rollup), then
+trusted, in the same run. Not part of ``make bench``'s ratios; it is
 the tool that said where the Overview's cold seconds go (docs/BENCHMARKS.md).
 
     .venv/bin/python bench/influx_queries.py --meters 300 --days 730 [--pages overview meters]
@@ -71,6 +73,33 @@ def profile(cfg_path: Path, page: str) -> tuple[float, list[tuple[str, int, floa
     return total, rows
 
 
+def _set_months(cfg_path: Path, on: bool) -> None:
+    """Write a newest ``rollup_state`` point with the same span, with ``months_from_ms``
+    (``energy_1mo`` trusted) or without (as recorded before the monthly rollup existed)."""
+    from greenpipe.config import load_config
+    from greenpipe.stores import open_configured_store
+    from greenpipe.stores.influxql import ms_of
+
+    store: Any = open_configured_store(load_config(cfg_path, env={}))
+    try:
+        (one,) = store.query('SELECT "from_ms", "until_ms", "months_from_ms" FROM '
+                             '"rollup_state" ORDER BY time DESC LIMIT 1')[0]
+        _, lo, hi, months_from = one.values[0]
+        global _MONTHS_FROM
+        _MONTHS_FROM = months_from if months_from is not None else _MONTHS_FROM
+        fields = f"from_ms={float(lo)},until_ms={float(hi)}"
+        if on and _MONTHS_FROM is not None:
+            fields += f",months_from_ms={float(_MONTHS_FROM)}"
+        from datetime import UTC, datetime
+
+        store.write_lines([f"rollup_state {fields} {ms_of(datetime.now(UTC))}"])
+    finally:
+        store.close()
+
+
+_MONTHS_FROM: float | None = None
+
+
 def main() -> int:
     """Build the city, profile the pages, print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -87,13 +116,16 @@ def main() -> int:
             _, year_cfg = build(Path(tmp), args.days, args.meters,
                                 timedelta(minutes=args.interval_min), influx)
             for page in args.pages:
-                total, rows = profile(year_cfg, page)
-                in_queries = sum(r[2] for r in rows)
-                print(f"\n{page}: cold run {total:.2f} s, {sum(r[1] for r in rows)} queries "
-                      f"{in_queries:.2f} s")
-                print("| seconds | count | query |\n| ---: | ---: | --- |")
-                for q, n, secs in rows:
-                    print(f"| {secs:.3f} | {n} | `{q}` |")
+                for months in (False, True):
+                    _set_months(year_cfg, months)
+                    time.sleep(0.1)
+                    total, rows = profile(year_cfg, page)
+                    in_queries = sum(r[2] for r in rows)
+                    print(f"\n{page}, energy_1mo {'used' if months else 'not used'}: cold run "
+                          f"{total:.2f} s, {sum(r[1] for r in rows)} queries {in_queries:.2f} s")
+                    print("| seconds | count | query |\n| ---: | ---: | --- |")
+                    for q, n, secs in rows:
+                        print(f"| {secs:.3f} | {n} | `{q}` |")
         finally:
             influx.process.terminate()
             influx.process.wait(30)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -36,6 +37,7 @@ from tests._influx_http import Recorded, Reply, recording_server
 from tests.conftest import EXAMPLE_CONFIG, InfluxProcess
 
 T0 = datetime(2025, 4, 1, tzinfo=UTC)
+H = timedelta(hours=1)
 CATALOG = Catalog.of(
     [Meter("p-main", "plant", MeterKind.ELECTRICITY, "kWh"),
      Meter("o-main", "office", MeterKind.ELECTRICITY, "kWh")],
@@ -473,3 +475,46 @@ def test_totals_and_coverage_follow_the_retention_policy_when_a_shard_expires(
     assert months["readings"].sum() == len(kept)
     assert months["energy_kwh"].sum() == pytest.approx(sum(r.energy_kwh or 0.0 for r in kept))
     store.close()
+
+
+def test_one_bucket_rollup_reads_sum_whole_months_from_energy_1mo(store: InfluxStore) -> None:
+    """A rollup read whose one bucket spans its range (a fiscal year's site totals) takes
+    its whole months from energy_1mo and only the days around them from the daily rollups
+    (shown by deleting those site-days), and equals the raw read. A coverage recorded
+    before energy_1mo existed (no ``months_from_ms``) is answered from the days alone."""
+    start = datetime(2025, 3, 20, 15, tzinfo=UTC)  # 2025-03-21 00:00 JST
+    end = datetime(2025, 6, 9, 15, tzinfo=UTC)  # 2025-06-10 00:00 JST: April, May whole
+    readings = [Reading(m, site, start + timedelta(hours=h), energy_kwh=0.5 + (h % 7),
+                        power_kw=float(h % 5))
+                for h in range(1, int((end - start) / H) + 1)
+                for m, site in (("p-main", "plant"), ("o-main", "office")) if h % 11]
+    store.write(readings)
+    run_rollups(store, hours=(end - start) / H + 24, every_s=None,
+                now=lambda: end + timedelta(hours=1))
+    assert store.monthly_coverage() is not None
+    width = end - start
+    offset = (start - datetime(1970, 1, 1, tzinfo=UTC)) % width
+
+    def both(group: str, kinds: list[str] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        kw: dict[str, Any] = {"group_by": group, "offset": offset, "kinds": kinds}
+        return (store.read_rollup(start, end, width, **kw), store.read(start, end, width, **kw))
+
+    for group in ("meter", "site", "sector"):
+        for kinds in (None, ["electricity"]):
+            rolled, raw = both(group, kinds)
+            pd.testing.assert_frame_equal(rolled, raw, check_exact=False, rtol=1e-12,
+                                          check_dtype=False)
+            assert len(raw) == 2 and raw["bucket"].tolist() == [pd.Timestamp(start)] * 2
+    # Without April's and May's site-days the answer is unchanged: they come from months.
+    may_end = datetime(2025, 5, 31, 15, tzinfo=UTC)
+    store.query(f"DELETE FROM {quote_ident('energy_site_1d')} WHERE "
+                f"time > '2025-03-31T15:00:00Z' AND time <= '{may_end.isoformat()}'")
+    rolled, raw = both("site", None)
+    pd.testing.assert_frame_equal(rolled, raw, check_exact=False, rtol=1e-12, check_dtype=False)
+    # A state point from before energy_1mo: no months_from_ms, so no month is trusted.
+    store.write_lines([f"rollup_state from_ms={float(ms_of(start))},"
+                       f"until_ms={float(ms_of(end))} {ms_of(datetime.now(UTC)) + 1}"])
+    assert store.monthly_coverage() is None and store.rollup_coverage() == (start, end)
+    store.query(f"DROP MEASUREMENT {quote_ident('energy_1mo')}")
+    rolled, raw = both("meter", None)
+    pd.testing.assert_frame_equal(rolled, raw, check_exact=False, rtol=1e-12, check_dtype=False)

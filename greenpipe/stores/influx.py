@@ -39,6 +39,7 @@ from greenpipe.results import (
     R,
     SavingsRecord,
 )
+from greenpipe.stores import influx_months as monthly
 from greenpipe.stores import influx_results, line_protocol
 from greenpipe.stores import influx_totals as tot
 from greenpipe.stores.base import (
@@ -87,8 +88,7 @@ SITE_DAILY_MEASUREMENT = "energy_site_1d"
 """``energy_1d`` summed per site, meter kind and day (tags site, kind, sector)."""
 SECTOR_DAILY_MEASUREMENT = "energy_sector_1d"
 """``energy_1d`` summed per sector, meter kind and day (tags sector, kind)."""
-MONTHLY_MEASUREMENT = "energy_1mo"
-"""``energy_1d`` summed per meter and local month (tags as ``energy``), stamped at its end."""
+MONTHLY_MEASUREMENT = monthly.MONTHLY_MEASUREMENT
 DEAD_LETTER_MEASUREMENT = "dead_letter"
 SEQUENCE_MEASUREMENT = "sequence_state"
 """Measurement of each meter's ``seq`` state (upstream loss): tag meter, newest point wins."""
@@ -173,6 +173,21 @@ def _unique_ns(ts: datetime) -> int:
 
 def _from_ms(ms: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=int(ms))
+
+
+def tag_filters(meters: Sequence[str] | None, sites: Sequence[str] | None,
+                sectors: Sequence[str] | None, kinds: Sequence[str] | None) -> list[str] | None:
+    """InfluxQL conditions of a read's filters; None when one is an empty list (nothing
+    matches)."""
+    where = []
+    for tag, values in (("meter", meters), ("site", sites), ("sector", sectors),
+                        ("kind", kinds)):
+        if values is not None:
+            if not values:
+                return None
+            where.append("(" + " OR ".join(
+                f"{quote_ident(tag)} = {quote_literal(v)}" for v in values) + ")")
+    return where
 
 
 def _floats(values: Iterable[float | None]) -> list[float | None]:
@@ -424,6 +439,15 @@ class InfluxStore(ResultRecordsMixin):
                            or group == GroupBy.METER else
                            SECTOR_DAILY_MEASUREMENT if group == GroupBy.SECTOR and sites is None
                            else SITE_DAILY_MEASUREMENT)
+        if daily and end - start <= bucket and (start - _EPOCH - offset) % bucket == timedelta(0):
+            # One bucket over the whole range (a fiscal year's site totals): its whole
+            # months from ``energy_1mo``, only the days around them from the daily rollup.
+            tags = tag_filters(meters, sites, sectors, kinds)
+            if tags is None:
+                return empty_read_frame(group)
+            frame = monthly.one_bucket(self, measurement, start, end, group, tags)
+            if frame is not None:
+                return frame
         return self._aggregate(measurement, select, start, end, bucket, group, meters, sites,
                                sectors, offset, kinds, rollup=True)
 
@@ -448,8 +472,8 @@ class InfluxStore(ResultRecordsMixin):
         """
         months = month_starts(start, end, tz)
         group = GroupBy(group_by)
-        whole = (self._whole_rollup_days() if fixed_day_offset(tz) == self.day_offset
-                 else None)
+        whole = (monthly.whole_days(self, self.monthly_coverage())
+                 if fixed_day_offset(tz) == self.day_offset else None)
         inside = [i for i, (a, b) in enumerate(itertools.pairwise(months))
                   if whole is not None and whole[0] <= a and b <= whole[1]]
         if not inside:
@@ -478,14 +502,10 @@ class InfluxStore(ResultRecordsMixin):
     ) -> pd.DataFrame:
         check_read_args(start, end, bucket)
         group = GroupBy(group_by)
-        where = [f"time > {time_literal_ns(start)}", f"time <= {time_literal_ns(end)}"]
-        for tag, values in (("meter", meters), ("site", sites), ("sector", sectors),
-                            ("kind", kinds)):
-            if values is not None:
-                if not values:
-                    return empty_read_frame(group)
-                where.append("(" + " OR ".join(
-                    f"{quote_ident(tag)} = {quote_literal(v)}" for v in values) + ")")
+        tags = tag_filters(meters, sites, sectors, kinds)
+        if tags is None:
+            return empty_read_frame(group)
+        where = [f"time > {time_literal_ns(start)}", f"time <= {time_literal_ns(end)}", *tags]
         width_ms = round(bucket.total_seconds() * 1000)
         # InfluxQL buckets are [t, t + w); shifting them by 1 ms gives (b, b + w] for
         # ms-precision timestamps, labelled b + 1 ms, which we shift back below.
@@ -527,26 +547,37 @@ class InfluxStore(ResultRecordsMixin):
     def _whole_rollup_days(self) -> tuple[datetime, datetime] | None:
         """The whole local days (``day_offset`` grid) inside ``rollup_coverage``, as the
         span ``(first day's start, last day's end]``; None when there is none."""
-        covered = self.rollup_coverage()
-        if covered is None:
-            return None
-        day = timedelta(days=1)
-        lo = covered[0] + (-(covered[0] - _EPOCH - self.day_offset)) % day  # ceil
-        hi = covered[1] - (covered[1] - _EPOCH - self.day_offset) % day  # floor
-        return (lo, hi) if lo < hi else None
+        return monthly.whole_days(self, self.rollup_coverage())
 
     def rollup_coverage(self) -> tuple[datetime, datetime] | None:
         """The contiguous span ``greenpipe db rollup`` has rolled up (None: never run),
         from the retention policy's horizon on (``influx_totals.retention_horizon``): the
         rollups of days whose raw points have expired no longer equal ``read``."""
-        series = self.query(f'SELECT "from_ms", "until_ms" FROM '
+        state = self._rollup_state()
+        return None if state is None else tot.clip_to_retention(self, state[0], state[1])
+
+    def _rollup_state(self) -> tuple[datetime, datetime, datetime | None] | None:
+        """The newest ``rollup_state``: from, until and ``months_from`` (None: a span
+        recorded before ``energy_1mo`` existed)."""
+        series = self.query(f'SELECT "from_ms", "until_ms", "months_from_ms" FROM '
                             f"{quote_ident(ROLLUP_STATE_MEASUREMENT)} "
                             "ORDER BY time DESC LIMIT 1")[0]
         for one in series:
-            for _, lo, hi in one.values[:1]:
+            for _, lo, hi, months_from in one.values[:1]:
                 if lo is not None and hi is not None:
-                    return tot.clip_to_retention(self, _from_ms(int(lo)), _from_ms(int(hi)))
+                    return (_from_ms(int(lo)), _from_ms(int(hi)),
+                            None if months_from is None else _from_ms(int(months_from)))
         return None
+
+    def monthly_coverage(self) -> tuple[datetime, datetime] | None:
+        """The part of ``rollup_coverage`` where ``energy_1mo`` is current: from the first
+        month the rollup job has kept since the monthly rollup existed (``months_from_ms``
+        of ``rollup_state``; a backfill run makes it the coverage's start)."""
+        state, covered = self._rollup_state(), self.rollup_coverage()
+        if state is None or state[2] is None or covered is None:
+            return None
+        lo = max(covered[0], state[2])
+        return (lo, covered[1]) if lo < covered[1] else None
 
     def latest(self) -> dict[str, Reading]:
         """Return the newest reading of every meter.

@@ -305,14 +305,22 @@ def record_coverage(store: InfluxStore, start: datetime, end: datetime) -> None:
     # A backfill reaching past the retention policy's horizon covers only what is stored.
     lo, hi = clip_to_retention(store, start, end) or (start, end)
     covered = store.rollup_coverage()
+    # energy_1mo is current from the first month this run re-rolled (rollup_monthly
+    # summed each month it touched from energy_1d), or from where it already was.
+    months_from = month_of_day(lo, store.day_offset)
     if covered is not None and start <= covered[1] and end >= covered[0]:
         lo, hi = min(lo, covered[0]), max(hi, covered[1])
+        kept = store.monthly_coverage()
+        if kept is not None and kept[0] <= months_from:
+            months_from = kept[0]
+    months_from = max(months_from, lo)
     # Stamped with the wall clock of the run, not a fixed instant: a database with a
     # retention policy (``db init`` sets 400 days by default) refuses points older than it
     # ("points beyond retention policy dropped"). Readers take the newest state point.
     stamp_ms = ms_of(datetime.now(UTC))
     store.write_lines([line_protocol.encode_point(
-        ROLLUP_STATE_MEASUREMENT, {}, {"from_ms": float(ms_of(lo)), "until_ms": float(ms_of(hi))},
+        ROLLUP_STATE_MEASUREMENT, {}, {"from_ms": float(ms_of(lo)), "until_ms": float(ms_of(hi)),
+                                       "months_from_ms": float(ms_of(months_from))},
         stamp_ms)])
     update_totals(store, start, stamp_ms)
 

@@ -1,0 +1,93 @@
+"""InfluxDB reads that sum whole months from ``energy_1mo`` (issue 15).
+
+``one_bucket`` answers a rollup read whose one bucket spans its whole range (the
+dashboard's fiscal-year totals per site or sector): the whole months of the range (months
+of the daily rollups' ``day_offset`` grid, unions of ``energy_1d`` days) come from the
+per-meter monthly rollup, only the days before the first and after the last whole month from
+the daily rollup the read would have used. A year of 200 sites is then 12 points per meter
+plus a few site-days instead of 365 site-days per site and kind (docs/BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from greenpipe.stores.base import GroupBy, empty_read_frame, month_of_day
+from greenpipe.stores.influxql import ms_of, quote_ident, time_literal_ns
+
+if TYPE_CHECKING:
+    from greenpipe.stores.influx import InfluxStore
+
+MONTHLY_MEASUREMENT = "energy_1mo"
+"""``energy_1d`` summed per meter and month (tags as ``energy``), stamped at the month's end."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SUMS = ('SUM("energy_kwh"), SUM("power_kw_sum"), SUM("power_n"), SUM("temp_air_c_sum"), '
+         'SUM("temp_n"), SUM("readings")')
+
+
+def whole_days(store: InfluxStore, span: tuple[datetime, datetime] | None
+               ) -> tuple[datetime, datetime] | None:
+    """The whole local days (``day_offset`` grid) inside ``span``, as ``(first day's start,
+    last day's end]``; None when there is none."""
+    if span is None:
+        return None
+    day = timedelta(days=1)
+    lo = span[0] + (-(span[0] - _EPOCH - store.day_offset)) % day  # ceil
+    hi = span[1] - (span[1] - _EPOCH - store.day_offset) % day  # floor
+    return (lo, hi) if lo < hi else None
+
+
+def whole_months(start: datetime, end: datetime, day_offset: timedelta
+                 ) -> tuple[datetime, datetime] | None:
+    """The first and last month boundary inside ``[start, end]`` (``day_offset`` grid;
+    ``start`` on a day boundary), or None when no whole month lies between them."""
+    first = month_of_day(start, day_offset)
+    if first < start:
+        first = month_of_day(first + timedelta(days=32), day_offset)
+    last = month_of_day(end, day_offset)
+    return (first, last) if first < last else None
+
+
+def one_bucket(store: InfluxStore, daily: str, start: datetime, end: datetime, group: GroupBy,
+               tags: Sequence[str]) -> pd.DataFrame | None:
+    """The ``read_rollup`` frame of one bucket ``(start, end]`` (labelled ``start``) summed
+    from ``energy_1mo`` over the whole months and ``daily`` around them, in one request;
+    None when the range holds no whole month (read it as before)."""
+    kept = store.monthly_coverage()
+    span = None if kept is None else whole_months(max(start, kept[0]), min(end, kept[1]),
+                                                  store.day_offset)
+    if span is None:
+        return None
+    parts = [(daily, start, span[0]), (MONTHLY_MEASUREMENT, span[0], span[1]),
+             (daily, span[1], end)]
+    statements = [
+        f"SELECT {_SUMS} FROM {quote_ident(measurement)} WHERE "
+        + " AND ".join([f"time > {time_literal_ns(lo)}", f"time <= {time_literal_ns(hi)}",
+                        *tags])
+        + f" GROUP BY {quote_ident(group.value)}"
+        for measurement, lo, hi in parts if lo < hi]
+    sums: dict[str, list[Any]] = {}
+    for result in store.query("; ".join(statements)):
+        for series in result:
+            acc = sums.setdefault(series.tags.get(group.value, ""), [None, 0.0, 0, 0.0, 0, 0])
+            for _, *values in series.values[:1]:
+                for i, v in enumerate(values):
+                    if v is not None:
+                        acc[i] = v if acc[i] is None else acc[i] + v
+    rows = [(key, ms_of(start), energy, p_sum / p_n if p_n else None,
+             t_sum / t_n if t_n else None, int(n or 0))
+            for key, (energy, p_sum, p_n, t_sum, t_n, n) in sorted(sums.items()) if n]
+    if not rows:
+        return empty_read_frame(group)
+    frame = pd.DataFrame(rows, columns=[group.value, "bucket", "energy_kwh", "power_kw",
+                                        "temp_air_c", "readings"])
+    frame["bucket"] = pd.to_datetime(frame["bucket"], unit="ms", utc=True)
+    for c in ("energy_kwh", "power_kw", "temp_air_c"):
+        frame[c] = frame[c].astype("float64")
+    frame["readings"] = frame["readings"].astype("int64")
+    return frame

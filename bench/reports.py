@@ -75,7 +75,11 @@ def _fill(args: argparse.Namespace, tmp: Path, influx: Any) -> tuple[Config, Any
     if args.meters:
         url: Any = tmp / "bench.db" if influx is None else influx.store_url("bench_reports")
         cfg_path = tmp / "city.toml"
-        cfg_path.write_text(city_toml(url, args.meters // 5), encoding="utf-8")
+        # The raw daily read of 2 years x 1,000 meters takes longer than the default 10 s
+        # store timeout on InfluxDB (the "before" build fails with it).
+        toml = city_toml(url, args.meters // 5).replace("[store]\n",
+                                                        "[store]\ntimeout_s = 600.0\n", 1)
+        cfg_path.write_text(toml, encoding="utf-8")
         cfg = load_config(cfg_path, env={})
         store = _open(cfg, tmp, influx)
         meters = [(m.id, m.site, m.kind.value, m.nominal_kw or 100.0) for m in cfg.meters]

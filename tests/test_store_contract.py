@@ -585,6 +585,20 @@ def _expected(last: dict[tuple[str, int], Reading], group: str, width: timedelta
                 sum(x.power_kw or 0.0 for x in v) / len(v), len(v)) for k, v in acc.items()}
 
 
+def _assert_sums(frame: pd.DataFrame, group: str,
+                 want: dict[tuple[str, datetime], tuple[float, float, int]], case: object
+                 ) -> None:
+    """The frame's (group, bucket) rows equal the hand sums: energy, power mean, count."""
+    got = {(g, b.to_pydatetime()): (e, p, n) for g, b, e, p, n in zip(
+        frame[group], frame["bucket"], frame["energy_kwh"], frame["power_kw"],
+        frame["readings"], strict=True)}
+    assert sorted(got) == sorted(want), case
+    for key, (e, p, n) in want.items():
+        assert got[key][2] == n
+        assert got[key][0] == pytest.approx(e, rel=1e-9, abs=1e-9)
+        assert got[key][1] == pytest.approx(p, rel=1e-9, abs=1e-9)
+
+
 _reading_st = st.tuples(st.sampled_from(range(len(_METERS))),
                         st.integers(min_value=1, max_value=4 * 48),  # 30-min steps, 4 days
                         st.floats(min_value=0.0, max_value=100.0, allow_nan=False),
@@ -635,15 +649,8 @@ def test_rollups_equal_raw_sums_over_late_and_duplicate_readings(
                                                   (None, ["electricity"])):
                 frame = how(start, end + offset + timedelta(days=1), width,
                             group_by=group, offset=offset, kinds=kinds)
-                got = {(g, b.to_pydatetime()): (e, p, n) for g, b, e, p, n in zip(
-                    frame[group], frame["bucket"], frame["energy_kwh"], frame["power_kw"],
-                    frame["readings"], strict=True)}
-                want = _expected(last, group, width, offset, kinds)
-                assert sorted(got) == sorted(want), (width, group, kinds)
-                for key, (e, p, n) in want.items():
-                    assert got[key][2] == n
-                    assert got[key][0] == pytest.approx(e, rel=1e-9, abs=1e-9)
-                    assert got[key][1] == pytest.approx(p, rel=1e-9, abs=1e-9)
+                _assert_sums(frame, group, _expected(last, group, width, offset, kinds),
+                             (width, group, kinds))
     finally:
         store.close()
 
@@ -804,15 +811,8 @@ def test_monthly_rollup_equals_raw_sums_over_late_and_duplicate_readings(
                 cases, ("meter", "site", "sector"), (None, ["electricity"])):
             frame = store.read_monthly(lo, hi, tz=tz, group_by=group, kinds=kinds)
             assert list(frame.columns) == [group, *READ_COLUMNS]
-            got = {(g, b.to_pydatetime()): (e, p, n) for g, b, e, p, n in zip(
-                frame[group], frame["bucket"], frame["energy_kwh"], frame["power_kw"],
-                frame["readings"], strict=True)}
-            want = _expected_months(last, group, tz, kinds)
-            assert sorted(got) == sorted(want), (tz, group, kinds)
-            for key, (e, p, n) in want.items():
-                assert got[key][2] == n
-                assert got[key][0] == pytest.approx(e, rel=1e-9, abs=1e-9)
-                assert got[key][1] == pytest.approx(p, rel=1e-9, abs=1e-9)
+            _assert_sums(frame, group, _expected_months(last, group, tz, kinds),
+                         (tz, group, kinds))
     finally:
         store.close()
 
@@ -883,3 +883,40 @@ def test_stats_after_rollup_runs_equal_the_raw_numbers(store: Store) -> None:
     check(_hand_stats([*readings, after, late, before, gone]))
     assert store.latest()["o-main"] == max((r for r in readings if r.meter_id == "o-main"),
                                             key=lambda r: r.ts)
+
+
+def test_sqlite_one_bucket_reads_take_whole_months_from_rollup_1mo(tmp_path: Path) -> None:
+    """A read whose one bucket spans its range (a fiscal year's site totals) sums the
+    range's whole months from rollup_1mo and only the days around them from the daily
+    rollups: equal to the raw read, and unchanged when April's and May's days are gone."""
+    from greenpipe.stores import sqlite_rollup
+
+    s = SqliteStore(tmp_path / "m.db", CATALOG)
+    start = datetime(2025, 3, 20, 15, tzinfo=UTC)  # 2025-03-21 00:00 JST
+    end = datetime(2025, 6, 9, 15, tzinfo=UTC)  # 2025-06-10 00:00 JST
+    s.write([_r(m, site, start + k * H, energy_kwh=0.5 + k % 7, power_kw=float(k % 5))
+             for k in range(1, int((end - start) / H) + 1)
+             for m, site, _ in _METERS if k % 11])
+    width = end - start
+    offset = (start - datetime(1970, 1, 1, tzinfo=UTC)) % width
+    april, june = datetime(2025, 3, 31, 15, tzinfo=UTC), datetime(2025, 5, 31, 15, tzinfo=UTC)
+    ms = [round(t.timestamp() * 1000) for t in (start, april, june, end)]
+    width_ms, offset_ms = round(width.total_seconds() * 1000), round(offset.total_seconds() * 1000)
+    pieces = sqlite_rollup.plan(ms[0], ms[3], width_ms, offset_ms, s.day_offset_ms,
+                                "rollup_site_1d")
+    assert sqlite_rollup.with_months(pieces, ms[0], ms[3], width_ms, offset_ms, s.day_offset_ms,
+                                     "rollup_site_1d") == [
+        ("rollup_site_1d", ms[0], ms[1]), ("rollup_1mo", ms[1], ms[2]),
+        ("rollup_site_1d", ms[2], ms[3])]
+    want = {g: rows(s.read(start, end, width, group_by=g, offset=offset))
+            for g in ("meter", "site", "sector")}
+    s._conn.execute("DELETE FROM readings")
+    s._conn.execute("DELETE FROM rollup_1d WHERE b_ms >= ? AND b_ms < ?", ms[1:3])
+    s._conn.execute("DELETE FROM rollup_site_1d WHERE b_ms >= ? AND b_ms < ?", ms[1:3])
+    s._conn.execute("DELETE FROM rollup_sector_1d WHERE b_ms >= ? AND b_ms < ?", ms[1:3])
+    for g, before in want.items():
+        got = rows(s.read(start, end, width, group_by=g, offset=offset))
+        assert [r[:2] + r[-1:] for r in got] == [r[:2] + r[-1:] for r in before]
+        assert_allclose([r[2:4] for r in got], [r[2:4] for r in before], rtol=1e-12)
+    assert len(want["site"]) == 2 and want["site"][0][1] == start.isoformat()
+    s.close()

@@ -489,6 +489,21 @@ def read_by_months(store: Store, months: Sequence[datetime], *, group_by: GroupB
     return concat_read_frames(frames, group_by)
 
 
+def read_frame(rows: Sequence[tuple[Any, ...]], group_by: GroupBy | str) -> pd.DataFrame:
+    """The ``Store.read`` frame of ``(group, bucket_ms, energy, power, temp, n)`` rows (in
+    order: sort them by group then bucket first)."""
+    group = GroupBy(group_by)
+    if not rows:
+        return empty_read_frame(group)
+    frame = pd.DataFrame(rows, columns=[group.value, "bucket", "energy_kwh", "power_kw",
+                                        "temp_air_c", "readings"])
+    frame["bucket"] = pd.to_datetime(frame["bucket"], unit="ms", utc=True)
+    for c in ("energy_kwh", "power_kw", "temp_air_c"):
+        frame[c] = frame[c].astype("float64")
+    frame["readings"] = frame["readings"].astype("int64")
+    return frame
+
+
 def concat_read_frames(frames: Sequence[pd.DataFrame], group_by: GroupBy | str) -> pd.DataFrame:
     """Concatenate ``read`` frames of disjoint buckets, sorted by group then bucket."""
     group = GroupBy(group_by).value

@@ -59,6 +59,7 @@ from greenpipe.stores.base import (
     month_starts,
     production_frame,
     read_by_months,
+    read_frame,
     sequence_state_from_row,
     sequence_state_to_row,
 )
@@ -524,16 +525,8 @@ class InfluxStore(ResultRecordsMixin):
                     rows.append((key, v[0] - 1, energy, power, temp, int(n or 0)))
                 else:
                     rows.append((key, v[0] - 1, v[1], v[2], v[3], int(v[4] or 0)))
-        if not rows:
-            return empty_read_frame(group)
         rows.sort(key=lambda r: (r[0], r[1]))
-        frame = pd.DataFrame(rows, columns=[group.value, "bucket", "energy_kwh", "power_kw",
-                                            "temp_air_c", "readings"])
-        frame["bucket"] = pd.to_datetime(frame["bucket"], unit="ms", utc=True)
-        for c in ("energy_kwh", "power_kw", "temp_air_c"):
-            frame[c] = frame[c].astype("float64")
-        frame["readings"] = frame["readings"].astype("int64")
-        return frame
+        return read_frame(rows, group)
 
     def has_readings(self) -> bool:
         """True when ``energy`` holds a point: current ``meter_totals`` with a meter answer

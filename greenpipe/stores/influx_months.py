@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from greenpipe.stores.base import GroupBy, empty_read_frame, month_of_day
+from greenpipe.stores.base import GroupBy, month_of_day, read_frame
 from greenpipe.stores.influxql import ms_of, quote_ident, time_literal_ns
 
 if TYPE_CHECKING:
@@ -82,12 +82,4 @@ def one_bucket(store: InfluxStore, daily: str, start: datetime, end: datetime, g
     rows = [(key, ms_of(start), energy, p_sum / p_n if p_n else None,
              t_sum / t_n if t_n else None, int(n or 0))
             for key, (energy, p_sum, p_n, t_sum, t_n, n) in sorted(sums.items()) if n]
-    if not rows:
-        return empty_read_frame(group)
-    frame = pd.DataFrame(rows, columns=[group.value, "bucket", "energy_kwh", "power_kw",
-                                        "temp_air_c", "readings"])
-    frame["bucket"] = pd.to_datetime(frame["bucket"], unit="ms", utc=True)
-    for c in ("energy_kwh", "power_kw", "temp_air_c"):
-        frame[c] = frame[c].astype("float64")
-    frame["readings"] = frame["readings"].astype("int64")
-    return frame
+    return read_frame(rows, group)

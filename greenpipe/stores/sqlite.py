@@ -58,6 +58,7 @@ from greenpipe.stores.base import (
     month_starts,
     production_frame,
     read_by_months,
+    read_frame,
     sequence_state_from_row,
     sequence_state_to_row,
 )
@@ -163,19 +164,6 @@ def _filters(meters: Sequence[str] | None, sites: Sequence[str] | None,
             where.append(f"{column} IN ({','.join('?' * len(values))})")
             params.extend(values)
     return where, params
-
-
-def _read_frame(rows: Sequence[tuple[Any, ...]], group: GroupBy) -> pd.DataFrame:
-    """The ``Store.read`` frame of ``(group, bucket_ms, energy, power, temp, n)`` rows."""
-    if not rows:
-        return empty_read_frame(group)
-    frame = pd.DataFrame(rows, columns=[group.value, "bucket", "energy_kwh", "power_kw",
-                                        "temp_air_c", "readings"])
-    frame["bucket"] = pd.to_datetime(frame["bucket"], unit="ms", utc=True)
-    for c in ("energy_kwh", "power_kw", "temp_air_c"):
-        frame[c] = frame[c].astype("float64")
-    frame["readings"] = frame["readings"].astype("int64")
-    return frame
 
 
 def _bucket_expr(width_ms: int, offset_ms: int) -> str:
@@ -457,9 +445,11 @@ class SqliteStore(ResultRecordsMixin):
         bucket_expr = _bucket_expr(width_ms, offset_ms)
         # Whole days and hours come from the rollups, only the ragged edges from readings;
         # whole days by site or sector from the per-site or per-sector daily rollup.
-        pieces = rollup.plan(_to_ms(start), _to_ms(end), width_ms, offset_ms,
-                             self.day_offset_ms,
-                             rollup.daily_table(col, meters is not None, sites is not None))
+        daily = rollup.daily_table(col, meters is not None, sites is not None)
+        pieces = rollup.with_months(
+            rollup.plan(_to_ms(start), _to_ms(end), width_ms, offset_ms, self.day_offset_ms,
+                        daily),
+            _to_ms(start), _to_ms(end), width_ms, offset_ms, self.day_offset_ms, daily)
         if pieces:
             sql, params = rollup.read_sql(pieces, col, bucket_expr, where[2:], params[2:])
         else:
@@ -468,7 +458,7 @@ class SqliteStore(ResultRecordsMixin):
                 f"AVG(temp_air_c), COUNT(*) FROM readings WHERE {' AND '.join(where)} "
                 f"GROUP BY {col}, b ORDER BY {col}, b"
             )
-        return _read_frame(self._query(sql, params), group)
+        return read_frame(self._query(sql, params), group)
 
     def read_monthly(
         self,
@@ -497,7 +487,7 @@ class SqliteStore(ResultRecordsMixin):
                "CASE WHEN SUM(power_n) > 0 THEN TOTAL(power_sum) / SUM(power_n) END, "
                "CASE WHEN SUM(temp_n) > 0 THEN TOTAL(temp_sum) / SUM(temp_n) END, SUM(n) "
                f"FROM rollup_1mo WHERE {where} GROUP BY g, b_ms ORDER BY g, b_ms")
-        return _read_frame(self._query(sql, [_to_ms(start), _to_ms(end), *filters[1]]), group)
+        return read_frame(self._query(sql, [_to_ms(start), _to_ms(end), *filters[1]]), group)
 
     def read_rollup(
         self,

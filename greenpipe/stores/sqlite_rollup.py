@@ -274,6 +274,30 @@ def plan(start_ms: int, end_ms: int, width_ms: int, offset_ms: int, day_offset_m
     return pieces if any(src != "readings" for src, _, _ in pieces) else []
 
 
+def with_months(pieces: list[tuple[str, int, int]], start_ms: int, end_ms: int,
+                width_ms: int, offset_ms: int, day_offset_ms: int, daily: str
+                ) -> list[tuple[str, int, int]]:
+    """``plan`` for a read whose one bucket spans ``(start, end]`` (a fiscal year's totals):
+    its whole months from ``rollup_1mo`` (per meter: 12 rows a meter-year instead of 365
+    site- or meter-days), the rest planned as before. Other reads keep ``pieces``."""
+    if not pieces or end_ms - start_ms > width_ms or (start_ms - offset_ms) % width_ms:
+        return pieces
+    if (start_ms - day_offset_ms) % DAY_MS or (end_ms - day_offset_ms) % DAY_MS:
+        return pieces
+    first = month_bounds(start_ms, day_offset_ms)
+    m0 = start_ms if first[0] == start_ms else first[1]
+    m1 = month_bounds(end_ms, day_offset_ms)[0]
+    if m0 >= m1:
+        return pieces
+
+    def part(lo: int, hi: int) -> list[tuple[str, int, int]]:
+        if lo >= hi:
+            return []
+        return plan(lo, hi, width_ms, offset_ms, day_offset_ms, daily) or [("readings", lo, hi)]
+
+    return [*part(start_ms, m0), ("rollup_1mo", m0, m1), *part(m1, end_ms)]
+
+
 def read_sql(pieces: Sequence[tuple[str, int, int]], col: str, bucket_expr: str,
              filters: Sequence[str], filter_params: Sequence[object]
              ) -> tuple[str, list[object]]:

@@ -15,12 +15,14 @@ the tool that said where the Overview's cold seconds go (docs/BENCHMARKS.md).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -42,14 +44,9 @@ def _shape(statement: str) -> str:
     return _TIMES.sub("T", _LISTS.sub("(<tags>)", statement))[:240]
 
 
-def profile(cfg_path: Path, page: str) -> tuple[float, list[tuple[str, int, float]]]:
-    """Run ``page`` once cold; return its seconds and (query shape, count, seconds)."""
-    os.environ["GREENPIPE_CONFIG"] = str(cfg_path)
-    os.environ["GREENPIPE_DASHBOARD_AS_OF"] = AS_OF.isoformat()
-    at = AppTest.from_file(str(REPO / "dashboard" / "app.py"), default_timeout=600)
-    at.run()
-    at.switch_page(f"views/{page}.py")
-    at.run()  # imports and the first open of the store are not the page's cost
+@contextlib.contextmanager
+def timed_queries() -> Iterator[dict[str, list[float]]]:
+    """Time every ``InfluxStore.query`` inside the block, by statement shape."""
     times: dict[str, list[float]] = defaultdict(list)
     original = InfluxStore.query
 
@@ -62,12 +59,24 @@ def profile(cfg_path: Path, page: str) -> tuple[float, list[tuple[str, int, floa
 
     InfluxStore.query = timed  # type: ignore[method-assign]
     try:
+        yield times
+    finally:
+        InfluxStore.query = original  # type: ignore[method-assign]
+
+
+def profile(cfg_path: Path, page: str) -> tuple[float, list[tuple[str, int, float]]]:
+    """Run ``page`` once cold; return its seconds and (query shape, count, seconds)."""
+    os.environ["GREENPIPE_CONFIG"] = str(cfg_path)
+    os.environ["GREENPIPE_DASHBOARD_AS_OF"] = AS_OF.isoformat()
+    at = AppTest.from_file(str(REPO / "dashboard" / "app.py"), default_timeout=600)
+    at.run()
+    at.switch_page(f"views/{page}.py")
+    at.run()  # imports and the first open of the store are not the page's cost
+    with timed_queries() as times:
         st.cache_data.clear()
         t0 = time.perf_counter()
         at.run()
         total = time.perf_counter() - t0
-    finally:
-        InfluxStore.query = original  # type: ignore[method-assign]
     assert not at.exception, [e.value for e in at.exception]
     rows = sorted(((q, len(v), sum(v)) for q, v in times.items()), key=lambda r: -r[2])
     return total, rows

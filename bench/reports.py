@@ -109,6 +109,18 @@ def _figures(rs: ReportSet) -> list[float]:
             float(sum(y.months_with_data for s in rs.sites for y in s.years.values()))]
 
 
+def _query_profile(store: Any, fn: Callable[[], object]) -> list[tuple[str, int, float]]:
+    """InfluxDB: every query ``fn`` makes, timed and grouped by shape (none on SQLite)."""
+    from bench.influx_queries import timed_queries
+    from greenpipe.stores.influx import InfluxStore
+
+    if not isinstance(store, InfluxStore):
+        return []
+    with timed_queries() as times:
+        fn()
+    return sorted(((q, len(v), sum(v)) for q, v in times.items()), key=lambda r: -r[2])
+
+
 def main(argv: list[str] | None = None) -> int:
     """Fill, time and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -143,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                        for a, b in zip(_figures(rs), _figures(old), strict=True))
             write = _median_s(lambda: (xlsx_bytes(rs, "energy-act"), xlsx_bytes(rs, "ghg")),
                               args.repeat)
+            queries = _query_profile(store, lambda: build_reports(cfg, store, FY))
             store.close()
         finally:
             if influx is not None:
@@ -157,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
                        ("xlsx of both reports", write)):
         print(f"| {name} | {secs:.3f} | {secs / base:.2f} |")
     print(f"after / before: {after / before:.2f}x")
+    if queries:
+        print("\nqueries of one build from the monthly rollups (seconds, count, shape):")
+        for q, n, secs in queries[:8]:
+            print(f"  {secs:.3f} s  {n:3d}x  {q}")
     return 0 if same else 1
 
 

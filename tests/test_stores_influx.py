@@ -425,8 +425,10 @@ def _hand_meter_stats(readings: list[Reading]) -> list[tuple[str, str, int, date
 def test_totals_and_coverage_follow_the_retention_policy_when_a_shard_expires(
         influxdb: InfluxProcess) -> None:
     """Under db init's retention policy InfluxDB drops whole shard groups (7 days for 400
-    days) once they pass its duration. After the oldest is dropped (``DROP SHARD``, what
-    the retention service does), the rollup coverage starts where the stored points start,
+    days) once they end before now minus its duration. While none has, the coverage is as
+    recorded (the data just starts at the oldest shard group). After the policy shrinks and
+    the oldest group is dropped (``DROP SHARD``, what the retention service does), the
+    rollup coverage starts where the stored points start,
     and stats(), latest() and read_monthly() equal the readings still stored: before the
     next rollup run (the totals no longer match the coverage and are ignored) and after it
     (the totals trimmed to the days still stored)."""
@@ -452,6 +454,13 @@ def test_totals_and_coverage_follow_the_retention_policy_when_a_shard_expires(
     oldest = min(shards.values, key=lambda row: str(row[cols.index("start_time")]))
     cut = datetime.fromisoformat(str(oldest[cols.index("end_time")]).replace("Z", "+00:00"))
     assert start < cut < now  # the oldest shard group holds some of the readings
+    store._horizon_cache = None  # type: ignore[attr-defined]  # as 60 s later
+    assert store.rollup_coverage() == (now - 21 * day, now + timedelta(minutes=10))
+    # The policy shrinks to 14 days: the oldest shard group (ended more than 14 days ago)
+    # expires, and the retention service drops it (done here at once, as it would within
+    # its 30-minute check interval).
+    store.query(f"ALTER RETENTION POLICY {quote_ident('greenpipe')} ON "
+                f"{quote_ident(store.database)} DURATION 14d")
     store.query(f"DROP SHARD {int(oldest[cols.index('id')])}")
     store._horizon_cache = None  # type: ignore[attr-defined]  # as 60 s later
     kept = [r for r in readings if r.ts >= cut]

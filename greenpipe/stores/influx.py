@@ -466,10 +466,8 @@ class InfluxStore(ResultRecordsMixin):
     ) -> pd.DataFrame:
         """Sum per local month of ``tz``; see ``Store.read_monthly``.
 
-        The months inside the rollup job's whole covered days come from ``energy_1mo`` in
-        one query (each point, stamped at its month's end, lands in the day bucket before
-        that end, which is relabelled with the month's start); the others from one raw
-        ``read`` per month.
+        The months inside the whole days where ``energy_1mo`` is current come from it in one
+        query (``influx_months.month_points``); the others from one raw ``read`` per month.
         """
         months = month_starts(start, end, tz)
         group = GroupBy(group_by)
@@ -481,15 +479,10 @@ class InfluxStore(ResultRecordsMixin):
             return read_by_months(self, months, group_by=group, meters=meters, sites=sites,
                                   sectors=sectors, kinds=kinds)
         first, last = inside[0], inside[-1] + 1  # coverage is contiguous, so are these
-        select = ('SUM("energy_kwh"), SUM("power_kw_sum"), SUM("power_n"), '
-                  'SUM("temp_air_c_sum"), SUM("temp_n"), SUM("readings")')
-        day = timedelta(days=1)
-        rolled = self._aggregate(MONTHLY_MEASUREMENT, select, months[first], months[last], day,
-                                 group, meters, sites, sectors, self.day_offset, kinds,
-                                 rollup=True)
-        label = {pd.Timestamp(b - day): pd.Timestamp(a)
-                 for a, b in itertools.pairwise(months[first:last + 1])}
-        rolled["bucket"] = rolled["bucket"].map(label).astype(rolled["bucket"].dtype)
+        tags = tag_filters(meters, sites, sectors, kinds)
+        if tags is None:
+            return empty_read_frame(group)
+        rolled = monthly.month_points(self, months[first:last + 1], group, tags)
         kw: dict[str, Any] = {"group_by": group, "meters": meters, "sites": sites,
                               "sectors": sectors, "kinds": kinds}
         return concat_read_frames([read_by_months(self, months[:first + 1], **kw), rolled,

@@ -10,6 +10,7 @@ plus a few site-days instead of 365 site-days per site and kind (docs/BENCHMARKS
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -71,15 +72,53 @@ def one_bucket(store: InfluxStore, daily: str, start: datetime, end: datetime, g
                         *tags])
         + f" GROUP BY {quote_ident(group.value)}"
         for measurement, lo, hi in parts if lo < hi]
-    sums: dict[str, list[Any]] = {}
+    sums: dict[tuple[str, int], list[Any]] = {}
     for result in store.query("; ".join(statements)):
         for series in result:
-            acc = sums.setdefault(series.tags.get(group.value, ""), [None, 0.0, 0, 0.0, 0, 0])
+            acc = sums.setdefault((series.tags.get(group.value, ""), ms_of(start)),
+                                  [None, 0.0, 0, 0.0, 0, 0])
             for _, *values in series.values[:1]:
-                for i, v in enumerate(values):
-                    if v is not None:
-                        acc[i] = v if acc[i] is None else acc[i] + v
-    rows = [(key, ms_of(start), energy, p_sum / p_n if p_n else None,
-             t_sum / t_n if t_n else None, int(n or 0))
-            for key, (energy, p_sum, p_n, t_sum, t_n, n) in sorted(sums.items()) if n]
-    return read_frame(rows, group)
+                _add(acc, values)
+    return read_frame(_rows(sums), group)
+
+
+def month_points(store: InfluxStore, months: Sequence[datetime], group: GroupBy,
+                 tags: Sequence[str]) -> pd.DataFrame:
+    """The ``read_monthly`` frame of the consecutive month starts ``months`` (the last one
+    ends the range) from ``energy_1mo``.
+
+    The points themselves are selected (one per series and month, stamped at the month's
+    end) and summed per group and month here: a ``GROUP BY time`` would need fixed-width
+    buckets, and daily ones make InfluxDB walk every empty day of every series (0.7 s for
+    300 meters over 5 years in the profile of docs/BENCHMARKS.md).
+    """
+    label = {ms_of(b): ms_of(a) for a, b in itertools.pairwise(months)}
+    q = (f'SELECT "energy_kwh", "power_kw_sum", "power_n", "temp_air_c_sum", "temp_n", '
+         f'"readings" FROM {quote_ident(MONTHLY_MEASUREMENT)} WHERE '
+         + " AND ".join([f"time > {time_literal_ns(months[0])}",
+                         f"time <= {time_literal_ns(months[-1])}", *tags])
+         + f" GROUP BY {quote_ident(group.value)}")
+    sums: dict[tuple[str, int], list[Any]] = {}
+    for series in store.query(q)[0]:
+        key = series.tags.get(group.value, "")
+        for t, *values in series.values:
+            if int(t) not in label:
+                continue
+            acc = sums.setdefault((key, label[int(t)]), [None, 0.0, 0, 0.0, 0, 0])
+            _add(acc, values)
+    return read_frame(_rows(sums), group)
+
+
+def _add(acc: list[Any], values: Sequence[Any]) -> None:
+    """Add the six rollup fields to ``acc`` (energy stays None until a value is seen)."""
+    for i, v in enumerate(values):
+        if v is not None:
+            acc[i] = v if acc[i] is None else acc[i] + v
+
+
+def _rows(sums: dict[tuple[str, int], list[Any]]) -> list[tuple[Any, ...]]:
+    """``read`` rows of summed rollup fields per (group, bucket ms), sorted; means from
+    sums and counts."""
+    return [(key, b, energy, p_sum / p_n if p_n else None, t_sum / t_n if t_n else None,
+             int(n or 0))
+            for (key, b), (energy, p_sum, p_n, t_sum, t_n, n) in sorted(sums.items()) if n]

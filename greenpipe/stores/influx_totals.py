@@ -18,8 +18,9 @@ meter cost 8-15 s at 1,000 meters (docs/BENCHMARKS.md).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from greenpipe.stores import line_protocol
@@ -111,9 +112,11 @@ def first_last(store: InfluxStore, where: str) -> dict[tuple[str, str], tuple[in
 
 
 def retention_horizon(store: InfluxStore) -> datetime | None:
-    """The start of the oldest shard group of the database's default retention policy:
-    InfluxDB drops whole shard groups once they pass the policy's duration, so every point
-    from here on is still stored and none before it is. None when unknown (no shards, or
+    """The start of the oldest shard group of the database's default retention policy once
+    data has expired: InfluxDB drops whole shard groups once they end before now minus the
+    policy's duration, so every point from here on is still stored and none before it is.
+    None when nothing can have expired (no finite duration, or the oldest shard group is
+    younger than the duration) or when unknown (no shards, or
     ``SHOW SHARDS`` refused: it needs an admin user on 1.x and 2.x/3.x lack it); then the
     rollups and totals are trusted as before. Cached on the store for
     ``HORIZON_CACHE_S``."""
@@ -130,12 +133,15 @@ def retention_horizon(store: InfluxStore) -> datetime | None:
         policies, shards = store.query("SHOW RETENTION POLICIES; SHOW SHARDS")[:2]
     except (InfluxError, ValueError):
         policies, shards = [], []
-    default = next((row[0] for one in policies for row in one.values
+    default = next((row for one in policies for row in one.values
                     if len(row) > 4 and row[4] is True), None)
     starts = [datetime.fromisoformat(str(row[4]).replace("Z", "+00:00"))
               for one in shards if one.name == store.database for row in one.values
-              if len(row) > 4 and row[2] == default]
-    if starts:
+              if default is not None and len(row) > 4 and row[2] == default[0]]
+    duration = _go_duration(str(default[1])) if default is not None else timedelta(0)
+    # Only a shard group that ended before now - duration can have been dropped: while
+    # the oldest one starts later, nothing has expired (its data simply starts there).
+    if starts and duration and min(starts) <= datetime.now(UTC) - duration:
         horizon = min(starts)
     store._horizon_cache = (now, horizon)  # type: ignore[attr-defined]
     return horizon
@@ -148,6 +154,13 @@ def clip_to_retention(store: InfluxStore, lo: datetime, hi: datetime
     if horizon is None or horizon <= lo:
         return lo, hi
     return (horizon, hi) if horizon < hi else None
+
+
+def _go_duration(text: str) -> timedelta:
+    """A Go duration as InfluxDB prints it (``9600h0m0s``; ``0s`` is forever)."""
+    seconds = {"h": 3600, "m": 60, "s": 1}
+    return timedelta(seconds=sum(int(n) * seconds[unit]
+                                 for n, unit in re.findall(r"(\d+)(h|m|s)", text)))
 
 
 HORIZON_CACHE_S = 60.0

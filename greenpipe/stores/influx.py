@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import itertools
 import logging
 import os
 import threading
@@ -51,18 +50,15 @@ from greenpipe.stores.base import (
     StoreStats,
     check_read_args,
     check_whole_hours,
-    concat_read_frames,
     day_offset_of,
     empty_production_frame,
     empty_read_frame,
-    fixed_day_offset,
-    month_starts,
     production_frame,
-    read_by_months,
     read_frame,
     sequence_state_from_row,
     sequence_state_to_row,
 )
+from greenpipe.stores.influx_months import tag_filters
 from greenpipe.stores.influxql import (
     InfluxError,
     InfluxHttp,
@@ -174,21 +170,6 @@ def _unique_ns(ts: datetime) -> int:
 
 def _from_ms(ms: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=int(ms))
-
-
-def tag_filters(meters: Sequence[str] | None, sites: Sequence[str] | None,
-                sectors: Sequence[str] | None, kinds: Sequence[str] | None) -> list[str] | None:
-    """InfluxQL conditions of a read's filters; None when one is an empty list (nothing
-    matches)."""
-    where = []
-    for tag, values in (("meter", meters), ("site", sites), ("sector", sectors),
-                        ("kind", kinds)):
-        if values is not None:
-            if not values:
-                return None
-            where.append("(" + " OR ".join(
-                f"{quote_ident(tag)} = {quote_literal(v)}" for v in values) + ")")
-    return where
 
 
 def _floats(values: Iterable[float | None]) -> list[float | None]:
@@ -469,24 +450,8 @@ class InfluxStore(ResultRecordsMixin):
         The months inside the whole days where ``energy_1mo`` is current come from it in one
         query (``influx_months.month_points``); the others from one raw ``read`` per month.
         """
-        months = month_starts(start, end, tz)
-        group = GroupBy(group_by)
-        whole = (monthly.whole_days(self, self.monthly_coverage())
-                 if fixed_day_offset(tz) == self.day_offset else None)
-        inside = [i for i, (a, b) in enumerate(itertools.pairwise(months))
-                  if whole is not None and whole[0] <= a and b <= whole[1]]
-        if not inside:
-            return read_by_months(self, months, group_by=group, meters=meters, sites=sites,
-                                  sectors=sectors, kinds=kinds)
-        first, last = inside[0], inside[-1] + 1  # coverage is contiguous, so are these
-        tags = tag_filters(meters, sites, sectors, kinds)
-        if tags is None:
-            return empty_read_frame(group)
-        rolled = monthly.month_points(self, months[first:last + 1], group, tags)
-        kw: dict[str, Any] = {"group_by": group, "meters": meters, "sites": sites,
-                              "sectors": sectors, "kinds": kinds}
-        return concat_read_frames([read_by_months(self, months[:first + 1], **kw), rolled,
-                                   read_by_months(self, months[last:], **kw)], group)
+        return monthly.read_monthly(self, start, end, tz, GroupBy(group_by),
+                                    (meters, sites, sectors, kinds))
 
     def _aggregate(
         self, measurement: str, select: str, start: datetime, end: datetime,

@@ -6,6 +6,8 @@ of the daily rollups' ``day_offset`` grid, unions of ``energy_1d`` days) come fr
 per-meter monthly rollup, only the days before the first and after the last whole month from
 the daily rollup the read would have used. A year of 200 sites is then 12 points per meter
 plus a few site-days instead of 365 site-days per site and kind (docs/BENCHMARKS.md).
+``read_monthly`` answers ``InfluxStore.read_monthly`` (the statutory reports' per-meter
+months) from ``energy_1mo`` where it is current, raw reads elsewhere.
 """
 
 from __future__ import annotations
@@ -17,8 +19,17 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from greenpipe.stores.base import GroupBy, month_of_day, read_frame
-from greenpipe.stores.influxql import ms_of, quote_ident, time_literal_ns
+from greenpipe.stores.base import (
+    GroupBy,
+    concat_read_frames,
+    empty_read_frame,
+    fixed_day_offset,
+    month_of_day,
+    month_starts,
+    read_by_months,
+    read_frame,
+)
+from greenpipe.stores.influxql import ms_of, quote_ident, quote_literal, time_literal_ns
 
 if TYPE_CHECKING:
     from greenpipe.stores.influx import InfluxStore
@@ -122,3 +133,43 @@ def _rows(sums: dict[tuple[str, int], list[Any]]) -> list[tuple[Any, ...]]:
     return [(key, b, energy, p_sum / p_n if p_n else None, t_sum / t_n if t_n else None,
              int(n or 0))
             for (key, b), (energy, p_sum, p_n, t_sum, t_n, n) in sorted(sums.items()) if n]
+
+
+def tag_filters(meters: Sequence[str] | None, sites: Sequence[str] | None,
+                sectors: Sequence[str] | None, kinds: Sequence[str] | None) -> list[str] | None:
+    """InfluxQL conditions of a read's filters; None when one is an empty list (nothing
+    matches)."""
+    where = []
+    for tag, values in (("meter", meters), ("site", sites), ("sector", sectors),
+                        ("kind", kinds)):
+        if values is not None:
+            if not values:
+                return None
+            where.append("(" + " OR ".join(
+                f"{quote_ident(tag)} = {quote_literal(v)}" for v in values) + ")")
+    return where
+
+
+def read_monthly(store: InfluxStore, start: datetime, end: datetime, tz: str, group: GroupBy,
+                 filters: tuple[Sequence[str] | None, Sequence[str] | None,
+                                Sequence[str] | None, Sequence[str] | None]) -> pd.DataFrame:
+    """``InfluxStore.read_monthly``: the months inside the whole days where ``energy_1mo``
+    is current from it in one query (``month_points``), the others from one raw ``read``
+    per month. ``filters`` are (meters, sites, sectors, kinds)."""
+    meters, sites, sectors, kinds = filters
+    months = month_starts(start, end, tz)
+    whole = (whole_days(store, store.monthly_coverage())
+             if fixed_day_offset(tz) == store.day_offset else None)
+    inside = [i for i, (a, b) in enumerate(itertools.pairwise(months))
+              if whole is not None and whole[0] <= a and b <= whole[1]]
+    kw: dict[str, Any] = {"group_by": group, "meters": meters, "sites": sites,
+                          "sectors": sectors, "kinds": kinds}
+    if not inside:
+        return read_by_months(store, months, **kw)
+    first, last = inside[0], inside[-1] + 1  # coverage is contiguous, so are these
+    tags = tag_filters(meters, sites, sectors, kinds)
+    if tags is None:
+        return empty_read_frame(group)
+    rolled = month_points(store, months[first:last + 1], group, tags)
+    return concat_read_frames([read_by_months(store, months[:first + 1], **kw), rolled,
+                               read_by_months(store, months[last:], **kw)], group)

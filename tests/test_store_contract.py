@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
@@ -584,6 +585,20 @@ def _expected(last: dict[tuple[str, int], Reading], group: str, width: timedelta
                 sum(x.power_kw or 0.0 for x in v) / len(v), len(v)) for k, v in acc.items()}
 
 
+def _assert_sums(frame: pd.DataFrame, group: str,
+                 want: dict[tuple[str, datetime], tuple[float, float, int]], case: object
+                 ) -> None:
+    """The frame's (group, bucket) rows equal the hand sums: energy, power mean, count."""
+    got = {(g, b.to_pydatetime()): (e, p, n) for g, b, e, p, n in zip(
+        frame[group], frame["bucket"], frame["energy_kwh"], frame["power_kw"],
+        frame["readings"], strict=True)}
+    assert sorted(got) == sorted(want), case
+    for key, (e, p, n) in want.items():
+        assert got[key][2] == n
+        assert got[key][0] == pytest.approx(e, rel=1e-9, abs=1e-9)
+        assert got[key][1] == pytest.approx(p, rel=1e-9, abs=1e-9)
+
+
 _reading_st = st.tuples(st.sampled_from(range(len(_METERS))),
                         st.integers(min_value=1, max_value=4 * 48),  # 30-min steps, 4 days
                         st.floats(min_value=0.0, max_value=100.0, allow_nan=False),
@@ -634,15 +649,8 @@ def test_rollups_equal_raw_sums_over_late_and_duplicate_readings(
                                                   (None, ["electricity"])):
                 frame = how(start, end + offset + timedelta(days=1), width,
                             group_by=group, offset=offset, kinds=kinds)
-                got = {(g, b.to_pydatetime()): (e, p, n) for g, b, e, p, n in zip(
-                    frame[group], frame["bucket"], frame["energy_kwh"], frame["power_kw"],
-                    frame["readings"], strict=True)}
-                want = _expected(last, group, width, offset, kinds)
-                assert sorted(got) == sorted(want), (width, group, kinds)
-                for key, (e, p, n) in want.items():
-                    assert got[key][2] == n
-                    assert got[key][0] == pytest.approx(e, rel=1e-9, abs=1e-9)
-                    assert got[key][1] == pytest.approx(p, rel=1e-9, abs=1e-9)
+                _assert_sums(frame, group, _expected(last, group, width, offset, kinds),
+                             (width, group, kinds))
     finally:
         store.close()
 
@@ -721,8 +729,101 @@ def test_sqlite_store_from_before_site_and_sector_rollups_gets_them_on_open(
     again = SqliteStore(tmp_path / "v1.db", CATALOG)
     assert rows(again.read(*args, offset=timedelta(hours=-9), group_by="sector")) == want
     assert want and again._conn.execute(
-        "SELECT value FROM meta WHERE key = 'rollup'").fetchone()[0] == "2:-32400000"
+        "SELECT value FROM meta WHERE key = 'rollup'").fetchone()[0] == "3:-32400000"
     again.close()
+
+
+def test_sqlite_store_from_before_monthly_rollups_gets_them_on_open(tmp_path: Path) -> None:
+    """A version-2 file (no ``rollup_1mo``) gains the months from its rollup_1d on open."""
+    s = SqliteStore(tmp_path / "v2.db", CATALOG)
+    s.write(CITY)
+    start, end = datetime(2025, 3, 31, 15, tzinfo=UTC), datetime(2025, 4, 30, 15, tzinfo=UTC)
+    want = rows(s.read_monthly(start, end, tz="Asia/Tokyo"))
+    s._conn.executescript("DELETE FROM rollup_1mo; DELETE FROM readings; "
+                          "UPDATE meta SET value = '2:-32400000' WHERE key = 'rollup';")
+    s.close()
+    again = SqliteStore(tmp_path / "v2.db", CATALOG)
+    assert want and rows(again.read_monthly(start, end, tz="Asia/Tokyo")) == want
+    again.close()
+
+
+# Four days around the JST month end: 2025-04-29 00:00 JST to 2025-05-03 00:00 JST.
+_MONTH_T0 = datetime(2025, 4, 28, 15, tzinfo=UTC)
+
+
+def _expected_months(last: dict[tuple[str, int], Reading], group: str, tz: str,
+                     kinds: list[str] | None = None
+                     ) -> dict[tuple[str, datetime], tuple[float, float, int]]:
+    """Hand sums per local month of ``tz`` (the month of ``ts - 1 µs``: the interval that
+    ends at local midnight on the 1st belongs to the month before)."""
+    zone = ZoneInfo(tz)
+    acc: dict[tuple[str, datetime], list[Reading]] = {}
+    for (meter, _), r in last.items():
+        if kinds is not None and CATALOG.kind_of(meter) not in kinds:
+            continue
+        key = {"meter": meter, "site": r.site_id, "sector": _SECTOR_OF[r.site_id]}[group]
+        local = (r.ts - timedelta(microseconds=1)).astimezone(zone)
+        month = datetime(local.year, local.month, 1, tzinfo=zone).astimezone(UTC)
+        acc.setdefault((key, month), []).append(r)
+    return {k: (sum(x.energy_kwh or 0.0 for x in v),
+                sum(x.power_kw or 0.0 for x in v) / len(v), len(v)) for k, v in acc.items()}
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "influx"])
+@settings(max_examples=10, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(st.lists(_reading_st, min_size=1, max_size=25), min_size=1,
+                        max_size=4))
+def test_monthly_rollup_equals_raw_sums_over_late_and_duplicate_readings(
+        kind: str, batches: list[list[tuple[int, int, float, float, bool]]],
+        request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Batches around a month end arrive out of order and repeat (meter, ts) with new values;
+    ``read_monthly`` (SQLite: rollup_1mo kept in the write transaction; InfluxDB: energy_1mo
+    after `db rollup`, and raw months outside its coverage) equals the hand sums per local
+    month, by meter, site and sector, including a reading at local midnight on the 1st
+    (it closes April). A zone with DST (London) is answered by one read per month."""
+    store = _fresh(kind, request, tmp_path)
+    try:
+        last: dict[tuple[str, int], Reading] = {}
+        boundary = [(0, 96, 7.5, 1.0, False)]  # 2025-05-01 00:00 JST exactly
+        for batch in [*batches, boundary]:
+            readings = []
+            for i, step, energy, power, moved in batch:
+                meter, site, _ = _METERS[i]
+                if moved and kind == "sqlite":
+                    site = {"plant": "office", "office": "plant"}[site]
+                r = _r(meter, site, _MONTH_T0 + step * M30, energy_kwh=energy, power_kw=power)
+                readings.append(r)
+                last[(meter, step)] = r
+            store.write(readings)
+        start, end = datetime(2025, 3, 31, 15, tzinfo=UTC), datetime(2025, 6, 30, 15, tzinfo=UTC)
+        if kind == "influx":  # InfluxDB's rollups are the `greenpipe db rollup` job
+            from greenpipe.stores.influx_admin import record_coverage, rollup_daily, rollup_hourly
+
+            rollup_hourly(store, start, end)  # type: ignore[arg-type]
+            rollup_daily(store, start, end)  # type: ignore[arg-type]
+            # Covered up to mid-May: April from energy_1mo, May and June from raw reads.
+            record_coverage(store, start, datetime(2025, 5, 15, tzinfo=UTC))  # type: ignore[arg-type]
+        cases: list[tuple[str, datetime, datetime]] = [("Asia/Tokyo", start, end)]
+        cases.append(("Europe/London", datetime(2025, 3, 31, 23, tzinfo=UTC),
+                      datetime(2025, 5, 31, 23, tzinfo=UTC)))
+        for (tz, lo, hi), group, kinds in itertools.product(
+                cases, ("meter", "site", "sector"), (None, ["electricity"])):
+            frame = store.read_monthly(lo, hi, tz=tz, group_by=group, kinds=kinds)
+            assert list(frame.columns) == [group, *READ_COLUMNS]
+            _assert_sums(frame, group, _expected_months(last, group, tz, kinds),
+                         (tz, group, kinds))
+    finally:
+        store.close()
+
+
+def test_read_monthly_refuses_ranges_off_the_month_starts(store: Store) -> None:
+    """Month reads take local midnights on the 1st; anything else is a ValueError."""
+    with pytest.raises(ValueError, match="not a month start in Asia/Tokyo"):
+        store.read_monthly(T0, datetime(2025, 4, 30, 15, tzinfo=UTC), tz="Asia/Tokyo")
+    with pytest.raises(ValueError, match="must be after start"):
+        store.read_monthly(datetime(2025, 4, 30, 15, tzinfo=UTC),
+                           datetime(2025, 3, 31, 15, tzinfo=UTC), tz="Asia/Tokyo")
 
 
 def _hand_stats(readings: list[Reading]) -> list[tuple[str, str, int, datetime, datetime, float]]:
@@ -782,3 +883,40 @@ def test_stats_after_rollup_runs_equal_the_raw_numbers(store: Store) -> None:
     check(_hand_stats([*readings, after, late, before, gone]))
     assert store.latest()["o-main"] == max((r for r in readings if r.meter_id == "o-main"),
                                             key=lambda r: r.ts)
+
+
+def test_sqlite_one_bucket_reads_take_whole_months_from_rollup_1mo(tmp_path: Path) -> None:
+    """A read whose one bucket spans its range (a fiscal year's site totals) sums the
+    range's whole months from rollup_1mo and only the days around them from the daily
+    rollups: equal to the raw read, and unchanged when April's and May's days are gone."""
+    from greenpipe.stores import sqlite_rollup
+
+    s = SqliteStore(tmp_path / "m.db", CATALOG)
+    start = datetime(2025, 3, 20, 15, tzinfo=UTC)  # 2025-03-21 00:00 JST
+    end = datetime(2025, 6, 9, 15, tzinfo=UTC)  # 2025-06-10 00:00 JST
+    s.write([_r(m, site, start + k * H, energy_kwh=0.5 + k % 7, power_kw=float(k % 5))
+             for k in range(1, int((end - start) / H) + 1)
+             for m, site, _ in _METERS if k % 11])
+    width = end - start
+    offset = (start - datetime(1970, 1, 1, tzinfo=UTC)) % width
+    april, june = datetime(2025, 3, 31, 15, tzinfo=UTC), datetime(2025, 5, 31, 15, tzinfo=UTC)
+    ms = [round(t.timestamp() * 1000) for t in (start, april, june, end)]
+    width_ms, offset_ms = round(width.total_seconds() * 1000), round(offset.total_seconds() * 1000)
+    pieces = sqlite_rollup.plan(ms[0], ms[3], width_ms, offset_ms, s.day_offset_ms,
+                                "rollup_site_1d")
+    assert sqlite_rollup.with_months(pieces, ms[0], ms[3], width_ms, offset_ms, s.day_offset_ms,
+                                     "rollup_site_1d") == [
+        ("rollup_site_1d", ms[0], ms[1]), ("rollup_1mo", ms[1], ms[2]),
+        ("rollup_site_1d", ms[2], ms[3])]
+    want = {g: rows(s.read(start, end, width, group_by=g, offset=offset))
+            for g in ("meter", "site", "sector")}
+    s._conn.execute("DELETE FROM readings")
+    s._conn.execute("DELETE FROM rollup_1d WHERE b_ms >= ? AND b_ms < ?", ms[1:3])
+    s._conn.execute("DELETE FROM rollup_site_1d WHERE b_ms >= ? AND b_ms < ?", ms[1:3])
+    s._conn.execute("DELETE FROM rollup_sector_1d WHERE b_ms >= ? AND b_ms < ?", ms[1:3])
+    for g, before in want.items():
+        got = rows(s.read(start, end, width, group_by=g, offset=offset))
+        assert [r[:2] + r[-1:] for r in got] == [r[:2] + r[-1:] for r in before]
+        assert_allclose([r[2:4] for r in got], [r[2:4] for r in before], rtol=1e-12)
+    assert len(want["site"]) == 2 and want["site"][0][1] == start.isoformat()
+    s.close()

@@ -11,7 +11,10 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pytest
 
 from greenpipe.app.cli import main
@@ -34,6 +37,7 @@ from tests._influx_http import Recorded, Reply, recording_server
 from tests.conftest import EXAMPLE_CONFIG, InfluxProcess
 
 T0 = datetime(2025, 4, 1, tzinfo=UTC)
+H = timedelta(hours=1)
 CATALOG = Catalog.of(
     [Meter("p-main", "plant", MeterKind.ELECTRICITY, "kWh"),
      Meter("o-main", "office", MeterKind.ELECTRICITY, "kWh")],
@@ -164,8 +168,9 @@ def test_daily_rollup_answers_whole_jst_days(store: InfluxStore) -> None:
     day, jst = timedelta(days=1), timedelta(hours=-9)
     rollup_hourly(store, start, end)
     assert store.read_rollup(start, end, day, offset=jst).empty
-    # 2 meters at 2 sites in 2 sectors, 3 days with readings: meter-, site- and sector-days.
-    assert rollup_daily(store, start, end) == 3 * 2 * 3
+    # 2 meters at 2 sites in 2 sectors, 3 days with readings: meter-, site- and sector-days,
+    # and the 2 meters' month (April JST).
+    assert rollup_daily(store, start, end) == 3 * 2 * 3 + 2
     raw = store.read(start, end, day, offset=jst, group_by="sector")
     rolled = store.read_rollup(start, end, day, offset=jst, group_by="sector")
     assert rolled[["sector", "bucket", "readings"]].equals(raw[["sector", "bucket", "readings"]])
@@ -175,6 +180,32 @@ def test_daily_rollup_answers_whole_jst_days(store: InfluxStore) -> None:
     # A range that does not start at JST midnight is answered from the hourly rollup.
     off_grid = store.read_rollup(T0, end, day, offset=jst)
     assert off_grid["readings"].sum() == store.read(T0, end, day, offset=jst)["readings"].sum()
+
+
+def test_read_monthly_takes_covered_months_from_energy_1mo(store: InfluxStore) -> None:
+    """Inside the rollup coverage, months come from energy_1mo (shown by deleting the raw
+    points afterwards); after it, from the raw points; a re-run picks up a late reading."""
+    store.write(_city(days=2))
+    april, may = datetime(2025, 3, 31, 15, tzinfo=UTC), datetime(2025, 4, 30, 15, tzinfo=UTC)
+    june = datetime(2025, 5, 31, 15, tzinfo=UTC)
+    want = store.read_monthly(april, june, tz="Asia/Tokyo")
+    assert want["bucket"].tolist() == [pd.Timestamp(april)] * 2
+    # A backfill over April JST and a day of May (UTC), then a periodic catch-up run.
+    run_rollups(store, hours=24 * 32, every_s=None, now=lambda: may + timedelta(hours=9))
+    rolled = store.read_monthly(april, may, tz="Asia/Tokyo")
+    pd.testing.assert_frame_equal(rolled, want, check_exact=False, rtol=1e-12)
+    late = Reading("p-main", "plant", T0 + timedelta(days=2, hours=1), energy_kwh=100.0)
+    store.write([late])
+    run_rollups(store, hours=24 * 30, every_s=None, now=lambda: may + timedelta(hours=10))
+    store.query(f"DROP MEASUREMENT {quote_ident('energy')}")
+    after = store.read_monthly(april, june, tz="Asia/Tokyo")
+    assert after["energy_kwh"].tolist() == pytest.approx(
+        [want["energy_kwh"].iloc[0], want["energy_kwh"].iloc[1] + 100.0])
+    assert after["readings"].tolist() == [want["readings"].iloc[0],
+                                          want["readings"].iloc[1] + 1]
+    # May lies outside the coverage: read raw, which is now gone.
+    late_may = store.read_monthly(may, june, tz="Asia/Tokyo")
+    assert late_may.empty
 
 
 def test_rollup_rerun_is_idempotent_and_picks_up_late_data(store: InfluxStore) -> None:
@@ -379,3 +410,120 @@ def test_cli_db_init_check_and_store_stats(influxdb: InfluxProcess,
     assert main(["db", "rollup", "--hours", "1", "--config", str(EXAMPLE_CONFIG),
                  "--store", url]) == 0
 
+
+
+def _hand_meter_stats(readings: list[Reading]) -> list[tuple[str, str, int, datetime, datetime,
+                                                             float]]:
+    """(meter, site, readings, first, last, energy) per meter of ``readings``, by hand."""
+    by_meter: dict[str, list[Reading]] = {}
+    for r in readings:
+        by_meter.setdefault(r.meter_id, []).append(r)
+    return [(m, rs[0].site_id, len(rs), min(r.ts for r in rs), max(r.ts for r in rs),
+             sum(r.energy_kwh or 0.0 for r in rs)) for m, rs in sorted(by_meter.items())]
+
+
+def test_totals_and_coverage_follow_the_retention_policy_when_a_shard_expires(
+        influxdb: InfluxProcess) -> None:
+    """Under db init's retention policy InfluxDB drops whole shard groups (7 days for 400
+    days) once they end before now minus its duration. While none has, the coverage is as
+    recorded (the data just starts at the oldest shard group). After the policy shrinks and
+    the oldest group is dropped (``DROP SHARD``, what the retention service does), the
+    rollup coverage starts where the stored points start,
+    and stats(), latest() and read_monthly() equal the readings still stored: before the
+    next rollup run (the totals no longer match the coverage and are ignored) and after it
+    (the totals trimmed to the days still stored)."""
+    store = InfluxStore(influxdb.store_url(_db()), CATALOG)
+    init(store, "400d")
+    now = datetime.now(UTC).replace(hour=3, minute=0, second=0, microsecond=0)  # JST noon
+    day = timedelta(days=1)
+    start = now - 21 * day
+    readings = [replace(r, ts=r.ts - T0 + start) for r in _city(days=21)]
+    store.write(readings)
+    run_rollups(store, hours=24 * 21, every_s=None, now=lambda: now)  # backfill
+    run_rollups(store, hours=2, every_s=None, now=lambda: now + timedelta(minutes=10))
+    before = read_totals(store)
+    assert before is not None
+
+    def got() -> list[tuple[str, str, int, datetime | None, datetime | None, float]]:
+        return [(m.meter, m.site, m.readings, m.first_ts, m.last_ts,
+                 pytest.approx(m.energy_kwh)) for m in store.stats().meters]
+
+    assert got() == _hand_meter_stats(readings)
+    (shards,) = [s for s in store.query("SHOW SHARDS")[0] if s.name == store.database]
+    cols = shards.columns
+    oldest = min(shards.values, key=lambda row: str(row[cols.index("start_time")]))
+    cut = datetime.fromisoformat(str(oldest[cols.index("end_time")]).replace("Z", "+00:00"))
+    assert start < cut < now  # the oldest shard group holds some of the readings
+    store._horizon_cache = None  # type: ignore[attr-defined]  # as 60 s later
+    assert store.rollup_coverage() == (now - 21 * day, now + timedelta(minutes=10))
+    # The policy shrinks to 14 days: the oldest shard group (ended more than 14 days ago)
+    # expires, and the retention service drops it (done here at once, as it would within
+    # its 30-minute check interval).
+    store.query(f"ALTER RETENTION POLICY {quote_ident('greenpipe')} ON "
+                f"{quote_ident(store.database)} DURATION 14d")
+    store.query(f"DROP SHARD {int(oldest[cols.index('id')])}")
+    store._horizon_cache = None  # type: ignore[attr-defined]  # as 60 s later
+    kept = [r for r in readings if r.ts >= cut]
+    newest = {r.meter_id: r for r in sorted(kept, key=lambda r: r.ts)}
+    covered = store.rollup_coverage()
+    assert covered is not None and covered[0] == cut
+    assert got() == _hand_meter_stats(kept)  # the totals are ignored until the next run
+    assert store.latest() == newest
+    run_rollups(store, hours=2, every_s=None, now=lambda: now + timedelta(minutes=20))
+    trimmed = read_totals(store)
+    assert trimmed is not None and trimmed.hi == before.hi
+    jst_midnight = timedelta(hours=15)  # 00:00 JST in UTC
+    assert trimmed.lo == cut + (jst_midnight - (cut - datetime(1970, 1, 1, tzinfo=UTC))) % day
+    assert got() == _hand_meter_stats(kept)
+    assert store.latest() == newest
+    jst = ZoneInfo("Asia/Tokyo")
+    first = start.astimezone(jst).replace(day=1, hour=0)
+    months = store.read_monthly(first.astimezone(UTC),
+                                (first + timedelta(days=62)).replace(day=1).astimezone(UTC),
+                                tz="Asia/Tokyo")
+    assert months["readings"].sum() == len(kept)
+    assert months["energy_kwh"].sum() == pytest.approx(sum(r.energy_kwh or 0.0 for r in kept))
+    store.close()
+
+
+def test_one_bucket_rollup_reads_sum_whole_months_from_energy_1mo(store: InfluxStore) -> None:
+    """A rollup read whose one bucket spans its range (a fiscal year's site totals) takes
+    its whole months from energy_1mo and only the days around them from the daily rollups
+    (shown by deleting those site-days), and equals the raw read. A coverage recorded
+    before energy_1mo existed (no ``months_from_ms``) is answered from the days alone."""
+    start = datetime(2025, 3, 20, 15, tzinfo=UTC)  # 2025-03-21 00:00 JST
+    end = datetime(2025, 6, 9, 15, tzinfo=UTC)  # 2025-06-10 00:00 JST: April, May whole
+    readings = [Reading(m, site, start + timedelta(hours=h), energy_kwh=0.5 + (h % 7),
+                        power_kw=float(h % 5))
+                for h in range(1, int((end - start) / H) + 1)
+                for m, site in (("p-main", "plant"), ("o-main", "office")) if h % 11]
+    store.write(readings)
+    run_rollups(store, hours=(end - start) / H + 24, every_s=None,
+                now=lambda: end + timedelta(hours=1))
+    assert store.monthly_coverage() is not None
+    width = end - start
+    offset = (start - datetime(1970, 1, 1, tzinfo=UTC)) % width
+
+    def both(group: str, kinds: list[str] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        kw: dict[str, Any] = {"group_by": group, "offset": offset, "kinds": kinds}
+        return (store.read_rollup(start, end, width, **kw), store.read(start, end, width, **kw))
+
+    for group in ("meter", "site", "sector"):
+        for kinds in (None, ["electricity"]):
+            rolled, raw = both(group, kinds)
+            pd.testing.assert_frame_equal(rolled, raw, check_exact=False, rtol=1e-12,
+                                          check_dtype=False)
+            assert len(raw) == 2 and raw["bucket"].tolist() == [pd.Timestamp(start)] * 2
+    # Without April's and May's site-days the answer is unchanged: they come from months.
+    may_end = datetime(2025, 5, 31, 15, tzinfo=UTC)
+    store.query(f"DELETE FROM {quote_ident('energy_site_1d')} WHERE "
+                f"time > '2025-03-31T15:00:00Z' AND time <= '{may_end.isoformat()}'")
+    rolled, raw = both("site", None)
+    pd.testing.assert_frame_equal(rolled, raw, check_exact=False, rtol=1e-12, check_dtype=False)
+    # A state point from before energy_1mo: no months_from_ms, so no month is trusted.
+    store.write_lines([f"rollup_state from_ms={float(ms_of(start))},"
+                       f"until_ms={float(ms_of(end))} {ms_of(datetime.now(UTC)) + 1}"])
+    assert store.monthly_coverage() is None and store.rollup_coverage() == (start, end)
+    store.query(f"DROP MEASUREMENT {quote_ident('energy_1mo')}")
+    rolled, raw = both("meter", None)
+    pd.testing.assert_frame_equal(rolled, raw, check_exact=False, rtol=1e-12, check_dtype=False)

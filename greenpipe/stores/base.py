@@ -8,6 +8,7 @@ are aligned to the Unix epoch plus ``offset`` (use ``offset=-9 h`` for JST days)
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -150,6 +151,29 @@ class Store(Protocol):
         the last ``greenpipe db rollup``. Whole local days grouped by site or sector without
         a meter filter come from the per-site or per-sector daily rollup, so they do not
         grow with the number of meters. Raises ValueError for finer buckets.
+        """
+        ...
+
+    def read_monthly(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        tz: str,
+        group_by: GroupBy | str = GroupBy.METER,
+        meters: Sequence[str] | None = None,
+        sites: Sequence[str] | None = None,
+        sectors: Sequence[str] | None = None,
+        kinds: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Sum readings per local calendar month of ``tz``: the ``read`` frame with buckets
+        ``(month start, next month start]`` labelled by the month's start (UTC).
+
+        ``start`` and ``end`` must be local midnights on the 1st of a month (ValueError
+        otherwise). Answered from the monthly rollup (SQLite ``rollup_1mo``, InfluxDB
+        ``energy_1mo`` inside ``rollup_coverage``) when ``tz`` keeps the store's one UTC
+        offset all year, else by one ``read`` per month (``read_by_months``); the numbers
+        are the same either way.
         """
         ...
 
@@ -406,3 +430,85 @@ def sequence_state_from_row(row: Mapping[str, Any]) -> SequenceState:
         epoch_ts=instant(row["epoch_ts_ms"]), messages=int(row["messages"]),
         lost=int(row["lost"]), restarts=int(row["restarts"]),
         holes=ranges(row["holes"]), old_holes=ranges(row["old_holes"]))
+
+
+def fixed_day_offset(tz: str) -> timedelta | None:
+    """Minus ``tz``'s UTC offset when the zone keeps one offset all year (-9 h for JST),
+    else None. A store's monthly rollup holds ``tz``'s local months only when this equals
+    its daily rollups' ``day_offset``."""
+    zone = ZoneInfo(tz)
+    offsets = {datetime(2025, m, 1, tzinfo=UTC).astimezone(zone).utcoffset() or timedelta(0)
+               for m in (1, 7)}
+    return -offsets.pop() if len(offsets) == 1 else None
+
+
+def month_of_day(day_start: datetime, day_offset: timedelta) -> datetime:
+    """The start of the month (on the ``day_offset`` grid) holding the day that starts at
+    ``day_start``; the local date of an instant is its UTC date after subtracting the
+    offset (JST: ``day_offset`` = -9 h)."""
+    local = day_start - day_offset
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0) + day_offset
+
+
+def month_starts(start: datetime, end: datetime, tz: str) -> list[datetime]:
+    """The local month starts of ``tz`` from ``start`` to ``end`` inclusive, as UTC.
+
+    Raises ValueError (with the fix) unless ``start < end`` and both are local midnights
+    on a 1st.
+    """
+    check_read_args(start, end, timedelta(days=1))
+    zone = ZoneInfo(tz)
+    out: list[datetime] = []
+    for name, ts in (("start", start), ("end", end)):
+        local = ts.astimezone(zone)
+        if (local.day, local.hour, local.minute, local.second, local.microsecond) != (
+                1, 0, 0, 0, 0):
+            raise ValueError(f"{name} {ts.isoformat()} is not a month start in {tz} "
+                             f"(it is {local.isoformat()}); pass local midnight on the 1st")
+    local = start.astimezone(zone).replace(tzinfo=None)
+    while True:
+        ts = local.replace(tzinfo=zone).astimezone(UTC)
+        out.append(ts)
+        if ts >= end:
+            return out
+        local = local.replace(year=local.year + local.month // 12, month=local.month % 12 + 1)
+
+
+def read_by_months(store: Store, months: Sequence[datetime], *, group_by: GroupBy | str,
+                   meters: Sequence[str] | None, sites: Sequence[str] | None,
+                   sectors: Sequence[str] | None, kinds: Sequence[str] | None,
+                   ) -> pd.DataFrame:
+    """``read_monthly`` by one ``Store.read`` per month (one bucket as wide as the month),
+    for months no monthly rollup answers. ``months`` are consecutive month starts."""
+    frames = []
+    for lo, hi in itertools.pairwise(months):
+        width = hi - lo
+        frames.append(store.read(lo, hi, width, group_by=group_by, meters=meters, sites=sites,
+                                 sectors=sectors, kinds=kinds,
+                                 offset=(lo - datetime(1970, 1, 1, tzinfo=UTC)) % width))
+    return concat_read_frames(frames, group_by)
+
+
+def read_frame(rows: Sequence[tuple[Any, ...]], group_by: GroupBy | str) -> pd.DataFrame:
+    """The ``Store.read`` frame of ``(group, bucket_ms, energy, power, temp, n)`` rows (in
+    order: sort them by group then bucket first)."""
+    group = GroupBy(group_by)
+    if not rows:
+        return empty_read_frame(group)
+    frame = pd.DataFrame(rows, columns=[group.value, "bucket", "energy_kwh", "power_kw",
+                                        "temp_air_c", "readings"])
+    frame["bucket"] = pd.to_datetime(frame["bucket"], unit="ms", utc=True)
+    for c in ("energy_kwh", "power_kw", "temp_air_c"):
+        frame[c] = frame[c].astype("float64")
+    frame["readings"] = frame["readings"].astype("int64")
+    return frame
+
+
+def concat_read_frames(frames: Sequence[pd.DataFrame], group_by: GroupBy | str) -> pd.DataFrame:
+    """Concatenate ``read`` frames of disjoint buckets, sorted by group then bucket."""
+    group = GroupBy(group_by).value
+    full = [f for f in frames if not f.empty]
+    if not full:
+        return empty_read_frame(group_by)
+    out = pd.concat(full, ignore_index=True) if len(full) > 1 else full[0]
+    return out.sort_values([group, "bucket"], kind="stable").reset_index(drop=True)

@@ -38,6 +38,7 @@ from greenpipe.results import (
     R,
     SavingsRecord,
 )
+from greenpipe.stores import influx_months as monthly
 from greenpipe.stores import influx_results, line_protocol
 from greenpipe.stores import influx_totals as tot
 from greenpipe.stores.base import (
@@ -53,9 +54,11 @@ from greenpipe.stores.base import (
     empty_production_frame,
     empty_read_frame,
     production_frame,
+    read_frame,
     sequence_state_from_row,
     sequence_state_to_row,
 )
+from greenpipe.stores.influx_months import tag_filters
 from greenpipe.stores.influxql import (
     InfluxError,
     InfluxHttp,
@@ -82,6 +85,7 @@ SITE_DAILY_MEASUREMENT = "energy_site_1d"
 """``energy_1d`` summed per site, meter kind and day (tags site, kind, sector)."""
 SECTOR_DAILY_MEASUREMENT = "energy_sector_1d"
 """``energy_1d`` summed per sector, meter kind and day (tags sector, kind)."""
+MONTHLY_MEASUREMENT = monthly.MONTHLY_MEASUREMENT
 DEAD_LETTER_MEASUREMENT = "dead_letter"
 SEQUENCE_MEASUREMENT = "sequence_state"
 """Measurement of each meter's ``seq`` state (upstream loss): tag meter, newest point wins."""
@@ -417,8 +421,37 @@ class InfluxStore(ResultRecordsMixin):
                            or group == GroupBy.METER else
                            SECTOR_DAILY_MEASUREMENT if group == GroupBy.SECTOR and sites is None
                            else SITE_DAILY_MEASUREMENT)
+        if daily and end - start <= bucket and (start - _EPOCH - offset) % bucket == timedelta(0):
+            # One bucket over the whole range (a fiscal year's site totals): its whole
+            # months from ``energy_1mo``, only the days around them from the daily rollup.
+            tags = tag_filters(meters, sites, sectors, kinds)
+            if tags is None:
+                return empty_read_frame(group)
+            frame = monthly.one_bucket(self, measurement, start, end, group, tags)
+            if frame is not None:
+                return frame
         return self._aggregate(measurement, select, start, end, bucket, group, meters, sites,
                                sectors, offset, kinds, rollup=True)
+
+    def read_monthly(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        tz: str,
+        group_by: GroupBy | str = GroupBy.METER,
+        meters: Sequence[str] | None = None,
+        sites: Sequence[str] | None = None,
+        sectors: Sequence[str] | None = None,
+        kinds: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Sum per local month of ``tz``; see ``Store.read_monthly``.
+
+        The months inside the whole days where ``energy_1mo`` is current come from it in one
+        query (``influx_months.month_points``); the others from one raw ``read`` per month.
+        """
+        return monthly.read_monthly(self, start, end, tz, GroupBy(group_by),
+                                    (meters, sites, sectors, kinds))
 
     def _aggregate(
         self, measurement: str, select: str, start: datetime, end: datetime,
@@ -428,14 +461,10 @@ class InfluxStore(ResultRecordsMixin):
     ) -> pd.DataFrame:
         check_read_args(start, end, bucket)
         group = GroupBy(group_by)
-        where = [f"time > {time_literal_ns(start)}", f"time <= {time_literal_ns(end)}"]
-        for tag, values in (("meter", meters), ("site", sites), ("sector", sectors),
-                            ("kind", kinds)):
-            if values is not None:
-                if not values:
-                    return empty_read_frame(group)
-                where.append("(" + " OR ".join(
-                    f"{quote_ident(tag)} = {quote_literal(v)}" for v in values) + ")")
+        tags = tag_filters(meters, sites, sectors, kinds)
+        if tags is None:
+            return empty_read_frame(group)
+        where = [f"time > {time_literal_ns(start)}", f"time <= {time_literal_ns(end)}", *tags]
         width_ms = round(bucket.total_seconds() * 1000)
         # InfluxQL buckets are [t, t + w); shifting them by 1 ms gives (b, b + w] for
         # ms-precision timestamps, labelled b + 1 ms, which we shift back below.
@@ -454,16 +483,8 @@ class InfluxStore(ResultRecordsMixin):
                     rows.append((key, v[0] - 1, energy, power, temp, int(n or 0)))
                 else:
                     rows.append((key, v[0] - 1, v[1], v[2], v[3], int(v[4] or 0)))
-        if not rows:
-            return empty_read_frame(group)
         rows.sort(key=lambda r: (r[0], r[1]))
-        frame = pd.DataFrame(rows, columns=[group.value, "bucket", "energy_kwh", "power_kw",
-                                            "temp_air_c", "readings"])
-        frame["bucket"] = pd.to_datetime(frame["bucket"], unit="ms", utc=True)
-        for c in ("energy_kwh", "power_kw", "temp_air_c"):
-            frame[c] = frame[c].astype("float64")
-        frame["readings"] = frame["readings"].astype("int64")
-        return frame
+        return read_frame(rows, group)
 
     def has_readings(self) -> bool:
         """True when ``energy`` holds a point: current ``meter_totals`` with a meter answer
@@ -477,24 +498,37 @@ class InfluxStore(ResultRecordsMixin):
     def _whole_rollup_days(self) -> tuple[datetime, datetime] | None:
         """The whole local days (``day_offset`` grid) inside ``rollup_coverage``, as the
         span ``(first day's start, last day's end]``; None when there is none."""
-        covered = self.rollup_coverage()
-        if covered is None:
-            return None
-        day = timedelta(days=1)
-        lo = covered[0] + (-(covered[0] - _EPOCH - self.day_offset)) % day  # ceil
-        hi = covered[1] - (covered[1] - _EPOCH - self.day_offset) % day  # floor
-        return (lo, hi) if lo < hi else None
+        return monthly.whole_days(self, self.rollup_coverage())
 
     def rollup_coverage(self) -> tuple[datetime, datetime] | None:
-        """The contiguous span ``greenpipe db rollup`` has rolled up (None: never run)."""
-        series = self.query(f'SELECT "from_ms", "until_ms" FROM '
+        """The contiguous span ``greenpipe db rollup`` has rolled up (None: never run),
+        from the retention policy's horizon on (``influx_totals.retention_horizon``): the
+        rollups of days whose raw points have expired no longer equal ``read``."""
+        state = self._rollup_state()
+        return None if state is None else tot.clip_to_retention(self, state[0], state[1])
+
+    def _rollup_state(self) -> tuple[datetime, datetime, datetime | None] | None:
+        """The newest ``rollup_state``: from, until and ``months_from`` (None: a span
+        recorded before ``energy_1mo`` existed)."""
+        series = self.query(f'SELECT "from_ms", "until_ms", "months_from_ms" FROM '
                             f"{quote_ident(ROLLUP_STATE_MEASUREMENT)} "
                             "ORDER BY time DESC LIMIT 1")[0]
         for one in series:
-            for _, lo, hi in one.values[:1]:
+            for _, lo, hi, months_from in one.values[:1]:
                 if lo is not None and hi is not None:
-                    return _from_ms(int(lo)), _from_ms(int(hi))
+                    return (_from_ms(int(lo)), _from_ms(int(hi)),
+                            None if months_from is None else _from_ms(int(months_from)))
         return None
+
+    def monthly_coverage(self) -> tuple[datetime, datetime] | None:
+        """The part of ``rollup_coverage`` where ``energy_1mo`` is current: from the first
+        month the rollup job has kept since the monthly rollup existed (``months_from_ms``
+        of ``rollup_state``; a backfill run makes it the coverage's start)."""
+        state, covered = self._rollup_state(), self.rollup_coverage()
+        if state is None or state[2] is None or covered is None:
+            return None
+        lo = max(covered[0], state[2])
+        return (lo, covered[1]) if lo < covered[1] else None
 
     def latest(self) -> dict[str, Reading]:
         """Return the newest reading of every meter.

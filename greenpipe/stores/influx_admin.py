@@ -11,6 +11,7 @@ as Flux tasks).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
@@ -20,9 +21,11 @@ from typing import Any
 
 from greenpipe.errors import ConfigError, StoreError
 from greenpipe.stores import line_protocol
+from greenpipe.stores.base import month_of_day
 from greenpipe.stores.influx import (
     DAILY_ROLLUP_MEASUREMENT,
     MEASUREMENT,
+    MONTHLY_MEASUREMENT,
     ROLLUP_MEASUREMENT,
     ROLLUP_STATE_MEASUREMENT,
     SECTOR_DAILY_MEASUREMENT,
@@ -31,7 +34,7 @@ from greenpipe.stores.influx import (
     api_for_version,
     parse_version,
 )
-from greenpipe.stores.influx_totals import update_totals
+from greenpipe.stores.influx_totals import clip_to_retention, update_totals
 from greenpipe.stores.influxql import (
     InfluxError,
     classify_http_error,
@@ -259,6 +262,34 @@ def rollup_daily(store: InfluxStore, start: datetime, end: datetime) -> int:
             'SUM("temp_air_c_sum"), SUM("temp_n"), SUM("readings") '
             f"FROM {quote_ident(DAILY_ROLLUP_MEASUREMENT)} WHERE {span} "
             f"GROUP BY time({width_ms}ms, {shift_ms}ms), {tags} fill(none)"), width_ms)
+    return written + rollup_monthly(store, lo, hi)
+
+
+def rollup_monthly(store: InfluxStore, start: datetime, end: datetime) -> int:
+    """Recompute ``energy_1mo`` for every month (of the ``day_offset`` grid: local calendar
+    months in a city with one UTC offset) overlapping ``(start, end]``, from ``energy_1d``.
+
+    Called by ``rollup_daily`` after its days. One point per (meter, site, kind, sector)
+    and month, stamped at the month's end, with the six fields of ``energy_1d``. The
+    month is deleted first (a series that lost all its points keeps no stale one) and
+    summed in one ``GROUP BY time`` bucket as wide as the month. Returns the points written.
+    """
+    day = timedelta(days=1)
+    lo = start - (start - _EPOCH - store.day_offset) % day
+    months = [month_of_day(lo, store.day_offset)]
+    while months[-1] < end:
+        months.append(month_of_day(months[-1] + timedelta(days=32), store.day_offset))
+    written = 0
+    for a, b in itertools.pairwise(months):
+        width_ms = ms_of(b) - ms_of(a)
+        span = f"time > {time_literal_ns(a)} AND time <= {time_literal_ns(b)}"
+        store.query(f"DELETE FROM {quote_ident(MONTHLY_MEASUREMENT)} WHERE {span}")
+        written += _write_rollup(store, MONTHLY_MEASUREMENT, (
+            'SELECT SUM("energy_kwh"), SUM("power_kw_sum"), SUM("power_n"), '
+            'SUM("temp_air_c_sum"), SUM("temp_n"), SUM("readings") '
+            f"FROM {quote_ident(DAILY_ROLLUP_MEASUREMENT)} WHERE {span} "
+            f"GROUP BY time({width_ms}ms, {(ms_of(a) + 1) % width_ms}ms), "
+            '"meter", "site", "kind", "sector" fill(none)'), width_ms)
     return written
 
 
@@ -271,16 +302,25 @@ def record_coverage(store: InfluxStore, start: datetime, end: datetime) -> None:
     Then extends the per-meter totals (``influx_totals.update_totals``) by the days before
     ``start``'s day, which this run did not re-roll.
     """
-    lo, hi = start, end
+    # A backfill reaching past the retention policy's horizon covers only what is stored.
+    lo, hi = clip_to_retention(store, start, end) or (start, end)
     covered = store.rollup_coverage()
+    # energy_1mo is current from the first month this run re-rolled (rollup_monthly
+    # summed each month it touched from energy_1d), or from where it already was.
+    months_from = month_of_day(lo, store.day_offset)
     if covered is not None and start <= covered[1] and end >= covered[0]:
         lo, hi = min(lo, covered[0]), max(hi, covered[1])
+        kept = store.monthly_coverage()
+        if kept is not None and kept[0] <= months_from:
+            months_from = kept[0]
+    months_from = max(months_from, lo)
     # Stamped with the wall clock of the run, not a fixed instant: a database with a
     # retention policy (``db init`` sets 400 days by default) refuses points older than it
     # ("points beyond retention policy dropped"). Readers take the newest state point.
     stamp_ms = ms_of(datetime.now(UTC))
     store.write_lines([line_protocol.encode_point(
-        ROLLUP_STATE_MEASUREMENT, {}, {"from_ms": float(ms_of(lo)), "until_ms": float(ms_of(hi))},
+        ROLLUP_STATE_MEASUREMENT, {}, {"from_ms": float(ms_of(lo)), "until_ms": float(ms_of(hi)),
+                                       "months_from_ms": float(ms_of(months_from))},
         stamp_ms)])
     update_totals(store, start, stamp_ms)
 

@@ -18,8 +18,9 @@ meter cost 8-15 s at 1,000 meters (docs/BENCHMARKS.md).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from greenpipe.stores import line_protocol
@@ -110,6 +111,102 @@ def first_last(store: InfluxStore, where: str) -> dict[tuple[str, str], tuple[in
     return {key: (first[key], last[key]) for key in first if key in last}
 
 
+def retention_horizon(store: InfluxStore) -> datetime | None:
+    """The start of the oldest shard group of the database's default retention policy once
+    data has expired: InfluxDB drops whole shard groups once they end before now minus the
+    policy's duration, so every point from here on is still stored and none before it is.
+    None when nothing can have expired (no finite duration, or the oldest shard group is
+    younger than the duration) or when unknown (no shards, or
+    ``SHOW SHARDS`` refused: it needs an admin user on 1.x and 2.x/3.x lack it); then the
+    rollups and totals are trusted as before. Cached on the store for
+    ``HORIZON_CACHE_S``."""
+    import time
+
+    from greenpipe.stores.influxql import InfluxError
+
+    now = time.monotonic()
+    cached = getattr(store, "_horizon_cache", None)
+    if cached is not None and now - cached[0] < HORIZON_CACHE_S:
+        return cached[1]
+    horizon: datetime | None = None
+    try:
+        policies, shards = store.query("SHOW RETENTION POLICIES; SHOW SHARDS")[:2]
+    except (InfluxError, ValueError):
+        policies, shards = [], []
+    default = next((row for one in policies for row in one.values
+                    if len(row) > 4 and row[4] is True), None)
+    starts = [datetime.fromisoformat(str(row[4]).replace("Z", "+00:00"))
+              for one in shards if one.name == store.database for row in one.values
+              if default is not None and len(row) > 4 and row[2] == default[0]]
+    duration = _go_duration(str(default[1])) if default is not None else timedelta(0)
+    # Only a shard group that ended before now - duration can have been dropped: while
+    # the oldest one starts later, nothing has expired (its data simply starts there).
+    if starts and duration and min(starts) <= datetime.now(UTC) - duration:
+        horizon = min(starts)
+    store._horizon_cache = (now, horizon)  # type: ignore[attr-defined]
+    return horizon
+
+
+def clip_to_retention(store: InfluxStore, lo: datetime, hi: datetime
+                      ) -> tuple[datetime, datetime] | None:
+    """``(lo, hi]`` from the retention horizon on (None when it has all expired)."""
+    horizon = retention_horizon(store)
+    if horizon is None or horizon <= lo:
+        return lo, hi
+    return (horizon, hi) if horizon < hi else None
+
+
+def _go_duration(text: str) -> timedelta:
+    """A Go duration as InfluxDB prints it (``9600h0m0s``; ``0s`` is forever)."""
+    seconds = {"h": 3600, "m": 60, "s": 1}
+    return timedelta(seconds=sum(int(n) * seconds[unit]
+                                 for n, unit in re.findall(r"(\d+)(h|m|s)", text)))
+
+
+HORIZON_CACHE_S = 60.0
+"""How long ``retention_horizon`` trusts its last ``SHOW SHARDS``. [s]"""
+
+
+def _trimmed(store: InfluxStore, old: Totals, lo: datetime) -> dict[tuple[str, str],
+                                                                    tuple[int, float, int, int]]:
+    """``old`` without the days before ``lo`` (expired under the retention policy): counts
+    and energy of ``(lo, old.hi]`` from ``energy_1d``, the last instants kept, the first
+    instants kept where after ``lo`` and otherwise read from the first raw points after
+    ``lo`` (one day, then the rest of the span for meters silent that day)."""
+    from greenpipe.stores.influx import DAILY_ROLLUP_MEASUREMENT
+
+    sums = sums_by_series(store, 'SUM("readings"), SUM("energy_kwh")',
+                          DAILY_ROLLUP_MEASUREMENT, span_where(lo, old.hi))
+    lo_ms = ms_of(lo)
+    need = {key for key in sums if key in old.series and old.series[key][2] <= lo_ms}
+    firsts: dict[tuple[str, str], int] = {}
+    for where in (span_where(lo, min(lo + _DAY, old.hi)), span_where(lo, old.hi)):
+        if need - firsts.keys():
+            firsts.update(_first_instants(store, where, firsts))
+    out = {}
+    for key, (n, energy) in sums.items():
+        if not n or key not in old.series:
+            continue
+        first = old.series[key][2] if key not in need else firsts.get(key)
+        if first is not None:
+            out[key] = (int(n), float(energy or 0.0), first, old.series[key][3])
+    return out
+
+
+def _first_instants(store: InfluxStore, where: str, known: dict[tuple[str, str], int]
+                    ) -> dict[tuple[str, str], int]:
+    """First raw reading instant [ms] per (meter, site) in ``where``, for keys not known."""
+    from greenpipe.stores.influx import MEASUREMENT
+
+    out: dict[tuple[str, str], int] = {}
+    for one in store.query(f'SELECT FIRST("quality") FROM {quote_ident(MEASUREMENT)} {where} '
+                           'GROUP BY "meter", "site"')[0]:
+        key = (one.tags.get("meter", ""), one.tags.get("site", ""))
+        if one.values and key not in known:
+            out[key] = int(one.values[0][0])
+    return out
+
+
 def update_totals(store: InfluxStore, rerolled_from: datetime, stamp_ms: int) -> int:
     """Extend (or rebuild) ``meter_totals`` after a rollup run that re-rolled the days
     from ``rerolled_from`` on and recorded its coverage; return the points written.
@@ -134,6 +231,13 @@ def update_totals(store: InfluxStore, rerolled_from: datetime, stamp_ms: int) ->
     old = read_totals(store)
     if old is not None and old.lo == lo and old.hi <= hi:
         start, base = old.hi, dict(old.series)
+    elif old is not None and old.lo < lo < old.hi <= hi:
+        # The retention policy dropped the oldest shard group: the coverage now starts
+        # after it (``rollup_coverage``), so the sealed days before it leave the totals.
+        start, base = old.hi, _trimmed(store, old, lo)
+        if start == hi:
+            _write_totals(store, base, lo, hi, stamp_ms)
+            return len(base)
     else:
         store.query(f"DELETE FROM {quote_ident(TOTALS_MEASUREMENT)}")
         start, base = lo, {}
@@ -152,6 +256,12 @@ def update_totals(store: InfluxStore, rerolled_from: datetime, stamp_ms: int) ->
             base[key] = (n0 + int(n), e0 + float(energy or 0.0), min(f0, first), max(l0, last))
         else:
             base[key] = (int(n), float(energy or 0.0), first, last)
+    return _write_totals(store, base, lo, hi, stamp_ms)
+
+
+def _write_totals(store: InfluxStore, base: dict[tuple[str, str], tuple[int, float, int, int]],
+                  lo: datetime, hi: datetime, stamp_ms: int) -> int:
+    """Write the totals of ``(lo, hi]`` stamped ``stamp_ms``, then delete older points."""
     span = {"from_ms": float(ms_of(lo)), "until_ms": float(ms_of(hi))}
     lines = [line_protocol.encode_point(
         TOTALS_MEASUREMENT, {"meter": meter, "site": site},

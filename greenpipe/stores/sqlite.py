@@ -54,7 +54,11 @@ from greenpipe.stores.base import (
     day_offset_of,
     empty_production_frame,
     empty_read_frame,
+    fixed_day_offset,
+    month_starts,
     production_frame,
+    read_by_months,
+    read_frame,
     sequence_state_from_row,
     sequence_state_to_row,
 )
@@ -145,6 +149,23 @@ def _results_schema() -> str:
 _GROUP_COLUMN = {GroupBy.METER: "meter_id", GroupBy.SITE: "site_id", GroupBy.SECTOR: "sector"}
 
 
+def _filters(meters: Sequence[str] | None, sites: Sequence[str] | None,
+             sectors: Sequence[str] | None, kinds: Sequence[str] | None
+             ) -> tuple[list[str], list[object]] | None:
+    """SQL conditions and parameters of a read's filters; None when one is an empty list
+    (nothing matches)."""
+    where: list[str] = []
+    params: list[object] = []
+    for column, values in (("meter_id", meters), ("site_id", sites), ("sector", sectors),
+                           ("kind", kinds)):
+        if values is not None:
+            if not values:
+                return None
+            where.append(f"{column} IN ({','.join('?' * len(values))})")
+            params.extend(values)
+    return where, params
+
+
 def _bucket_expr(width_ms: int, offset_ms: int) -> str:
     """SQL for the label ``b`` of the bucket ``(b, b + w]`` holding ``ts_ms``.
 
@@ -221,8 +242,12 @@ class SqliteStore(ResultRecordsMixin):
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             if have is not None and have[0] == f"1:{self.day_offset_ms}":
-                # Version 1 had the hourly and daily rollups: add the site and sector days.
+                # Version 1 had the hourly and daily rollups: add the site and sector days
+                # and the months.
                 rollup.rebuild_groups(self._conn)
+                rollup.rebuild_months(self._conn, self.day_offset_ms)
+            elif have is not None and have[0] == f"2:{self.day_offset_ms}":
+                rollup.rebuild_months(self._conn, self.day_offset_ms)  # version 2: add months
             else:
                 rollup.rebuild(self._conn, self.day_offset_ms)
             self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('rollup', ?)",
@@ -412,21 +437,19 @@ class SqliteStore(ResultRecordsMixin):
         col = _GROUP_COLUMN[group]
         width_ms = round(bucket.total_seconds() * 1000)
         offset_ms = round(offset.total_seconds() * 1000)
-        where = ["ts_ms > ?", "ts_ms <= ?"]
-        params: list[object] = [_to_ms(start), _to_ms(end)]
-        for column, values in (("meter_id", meters), ("site_id", sites), ("sector", sectors),
-                               ("kind", kinds)):
-            if values is not None:
-                if not values:
-                    return empty_read_frame(group)
-                where.append(f"{column} IN ({','.join('?' * len(values))})")
-                params.extend(values)
+        filters = _filters(meters, sites, sectors, kinds)
+        if filters is None:
+            return empty_read_frame(group)
+        where = ["ts_ms > ?", "ts_ms <= ?", *filters[0]]
+        params: list[object] = [_to_ms(start), _to_ms(end), *filters[1]]
         bucket_expr = _bucket_expr(width_ms, offset_ms)
         # Whole days and hours come from the rollups, only the ragged edges from readings;
         # whole days by site or sector from the per-site or per-sector daily rollup.
-        pieces = rollup.plan(_to_ms(start), _to_ms(end), width_ms, offset_ms,
-                             self.day_offset_ms,
-                             rollup.daily_table(col, meters is not None, sites is not None))
+        daily = rollup.daily_table(col, meters is not None, sites is not None)
+        pieces = rollup.with_months(
+            rollup.plan(_to_ms(start), _to_ms(end), width_ms, offset_ms, self.day_offset_ms,
+                        daily),
+            _to_ms(start), _to_ms(end), width_ms, offset_ms, self.day_offset_ms, daily)
         if pieces:
             sql, params = rollup.read_sql(pieces, col, bucket_expr, where[2:], params[2:])
         else:
@@ -435,18 +458,36 @@ class SqliteStore(ResultRecordsMixin):
                 f"AVG(temp_air_c), COUNT(*) FROM readings WHERE {' AND '.join(where)} "
                 f"GROUP BY {col}, b ORDER BY {col}, b"
             )
-        rows = self._query(sql, params)
-        if not rows:
+        return read_frame(self._query(sql, params), group)
+
+    def read_monthly(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        tz: str,
+        group_by: GroupBy | str = GroupBy.METER,
+        meters: Sequence[str] | None = None,
+        sites: Sequence[str] | None = None,
+        sectors: Sequence[str] | None = None,
+        kinds: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Sum per local month of ``tz`` from ``rollup_1mo``; see ``Store.read_monthly``."""
+        months = month_starts(start, end, tz)
+        group = GroupBy(group_by)
+        if fixed_day_offset(tz) != timedelta(milliseconds=self.day_offset_ms):
+            return read_by_months(self, months, group_by=group, meters=meters, sites=sites,
+                                  sectors=sectors, kinds=kinds)
+        filters = _filters(meters, sites, sectors, kinds)
+        if filters is None:
             return empty_read_frame(group)
-        frame = pd.DataFrame(
-            rows, columns=[group.value, "bucket", "energy_kwh", "power_kw", "temp_air_c",
-                           "readings"]
-        )
-        frame["bucket"] = pd.to_datetime(frame["bucket"], unit="ms", utc=True)
-        for c in ("energy_kwh", "power_kw", "temp_air_c"):
-            frame[c] = frame[c].astype("float64")
-        frame["readings"] = frame["readings"].astype("int64")
-        return frame
+        col = _GROUP_COLUMN[group]
+        where = " AND ".join(["b_ms >= ?", "b_ms < ?", *filters[0]])
+        sql = (f"SELECT {col} AS g, b_ms, CASE WHEN SUM(energy_n) > 0 THEN SUM(energy_sum) END, "
+               "CASE WHEN SUM(power_n) > 0 THEN TOTAL(power_sum) / SUM(power_n) END, "
+               "CASE WHEN SUM(temp_n) > 0 THEN TOTAL(temp_sum) / SUM(temp_n) END, SUM(n) "
+               f"FROM rollup_1mo WHERE {where} GROUP BY g, b_ms ORDER BY g, b_ms")
+        return read_frame(self._query(sql, [_to_ms(start), _to_ms(end), *filters[1]]), group)
 
     def read_rollup(
         self,

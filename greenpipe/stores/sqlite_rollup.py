@@ -4,7 +4,10 @@ Tables ``rollup_1h`` and ``rollup_1d`` hold, per meter and bucket ``(b, b + w]``
 ``b``), the energy sum, the sums and counts behind the power and temperature means, and the
 reading count. ``rollup_site_1d`` and ``rollup_sector_1d`` hold the same sums per (site,
 meter kind, day) and per (sector, meter kind, day), built from ``rollup_1d``, so a city-wide
-daily read by sector or site does not scan meter-days (issue 15).
+daily read by sector or site does not scan meter-days (issue 15). ``rollup_1mo`` holds the
+same per meter and local calendar month (months of the ``day_offset`` grid: JST months
+start at 15:00 UTC on the last day of the month before), built from ``rollup_1d``, for
+``Store.read_monthly`` (fiscal-year and monthly report figures).
 ``SqliteStore.write`` recomputes every bucket a batch touches *inside the same
 transaction* as the ``INSERT OR REPLACE`` of the readings, so late readings and corrected
 (replaced) readings are summarised exactly as the raw rows now stand: a bucket is rebuilt
@@ -25,10 +28,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from greenpipe.stores.base import month_of_day
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
-ROLLUP_VERSION = "2"
+ROLLUP_VERSION = "3"
 """Bumped when the rollup tables change: a store with another version rebuilds them once."""
 
 
@@ -59,7 +65,7 @@ CREATE INDEX IF NOT EXISTS {name}_sector ON {name} (sector, b_ms);
 
 
 # Clustered by (kind, day): the dashboard reads one meter kind over a range of days.
-SCHEMA = _table_sql("rollup_1h") + _table_sql("rollup_1d") + f"""
+SCHEMA = _table_sql("rollup_1h") + _table_sql("rollup_1d") + _table_sql("rollup_1mo") + f"""
 CREATE TABLE IF NOT EXISTS rollup_site_1d (
     site_id    TEXT    NOT NULL,
     kind       TEXT    NOT NULL,
@@ -121,6 +127,48 @@ def refresh(conn: sqlite3.Connection, keys: Iterable[tuple[str, int]], day_offse
         [(d, m, d, d + DAY_MS) for m, d in days])
     groups |= set(conn.execute(_TOUCHED).fetchall())
     _refresh_groups(conn, sorted(groups))
+    _refresh_months(conn, days, day_offset_ms)
+
+
+def month_bounds(day_ms: int, day_offset_ms: int) -> tuple[int, int]:
+    """``(start, end)`` of the month (``day_offset`` grid) holding the day labelled
+    ``day_ms``. [ms]"""
+    off = timedelta(milliseconds=day_offset_ms)
+    lo = month_of_day(datetime.fromtimestamp(day_ms / 1000, UTC), off)
+    hi = month_of_day(lo + timedelta(days=32), off)
+    return round(lo.timestamp() * 1000), round(hi.timestamp() * 1000)
+
+
+def _refresh_months(conn: sqlite3.Connection, days: Iterable[tuple[str, int]],
+                    day_offset_ms: int) -> None:
+    """Rebuild the ``rollup_1mo`` rows of the meters and months of the touched days, from
+    ``rollup_1d`` (all of a meter's month, so a day that moved site moves too)."""
+    bounds: dict[int, tuple[int, int]] = {}
+    months = set()
+    for m, d in days:
+        if d not in bounds:
+            bounds[d] = month_bounds(d, day_offset_ms)
+        months.add((m, *bounds[d]))
+    todo = sorted(months)
+    conn.executemany("DELETE FROM rollup_1mo WHERE meter_id = ? AND b_ms = ?",
+                     [(m, lo) for m, lo, _ in todo])
+    conn.executemany(
+        f"INSERT INTO rollup_1mo SELECT meter_id, ?, site_id, MIN(kind), sector, {_SUM_SUMS} "
+        "FROM rollup_1d WHERE meter_id = ? AND b_ms >= ? AND b_ms < ? "
+        "GROUP BY meter_id, site_id, sector", [(lo, m, lo, hi) for m, lo, hi in todo])
+
+
+def rebuild_months(conn: sqlite3.Connection, day_offset_ms: int) -> None:
+    """Rebuild ``rollup_1mo`` from ``rollup_1d`` (alone: a store whose daily rollups are
+    current, from before the monthly table existed)."""
+    conn.execute("DELETE FROM rollup_1mo")
+    # Local date of a day label = its UTC date after removing the offset; the month start
+    # goes back onto the grid the same way (day labels are whole days, so exact).
+    month = (f"(CAST(strftime('%s', (b_ms - ({day_offset_ms})) / 1000, 'unixepoch', "
+             f"'start of month') AS INTEGER) * 1000 + ({day_offset_ms}))")
+    conn.execute(
+        f"INSERT INTO rollup_1mo SELECT meter_id, {month} AS mo, site_id, MIN(kind), sector, "
+        f"{_SUM_SUMS} FROM rollup_1d GROUP BY meter_id, mo, site_id, sector")
 
 
 def _refresh_groups(conn: sqlite3.Connection, groups: Sequence[tuple[str, str, str, int]]
@@ -144,7 +192,7 @@ def _refresh_groups(conn: sqlite3.Connection, groups: Sequence[tuple[str, str, s
 def rebuild(conn: sqlite3.Connection, day_offset_ms: int) -> None:
     """Rebuild the rollups from every stored reading (a store opened for the first time
     with rollups, or with a new day offset). Call inside a transaction."""
-    for table in ("rollup_1h", "rollup_1d", "rollup_site_1d", "rollup_sector_1d"):
+    for table in ("rollup_1h", "rollup_1d", "rollup_site_1d", "rollup_sector_1d", "rollup_1mo"):
         conn.execute(f"DELETE FROM {table}")
     hour = "((ts_ms - 1) / 3600000) * 3600000"  # ts_ms > 0: truncation is floor
     conn.execute(
@@ -153,7 +201,8 @@ def rebuild(conn: sqlite3.Connection, day_offset_ms: int) -> None:
     rest = conn.execute("SELECT meter_id, ts_ms FROM readings WHERE ts_ms <= 0").fetchall()
     if rest:
         refresh(conn, [(str(m), int(t)) for m, t in rest], day_offset_ms)
-        for table in ("rollup_1d", "rollup_site_1d", "rollup_sector_1d"):  # rebuilt below
+        for table in ("rollup_1d", "rollup_site_1d", "rollup_sector_1d",
+                      "rollup_1mo"):  # rebuilt below
             conn.execute(f"DELETE FROM {table}")
     day = (f"((b_ms - {day_offset_ms}) - (((b_ms - {day_offset_ms}) % {DAY_MS}) + {DAY_MS})"
            f" % {DAY_MS}) + {day_offset_ms}")
@@ -161,6 +210,7 @@ def rebuild(conn: sqlite3.Connection, day_offset_ms: int) -> None:
         f"INSERT INTO rollup_1d SELECT meter_id, {day} AS d, site_id, MIN(kind), sector, "
         f"{_SUM_SUMS} FROM rollup_1h GROUP BY meter_id, d, site_id, sector")
     rebuild_groups(conn)
+    rebuild_months(conn, day_offset_ms)
 
 
 def rebuild_groups(conn: sqlite3.Connection) -> None:
@@ -222,6 +272,30 @@ def plan(start_ms: int, end_ms: int, width_ms: int, offset_ms: int, day_offset_m
 
     pieces = split(start_ms, end_ms, 0)
     return pieces if any(src != "readings" for src, _, _ in pieces) else []
+
+
+def with_months(pieces: list[tuple[str, int, int]], start_ms: int, end_ms: int,
+                width_ms: int, offset_ms: int, day_offset_ms: int, daily: str
+                ) -> list[tuple[str, int, int]]:
+    """``plan`` for a read whose one bucket spans ``(start, end]`` (a fiscal year's totals):
+    its whole months from ``rollup_1mo`` (per meter: 12 rows a meter-year instead of 365
+    site- or meter-days), the rest planned as before. Other reads keep ``pieces``."""
+    if not pieces or end_ms - start_ms > width_ms or (start_ms - offset_ms) % width_ms:
+        return pieces
+    if (start_ms - day_offset_ms) % DAY_MS or (end_ms - day_offset_ms) % DAY_MS:
+        return pieces
+    first = month_bounds(start_ms, day_offset_ms)
+    m0 = start_ms if first[0] == start_ms else first[1]
+    m1 = month_bounds(end_ms, day_offset_ms)[0]
+    if m0 >= m1:
+        return pieces
+
+    def part(lo: int, hi: int) -> list[tuple[str, int, int]]:
+        if lo >= hi:
+            return []
+        return plan(lo, hi, width_ms, offset_ms, day_offset_ms, daily) or [("readings", lo, hi)]
+
+    return [*part(start_ms, m0), ("rollup_1mo", m0, m1), *part(m1, end_ms)]
 
 
 def read_sql(pieces: Sequence[tuple[str, int, int]], col: str, bucket_expr: str,

@@ -21,7 +21,7 @@ from greenpipe.app.cli import main
 from greenpipe.config import load_config
 from greenpipe.errors import ConfigError
 from greenpipe.model import Meter, MeterKind, Reading, Sector, Site
-from greenpipe.stores import Catalog, open_store
+from greenpipe.stores import Catalog, influx_totals, open_store
 from greenpipe.stores.influx import InfluxStore
 from greenpipe.stores.influx_admin import (
     check,
@@ -314,6 +314,55 @@ def test_stats_ignore_totals_whose_spans_disagree(store: InfluxStore) -> None:
     assert store.stats() == raw
     run_rollups(store, hours=2, every_s=None, now=lambda: T0 + timedelta(days=4))
     assert read_totals(store) is not None and store.stats() == raw
+
+
+def test_meter_totals_are_read_once_per_rollup_state_point(
+        store: InfluxStore, influxdb: InfluxProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dashboard process (its own store) reads meter_totals once for stats(), latest()
+    and has_readings() of one cold run. The rollup job's next state point makes it read
+    them again, so a late reading in a sealed day that the job re-rolled is counted; past
+    TOTALS_CACHE_S they are read again without a new state point."""
+    readings = _city(days=6)
+    store.write(readings)
+    day = timedelta(days=1)
+    run_rollups(store, hours=24 * 6, every_s=None, now=lambda: T0 + 6 * day)  # backfill
+    run_rollups(store, hours=2, every_s=None, now=lambda: T0 + 6 * day)
+    assert read_totals(store) is not None
+    dashboard = InfluxStore(influxdb.store_url(store.database), CATALOG)
+    totals_reads: list[str] = []
+    original = dashboard.query
+
+    def counted(statements: str) -> Any:
+        totals_reads.extend(one for one in statements.split("; ")
+                            if one.startswith("SELECT") and TOTALS_MEASUREMENT in one)
+        return original(statements)
+
+    monkeypatch.setattr(dashboard, "query", counted)
+
+    def got() -> list[tuple[str, str, int, datetime | None, datetime | None, float]]:
+        return [(m.meter, m.site, m.readings, m.first_ts, m.last_ts,
+                 pytest.approx(m.energy_kwh)) for m in dashboard.stats().meters]
+
+    try:
+        assert got() == _hand_meter_stats(readings)
+        newest = {r.meter_id: r for r in readings}
+        assert dashboard.latest() == newest and dashboard.has_readings()
+        assert len(totals_reads) == 1
+        # A late reading 2 days back (sealed in the totals): the job re-rolls 4 days.
+        on_time = next(r for r in readings
+                       if r.meter_id == "p-main" and r.ts >= T0 + 2 * day + 5 * H)
+        late = replace(on_time, ts=on_time.ts + timedelta(minutes=3), energy_kwh=5.0)
+        sealed = read_totals(store)
+        assert sealed is not None and sealed.lo < late.ts <= sealed.hi
+        store.write([late])
+        run_rollups(store, hours=96, every_s=None, now=lambda: T0 + 6 * day)
+        assert got() == _hand_meter_stats(sorted([*readings, late], key=lambda r: r.ts))
+        assert len(totals_reads) == 2
+        assert dashboard.latest() == newest and len(totals_reads) == 2
+        monkeypatch.setattr(influx_totals, "TOTALS_CACHE_S", 0.0)  # as 30 s later
+        assert dashboard.has_readings() and len(totals_reads) == 3
+    finally:
+        dashboard.close()
 
 
 def test_rollup_job_runs_under_the_retention_policy_db_init_sets(

@@ -504,27 +504,34 @@ class InfluxStore(ResultRecordsMixin):
         """The contiguous span ``greenpipe db rollup`` has rolled up (None: never run),
         from the retention policy's horizon on (``influx_totals.retention_horizon``): the
         rollups of days whose raw points have expired no longer equal ``read``."""
-        state = self._rollup_state()
+        return self._coverage_of(self._rollup_state())
+
+    def _coverage_of(self, state: tuple[datetime, datetime, datetime | None, int] | None
+                     ) -> tuple[datetime, datetime] | None:
+        """``rollup_coverage`` of a ``_rollup_state`` answer."""
         return None if state is None else tot.clip_to_retention(self, state[0], state[1])
 
-    def _rollup_state(self) -> tuple[datetime, datetime, datetime | None] | None:
-        """The newest ``rollup_state``: from, until and ``months_from`` (None: a span
-        recorded before ``energy_1mo`` existed)."""
+    def _rollup_state(self) -> tuple[datetime, datetime, datetime | None, int] | None:
+        """The newest ``rollup_state``: from, until, ``months_from`` (None: a span
+        recorded before ``energy_1mo`` existed) and the point's instant (the run that
+        wrote it) [ms since epoch]."""
         series = self.query(f'SELECT "from_ms", "until_ms", "months_from_ms" FROM '
                             f"{quote_ident(ROLLUP_STATE_MEASUREMENT)} "
                             "ORDER BY time DESC LIMIT 1")[0]
         for one in series:
-            for _, lo, hi, months_from in one.values[:1]:
+            for stamp, lo, hi, months_from in one.values[:1]:
                 if lo is not None and hi is not None:
                     return (_from_ms(int(lo)), _from_ms(int(hi)),
-                            None if months_from is None else _from_ms(int(months_from)))
+                            None if months_from is None else _from_ms(int(months_from)),
+                            int(stamp))
         return None
 
     def monthly_coverage(self) -> tuple[datetime, datetime] | None:
         """The part of ``rollup_coverage`` where ``energy_1mo`` is current: from the first
         month the rollup job has kept since the monthly rollup existed (``months_from_ms``
         of ``rollup_state``; a backfill run makes it the coverage's start)."""
-        state, covered = self._rollup_state(), self.rollup_coverage()
+        state = self._rollup_state()
+        covered = self._coverage_of(state)
         if state is None or state[2] is None or covered is None:
             return None
         lo = max(covered[0], state[2])
@@ -583,10 +590,13 @@ class InfluxStore(ResultRecordsMixin):
 
     def _current_totals(self) -> tuple[tuple[datetime, datetime] | None, tot.Totals | None]:
         """The covered whole days and the ``meter_totals`` that match them (or None)."""
-        whole = self._whole_rollup_days()
-        if whole is None:
+        state = self._rollup_state()
+        whole = monthly.whole_days(self, self._coverage_of(state))
+        if state is None or whole is None:
             return None, None
-        totals = tot.read_totals(self)
+        # Memoised for the state point: stats(), latest() and has_readings() of one cold
+        # dashboard run read the 1,000-series measurement once, not three times.
+        totals = tot.read_totals_cached(self, state[3])
         if totals is None or totals.lo != whole[0] or totals.hi > whole[1]:
             return whole, None
         return whole, totals

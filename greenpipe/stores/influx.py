@@ -537,22 +537,12 @@ class InfluxStore(ResultRecordsMixin):
         """The part of ``rollup_coverage`` where ``energy_1mo`` is current: from the first
         month the rollup job has kept since the monthly rollup existed (``months_from_ms``
         of ``rollup_state``; a backfill run makes it the coverage's start)."""
-        return self._months_coverage(2)
+        return monthly.coverage_since(self, 2)
 
     def site_monthly_coverage(self) -> tuple[datetime, datetime] | None:
         """The part of ``rollup_coverage`` where ``energy_site_1mo`` is current (as
         ``monthly_coverage``, from ``site_months_from_ms``)."""
-        return self._months_coverage(3)
-
-    def _months_coverage(self, field: int) -> tuple[datetime, datetime] | None:
-        """``rollup_coverage`` from the ``_rollup_state`` month start at ``field`` on."""
-        state = self._rollup_state()
-        covered = self._coverage_of(state)
-        since = None if state is None else state[field]
-        if since is None or covered is None or not isinstance(since, datetime):
-            return None
-        lo = max(covered[0], since)
-        return (lo, covered[1]) if lo < covered[1] else None
+        return monthly.coverage_since(self, 3)
 
     def latest(self) -> dict[str, Reading]:
         """Return the newest reading of every meter.

@@ -57,6 +57,18 @@ def whole_days(store: InfluxStore, span: tuple[datetime, datetime] | None
     return (lo, hi) if lo < hi else None
 
 
+def coverage_since(store: InfluxStore, field: int) -> tuple[datetime, datetime] | None:
+    """``rollup_coverage`` from the month start at ``field`` of the newest ``rollup_state``
+    on (2: ``months_from``, 3: ``site_months_from``); None where there is none."""
+    state = store._rollup_state()
+    covered = store._coverage_of(state)
+    since = None if state is None else state[field]
+    if not isinstance(since, datetime) or covered is None:
+        return None
+    lo = max(covered[0], since)
+    return (lo, covered[1]) if lo < covered[1] else None
+
+
 def whole_months(start: datetime, end: datetime, day_offset: timedelta
                  ) -> tuple[datetime, datetime] | None:
     """The first and last month boundary inside ``[start, end]`` (``day_offset`` grid;

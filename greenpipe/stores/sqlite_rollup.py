@@ -66,30 +66,28 @@ CREATE INDEX IF NOT EXISTS {name}_sector ON {name} (sector, b_ms);
 """
 
 
+def _site_table_sql(name: str) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS {name} (
+    site_id    TEXT    NOT NULL,
+    kind       TEXT    NOT NULL,
+    sector     TEXT    NOT NULL,
+    b_ms       INTEGER NOT NULL,{_SUMS_SQL}
+    PRIMARY KEY (kind, b_ms, site_id, sector)
+) WITHOUT ROWID;"""
+
+
 # Clustered by (kind, day): the dashboard reads one meter kind over a range of days.
-SCHEMA = _table_sql("rollup_1h") + _table_sql("rollup_1d") + _table_sql("rollup_1mo") + f"""
-CREATE TABLE IF NOT EXISTS rollup_site_1d (
-    site_id    TEXT    NOT NULL,
-    kind       TEXT    NOT NULL,
-    sector     TEXT    NOT NULL,
-    b_ms       INTEGER NOT NULL,{_SUMS_SQL}
-    PRIMARY KEY (kind, b_ms, site_id, sector)
-) WITHOUT ROWID;
+SCHEMA = (_table_sql("rollup_1h") + _table_sql("rollup_1d") + _table_sql("rollup_1mo")
+          + _site_table_sql("rollup_site_1d") + _site_table_sql("rollup_site_1mo") + f"""
 CREATE INDEX IF NOT EXISTS rollup_site_1d_site ON rollup_site_1d (site_id, b_ms);
-CREATE TABLE IF NOT EXISTS rollup_site_1mo (
-    site_id    TEXT    NOT NULL,
-    kind       TEXT    NOT NULL,
-    sector     TEXT    NOT NULL,
-    b_ms       INTEGER NOT NULL,{_SUMS_SQL}
-    PRIMARY KEY (kind, b_ms, site_id, sector)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rollup_sector_1d (
     sector     TEXT    NOT NULL,
     kind       TEXT    NOT NULL,
     b_ms       INTEGER NOT NULL,{_SUMS_SQL}
     PRIMARY KEY (kind, b_ms, sector)
 ) WITHOUT ROWID;
-"""
+""")
 
 _SUM_SUMS = ("SUM(energy_sum), SUM(energy_n), TOTAL(power_sum), SUM(power_n), "
              "TOTAL(temp_sum), SUM(temp_n), SUM(n)")

@@ -6,8 +6,11 @@ seeded and rolled up as the ``greenpipe db rollup`` job would), then, for each p
 ``InfluxStore.query`` timed, and prints the queries by total time (the statement with its
 long tag lists shortened) and the page's total: first with ``energy_1mo`` not trusted (a
 ``rollup_state`` point without ``months_from_ms``, as before the monthly rollup), then
-trusted, in the same run. Not part of ``make bench``'s ratios; it is
-the tool that said where the Overview's cold seconds go (docs/BENCHMARKS.md).
+trusted, then with ``energy_site_1mo`` trusted too (``site_months_from_ms``), and then with
+``meter_totals`` read once per ``rollup_state`` point rather than at every
+``stats()``/``latest()``/``has_readings()`` call, in the same run. Not part of
+``make bench``'s ratios; it is the tool that said where the Overview's cold seconds go
+(docs/BENCHMARKS.md).
 
     .venv/bin/python bench/influx_queries.py --meters 300 --days 730 [--pages overview meters]
 """
@@ -33,6 +36,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from bench.dashboard import AS_OF, REPO, build
+from greenpipe.stores import influx_totals as tot
 from greenpipe.stores.influx import InfluxStore
 
 _LISTS = re.compile(r"\((\"\w+\" = '[^']*'(?: OR )?){3,}\)")
@@ -64,14 +68,24 @@ def timed_queries() -> Iterator[dict[str, list[float]]]:
         InfluxStore.query = original  # type: ignore[method-assign]
 
 
-def profile(cfg_path: Path, page: str) -> tuple[float, list[tuple[str, int, float]]]:
-    """Run ``page`` once cold; return its seconds and (query shape, count, seconds)."""
+def profile(cfg_path: Path, page: str, months: int, memo: bool
+            ) -> tuple[float, list[tuple[str, int, float]]]:
+    """Run ``page`` once cold; return its seconds and (query shape, count, seconds).
+
+    ``months``: 0 no monthly rollup trusted, 1 ``energy_1mo``, 2 and ``energy_site_1mo``;
+    ``memo``: ``meter_totals`` read once per ``rollup_state`` point
+    (``influx_totals.read_totals_cached``), else at every call."""
     os.environ["GREENPIPE_CONFIG"] = str(cfg_path)
     os.environ["GREENPIPE_DASHBOARD_AS_OF"] = AS_OF.isoformat()
+    tot.TOTALS_CACHE_S = _TOTALS_CACHE_S if memo else 0.0
     at = AppTest.from_file(str(REPO / "dashboard" / "app.py"), default_timeout=600)
     at.run()
     at.switch_page(f"views/{page}.py")
     at.run()  # imports and the first open of the store are not the page's cost
+    # A new state point, as after a rollup run: the store's memo of the warm-up run's
+    # meter_totals no longer applies, so the timed run reads them as a cold one does.
+    _set_months(cfg_path, months)
+    time.sleep(0.1)
     with timed_queries() as times:
         st.cache_data.clear()
         t0 = time.perf_counter()
@@ -82,23 +96,28 @@ def profile(cfg_path: Path, page: str) -> tuple[float, list[tuple[str, int, floa
     return total, rows
 
 
-def _set_months(cfg_path: Path, on: bool) -> None:
+def _set_months(cfg_path: Path, on: int) -> None:
     """Write a newest ``rollup_state`` point with the same span, with ``months_from_ms``
-    (``energy_1mo`` trusted) or without (as recorded before the monthly rollup existed)."""
+    (``on`` >= 1: ``energy_1mo`` trusted) and ``site_months_from_ms`` (``on`` = 2:
+    ``energy_site_1mo`` too) or without (as recorded before those rollups existed)."""
     from greenpipe.config import load_config
     from greenpipe.stores import open_configured_store
     from greenpipe.stores.influxql import ms_of
 
     store: Any = open_configured_store(load_config(cfg_path, env={}))
     try:
-        (one,) = store.query('SELECT "from_ms", "until_ms", "months_from_ms" FROM '
-                             '"rollup_state" ORDER BY time DESC LIMIT 1')[0]
-        _, lo, hi, months_from = one.values[0]
-        global _MONTHS_FROM
+        (one,) = store.query('SELECT "from_ms", "until_ms", "months_from_ms", '
+                             '"site_months_from_ms" FROM "rollup_state" '
+                             "ORDER BY time DESC LIMIT 1")[0]
+        _, lo, hi, months_from, site_from = one.values[0]
+        global _MONTHS_FROM, _SITE_MONTHS_FROM
         _MONTHS_FROM = months_from if months_from is not None else _MONTHS_FROM
+        _SITE_MONTHS_FROM = site_from if site_from is not None else _SITE_MONTHS_FROM
         fields = f"from_ms={float(lo)},until_ms={float(hi)}"
-        if on and _MONTHS_FROM is not None:
+        if on >= 1 and _MONTHS_FROM is not None:
             fields += f",months_from_ms={float(_MONTHS_FROM)}"
+        if on >= 2 and _SITE_MONTHS_FROM is not None:
+            fields += f",site_months_from_ms={float(_SITE_MONTHS_FROM)}"
         from datetime import UTC, datetime
 
         store.write_lines([f"rollup_state {fields} {ms_of(datetime.now(UTC))}"])
@@ -107,6 +126,8 @@ def _set_months(cfg_path: Path, on: bool) -> None:
 
 
 _MONTHS_FROM: float | None = None
+_SITE_MONTHS_FROM: float | None = None
+_TOTALS_CACHE_S = tot.TOTALS_CACHE_S
 
 
 def main() -> int:
@@ -125,13 +146,14 @@ def main() -> int:
             _, year_cfg = build(Path(tmp), args.days, args.meters,
                                 timedelta(minutes=args.interval_min), influx)
             for page in args.pages:
-                for months in (False, True):
-                    _set_months(year_cfg, months)
-                    time.sleep(0.1)
-                    total, rows = profile(year_cfg, page)
+                for months, memo in ((0, False), (1, False), (2, False), (2, True)):
+                    total, rows = profile(year_cfg, page, months, memo)
                     in_queries = sum(r[2] for r in rows)
-                    print(f"\n{page}, energy_1mo {'used' if months else 'not used'}: cold run "
-                          f"{total:.2f} s, {sum(r[1] for r in rows)} queries {in_queries:.2f} s")
+                    used = ("no monthly rollup", "energy_1mo", "energy_site_1mo")[months]
+                    print(f"\n{page}, {used}, "
+                          f"meter_totals {'once per state point' if memo else 'every call'}: "
+                          f"cold run {total:.2f} s, {sum(r[1] for r in rows)} queries "
+                          f"{in_queries:.2f} s")
                     print("| seconds | count | query |\n| ---: | ---: | --- |")
                     for q, n, secs in rows:
                         print(f"| {secs:.3f} | {n} | `{q}` |")

@@ -729,7 +729,7 @@ def test_sqlite_store_from_before_site_and_sector_rollups_gets_them_on_open(
     again = SqliteStore(tmp_path / "v1.db", CATALOG)
     assert rows(again.read(*args, offset=timedelta(hours=-9), group_by="sector")) == want
     assert want and again._conn.execute(
-        "SELECT value FROM meta WHERE key = 'rollup'").fetchone()[0] == "3:-32400000"
+        "SELECT value FROM meta WHERE key = 'rollup'").fetchone()[0] == "4:-32400000"
     again.close()
 
 
@@ -744,6 +744,24 @@ def test_sqlite_store_from_before_monthly_rollups_gets_them_on_open(tmp_path: Pa
     s.close()
     again = SqliteStore(tmp_path / "v2.db", CATALOG)
     assert want and rows(again.read_monthly(start, end, tz="Asia/Tokyo")) == want
+    again.close()
+
+
+def test_sqlite_store_from_before_site_months_gets_them_on_open(tmp_path: Path) -> None:
+    """A version-3 file (no ``rollup_site_1mo``) gains the site months from its rollup_1mo
+    on open: a one-bucket read over whole months by site is the same as before."""
+    s = SqliteStore(tmp_path / "v3.db", CATALOG)
+    s.write(CITY)
+    start, end = datetime(2025, 3, 31, 15, tzinfo=UTC), datetime(2025, 4, 30, 15, tzinfo=UTC)
+    offset = (start - datetime(1970, 1, 1, tzinfo=UTC)) % (end - start)
+    want = rows(s.read(start, end, end - start, group_by="site", offset=offset))
+    s._conn.executescript("DELETE FROM rollup_site_1mo; DELETE FROM readings; "
+                          "DELETE FROM rollup_1d; DELETE FROM rollup_site_1d; "
+                          "UPDATE meta SET value = '3:-32400000' WHERE key = 'rollup';")
+    s.close()
+    again = SqliteStore(tmp_path / "v3.db", CATALOG)
+    assert want and rows(again.read(start, end, end - start, group_by="site",
+                                    offset=offset)) == want
     again.close()
 
 
@@ -781,7 +799,9 @@ def test_monthly_rollup_equals_raw_sums_over_late_and_duplicate_readings(
     ``read_monthly`` (SQLite: rollup_1mo kept in the write transaction; InfluxDB: energy_1mo
     after `db rollup`, and raw months outside its coverage) equals the hand sums per local
     month, by meter, site and sector, including a reading at local midnight on the 1st
-    (it closes April). A zone with DST (London) is answered by one read per month."""
+    (it closes April). A zone with DST (London) is answered by one read per month.
+    One-bucket reads over whole months by site and sector (SQLite: rollup_site_1mo in the
+    same transaction; InfluxDB: energy_site_1mo by the job) equal the hand sums too."""
     store = _fresh(kind, request, tmp_path)
     try:
         last: dict[tuple[str, int], Reading] = {}
@@ -813,6 +833,17 @@ def test_monthly_rollup_equals_raw_sums_over_late_and_duplicate_readings(
             assert list(frame.columns) == [group, *READ_COLUMNS]
             _assert_sums(frame, group, _expected_months(last, group, tz, kinds),
                          (tz, group, kinds))
+        # One bucket over whole JST months (a fiscal year's totals: SQLite rollup_site_1mo
+        # by site and sector, InfluxDB energy_site_1mo where covered) and over April
+        # without its first day (the days around the months from the daily rollups).
+        for lo, group, kinds in itertools.product(
+                (start, start + timedelta(days=1)), ("meter", "site", "sector"),
+                (None, ["electricity"])):
+            offset = (lo - datetime(1970, 1, 1, tzinfo=UTC)) % (end - lo)
+            frame = store.read_rollup(lo, end, end - lo, group_by=group, offset=offset,
+                                      kinds=kinds)
+            _assert_sums(frame, group, _expected(last, group, end - lo, offset, kinds),
+                         (lo, group, kinds))
     finally:
         store.close()
 
@@ -885,10 +916,12 @@ def test_stats_after_rollup_runs_equal_the_raw_numbers(store: Store) -> None:
                                             key=lambda r: r.ts)
 
 
-def test_sqlite_one_bucket_reads_take_whole_months_from_rollup_1mo(tmp_path: Path) -> None:
+def test_sqlite_one_bucket_reads_take_whole_months_from_the_monthly_rollups(
+        tmp_path: Path) -> None:
     """A read whose one bucket spans its range (a fiscal year's site totals) sums the
-    range's whole months from rollup_1mo and only the days around them from the daily
-    rollups: equal to the raw read, and unchanged when April's and May's days are gone."""
+    range's whole months from rollup_site_1mo (by site or sector; rollup_1mo by meter) and
+    only the days around them from the daily rollups: equal to the raw read, and unchanged
+    when April's and May's days are gone."""
     from greenpipe.stores import sqlite_rollup
 
     s = SqliteStore(tmp_path / "m.db", CATALOG)
@@ -906,7 +939,7 @@ def test_sqlite_one_bucket_reads_take_whole_months_from_rollup_1mo(tmp_path: Pat
                                 "rollup_site_1d")
     assert sqlite_rollup.with_months(pieces, ms[0], ms[3], width_ms, offset_ms, s.day_offset_ms,
                                      "rollup_site_1d") == [
-        ("rollup_site_1d", ms[0], ms[1]), ("rollup_1mo", ms[1], ms[2]),
+        ("rollup_site_1d", ms[0], ms[1]), ("rollup_site_1mo", ms[1], ms[2]),
         ("rollup_site_1d", ms[2], ms[3])]
     want = {g: rows(s.read(start, end, width, group_by=g, offset=offset))
             for g in ("meter", "site", "sector")}
@@ -919,4 +952,18 @@ def test_sqlite_one_bucket_reads_take_whole_months_from_rollup_1mo(tmp_path: Pat
         assert [r[:2] + r[-1:] for r in got] == [r[:2] + r[-1:] for r in before]
         assert_allclose([r[2:4] for r in got], [r[2:4] for r in before], rtol=1e-12)
     assert len(want["site"]) == 2 and want["site"][0][1] == start.isoformat()
+    s.close()
+
+
+def test_sqlite_site_months_follow_a_meter_month_that_moves_site(tmp_path: Path) -> None:
+    """Every April reading of a meter corrected to name another site (the same meter and
+    instants, replaced): the whole month leaves the old site's rollup_site_1mo row."""
+    s = SqliteStore(tmp_path / "moved.db", CATALOG)
+    start, end = datetime(2025, 3, 31, 15, tzinfo=UTC), datetime(2025, 4, 30, 15, tzinfo=UTC)
+    offset = (start - datetime(1970, 1, 1, tzinfo=UTC)) % (end - start)
+    instants = [start + k * timedelta(days=3) for k in range(1, 10)]
+    s.write([_r("p-main", "plant", ts, energy_kwh=2.0) for ts in instants])
+    s.write([_r("p-main", "office", ts, energy_kwh=3.0) for ts in instants])
+    got = rows(s.read(start, end, end - start, group_by="site", offset=offset))
+    assert [(r[0], r[2], r[-1]) for r in got] == [("office", 27.0, 9)]
     s.close()

@@ -21,7 +21,7 @@ from greenpipe.app.cli import main
 from greenpipe.config import load_config
 from greenpipe.errors import ConfigError
 from greenpipe.model import Meter, MeterKind, Reading, Sector, Site
-from greenpipe.stores import Catalog, open_store
+from greenpipe.stores import Catalog, influx_totals, open_store
 from greenpipe.stores.influx import InfluxStore
 from greenpipe.stores.influx_admin import (
     check,
@@ -169,8 +169,8 @@ def test_daily_rollup_answers_whole_jst_days(store: InfluxStore) -> None:
     rollup_hourly(store, start, end)
     assert store.read_rollup(start, end, day, offset=jst).empty
     # 2 meters at 2 sites in 2 sectors, 3 days with readings: meter-, site- and sector-days,
-    # and the 2 meters' month (April JST).
-    assert rollup_daily(store, start, end) == 3 * 2 * 3 + 2
+    # and the 2 meters' and the 2 sites' month (April JST).
+    assert rollup_daily(store, start, end) == 3 * 2 * 3 + 2 + 2
     raw = store.read(start, end, day, offset=jst, group_by="sector")
     rolled = store.read_rollup(start, end, day, offset=jst, group_by="sector")
     assert rolled[["sector", "bucket", "readings"]].equals(raw[["sector", "bucket", "readings"]])
@@ -314,6 +314,55 @@ def test_stats_ignore_totals_whose_spans_disagree(store: InfluxStore) -> None:
     assert store.stats() == raw
     run_rollups(store, hours=2, every_s=None, now=lambda: T0 + timedelta(days=4))
     assert read_totals(store) is not None and store.stats() == raw
+
+
+def test_meter_totals_are_read_once_per_rollup_state_point(
+        store: InfluxStore, influxdb: InfluxProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dashboard process (its own store) reads meter_totals once for stats(), latest()
+    and has_readings() of one cold run. The rollup job's next state point makes it read
+    them again, so a late reading in a sealed day that the job re-rolled is counted; past
+    TOTALS_CACHE_S they are read again without a new state point."""
+    readings = _city(days=6)
+    store.write(readings)
+    day = timedelta(days=1)
+    run_rollups(store, hours=24 * 6, every_s=None, now=lambda: T0 + 6 * day)  # backfill
+    run_rollups(store, hours=2, every_s=None, now=lambda: T0 + 6 * day)
+    assert read_totals(store) is not None
+    dashboard = InfluxStore(influxdb.store_url(store.database), CATALOG)
+    totals_reads: list[str] = []
+    original = dashboard.query
+
+    def counted(statements: str) -> Any:
+        totals_reads.extend(one for one in statements.split("; ")
+                            if one.startswith("SELECT") and TOTALS_MEASUREMENT in one)
+        return original(statements)
+
+    monkeypatch.setattr(dashboard, "query", counted)
+
+    def got() -> list[tuple[str, str, int, datetime | None, datetime | None, float]]:
+        return [(m.meter, m.site, m.readings, m.first_ts, m.last_ts,
+                 pytest.approx(m.energy_kwh)) for m in dashboard.stats().meters]
+
+    try:
+        assert got() == _hand_meter_stats(readings)
+        newest = {r.meter_id: r for r in readings}
+        assert dashboard.latest() == newest and dashboard.has_readings()
+        assert len(totals_reads) == 1
+        # A late reading 2 days back (sealed in the totals): the job re-rolls 4 days.
+        on_time = next(r for r in readings
+                       if r.meter_id == "p-main" and r.ts >= T0 + 2 * day + 5 * H)
+        late = replace(on_time, ts=on_time.ts + timedelta(minutes=3), energy_kwh=5.0)
+        sealed = read_totals(store)
+        assert sealed is not None and sealed.lo < late.ts <= sealed.hi
+        store.write([late])
+        run_rollups(store, hours=96, every_s=None, now=lambda: T0 + 6 * day)
+        assert got() == _hand_meter_stats(sorted([*readings, late], key=lambda r: r.ts))
+        assert len(totals_reads) == 2
+        assert dashboard.latest() == newest and len(totals_reads) == 2
+        monkeypatch.setattr(influx_totals, "TOTALS_CACHE_S", 0.0)  # as 30 s later
+        assert dashboard.has_readings() and len(totals_reads) == 3
+    finally:
+        dashboard.close()
 
 
 def test_rollup_job_runs_under_the_retention_policy_db_init_sets(
@@ -488,9 +537,10 @@ def test_totals_and_coverage_follow_the_retention_policy_when_a_shard_expires(
 
 def test_one_bucket_rollup_reads_sum_whole_months_from_energy_1mo(store: InfluxStore) -> None:
     """A rollup read whose one bucket spans its range (a fiscal year's site totals) takes
-    its whole months from energy_1mo and only the days around them from the daily rollups
-    (shown by deleting those site-days), and equals the raw read. A coverage recorded
-    before energy_1mo existed (no ``months_from_ms``) is answered from the days alone."""
+    its whole months from energy_site_1mo (by meter: energy_1mo) and only the days around
+    them from the daily rollups (shown by deleting those site-days), and equals the raw
+    read. A coverage recorded before energy_site_1mo existed is answered from energy_1mo,
+    one recorded before energy_1mo existed (no ``months_from_ms``) from the days alone."""
     start = datetime(2025, 3, 20, 15, tzinfo=UTC)  # 2025-03-21 00:00 JST
     end = datetime(2025, 6, 9, 15, tzinfo=UTC)  # 2025-06-10 00:00 JST: April, May whole
     readings = [Reading(m, site, start + timedelta(hours=h), energy_kwh=0.5 + (h % 7),
@@ -520,9 +570,23 @@ def test_one_bucket_rollup_reads_sum_whole_months_from_energy_1mo(store: InfluxS
                 f"time > '2025-03-31T15:00:00Z' AND time <= '{may_end.isoformat()}'")
     rolled, raw = both("site", None)
     pd.testing.assert_frame_equal(rolled, raw, check_exact=False, rtol=1e-12, check_dtype=False)
+    # A state point from before energy_site_1mo (no site_months_from_ms): site and sector
+    # totals take their months from energy_1mo.
+    state = store._rollup_state()
+    assert state is not None and state[2] is not None and state[3] == state[2]
+    assert store.site_monthly_coverage() == store.monthly_coverage()
+    store.write_lines([f"rollup_state from_ms={float(ms_of(state[0]))},"
+                       f"until_ms={float(ms_of(state[1]))},"
+                       f"months_from_ms={float(ms_of(state[2]))} {ms_of(datetime.now(UTC))}"])
+    assert store.site_monthly_coverage() is None and store.monthly_coverage() is not None
+    store.query(f"DROP MEASUREMENT {quote_ident('energy_site_1mo')}")
+    for group in ("site", "sector"):
+        rolled, raw = both(group, None)
+        pd.testing.assert_frame_equal(rolled, raw, check_exact=False, rtol=1e-12,
+                                      check_dtype=False)
     # A state point from before energy_1mo: no months_from_ms, so no month is trusted.
     store.write_lines([f"rollup_state from_ms={float(ms_of(start))},"
-                       f"until_ms={float(ms_of(end))} {ms_of(datetime.now(UTC)) + 1}"])
+                       f"until_ms={float(ms_of(end))} {ms_of(datetime.now(UTC)) + 2}"])
     assert store.monthly_coverage() is None and store.rollup_coverage() == (start, end)
     store.query(f"DROP MEASUREMENT {quote_ident('energy_1mo')}")
     rolled, raw = both("meter", None)

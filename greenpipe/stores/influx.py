@@ -86,6 +86,7 @@ SITE_DAILY_MEASUREMENT = "energy_site_1d"
 SECTOR_DAILY_MEASUREMENT = "energy_sector_1d"
 """``energy_1d`` summed per sector, meter kind and day (tags sector, kind)."""
 MONTHLY_MEASUREMENT = monthly.MONTHLY_MEASUREMENT
+SITE_MONTHLY_MEASUREMENT = monthly.SITE_MONTHLY_MEASUREMENT
 DEAD_LETTER_MEASUREMENT = "dead_letter"
 SEQUENCE_MEASUREMENT = "sequence_state"
 """Measurement of each meter's ``seq`` state (upstream loss): tag meter, newest point wins."""
@@ -97,6 +98,8 @@ TOKEN_ENV = "GREENPIPE_INFLUX_TOKEN"
 """Environment variable holding the InfluxDB token (``user:password`` on 1.x)."""
 
 _FORBIDDEN_IN_TAGS = ("\n", "\r", "\t", "\\")
+_State = tuple[datetime, datetime, datetime | None, datetime | None, int]
+"""A ``rollup_state`` point: from, until, months_from, site_months_from, its instant [ms]."""
 _dead_letter_seen: OrderedDict[int, int] = OrderedDict()
 """Recent received-at microseconds -> how many dead letters this process stamped with it."""
 _dead_letter_lock = threading.Lock()
@@ -423,11 +426,13 @@ class InfluxStore(ResultRecordsMixin):
                            else SITE_DAILY_MEASUREMENT)
         if daily and end - start <= bucket and (start - _EPOCH - offset) % bucket == timedelta(0):
             # One bucket over the whole range (a fiscal year's site totals): its whole
-            # months from ``energy_1mo``, only the days around them from the daily rollup.
+            # months from ``energy_site_1mo`` (per meter: ``energy_1mo``), only the days
+            # around them from the daily rollup.
             tags = tag_filters(meters, sites, sectors, kinds)
             if tags is None:
                 return empty_read_frame(group)
-            frame = monthly.one_bucket(self, measurement, start, end, group, tags)
+            frame = monthly.one_bucket(self, measurement, start, end, group, tags,
+                                       per_site=measurement != DAILY_ROLLUP_MEASUREMENT)
             if frame is not None:
                 return frame
         return self._aggregate(measurement, select, start, end, bucket, group, meters, sites,
@@ -504,31 +509,40 @@ class InfluxStore(ResultRecordsMixin):
         """The contiguous span ``greenpipe db rollup`` has rolled up (None: never run),
         from the retention policy's horizon on (``influx_totals.retention_horizon``): the
         rollups of days whose raw points have expired no longer equal ``read``."""
-        state = self._rollup_state()
+        return self._coverage_of(self._rollup_state())
+
+    def _coverage_of(self, state: _State | None) -> tuple[datetime, datetime] | None:
+        """``rollup_coverage`` of a ``_rollup_state`` answer."""
         return None if state is None else tot.clip_to_retention(self, state[0], state[1])
 
-    def _rollup_state(self) -> tuple[datetime, datetime, datetime | None] | None:
-        """The newest ``rollup_state``: from, until and ``months_from`` (None: a span
-        recorded before ``energy_1mo`` existed)."""
-        series = self.query(f'SELECT "from_ms", "until_ms", "months_from_ms" FROM '
+    def _rollup_state(self) -> _State | None:
+        """The newest ``rollup_state``: from, until, ``months_from`` and
+        ``site_months_from`` (None: a span recorded before ``energy_1mo`` or
+        ``energy_site_1mo`` existed) and the point's instant (the run that wrote it)
+        [ms since epoch]."""
+        series = self.query(f'SELECT "from_ms", "until_ms", "months_from_ms", '
+                            f'"site_months_from_ms" FROM '
                             f"{quote_ident(ROLLUP_STATE_MEASUREMENT)} "
                             "ORDER BY time DESC LIMIT 1")[0]
         for one in series:
-            for _, lo, hi, months_from in one.values[:1]:
+            for stamp, lo, hi, months_from, site_from in one.values[:1]:
                 if lo is not None and hi is not None:
                     return (_from_ms(int(lo)), _from_ms(int(hi)),
-                            None if months_from is None else _from_ms(int(months_from)))
+                            None if months_from is None else _from_ms(int(months_from)),
+                            None if site_from is None else _from_ms(int(site_from)),
+                            int(stamp))
         return None
 
     def monthly_coverage(self) -> tuple[datetime, datetime] | None:
         """The part of ``rollup_coverage`` where ``energy_1mo`` is current: from the first
         month the rollup job has kept since the monthly rollup existed (``months_from_ms``
         of ``rollup_state``; a backfill run makes it the coverage's start)."""
-        state, covered = self._rollup_state(), self.rollup_coverage()
-        if state is None or state[2] is None or covered is None:
-            return None
-        lo = max(covered[0], state[2])
-        return (lo, covered[1]) if lo < covered[1] else None
+        return monthly.coverage_since(self, 2)
+
+    def site_monthly_coverage(self) -> tuple[datetime, datetime] | None:
+        """The part of ``rollup_coverage`` where ``energy_site_1mo`` is current (as
+        ``monthly_coverage``, from ``site_months_from_ms``)."""
+        return monthly.coverage_since(self, 3)
 
     def latest(self) -> dict[str, Reading]:
         """Return the newest reading of every meter.
@@ -583,10 +597,13 @@ class InfluxStore(ResultRecordsMixin):
 
     def _current_totals(self) -> tuple[tuple[datetime, datetime] | None, tot.Totals | None]:
         """The covered whole days and the ``meter_totals`` that match them (or None)."""
-        whole = self._whole_rollup_days()
-        if whole is None:
+        state = self._rollup_state()
+        whole = monthly.whole_days(self, self._coverage_of(state))
+        if state is None or whole is None:
             return None, None
-        totals = tot.read_totals(self)
+        # Memoised for the state point: stats(), latest() and has_readings() of one cold
+        # dashboard run read the 1,000-series measurement once, not three times.
+        totals = tot.read_totals_cached(self, state[4])
         if totals is None or totals.lo != whole[0] or totals.hi > whole[1]:
             return whole, None
         return whole, totals

@@ -30,6 +30,7 @@ from greenpipe.stores.influx import (
     ROLLUP_STATE_MEASUREMENT,
     SECTOR_DAILY_MEASUREMENT,
     SITE_DAILY_MEASUREMENT,
+    SITE_MONTHLY_MEASUREMENT,
     InfluxStore,
     api_for_version,
     parse_version,
@@ -272,7 +273,9 @@ def rollup_monthly(store: InfluxStore, start: datetime, end: datetime) -> int:
     Called by ``rollup_daily`` after its days. One point per (meter, site, kind, sector)
     and month, stamped at the month's end, with the six fields of ``energy_1d``. The
     month is deleted first (a series that lost all its points keeps no stale one) and
-    summed in one ``GROUP BY time`` bucket as wide as the month. Returns the points written.
+    summed in one ``GROUP BY time`` bucket as wide as the month. Then ``energy_site_1mo``
+    the same way from the month's ``energy_1mo`` points, per (site, kind, sector), for the
+    fiscal-year site totals. Returns the points written.
     """
     day = timedelta(days=1)
     lo = start - (start - _EPOCH - store.day_offset) % day
@@ -283,13 +286,18 @@ def rollup_monthly(store: InfluxStore, start: datetime, end: datetime) -> int:
     for a, b in itertools.pairwise(months):
         width_ms = ms_of(b) - ms_of(a)
         span = f"time > {time_literal_ns(a)} AND time <= {time_literal_ns(b)}"
-        store.query(f"DELETE FROM {quote_ident(MONTHLY_MEASUREMENT)} WHERE {span}")
-        written += _write_rollup(store, MONTHLY_MEASUREMENT, (
-            'SELECT SUM("energy_kwh"), SUM("power_kw_sum"), SUM("power_n"), '
-            'SUM("temp_air_c_sum"), SUM("temp_n"), SUM("readings") '
-            f"FROM {quote_ident(DAILY_ROLLUP_MEASUREMENT)} WHERE {span} "
-            f"GROUP BY time({width_ms}ms, {(ms_of(a) + 1) % width_ms}ms), "
-            '"meter", "site", "kind", "sector" fill(none)'), width_ms)
+        store.query(f"DELETE FROM {quote_ident(MONTHLY_MEASUREMENT)} WHERE {span}; "
+                    f"DELETE FROM {quote_ident(SITE_MONTHLY_MEASUREMENT)} WHERE {span}")
+        for measurement, source, tags in (
+                (MONTHLY_MEASUREMENT, DAILY_ROLLUP_MEASUREMENT, '"meter", "site", "kind", '
+                 '"sector"'),
+                (SITE_MONTHLY_MEASUREMENT, MONTHLY_MEASUREMENT, '"site", "kind", "sector"')):
+            written += _write_rollup(store, measurement, (
+                'SELECT SUM("energy_kwh"), SUM("power_kw_sum"), SUM("power_n"), '
+                'SUM("temp_air_c_sum"), SUM("temp_n"), SUM("readings") '
+                f"FROM {quote_ident(source)} WHERE {span} "
+                f"GROUP BY time({width_ms}ms, {(ms_of(a) + 1) % width_ms}ms), {tags} "
+                "fill(none)"), width_ms)
     return written
 
 
@@ -307,20 +315,22 @@ def record_coverage(store: InfluxStore, start: datetime, end: datetime) -> None:
     covered = store.rollup_coverage()
     # energy_1mo is current from the first month this run re-rolled (rollup_monthly
     # summed each month it touched from energy_1d), or from where it already was.
-    months_from = month_of_day(lo, store.day_offset)
+    # The same for energy_site_1mo (summed from energy_1mo in the same runs).
+    first = months_from = site_from = month_of_day(lo, store.day_offset)
     if covered is not None and start <= covered[1] and end >= covered[0]:
         lo, hi = min(lo, covered[0]), max(hi, covered[1])
-        kept = store.monthly_coverage()
-        if kept is not None and kept[0] <= months_from:
-            months_from = kept[0]
-    months_from = max(months_from, lo)
+        kept, kept_sites = store.monthly_coverage(), store.site_monthly_coverage()
+        months_from = kept[0] if kept is not None and kept[0] <= first else first
+        site_from = kept_sites[0] if kept_sites is not None and kept_sites[0] <= first else first
+    months_from, site_from = max(months_from, lo), max(site_from, lo)
     # Stamped with the wall clock of the run, not a fixed instant: a database with a
     # retention policy (``db init`` sets 400 days by default) refuses points older than it
     # ("points beyond retention policy dropped"). Readers take the newest state point.
     stamp_ms = ms_of(datetime.now(UTC))
     store.write_lines([line_protocol.encode_point(
         ROLLUP_STATE_MEASUREMENT, {}, {"from_ms": float(ms_of(lo)), "until_ms": float(ms_of(hi)),
-                                       "months_from_ms": float(ms_of(months_from))},
+                                       "months_from_ms": float(ms_of(months_from)),
+                                       "site_months_from_ms": float(ms_of(site_from))},
         stamp_ms)])
     update_totals(store, start, stamp_ms)
 

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 MONTHLY_MEASUREMENT = "energy_1mo"
 """``energy_1d`` summed per meter and month (tags as ``energy``), stamped at the month's end."""
+SITE_MONTHLY_MEASUREMENT = "energy_site_1mo"
+"""``energy_1mo`` summed per site, meter kind and month (tags site, kind, sector), stamped at
+the month's end."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SUMS = ('SUM("energy_kwh"), SUM("power_kw_sum"), SUM("power_n"), SUM("temp_air_c_sum"), '
@@ -54,6 +57,18 @@ def whole_days(store: InfluxStore, span: tuple[datetime, datetime] | None
     return (lo, hi) if lo < hi else None
 
 
+def coverage_since(store: InfluxStore, field: int) -> tuple[datetime, datetime] | None:
+    """``rollup_coverage`` from the month start at ``field`` of the newest ``rollup_state``
+    on (2: ``months_from``, 3: ``site_months_from``); None where there is none."""
+    state = store._rollup_state()
+    covered = store._coverage_of(state)
+    since = None if state is None else state[field]
+    if not isinstance(since, datetime) or covered is None:
+        return None
+    lo = max(covered[0], since)
+    return (lo, covered[1]) if lo < covered[1] else None
+
+
 def whole_months(start: datetime, end: datetime, day_offset: timedelta
                  ) -> tuple[datetime, datetime] | None:
     """The first and last month boundary inside ``[start, end]`` (``day_offset`` grid;
@@ -66,17 +81,22 @@ def whole_months(start: datetime, end: datetime, day_offset: timedelta
 
 
 def one_bucket(store: InfluxStore, daily: str, start: datetime, end: datetime, group: GroupBy,
-               tags: Sequence[str]) -> pd.DataFrame | None:
+               tags: Sequence[str], *, per_site: bool = False) -> pd.DataFrame | None:
     """The ``read_rollup`` frame of one bucket ``(start, end]`` (labelled ``start``) summed
-    from ``energy_1mo`` over the whole months and ``daily`` around them, in one request;
-    None when the range holds no whole month (read it as before)."""
-    kept = store.monthly_coverage()
+    from ``energy_1mo`` (``per_site``: ``energy_site_1mo`` where the job keeps it, 12 points
+    a site and kind instead of 12 a meter) over the whole months and ``daily`` around them,
+    in one request; None when the range holds no whole month (read it as before)."""
+    months = MONTHLY_MEASUREMENT
+    kept = store.site_monthly_coverage() if per_site else None
+    if kept is not None:
+        months = SITE_MONTHLY_MEASUREMENT
+    else:
+        kept = store.monthly_coverage()
     span = None if kept is None else whole_months(max(start, kept[0]), min(end, kept[1]),
                                                   store.day_offset)
     if span is None:
         return None
-    parts = [(daily, start, span[0]), (MONTHLY_MEASUREMENT, span[0], span[1]),
-             (daily, span[1], end)]
+    parts = [(daily, start, span[0]), (months, span[0], span[1]), (daily, span[1], end)]
     statements = [
         f"SELECT {_SUMS} FROM {quote_ident(measurement)} WHERE "
         + " AND ".join([f"time > {time_literal_ns(lo)}", f"time <= {time_literal_ns(hi)}",

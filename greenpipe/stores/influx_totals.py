@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from greenpipe.stores import line_protocol
 from greenpipe.stores.influxql import ms_of, quote_ident, time_literal_ns
@@ -73,6 +73,32 @@ def read_totals(store: InfluxStore) -> Totals | None:
         return None
     lo, hi = spans.pop()
     return Totals(_from_ms(lo), _from_ms(hi), series)
+
+
+def read_totals_cached(store: InfluxStore, state_ms: int) -> Totals | None:
+    """``read_totals``, memoised on the store for the newest ``rollup_state`` point
+    (``state_ms``, its instant [ms since epoch]) and at most ``TOTALS_CACHE_S``.
+
+    Why: one cold dashboard run calls ``stats()``, ``latest()`` and ``has_readings()``,
+    and each read the whole measurement (one point per meter: 0.06-0.2 s at 1,000 meters,
+    docs/BENCHMARKS.md). Every rollup run writes a new state point, so its new totals are
+    read at once; the age bound covers what the key cannot see: a reader that took the
+    state point of a run still writing its totals (until then readers saw the previous
+    totals anyway), and totals written by another process without a state point.
+    """
+    import time
+
+    now = time.monotonic()
+    cached = getattr(store, "_totals_cache", None)
+    if cached is not None and cached[1] == state_ms and now - cached[0] < TOTALS_CACHE_S:
+        return cast("Totals | None", cached[2])
+    totals = read_totals(store)
+    store._totals_cache = (now, state_ms, totals)  # type: ignore[attr-defined]
+    return totals
+
+
+TOTALS_CACHE_S = 30.0
+"""How long ``read_totals_cached`` trusts its last read for one ``rollup_state``. [s]"""
 
 
 def sums_by_series(store: InfluxStore, select: str, measurement: str,
@@ -240,6 +266,7 @@ def update_totals(store: InfluxStore, rerolled_from: datetime, stamp_ms: int) ->
             return len(base)
     else:
         store.query(f"DELETE FROM {quote_ident(TOTALS_MEASUREMENT)}")
+        store._totals_cache = None  # type: ignore[attr-defined]
         start, base = lo, {}
     if hi <= lo or (old is not None and start == old.hi == hi):
         return 0  # nothing sealed yet, or nothing sealed since the previous run
@@ -262,6 +289,7 @@ def update_totals(store: InfluxStore, rerolled_from: datetime, stamp_ms: int) ->
 def _write_totals(store: InfluxStore, base: dict[tuple[str, str], tuple[int, float, int, int]],
                   lo: datetime, hi: datetime, stamp_ms: int) -> int:
     """Write the totals of ``(lo, hi]`` stamped ``stamp_ms``, then delete older points."""
+    store._totals_cache = None  # type: ignore[attr-defined]  # this process reads them anew
     span = {"from_ms": float(ms_of(lo)), "until_ms": float(ms_of(hi))}
     lines = [line_protocol.encode_point(
         TOTALS_MEASUREMENT, {"meter": meter, "site": site},

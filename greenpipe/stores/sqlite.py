@@ -248,6 +248,8 @@ class SqliteStore(ResultRecordsMixin):
                 rollup.rebuild_months(self._conn, self.day_offset_ms)
             elif have is not None and have[0] == f"2:{self.day_offset_ms}":
                 rollup.rebuild_months(self._conn, self.day_offset_ms)  # version 2: add months
+            elif have is not None and have[0] == f"3:{self.day_offset_ms}":
+                rollup.rebuild_site_months(self._conn)  # version 3: add the site months
             else:
                 rollup.rebuild(self._conn, self.day_offset_ms)
             self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('rollup', ?)",

@@ -7,7 +7,9 @@ meter kind, day) and per (sector, meter kind, day), built from ``rollup_1d``, so
 daily read by sector or site does not scan meter-days (issue 15). ``rollup_1mo`` holds the
 same per meter and local calendar month (months of the ``day_offset`` grid: JST months
 start at 15:00 UTC on the last day of the month before), built from ``rollup_1d``, for
-``Store.read_monthly`` (fiscal-year and monthly report figures).
+``Store.read_monthly`` (fiscal-year and monthly report figures), and ``rollup_site_1mo``
+the same per (site, meter kind, month), built from ``rollup_1mo``, for a fiscal year's
+site and sector totals (12 rows a site and kind instead of 12 a meter).
 ``SqliteStore.write`` recomputes every bucket a batch touches *inside the same
 transaction* as the ``INSERT OR REPLACE`` of the readings, so late readings and corrected
 (replaced) readings are summarised exactly as the raw rows now stand: a bucket is rebuilt
@@ -34,7 +36,7 @@ from greenpipe.stores.base import month_of_day
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
-ROLLUP_VERSION = "3"
+ROLLUP_VERSION = "4"
 """Bumped when the rollup tables change: a store with another version rebuilds them once."""
 
 
@@ -64,15 +66,20 @@ CREATE INDEX IF NOT EXISTS {name}_sector ON {name} (sector, b_ms);
 """
 
 
-# Clustered by (kind, day): the dashboard reads one meter kind over a range of days.
-SCHEMA = _table_sql("rollup_1h") + _table_sql("rollup_1d") + _table_sql("rollup_1mo") + f"""
-CREATE TABLE IF NOT EXISTS rollup_site_1d (
+def _site_table_sql(name: str) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS {name} (
     site_id    TEXT    NOT NULL,
     kind       TEXT    NOT NULL,
     sector     TEXT    NOT NULL,
     b_ms       INTEGER NOT NULL,{_SUMS_SQL}
     PRIMARY KEY (kind, b_ms, site_id, sector)
-) WITHOUT ROWID;
+) WITHOUT ROWID;"""
+
+
+# Clustered by (kind, day): the dashboard reads one meter kind over a range of days.
+SCHEMA = (_table_sql("rollup_1h") + _table_sql("rollup_1d") + _table_sql("rollup_1mo")
+          + _site_table_sql("rollup_site_1d") + _site_table_sql("rollup_site_1mo") + f"""
 CREATE INDEX IF NOT EXISTS rollup_site_1d_site ON rollup_site_1d (site_id, b_ms);
 CREATE TABLE IF NOT EXISTS rollup_sector_1d (
     sector     TEXT    NOT NULL,
@@ -80,7 +87,7 @@ CREATE TABLE IF NOT EXISTS rollup_sector_1d (
     b_ms       INTEGER NOT NULL,{_SUMS_SQL}
     PRIMARY KEY (kind, b_ms, sector)
 ) WITHOUT ROWID;
-"""
+""")
 
 _SUM_SUMS = ("SUM(energy_sum), SUM(energy_n), TOTAL(power_sum), SUM(power_n), "
              "TOTAL(temp_sum), SUM(temp_n), SUM(n)")
@@ -127,7 +134,7 @@ def refresh(conn: sqlite3.Connection, keys: Iterable[tuple[str, int]], day_offse
         [(d, m, d, d + DAY_MS) for m, d in days])
     groups |= set(conn.execute(_TOUCHED).fetchall())
     _refresh_groups(conn, sorted(groups))
-    _refresh_months(conn, days, day_offset_ms)
+    _refresh_months(conn, days, groups, day_offset_ms)
 
 
 def month_bounds(day_ms: int, day_offset_ms: int) -> tuple[int, int]:
@@ -140,9 +147,11 @@ def month_bounds(day_ms: int, day_offset_ms: int) -> tuple[int, int]:
 
 
 def _refresh_months(conn: sqlite3.Connection, days: Iterable[tuple[str, int]],
-                    day_offset_ms: int) -> None:
+                    groups: Iterable[tuple[str, str, str, int]], day_offset_ms: int) -> None:
     """Rebuild the ``rollup_1mo`` rows of the meters and months of the touched days, from
-    ``rollup_1d`` (all of a meter's month, so a day that moved site moves too)."""
+    ``rollup_1d`` (all of a meter's month, so a day that moved site moves too), and the
+    ``rollup_site_1mo`` rows of the months of the touched (site, kind, sector, day)
+    ``groups`` (before and after the change: only those site-months changed)."""
     bounds: dict[int, tuple[int, int]] = {}
     months = set()
     for m, d in days:
@@ -150,17 +159,36 @@ def _refresh_months(conn: sqlite3.Connection, days: Iterable[tuple[str, int]],
             bounds[d] = month_bounds(d, day_offset_ms)
         months.add((m, *bounds[d]))
     todo = sorted(months)
+    site_months = set()
+    for site, kind, sector, d in groups:
+        if d not in bounds:
+            bounds[d] = month_bounds(d, day_offset_ms)
+        site_months.add((site, kind, sector, bounds[d][0]))
     conn.executemany("DELETE FROM rollup_1mo WHERE meter_id = ? AND b_ms = ?",
                      [(m, lo) for m, lo, _ in todo])
     conn.executemany(
         f"INSERT INTO rollup_1mo SELECT meter_id, ?, site_id, MIN(kind), sector, {_SUM_SUMS} "
         "FROM rollup_1d WHERE meter_id = ? AND b_ms >= ? AND b_ms < ? "
         "GROUP BY meter_id, site_id, sector", [(lo, m, lo, hi) for m, lo, hi in todo])
+    # Set-based (one DELETE, one INSERT ... JOIN): a statement per site-month made a
+    # city's batch of 500 readings 26 ms slower (docs/BENCHMARKS.md).
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS rollup_site_months (site_id TEXT NOT NULL, "
+                 "kind TEXT NOT NULL, sector TEXT NOT NULL, b_ms INTEGER NOT NULL)")
+    conn.execute("DELETE FROM temp.rollup_site_months")
+    conn.executemany("INSERT INTO temp.rollup_site_months VALUES (?, ?, ?, ?)",
+                     sorted(site_months))
+    conn.execute("DELETE FROM rollup_site_1mo WHERE (kind, b_ms, site_id, sector) IN "
+                 "(SELECT kind, b_ms, site_id, sector FROM temp.rollup_site_months)")
+    conn.execute(
+        f"INSERT INTO rollup_site_1mo SELECT r.site_id, r.kind, r.sector, r.b_ms, {_SUM_SUMS} "
+        "FROM temp.rollup_site_months t JOIN rollup_1mo r ON r.site_id = t.site_id "
+        "AND r.b_ms = t.b_ms AND r.kind = t.kind AND r.sector = t.sector "
+        "GROUP BY r.site_id, r.kind, r.sector, r.b_ms")
 
 
 def rebuild_months(conn: sqlite3.Connection, day_offset_ms: int) -> None:
-    """Rebuild ``rollup_1mo`` from ``rollup_1d`` (alone: a store whose daily rollups are
-    current, from before the monthly table existed)."""
+    """Rebuild ``rollup_1mo`` from ``rollup_1d`` and ``rollup_site_1mo`` from it (alone: a
+    store whose daily rollups are current, from before the monthly tables existed)."""
     conn.execute("DELETE FROM rollup_1mo")
     # Local date of a day label = its UTC date after removing the offset; the month start
     # goes back onto the grid the same way (day labels are whole days, so exact).
@@ -169,6 +197,15 @@ def rebuild_months(conn: sqlite3.Connection, day_offset_ms: int) -> None:
     conn.execute(
         f"INSERT INTO rollup_1mo SELECT meter_id, {month} AS mo, site_id, MIN(kind), sector, "
         f"{_SUM_SUMS} FROM rollup_1d GROUP BY meter_id, mo, site_id, sector")
+    rebuild_site_months(conn)
+
+
+def rebuild_site_months(conn: sqlite3.Connection) -> None:
+    """Rebuild ``rollup_site_1mo`` from ``rollup_1mo`` (alone: a version-3 store)."""
+    conn.execute("DELETE FROM rollup_site_1mo")
+    conn.execute(
+        f"INSERT INTO rollup_site_1mo SELECT site_id, kind, sector, b_ms, {_SUM_SUMS} "
+        "FROM rollup_1mo GROUP BY site_id, kind, sector, b_ms")
 
 
 def _refresh_groups(conn: sqlite3.Connection, groups: Sequence[tuple[str, str, str, int]]
@@ -192,7 +229,8 @@ def _refresh_groups(conn: sqlite3.Connection, groups: Sequence[tuple[str, str, s
 def rebuild(conn: sqlite3.Connection, day_offset_ms: int) -> None:
     """Rebuild the rollups from every stored reading (a store opened for the first time
     with rollups, or with a new day offset). Call inside a transaction."""
-    for table in ("rollup_1h", "rollup_1d", "rollup_site_1d", "rollup_sector_1d", "rollup_1mo"):
+    for table in ("rollup_1h", "rollup_1d", "rollup_site_1d", "rollup_sector_1d", "rollup_1mo",
+                  "rollup_site_1mo"):
         conn.execute(f"DELETE FROM {table}")
     hour = "((ts_ms - 1) / 3600000) * 3600000"  # ts_ms > 0: truncation is floor
     conn.execute(
@@ -202,7 +240,7 @@ def rebuild(conn: sqlite3.Connection, day_offset_ms: int) -> None:
     if rest:
         refresh(conn, [(str(m), int(t)) for m, t in rest], day_offset_ms)
         for table in ("rollup_1d", "rollup_site_1d", "rollup_sector_1d",
-                      "rollup_1mo"):  # rebuilt below
+                      "rollup_1mo", "rollup_site_1mo"):  # rebuilt below
             conn.execute(f"DELETE FROM {table}")
     day = (f"((b_ms - {day_offset_ms}) - (((b_ms - {day_offset_ms}) % {DAY_MS}) + {DAY_MS})"
            f" % {DAY_MS}) + {day_offset_ms}")
@@ -279,7 +317,8 @@ def with_months(pieces: list[tuple[str, int, int]], start_ms: int, end_ms: int,
                 ) -> list[tuple[str, int, int]]:
     """``plan`` for a read whose one bucket spans ``(start, end]`` (a fiscal year's totals):
     its whole months from ``rollup_1mo`` (per meter: 12 rows a meter-year instead of 365
-    site- or meter-days), the rest planned as before. Other reads keep ``pieces``."""
+    meter-days) or, where ``daily`` is a per-site or per-sector table, ``rollup_site_1mo``
+    (12 rows a site and kind), the rest planned as before. Other reads keep ``pieces``."""
     if not pieces or end_ms - start_ms > width_ms or (start_ms - offset_ms) % width_ms:
         return pieces
     if (start_ms - day_offset_ms) % DAY_MS or (end_ms - day_offset_ms) % DAY_MS:
@@ -295,7 +334,8 @@ def with_months(pieces: list[tuple[str, int, int]], start_ms: int, end_ms: int,
             return []
         return plan(lo, hi, width_ms, offset_ms, day_offset_ms, daily) or [("readings", lo, hi)]
 
-    return [*part(start_ms, m0), ("rollup_1mo", m0, m1), *part(m1, end_ms)]
+    monthly = "rollup_1mo" if daily == "rollup_1d" else "rollup_site_1mo"
+    return [*part(start_ms, m0), (monthly, m0, m1), *part(m1, end_ms)]
 
 
 def read_sql(pieces: Sequence[tuple[str, int, int]], col: str, bucket_expr: str,

@@ -606,13 +606,35 @@ _reading_st = st.tuples(st.sampled_from(range(len(_METERS))),
                         st.booleans())  # True: the reading names the other site (moved)
 
 
+def _write_batches(store: Store, kind: str,
+                   batches: list[list[tuple[int, int, float, float, bool]]],
+                   t0: datetime) -> dict[tuple[str, int], Reading]:
+    """Write each batch of ``_reading_st`` tuples (meter index, 30-min step after ``t0``,
+    energy, power, moved) as one store write; return the reading that won per (meter, step).
+    A moved reading names the meter's other site: SQLite keys readings by (meter, ts); on
+    InfluxDB the site is a tag, so a moved reading would be a second series, and it is not
+    moved there."""
+    last: dict[tuple[str, int], Reading] = {}
+    for batch in batches:
+        readings = []
+        for i, step, energy, power, moved in batch:
+            meter, site, _ = _METERS[i]
+            if moved and kind == "sqlite":
+                site = {"plant": "office", "office": "plant"}[site]
+            r = _r(meter, site, t0 + step * M30, energy_kwh=energy, power_kw=power)
+            readings.append(r)
+            last[(meter, step)] = r
+        store.write(readings)
+    return last
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "influx"])
 @settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batches=st.lists(st.lists(_reading_st, min_size=1, max_size=25), min_size=1,
                         max_size=4))
 def test_rollups_equal_raw_sums_over_late_and_duplicate_readings(
-        kind: str, batches: list[list[tuple[int, int, float, float]]],
+        kind: str, batches: list[list[tuple[int, int, float, float, bool]]],
         request: pytest.FixtureRequest, tmp_path: Path) -> None:
     """Batches arrive out of order and repeat (meter, ts) with new values (corrections):
     hourly and JST-daily reads and rollup reads (SQLite: kept in the write transaction;
@@ -622,19 +644,7 @@ def test_rollups_equal_raw_sums_over_late_and_duplicate_readings(
     moves a meter's reading to another site moves it between those groups."""
     store = _fresh(kind, request, tmp_path)
     try:
-        last: dict[tuple[str, int], Reading] = {}
-        for batch in batches:
-            readings = []
-            for i, step, energy, power, moved in batch:
-                meter, site, _ = _METERS[i]
-                # A meter moved to another site: SQLite keys readings by (meter, ts); on
-                # InfluxDB the site is a tag, so the moved reading would be a second series.
-                if moved and kind == "sqlite":
-                    site = {"plant": "office", "office": "plant"}[site]
-                r = _r(meter, site, T0 + step * M30, energy_kwh=energy, power_kw=power)
-                readings.append(r)
-                last[(meter, step)] = r
-            store.write(readings)
+        last = _write_batches(store, kind, batches, T0)
         end = T0 + timedelta(days=5)
         start = T0 - timedelta(hours=9)  # JST midnight: the daily rollup's grid
         if kind == "influx":  # InfluxDB's rollups are the `greenpipe db rollup` job
@@ -804,18 +814,8 @@ def test_monthly_rollup_equals_raw_sums_over_late_and_duplicate_readings(
     same transaction; InfluxDB: energy_site_1mo by the job) equal the hand sums too."""
     store = _fresh(kind, request, tmp_path)
     try:
-        last: dict[tuple[str, int], Reading] = {}
         boundary = [(0, 96, 7.5, 1.0, False)]  # 2025-05-01 00:00 JST exactly
-        for batch in [*batches, boundary]:
-            readings = []
-            for i, step, energy, power, moved in batch:
-                meter, site, _ = _METERS[i]
-                if moved and kind == "sqlite":
-                    site = {"plant": "office", "office": "plant"}[site]
-                r = _r(meter, site, _MONTH_T0 + step * M30, energy_kwh=energy, power_kw=power)
-                readings.append(r)
-                last[(meter, step)] = r
-            store.write(readings)
+        last = _write_batches(store, kind, [*batches, boundary], _MONTH_T0)
         start, end = datetime(2025, 3, 31, 15, tzinfo=UTC), datetime(2025, 6, 30, 15, tzinfo=UTC)
         if kind == "influx":  # InfluxDB's rollups are the `greenpipe db rollup` job
             from greenpipe.stores.influx_admin import record_coverage, rollup_daily, rollup_hourly

@@ -537,12 +537,12 @@ class InfluxStore(ResultRecordsMixin):
         """The part of ``rollup_coverage`` where ``energy_1mo`` is current: from the first
         month the rollup job has kept since the monthly rollup existed (``months_from_ms``
         of ``rollup_state``; a backfill run makes it the coverage's start)."""
-        return monthly.coverage_since(self, 2)
+        return monthly.coverage_since(self, 2, self._rollup_state())
 
     def site_monthly_coverage(self) -> tuple[datetime, datetime] | None:
         """The part of ``rollup_coverage`` where ``energy_site_1mo`` is current (as
         ``monthly_coverage``, from ``site_months_from_ms``)."""
-        return monthly.coverage_since(self, 3)
+        return monthly.coverage_since(self, 3, self._rollup_state())
 
     def latest(self) -> dict[str, Reading]:
         """Return the newest reading of every meter.

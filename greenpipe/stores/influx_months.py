@@ -32,7 +32,7 @@ from greenpipe.stores.base import (
 from greenpipe.stores.influxql import ms_of, quote_ident, quote_literal, time_literal_ns
 
 if TYPE_CHECKING:
-    from greenpipe.stores.influx import InfluxStore
+    from greenpipe.stores.influx import InfluxStore, _State
 
 MONTHLY_MEASUREMENT = "energy_1mo"
 """``energy_1d`` summed per meter and month (tags as ``energy``), stamped at the month's end."""
@@ -57,10 +57,11 @@ def whole_days(store: InfluxStore, span: tuple[datetime, datetime] | None
     return (lo, hi) if lo < hi else None
 
 
-def coverage_since(store: InfluxStore, field: int) -> tuple[datetime, datetime] | None:
-    """``rollup_coverage`` from the month start at ``field`` of the newest ``rollup_state``
-    on (2: ``months_from``, 3: ``site_months_from``); None where there is none."""
-    state = store._rollup_state()
+def coverage_since(store: InfluxStore, field: int, state: _State | None
+                   ) -> tuple[datetime, datetime] | None:
+    """``rollup_coverage`` from the month start at ``field`` of ``state`` (the newest
+    ``rollup_state``, ``InfluxStore._rollup_state``) on (2: ``months_from``, 3:
+    ``site_months_from``); None where there is none."""
     covered = store._coverage_of(state)
     since = None if state is None else state[field]
     if not isinstance(since, datetime) or covered is None:
@@ -87,11 +88,12 @@ def one_bucket(store: InfluxStore, daily: str, start: datetime, end: datetime, g
     a site and kind instead of 12 a meter) over the whole months and ``daily`` around them,
     in one request; None when the range holds no whole month (read it as before)."""
     months = MONTHLY_MEASUREMENT
-    kept = store.site_monthly_coverage() if per_site else None
+    state = store._rollup_state()  # once for both coverages: a query each
+    kept = coverage_since(store, 3, state) if per_site else None
     if kept is not None:
         months = SITE_MONTHLY_MEASUREMENT
     else:
-        kept = store.monthly_coverage()
+        kept = coverage_since(store, 2, state)
     span = None if kept is None else whole_months(max(start, kept[0]), min(end, kept[1]),
                                                   store.day_offset)
     if span is None:

@@ -240,6 +240,17 @@ class Pipeline:
         """Return True when the pending readings and dead letters fill a batch."""
         return self.pending_records >= self._batch_size
 
+    def flush_now(self, now: float, due: float | None, window: int,
+                  more_waiting: Callable[[], bool]) -> bool:
+        """The writers' flush rule: something is pending and the batch is full, or it is
+        ``due`` (``now`` and ``due`` on ``time.monotonic``) [s], or ``window`` messages
+        wait for their acks and nothing more is waiting (``more_waiting`` is asked last,
+        only then: it may be a system call)."""
+        pending = self.pending_messages
+        return bool(pending) and (
+            self.batch_full() or (due is not None and now >= due)
+            or (pending >= window and not more_waiting()))
+
     def handle(self, msg: Inbound) -> None:
         """Decode and convert one message into pending readings or dead letters; never raises.
 
@@ -651,3 +662,13 @@ class _GaveUp:
 
 
 _GAVE_UP = _GaveUp()
+
+
+def decode_topic(raw: bytes) -> tuple[str, str | None]:
+    """The topic of a message's raw bytes, and the dead-letter reason when they are not
+    UTF-8 (then decoded with replacement characters, so the dead letter can name it)."""
+    try:
+        return raw.decode(), None
+    except UnicodeDecodeError:
+        return (raw.decode("utf-8", "replace"),
+                "the topic is not valid UTF-8; publish on a UTF-8 topic")

@@ -58,7 +58,14 @@ from collector.assembly import assemble
 from collector.broker_watch import SUBSCRIPTIONS as SYS_SUBSCRIPTIONS
 from collector.broker_watch import BrokerStatusWriter, BrokerWatch
 from collector.metrics import Metrics, use_json_logs
-from collector.pipeline import CollectorReport, Inbound, Pipeline, Route, default_routes
+from collector.pipeline import (
+    CollectorReport,
+    Inbound,
+    Pipeline,
+    Route,
+    decode_topic,
+    default_routes,
+)
 from collector.sharing import Ownership, share_group, shared
 from collector.spool import SpoolingStore
 from collector.writer_process import ProcessWriter
@@ -436,13 +443,7 @@ class Collector:
             return
         self._received += 1
         try:
-            try:
-                topic = raw_topic.decode() if is_bytes else msg.topic
-                topic_error = None
-            except UnicodeDecodeError:
-                topic = (raw_topic.decode("utf-8", "replace") if is_bytes
-                         else str(raw_topic))
-                topic_error = "the topic is not valid UTF-8; publish on a UTF-8 topic"
+            topic, topic_error = decode_topic(raw_topic) if is_bytes else (msg.topic, None)
             if self._ownership is not None and topic_error is None:
                 original = self._ownership.unwrap(topic)
                 if original is not None:
@@ -585,11 +586,8 @@ class Collector:
                         flush_due = time.monotonic() + cc.flush_interval_s
                     pipeline.handle(item)
                 now = time.monotonic()
-                if pipeline.pending_messages and (
-                    pipeline.batch_full()
-                    or (pipeline.pending_messages >= cc.max_inflight and self._queue.empty())
-                    or (flush_due is not None and now >= flush_due)
-                ):
+                if pipeline.flush_now(now, flush_due, cc.max_inflight,
+                                      lambda: not self._queue.empty()):
                     pipeline.flush(self._give_up)
                     flush_due = None
                 if self._spooling is not None and self._spooling.spool.depth:

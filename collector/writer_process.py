@@ -43,7 +43,7 @@ from typing import Any
 
 from collector.assembly import assemble
 from collector.broker_watch import BrokerStatusWriter
-from collector.pipeline import CollectorReport, Inbound, Route
+from collector.pipeline import CollectorReport, Inbound, Route, decode_topic
 from greenpipe.config import Config
 from greenpipe.errors import ConfigError, GreenpipeError, StoreError
 from greenpipe.stores import Store, open_configured_store
@@ -488,13 +488,12 @@ def _child_main(cfg: Config, routes: Sequence[Route],
             # the broker's window is used and nothing more is waiting; here at half the
             # window, so that its other half arrives while the child's answer travels back.
             now = time.monotonic()
-            pending = pipeline.pending_messages
-            if not pending:
+            if not pipeline.pending_messages:
                 flush_due = None
             else:
                 flush_due = now + cc.flush_interval_s if flush_due is None else flush_due
-                if (pipeline.batch_full() or now >= flush_due
-                        or (pending >= half_window and not inbox.poll(0))):
+                if pipeline.flush_now(now, flush_due, half_window,
+                                      lambda: bool(inbox.poll(0))):
                     flush()
                     flush_due = None
             replayed = False
@@ -515,11 +514,7 @@ def _child_main(cfg: Config, routes: Sequence[Route],
 def _handle(pipeline: Any, items: Sequence[RawMessage], flush: Callable[[], None]) -> None:
     """Decode one batch from the parent into the pipeline; flush whenever a batch is full."""
     for raw_topic, payload, mid, qos, conn, at in items:
-        try:
-            topic, topic_error = raw_topic.decode(), None
-        except UnicodeDecodeError:
-            topic = raw_topic.decode("utf-8", "replace")
-            topic_error = "the topic is not valid UTF-8; publish on a UTF-8 topic"
+        topic, topic_error = decode_topic(raw_topic)
         pipeline.handle(Inbound(topic, bytes(payload), datetime.fromtimestamp(at, UTC), mid,
                                 qos, topic_error, conn))
         if pipeline.batch_full():

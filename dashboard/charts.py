@@ -407,6 +407,7 @@ def _band(name: str, data: list[list[Any]], stack: str, fill: str) -> dict[str, 
     """A filled band stacked on ``_hidden``: its values are the band's thickness."""
     return {"type": "line", "name": name, "data": data, "stack": stack,
             "stackStrategy": "all", "showSymbol": False, "silent": True, "color": fill,
+            "itemStyle": {"color": fill},
             "lineStyle": {"opacity": 0}, "areaStyle": {"color": fill, "opacity": 1},
             "tooltip": {"show": False}}
 
@@ -460,7 +461,9 @@ def baseline_series(days: Sequence[object], actual: Sequence[float],
     if excess:
         shown.append(names["excess"])
     shown.append(names["actual"])
-    option["legend"]["data"] = shown
+    filled = {names["band"], names["savings"], names["excess"]}
+    option["legend"]["data"] = [{"name": n, "icon": "roundRect"} if n in filled
+                                else {"name": n} for n in shown]
     _day_ticks(option, xs, x_format)
     return option
 
@@ -512,8 +515,9 @@ def grouped_bars(categories: Sequence[str],
 def large_type(option: Spec, *, height: int = 520, size: int = 20) -> Spec:
     """Wall-screen type: ticks at ``size`` px, legend and axis titles 2 px larger."""
     option["height"] = height
-    option["legend"]["textStyle"] = {"fontSize": size + 2}
-    option["grid"]["top"] = size * 3
+    # No pager on a wall screen (nobody clicks it): legend entries wrap onto a second row.
+    option["legend"] |= {"type": "plain", "textStyle": {"fontSize": size + 2}}
+    option["grid"]["top"] = size * 5
     for axis in ("xAxis", "yAxis"):
         option[axis].setdefault("axisLabel", {})["fontSize"] = size
         option[axis]["nameTextStyle"] = {"fontSize": size + 2}
@@ -524,5 +528,6 @@ def large_type(option: Spec, *, height: int = 520, size: int = 20) -> Spec:
 def monthly_ticks(option: Spec, template: str) -> Spec:
     """Tick a time x axis once a month, labelled with ``template`` (e.g. "{M}月")."""
     option["xAxis"]["minInterval"] = 28 * DAY_MS
+    option["xAxis"]["maxInterval"] = 31 * DAY_MS
     option["xAxis"].setdefault("axisLabel", {})["formatter"] = template
     return option

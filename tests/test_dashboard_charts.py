@@ -131,13 +131,15 @@ def test_baseline_series_shades_savings_between_baseline_and_actual() -> None:
     assert_allclose(_ys(base2), [100.0] * 3)
     assert_allclose([lo + d for lo, d in zip(_ys(base2), _ys(excess), strict=True)],
                     [100.0, 105.0, 100.0])
-    assert "E" in option["legend"]["data"]  # there is excess: it has a legend entry
+    legend = {d["name"]: d.get("icon") for d in option["legend"]["data"]}
+    assert legend == {"C": None, "I": "roundRect", "B": None, "S": "roundRect",
+                      "E": "roundRect", "A": None}  # there is excess: it has an entry
     assert_allclose(_ys(actual), [90.0, 105.0, 80.0]) and actual["name"] == "A"
     assert _xs(actual) == ["2025-07-01", "2025-07-02", "2025-07-03"]
     assert option["yAxis"]["name"] == "kWh/day" and option["xAxis"]["name"] == "Day"
     below_only = charts.baseline_series(days, [90.0] * 3, [100.0] * 3, [95.0] * 3, [105.0] * 3,
                                         names=names, x_title="", y_title="")
-    assert "E" not in below_only["legend"]["data"] and "C" not in below_only["legend"]["data"]
+    assert [d["name"] for d in below_only["legend"]["data"]] == ["I", "B", "S", "A"]
 
 
 def test_short_daily_axes_tick_once_a_day_and_sparse_lines_get_markers() -> None:

@@ -76,6 +76,7 @@ def test_public_page_without_login_in_japanese(tmp_path: Path,
     # Wall-screen type, ticked once a month with Japanese month labels.
     assert cumulative["xAxis"]["axisLabel"] == {"formatter": "{M}月", "fontSize": 20}
     assert cumulative["xAxis"]["minInterval"] == 28 * 86_400_000
+    assert cumulative["xAxis"]["maxInterval"] == 31 * 86_400_000
     assert cumulative["legend"]["textStyle"]["fontSize"] == 22
     text = _everything(at)
     for name in NAMES:

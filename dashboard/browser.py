@@ -165,9 +165,11 @@ READY_JS = """(() => {
                  .map(a => a.innerText.trim().split('\\n').pop())};
 })()"""
 """Truthy (the page's state) once a Streamlit page has finished its run, drawn every ECharts
-chart it holds (``aria-busy`` false and SVG paths drawn: ``dashboard.ui.chart`` renders
-SVG), and shows at least the given number of charts and tables under a title containing
-the given text."""
+chart it holds, and shows at least the given number of charts and tables under a title
+containing the given text. A chart counts as drawn when Streamlit's container
+(``stEChartsChart``) is no longer ``aria-busy`` and holds SVG paths (``dashboard.ui.chart``
+renders SVG without animation, so axes and series are drawn in the same pass); a
+container without them is undrawn and keeps the page not ready."""
 
 
 @dataclass(frozen=True)

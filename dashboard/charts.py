@@ -120,11 +120,8 @@ def x_values(values: Iterable[object]) -> list[str | None]:
 
 def numbers(values: Iterable[object]) -> list[float | None]:
     """Plain floats for JSON; NaN and None become null (a gap, never a zero)."""
-    out: list[float | None] = []
-    for v in values:
-        f = None if v is None else float(v)  # type: ignore[arg-type]
-        out.append(None if f is None or f != f else f)
-    return out
+    return [None if v is None or pd.isna(v) else float(v)  # type: ignore[arg-type]
+            for v in values]
 
 
 def pairs(xs: Iterable[object], ys: Iterable[object]) -> list[list[Any]]:

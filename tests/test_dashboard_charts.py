@@ -50,6 +50,7 @@ def test_options_are_plain_json_with_legend_units_and_a_zero_based_y_axis() -> N
     (line,) = option["series"]
     assert line["data"] == [["2025-04-01", 1.0], ["2025-04-02", None]]  # a gap, not a zero
     assert line["lineStyle"]["color"] == "#123456"
+    assert charts.numbers([1, pd.NA, None, float("nan"), 2.5]) == [1.0, None, None, None, 2.5]
 
 
 def test_times_are_sent_as_local_wall_clock_whatever_the_browser_zone() -> None:

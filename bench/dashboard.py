@@ -15,8 +15,8 @@ Python). For each store it measures, per page:
   finished: first visit (a new browser session, cold server cache; the browser loaded
   Streamlit's own bundle once before, from a throw-away server), repeat visit (a new
   session, warm cache) and a page switch inside one session (a click on the sidebar link,
-  as on a wall screen that stays open; plotly.js is already loaded: the ring of switches
-  runs twice and the second lap is timed).
+  as on a wall screen that stays open; the chart code is already loaded: the ring of
+  switches runs twice and the second lap is timed).
 
 It also records the server's resident memory after 10 and after 50 page loads in one
 browser session (page switches in a ring), to show that memory stays flat.
@@ -208,7 +208,7 @@ def apptest_times(cfg_path: Path, repeat: int, pages: tuple[tuple[str, str], ...
     os.environ["GREENPIPE_CONFIG"] = str(cfg_path)
     os.environ["GREENPIPE_DASHBOARD_AS_OF"] = AS_OF.isoformat()
     at = AppTest.from_file(str(REPO / "dashboard" / "app.py"), default_timeout=300)
-    at.run()  # open the store, import plotly: not part of any page's time
+    at.run()  # open the store, import the pages' modules: not part of any page's time
     out: dict[str, tuple[float, float]] = {}
     for name, _ in pages:
         at.switch_page(f"views/{name}.py")
@@ -265,8 +265,8 @@ def browser_times(cfg_path: Path, full: bool, repeat: int, browser: Chromium,
                 # Page switches inside one session, in a ring so each page is entered once,
                 # starting from the page visited last (``ring[-1]``). Two laps, the second
                 # timed: in the first, the first page with a chart also loads and evaluates
-                # plotly.js for this page load, which an open session (a wall screen) has
-                # done long before.
+                # the ECharts chunk for this page load, which an open session (a wall
+                # screen) has done long before.
                 for lap in range(2):
                     for name, _path in ring:
                         plots, tables = FULL[name] if full else (0, 0)

@@ -151,11 +151,11 @@ READY_JS = """(() => {
   const status = document.querySelector('[data-testid="stStatusWidget"]');
   if (status && status.innerText.trim()) return false;
   const h1 = main.querySelector('h1');
-  const plots = [...main.querySelectorAll('.js-plotly-plot')]
-      .filter(p => p.querySelector('.main-svg .trace')).length;
+  const charts = [...main.querySelectorAll('[data-testid="stEChartsChart"]')];
+  const drawn = c => c.getAttribute('aria-busy') === 'false' && c.querySelector('svg path');
+  const plots = charts.filter(drawn).length;
   const tables = main.querySelectorAll('[data-testid="stDataFrame"]').length;
-  const undrawn = [...main.querySelectorAll('[data-testid="stPlotlyChart"]')]
-      .filter(c => !c.querySelector('.main-svg')).length;
+  const undrawn = charts.length - plots;
   if (!h1 || !h1.innerText.includes(%(title)s) || plots < %(plots)d || tables < %(tables)d
       || undrawn > 0) return false;
   return {title: h1.innerText, plots: plots, tables: tables, height: main.scrollHeight,
@@ -164,9 +164,12 @@ READY_JS = """(() => {
           nav: [...document.querySelectorAll('[data-testid="stSidebarNav"] a')]
                  .map(a => a.innerText.trim().split('\\n').pop())};
 })()"""
-"""Truthy (the page's state) once a Streamlit page has finished its run, drawn every Plotly
-chart it holds, and shows at least the given number of charts with data and tables under a
-title containing the given text."""
+"""Truthy (the page's state) once a Streamlit page has finished its run, drawn every ECharts
+chart it holds, and shows at least the given number of charts and tables under a title
+containing the given text. A chart counts as drawn when Streamlit's container
+(``stEChartsChart``) is no longer ``aria-busy`` and holds SVG paths (``dashboard.ui.chart``
+renders SVG without animation, so axes and series are drawn in the same pass); a
+container without them is undrawn and keeps the page not ready."""
 
 
 @dataclass(frozen=True)

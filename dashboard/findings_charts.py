@@ -1,94 +1,116 @@
-"""Evidence charts of findings: one small figure per finding code, built from data frames.
+"""Evidence charts of findings: one small ECharts option per finding code, from data frames.
 
 Labels arrive translated (``labels``: i18n key suffix -> text), so this module knows
 nothing about languages or the store; ``dashboard/views/findings.py`` fetches the data
-through ``dashboard/data.py`` and picks the chart.
+through ``dashboard/data.py`` (times already in the display zone) and picks the chart.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 import pandas as pd
-import plotly.graph_objects as go
 
-from dashboard.charts import _layout
+from dashboard.charts import Spec, line_series, numbers, pairs, spec, wall_clock
 
 _ACCENT = "#C0392B"
 _LINE = "#4C78A8"
 _GREY = "#9D9D9D"
+_HEIGHT = 300
 
 
-def _vline(fig: go.Figure, x: datetime | pd.Timestamp, text: str) -> None:
-    # add_vline's annotation cannot place itself on a date axis; draw shape and note apart.
-    fig.add_shape(type="line", x0=x, x1=x, y0=0, y1=1, yref="paper",
-                  line={"color": _ACCENT, "dash": "dash"})
-    fig.add_annotation(x=x, y=1, yref="paper", text=text, showarrow=False, xanchor="left",
-                       font={"color": _ACCENT})
+def _vline(series: dict[str, Any], x: date | datetime | pd.Timestamp, text: str) -> None:
+    """Mark the estimated start on ``series``: a dashed red vertical line with its label."""
+    series["markLine"] = {
+        "silent": True, "symbol": ["none", "none"],
+        "lineStyle": {"color": _ACCENT, "type": "dashed", "width": 1.5},
+        "label": {"formatter": text, "position": "end", "color": _ACCENT},
+        "data": [{"xAxis": wall_clock([x])[0]}]}
+
+
+def _level(name: str, xs: pd.Series, y: float, colour: str, dash: str) -> dict[str, Any]:
+    """A horizontal line across the data's time span (a threshold or a level)."""
+    return line_series(name, pairs([xs.min(), xs.max()], [y, y]), colour, width=1.5,
+                       dash=dash, markers=False)
 
 
 def off_hours(power: pd.DataFrame, since: datetime, floor_kw: float, level_kw: float,
-              labels: Mapping[str, str]) -> go.Figure:
+              labels: Mapping[str, str]) -> Spec:
     """Hourly power with the off-hours band: from the earlier level up to today's level."""
-    fig = go.Figure(go.Scatter(x=power["bucket"], y=power["power_kw"], mode="lines",
-                               name=labels["power_kw"], line={"color": _LINE, "width": 1.5}))
-    fig.add_hrect(y0=floor_kw, y1=level_kw, fillcolor=_ACCENT, opacity=0.18, line_width=0)
-    for y, name, dash in ((floor_kw, labels["floor"], "dot"), (level_kw, labels["level"], "dash")):
-        fig.add_trace(go.Scatter(x=[power["bucket"].min(), power["bucket"].max()], y=[y, y],
-                                 mode="lines", name=name,
-                                 line={"color": _ACCENT, "dash": dash, "width": 1.5}))
-    _vline(fig, since, labels["start"])
-    return _layout(fig, "", labels["power_kw"], height=300)
+    option = spec("", labels["power_kw"], height=_HEIGHT)
+    first = line_series(labels["power_kw"], pairs(power["bucket"], power["power_kw"]), _LINE,
+                        width=1.5, markers=False)
+    first["markArea"] = {"silent": True, "itemStyle": {"color": _ACCENT, "opacity": 0.18},
+                         "data": [[{"yAxis": float(floor_kw)}, {"yAxis": float(level_kw)}]]}
+    _vline(first, since, labels["start"])
+    option["series"] += [
+        first,
+        _level(labels["floor"], power["bucket"], floor_kw, _ACCENT, "dotted"),
+        _level(labels["level"], power["bucket"], level_kw, _ACCENT, "dashed")]
+    return option
 
 
 def cusum(path: pd.DataFrame, h_sigma: float, since: datetime,
-          labels: Mapping[str, str]) -> go.Figure:
+          labels: Mapping[str, str]) -> Spec:
     """The CUSUM S⁺ curve with its alarm threshold and the estimated start."""
-    fig = go.Figure(go.Scatter(x=path.index, y=path["s_upper"], mode="lines+markers",
-                               name=labels["cusum"], line={"color": _LINE}))
-    fig.add_trace(go.Scatter(x=[path.index.min(), path.index.max()], y=[h_sigma, h_sigma],
-                             mode="lines", name=labels["threshold"],
-                             line={"color": _ACCENT, "dash": "dash"}))
-    _vline(fig, since, labels["start"])
-    return _layout(fig, "", labels["cusum"], height=300)
+    option = spec("", labels["cusum"], height=_HEIGHT)
+    curve = line_series(labels["cusum"], pairs(path.index, path["s_upper"]), _LINE,
+                        markers=True)
+    _vline(curve, since, labels["start"])
+    option["series"] += [curve, _level(labels["threshold"], path.index.to_series(), h_sigma,
+                                       _ACCENT, "dashed")]
+    return option
 
 
-def daily_step(days: pd.DataFrame, since: datetime, labels: Mapping[str, str]) -> go.Figure:
+def daily_step(days: pd.DataFrame, since: datetime, labels: Mapping[str, str]) -> Spec:
     """Daily energy with the change point marked."""
-    fig = go.Figure(go.Bar(x=days["bucket"], y=days["energy_kwh"], name=labels["daily_kwh"],
-                           marker_color=_LINE))
-    _vline(fig, since, labels["start"])
-    return _layout(fig, "", labels["daily_kwh"], height=300)
+    option = spec("", labels["daily_kwh"], height=_HEIGHT)
+    bars = {"type": "bar", "name": labels["daily_kwh"], "color": _LINE,
+            "itemStyle": {"color": _LINE}, "data": pairs(days["bucket"], days["energy_kwh"])}
+    _vline(bars, since, labels["start"])
+    option["series"].append(bars)
+    return option
 
 
 def peak_day(demand: pd.DataFrame, peak_at: datetime, peak_kw: float, around_kw: float,
-             labels: Mapping[str, str]) -> go.Figure:
-    """The half-hour demand of the peak's day, the peak marked and the load around it."""
-    fig = go.Figure(go.Bar(x=demand["bucket"], y=demand["demand_kw"], name=labels["demand_kw"],
-                           marker_color=_GREY))
-    fig.add_trace(go.Bar(x=[peak_at], y=[peak_kw], name=labels["peak"], marker_color=_ACCENT))
-    fig.add_trace(go.Scatter(x=[demand["bucket"].min(), demand["bucket"].max()],
-                             y=[around_kw, around_kw], mode="lines", name=labels["around"],
-                             line={"color": _LINE, "dash": "dash"}))
-    fig.update_layout(barmode="overlay")
-    return _layout(fig, "", labels["demand_kw"], height=300)
+             labels: Mapping[str, str]) -> Spec:
+    """The half-hour demand of the peak's day, the peak marked and the load around it.
+
+    The peak's bar is drawn over its grey bar (``barGap`` -100 %), as one red bar.
+    """
+    option = spec("", labels["demand_kw"], height=_HEIGHT)
+    option["series"] += [
+        {"type": "bar", "name": labels["demand_kw"], "color": _GREY,
+         "itemStyle": {"color": _GREY}, "data": pairs(demand["bucket"], demand["demand_kw"])},
+        {"type": "bar", "name": labels["peak"], "color": _ACCENT, "barGap": "-100%",
+         "itemStyle": {"color": _ACCENT}, "data": pairs([peak_at], [peak_kw])},
+        _level(labels["around"], demand["bucket"], around_kw, _LINE, "dashed")]
+    return option
 
 
-def pv_ratio(days: pd.DataFrame, since: datetime, labels: Mapping[str, str]) -> go.Figure:
+def pv_ratio(days: pd.DataFrame, since: date, labels: Mapping[str, str]) -> Spec:
     """Daily yield over clear-sky expectation, and its clear-day index, over time."""
-    fig = go.Figure(go.Scatter(x=days["day"], y=days["ratio"], mode="markers",
-                               name=labels["pv_ratio"], marker={"color": _GREY, "size": 5}))
-    fig.add_trace(go.Scatter(x=days["day"], y=days["index"], mode="lines",
-                             name=labels["pv_index"], line={"color": _LINE, "width": 2.5}))
-    _vline(fig, since, labels["start"])
-    return _layout(fig, "", labels["pv_ratio"], height=300)
+    option = spec("", labels["pv_ratio"], height=_HEIGHT)
+    points = {"type": "scatter", "name": labels["pv_ratio"], "symbolSize": 5, "color": _GREY,
+              "itemStyle": {"color": _GREY}, "data": pairs(days["day"], days["ratio"])}
+    index = line_series(labels["pv_index"], pairs(days["day"], days["index"]), _LINE,
+                        width=2.5, markers=False)
+    _vline(index, since, labels["start"])
+    option["series"] += [points, index]
+    return option
 
 
 def declared_vs_verified(names: Sequence[str], values: Sequence[float],
-                         labels: Mapping[str, str]) -> go.Figure:
+                         labels: Mapping[str, str]) -> Spec:
     """Declared against verified saving of a measure. [kWh]"""
-    fig = go.Figure(go.Bar(x=list(names), y=list(values), marker_color=[_GREY, _ACCENT]))
-    fig = _layout(fig, "", labels["energy_kwh"], height=280)
-    fig.update_layout(showlegend=False)
-    return fig
+    option = spec("", labels["energy_kwh"], x_type="category", categories=names,
+                  height=280, trigger="item")
+    option["legend"] = {"show": False}
+    option["grid"]["top"] = 16
+    option["series"].append({
+        "type": "bar", "name": labels["energy_kwh"], "barMaxWidth": 80,
+        "data": [{"value": v, "itemStyle": {"color": c}}
+                 for v, c in zip(numbers(values), (_GREY, _ACCENT), strict=False)]})
+    return option

@@ -457,9 +457,12 @@ def fmt_month(day: date, lang: str, short: bool = False) -> str:
 
 
 def axis_format(lang: str, what: str) -> str:
-    """Return the Plotly (d3) tick format of a date axis: ``day`` or ``time`` (with hours)."""
-    formats = {("ja", "day"): "%-m/%-d", ("en", "day"): "%-d %b",
-               ("ja", "time"): "%-m/%-d %H:%M", ("en", "time"): "%-d %b %H:%M"}
+    """Return the ECharts label template of a time axis: ``day`` or ``time`` (with hours).
+
+    Templates, not functions: ``st.echarts_chart`` takes no JavaScript callbacks.
+    """
+    formats = {("ja", "day"): "{M}/{d}", ("en", "day"): "{d} {MMM}",
+               ("ja", "time"): "{M}/{d} {HH}:{mm}", ("en", "time"): "{d} {MMM} {HH}:{mm}"}
     return formats[(check_lang(lang), what)]
 
 

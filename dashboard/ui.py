@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import data
+from dashboard.charts import DEFAULT_HEIGHT, Spec
 from dashboard.i18n import LANGS, fmt_datetime, sector_label, t
 from greenpipe import access
 
@@ -132,9 +132,17 @@ def empty(key: str, lang: str, **values: object) -> None:
     st.info(t(key, lang, **values), icon="ℹ️")
 
 
-def chart(fig: go.Figure, key: str) -> None:
-    """Render a Plotly figure at full width, without the mode bar (a wall screen has no mouse)."""
-    st.plotly_chart(fig, key=key, config={"displayModeBar": False, "responsive": True})
+def chart(spec: Spec, key: str) -> None:
+    """Render an ECharts option (``dashboard.charts``) at full width with Streamlit's ECharts.
+
+    SVG rather than canvas: as fast to draw (issue 15), crisp in screenshots, and its
+    drawn ``path``s tell the browser tests that a chart has been drawn. Streamlit's theme
+    gives the app's fonts, tooltips and non-overlapping axis labels; the option's own
+    colours and fonts take precedence over it.
+    """
+    option = dict(spec)
+    height = int(option.pop("height", DEFAULT_HEIGHT))
+    st.echarts_chart(option, key=key, height=height, renderer="svg", theme="streamlit")
 
 
 def table(frame: Any, key: str, numbers: tuple[str, ...] = (), **kwargs: Any) -> None:

@@ -11,7 +11,6 @@ The seed (tests/dashboard_seed.py), with the dashboard clock pinned at 2025-10-0
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,19 +73,28 @@ def _metrics(at: AppTest) -> dict[str, tuple[str, str]]:
     return {m.label: (m.value, m.delta) for m in at.metric}
 
 
+def _charts(at: AppTest) -> list:
+    return list(at.get("echarts_chart"))
+
+
 def _figure(at: AppTest, index: int) -> dict:
-    return json.loads(at.get("plotly_chart")[index].proto.spec)
+    """The ECharts option of the page's ``index``-th chart."""
+    return json.loads(_charts(at)[index].proto.spec)
 
 
-def _xs(trace: dict) -> np.ndarray:
-    return _ys({"y": trace["x"]})
+def _items(series: dict) -> list:
+    """A series' data items: [x, y] pairs, bar values, or {"value": ...} items."""
+    return [item["value"] if isinstance(item, dict) else item for item in series["data"]]
 
 
-def _ys(trace: dict) -> np.ndarray:
-    y = trace["y"]
-    if isinstance(y, dict):  # plotly's binary encoding of numeric arrays
-        return np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"])
-    return np.asarray(y, dtype="float64")
+def _xs(series: dict) -> list:
+    return [item[0] for item in _items(series)]
+
+
+def _ys(series: dict) -> np.ndarray:
+    """The y values of a series (null, a gap, as NaN)."""
+    ys = [item[1] if isinstance(item, list) else item for item in _items(series)]
+    return np.asarray([np.nan if y is None else y for y in ys], dtype="float64")
 
 
 def test_seed_factors_are_the_shipped_ones() -> None:
@@ -129,11 +137,11 @@ def test_overview_numbers_match_the_store(tmp_path: Path,
     assert m["Projected FY end"][0] == "–"
     assert any("No forecast yet" in i.value for i in at.info)
 
-    # Top emitting sites, largest at the top (plotly draws the last bar on top) [t].
+    # Top emitting sites, largest at the top (the category axis draws bottom-up) [t].
     # The PV plant emits nothing and is not an emitter.
-    top = _figure(at, 2)["data"][0]
-    assert top["y"] == ["駅前オフィス", "第一工場"]
-    assert_allclose(_ys({"y": top["x"]}),
+    top = _figure(at, 2)
+    assert top["yAxis"]["data"] == ["駅前オフィス", "第一工場"]
+    assert_allclose(_ys(top["series"][0]),
                     [20_000 * EF_GRID / 1000, (150_000 * EF_GRID + 30_000 * EF_GAS) / 1000])
 
 
@@ -184,10 +192,10 @@ def test_sites_page_breakdown_and_live_power(tmp_path: Path,
                                               "Baseline and savings", "By meter", "PV",
                                               "Intensity"]
     assert [s.value for s in at.subheader] == ["Power, last 24 h (live)", "Energy by day"]
-    assert len(at.get("plotly_chart")) == 2 and not at.dataframe
+    assert len(_charts(at)) == 2 and not at.dataframe
     _site_view(at, "by_month")
     assert [s.value for s in at.subheader] == ["Power, last 24 h (live)", "Energy by month"]
-    months = _figure(at, 1)["data"]
+    months = _figure(at, 1)["series"]
     assert sorted(tr["name"] for tr in months) == ["f1-gas", "f1-main"]  # stacked per meter
     _site_view(at, "breakdown")
     assert [s.value for s in at.subheader] == ["Power, last 24 h (live)",
@@ -198,7 +206,7 @@ def test_sites_page_breakdown_and_live_power(tmp_path: Path,
     assert_allclose(table["Share [%]"], [83.3, 16.7])
     assert_allclose(table["CO₂ [t]"], [72.75, 5.39])
     # Live power: only the 11:00 JST reading of f1-main lies in the last 24 h.
-    live = _figure(at, 0)["data"]
+    live = _figure(at, 0)["series"]
     assert [tr["name"] for tr in live] == ["f1-main"]
     assert_allclose(_ys(live[0]), [1000.0])
     _site_view(at, "pv")
@@ -206,7 +214,7 @@ def test_sites_page_breakdown_and_live_power(tmp_path: Path,
 
     at.selectbox[0].set_value("pv-plant").run()
     assert not at.exception
-    pv = [f for f in at.get("plotly_chart") if "Generation" in f.proto.spec]
+    pv = [f for f in _charts(at) if "Generation" in f.proto.spec]
     assert pv, "the PV vs consumption chart is shown for a site with a PV meter"
 
     at.selectbox[0].set_value("factory-2").run()  # configured, never reported
@@ -252,8 +260,8 @@ def test_meters_page_shows_upstream_loss_and_broker_drops(
     assert lost == {"f1-gas": 0, "f2-main": 0, "f1-main": 69, "office-1-main": 0, "pv-1": 0}
     assert any("69 messages were lost" in w.value and "max_queued_messages 0" in w.value
                for w in at.warning)
-    bars = _figure(at, 0)["data"][0]
-    assert list(bars["y"]) == ["f1-main"] and list(_xs(bars)) == [69]
+    bars = _figure(at, 0)
+    assert bars["yAxis"]["data"] == ["f1-main"] and list(_ys(bars["series"][0])) == [69]
     assert any("Messages the broker dropped" in e.value and "760" in e.value
                for e in at.error)
 
@@ -364,11 +372,12 @@ def test_overview_shows_the_stored_projection(tmp_path: Path,
     # PV 12,000 kWh x 0.485 + measure f1-led 4,850 kg; the null test does not count.
     assert m["Avoided CO₂ to date"][0] == f"{(12_000 * EF_GRID + 4_850) / 1000:,.1f} t" == "10.7 t"
     assert not any("No forecast yet" in i.value for i in at.info)
-    band = [tr for tr in _figure(at, 0)["data"] if tr.get("error_y")]
-    assert len(band) == 1
-    assert_allclose(_ys(band[0]), [180.0])
-    assert_allclose(band[0]["error_y"]["array"], [30.0])
-    assert_allclose(band[0]["error_y"]["arrayminus"], [30.0])
+    name = "Projected FY end (P10–P90)"
+    point, band = [s for s in _figure(at, 0)["series"] if s["name"] == name]
+    assert point["symbol"] == "diamond" and _xs(point) == ["2026-03-31"]  # the FY's last day
+    assert_allclose(_ys(point), [180.0])
+    assert _xs(band)[:2] == ["2026-03-31"] * 2
+    assert_allclose(_ys(band), [150.0, 210.0])  # P10 to P90: 30 t below, 30 t above
 
 
 def test_forecast_page_projections_quality_and_savings(tmp_path: Path,
@@ -397,8 +406,8 @@ def test_forecast_page_projections_quality_and_savings(tmp_path: Path,
     assert list(saved["90% interval [kWh]"]) == ["6,000 – 14,000"]
     assert list(saved["Savings [%]"]) == ["10.0%"]
     assert list(saved["Reporting period"]) == ["1 Jul 2025 – 1 Oct 2025"]
-    fig = _figure(at, 1)["data"][0]
-    assert_allclose(_ys(fig), [10.0])
+    points = _figure(at, 1)["series"][0]  # the savings of the LED retrofit [MWh]
+    assert points["type"] == "scatter" and _items(points) == [["f1-led", 10.0, 6.0, 14.0]]
 
 
 def test_model_quality_on_short_data_shows_a_dash_and_the_reason(
@@ -431,23 +440,27 @@ def test_sites_page_baseline_vs_actual(tmp_path: Path, monkeypatch: pytest.Monke
     at = _site_view(_open(_app_with_results(tmp_path, monkeypatch), "views/sites.py"),
                     "baseline")
     assert "**f1-main · f1-led**" in [m.value for m in at.markdown]
-    fig = next(json.loads(f.proto.spec) for f in at.get("plotly_chart")
+    fig = next(json.loads(f.proto.spec) for f in _charts(at)
                if "Baseline 90% interval" in f.proto.spec)
-    upper, lower, base, below, _base, above, actual = fig["data"]  # no readings before July
+    # No readings before July: no context line. Bands are a hidden base plus a thickness.
+    lower, band, base, below, savings, base2, excess, actual = fig["series"]
     assert actual["name"] == "Actual" and base["name"] == "Baseline"
-    assert below["name"] == "Savings" and lower["name"] == "Baseline 90% interval"
+    assert savings["name"] == "Savings" and band["name"] == "Baseline 90% interval"
     # One point per reporting day, local (JST) dates from 1 July to 30 September 2025.
-    assert actual["x"][0] == "2025-07-01" and actual["x"][-1] == "2025-09-30"
-    assert len(actual["x"]) == 92
+    assert _xs(actual)[0] == "2025-07-01" and _xs(actual)[-1] == "2025-09-30"
+    assert len(_xs(actual)) == 92
     assert_allclose(_ys(actual), [p.observed_kwh for p in SEED_BASELINE])
     assert_allclose(_ys(base), [p.predicted_kwh for p in SEED_BASELINE])
     assert_allclose(_ys(lower), [p.predicted_kwh_lower for p in SEED_BASELINE])
-    assert_allclose(_ys(upper), [p.predicted_kwh_upper for p in SEED_BASELINE])
+    assert_allclose(_ys(lower) + _ys(band), [p.predicted_kwh_upper for p in SEED_BASELINE])
     # Actual is below the baseline every day: all savings, nothing above the baseline.
-    assert_allclose(_ys(below), _ys(actual)) and below["fill"] == "tonexty"
-    assert_allclose(_ys(above), _ys(base)) and above["showlegend"] is False
-    assert fig["layout"]["yaxis"]["title"]["text"] == "Energy per day [kWh/day]"
-    assert fig["layout"]["xaxis"]["title"]["text"] == "Day"
+    assert_allclose(_ys(below), _ys(actual)) and savings["stack"] == below["stack"]
+    assert_allclose(_ys(below) + _ys(savings), _ys(base)) and "areaStyle" in savings
+    assert_allclose(_ys(base2), _ys(base)) and excess["stack"] == base2["stack"]
+    assert_allclose(_ys(excess), 0.0) and "Above baseline" not in [
+        d["name"] for d in fig["legend"]["data"]]
+    assert fig["yAxis"]["name"] == "Energy per day [kWh/day]"
+    assert fig["xAxis"]["name"] == "Day"
     # The stored totals stay as a caption: they match the daily series' sums.
     assert ("Reporting period 1 Jul 2025 – 1 Oct 2025 (IPMVP Option C) totals: actual "
             "90.0 MWh, baseline 100.0 MWh, savings 10.0 MWh (90% interval 6.0 – 14.0 MWh)"
@@ -467,19 +480,19 @@ def test_sites_page_baseline_labels_in_japanese(tmp_path: Path,
     at = _site_view(_open(AppTest.from_file(str(APP), default_timeout=60), "views/sites.py"),
                     "baseline")
     assert "ベースラインと削減量" in [tab.label for tab in at.tabs]
-    figs = [json.loads(f.proto.spec) for f in at.get("plotly_chart")]
-    fig = next(f for f in figs if any(tr.get("name") == "ベースラインの 90% 区間"
-                                      for tr in f["data"]))
-    names = [tr.get("name") for tr in fig["data"]]
+    figs = [json.loads(f.proto.spec) for f in _charts(at)]
+    fig = next(f for f in figs if any(s.get("name") == "ベースラインの 90% 区間"
+                                      for s in f["series"]))
+    names = [s.get("name") for s in fig["series"]]
     assert {"実績", "ベースライン", "削減量"} <= set(names)
-    assert fig["layout"]["yaxis"]["title"]["text"] == "1日のエネルギー [kWh/日]"
+    assert fig["yAxis"]["name"] == "1日のエネルギー [kWh/日]"
 
 
 def test_sites_page_without_a_forecast_shows_the_empty_state(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = _site_view(_open(_app(tmp_path, monkeypatch), "views/sites.py"), "baseline")
     assert "No forecast yet — run `greenpipe forecast run`." in [i.value for i in at.info]
-    assert not any("Baseline" in f.proto.spec for f in at.get("plotly_chart"))
+    assert not any("Baseline" in f.proto.spec for f in _charts(at))
 
 
 def test_export_of_savings_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -537,8 +550,8 @@ def test_same_numbers_on_influxdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     _site_view(_open(at, "views/sites.py"), "breakdown")
     assert_allclose(at.dataframe[0].value["Energy [MWh]"], [150.0, 30.0])
     _site_view(at, "baseline")
-    series = next(json.loads(f.proto.spec) for f in at.get("plotly_chart")
-                  if "Baseline 90% interval" in f.proto.spec)["data"]
+    series = next(json.loads(f.proto.spec) for f in _charts(at)
+                  if "Baseline 90% interval" in f.proto.spec)["series"]
     assert_allclose(_ys(series[-1]), [p.observed_kwh for p in SEED_BASELINE])
     assert_allclose(_ys(series[2]), [p.predicted_kwh for p in SEED_BASELINE])
     _open(at, "views/meters.py")
@@ -584,9 +597,11 @@ def test_reports_page_companies_sites_co2_and_downloads(tmp_path: Path,
     at.selectbox[0].set_value(2025).run()
     # Companies: acme (factory-1 + factory-2) and the office on its own [kL].
     f1_kl = (150 * 8.64 + 30_000 * 0.0036) * 0.0258
-    companies = _figure(at, 0)["data"][0]
-    assert companies["y"] == ["駅前オフィス", "アクメ製作所"]  # drawn bottom-up
-    assert_allclose(_ys({"y": companies["x"]}), [20 * 8.64 * 0.0258, f1_kl])
+    companies = _figure(at, 0)
+    assert companies["yAxis"]["data"] == ["駅前オフィス", "アクメ製作所"]  # drawn bottom-up
+    assert_allclose(_ys(companies["series"][0]), [20 * 8.64 * 0.0258, f1_kl])
+    # The 1,500 kL threshold of the Energy Conservation Act, as a dashed vertical line.
+    assert companies["series"][0]["markLine"]["data"] == [{"xAxis": 1500.0}]
     assert any("Below the threshold" in c.value for c in at.caption)
     # factory-1: partial FY2025 (data in Jun, Sep, Oct), intensity needs production it lacks.
     assert at.selectbox[1].value == "factory-1"
@@ -594,7 +609,7 @@ def test_reports_page_companies_sites_co2_and_downloads(tmp_path: Path,
     m = _metrics(at)
     assert m["Crude-oil kL"][0] == f"{f1_kl:,.1f}"
     assert m["Class not determinable"][0] == "—"
-    co2 = _figure(at, 2)["data"]
+    co2 = _figure(at, 2)["series"]
     assert [tr["name"] for tr in co2] == ["Basic", "Adjusted"]
     assert_allclose(_ys(co2[0]), [30_000 * EF_GAS / 1000, 150_000 * EF_GRID / 1000])
     codes = " ".join(w.value for w in at.warning)
@@ -604,7 +619,7 @@ def test_reports_page_companies_sites_co2_and_downloads(tmp_path: Path,
     # and no 1 %/yr line (that starts at the first complete year).
     at.selectbox[1].set_value("office-1").run()
     assert not at.exception
-    trend = _figure(at, 1)["data"]
+    trend = _figure(at, 1)["series"]
     assert [tr["name"] for tr in trend] == ["Actual", "Partial year (for reference)"]
     assert_allclose(_ys(trend[1])[-1], 20 * 8.64 / 1000.0)
 
@@ -620,8 +635,8 @@ def test_reports_page_in_japanese_and_sites_page_intensity(tmp_path: Path,
     assert any(s.value == "エネルギー消費原単位 (5年度)" for s in at.subheader)
     at.selectbox[0].set_value("office-1").run()
     assert not at.exception
-    names = [[tr.get("name") for tr in json.loads(f.proto.spec)["data"]]
-             for f in at.get("plotly_chart")]
+    names = [[s.get("name") for s in json.loads(f.proto.spec)["series"]]
+             for f in _charts(at)]
     assert ["実績", "部分年度 (参考)"] in names, "the Sites page shows intensity, partial apart"
 
 

@@ -73,8 +73,9 @@ def _metrics(at: AppTest) -> dict[str, str]:
 
 
 def _ranking(at: AppTest) -> tuple[list[str], list[float]]:
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
-    return list(spec["y"])[::-1], list(spec["x"])[::-1]  # largest first
+    spec = json.loads(at.get("echarts_chart")[0].proto.spec)
+    values = [item["value"] for item in spec["series"][0]["data"]]
+    return spec["yAxis"]["data"][::-1], values[::-1]  # drawn bottom-up: largest first
 
 
 def test_findings_page_ranks_open_findings_and_totals_them(
@@ -99,12 +100,16 @@ def test_findings_page_ranks_open_findings_and_totals_them(
     # seed has an office reading at 11:30 on 1 Oct) with the peak and the load around it.
     assert len(at.expander) == 3
     assert not at.error
-    figures = [json.loads(f.proto.spec) for f in at.get("plotly_chart")[1:]]
-    names = [[tr.get("name") for tr in fig["data"]] for fig in figures]
+    figures = [json.loads(f.proto.spec) for f in at.get("echarts_chart")[1:]]
+    names = [[s.get("name") for s in fig["series"]] for fig in figures]
     assert ["Power [kW]", "Earlier level", "Current level"] in names
     assert ["30-minute demand [kW]", "Peak", "Load around it"] in names
-    peak = next(fig for fig in figures if fig["data"][0].get("name") == "30-minute demand [kW]")
-    assert peak["data"][1]["y"] == [1000.0] and peak["data"][2]["y"] == [800.0, 800.0]
+    peak = next(fig for fig in figures
+                if fig["series"][0].get("name") == "30-minute demand [kW]")
+    assert [y for _, y in peak["series"][1]["data"]] == [1000.0]
+    assert [y for _, y in peak["series"][2]["data"]] == [800.0, 800.0]
+    # The peak (evidence: 11:00+09:00) on the local wall clock, not UTC (02:00).
+    assert [x for x, _ in peak["series"][1]["data"]] == ["2025-10-01 11:00:00"]
 
 
 def test_filters_by_status_and_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -86,5 +86,5 @@ def test_ages() -> None:
 
 
 def test_axis_formats() -> None:
-    assert axis_format("ja", "day") == "%-m/%-d"
-    assert axis_format("en", "time") == "%-d %b %H:%M"
+    assert axis_format("ja", "day") == "{M}/{d}"
+    assert axis_format("en", "time") == "{d} {MMM} {HH}:{mm}"

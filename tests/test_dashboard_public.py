@@ -23,10 +23,7 @@ from greenpipe.net import free_loopback_port
 from tests.conftest import stop_process, wait_for_port
 from tests.dashboard_seed import AS_OF, seed_store, write_config
 from tests.test_dashboard_access import ACCESS_TOML, ACME, AUTH
-from tests.test_dashboard_app import (
-    _clean_caches,  # noqa: F401  (autouse fixture)
-    _ys,
-)
+from tests.test_dashboard_app import _clean_caches  # noqa: F401  (autouse fixture)
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 EF_GRID = 0.485
@@ -56,7 +53,7 @@ def _everything(at: AppTest) -> str:
     parts = [e.value for e in (*at.markdown, *at.caption, *at.title, *at.subheader,
                                *at.info, *at.warning, *at.error)]
     parts += [f"{m.label} {m.value} {m.help}" for m in at.metric]
-    parts += [c.proto.spec for c in at.get("plotly_chart")]
+    parts += [c.proto.spec for c in at.get("echarts_chart")]
     return "\n".join(parts)
 
 
@@ -74,8 +71,13 @@ def test_public_page_without_login_in_japanese(tmp_path: Path,
     # PV 12,000 kWh × 0.485 = 5.82 t plus the verified measure f1-led 4.85 t.
     assert m["取り組みで減らしたCO₂"] == "10.7 t"
     assert m["太陽光の発電量"] == "12.0 MWh"
-    cumulative = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
-    assert_allclose(_ys(cumulative[-1]).max(), co2_t)
+    cumulative = json.loads(at.get("echarts_chart")[0].proto.spec)
+    assert_allclose(max(y for _, y in cumulative["series"][-1]["data"]), co2_t)
+    # Wall-screen type, ticked once a month with Japanese month labels.
+    assert cumulative["xAxis"]["axisLabel"] == {"formatter": "{M}月", "fontSize": 20}
+    assert cumulative["xAxis"]["minInterval"] == 28 * 86_400_000
+    assert cumulative["xAxis"]["maxInterval"] == 31 * 86_400_000
+    assert cumulative["legend"]["textStyle"]["fontSize"] == 22
     text = _everything(at)
     for name in NAMES:
         assert name not in text, name

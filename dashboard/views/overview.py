@@ -135,17 +135,18 @@ with left:
                                   y=prev["co2_kg"].cumsum() / 1000.0))
     frames.append(daily.assign(series=actual_name, x=daily["day"],
                                y=daily["co2_kg"].cumsum() / 1000.0))
-    fig = charts.lines(pd.concat(frames, ignore_index=True), "x", "y", "series",
-                       x_title=t("col.day", lang), y_title=t("col.co2_t", lang),
-                       colours=colours, x_format=axis_format(lang, "day"),
-                       dashes={n: "dash" for n in colours if n not in (actual_name, prev_name)},
-                       widths={actual_name: 3.5})
+    option = charts.lines(pd.concat(frames, ignore_index=True), "x", "y", "series",
+                          x_title=t("col.day", lang), y_title=t("col.co2_t", lang),
+                          colours=colours, x_format=axis_format(lang, "day"),
+                          dashes={n: "dashed" for n in colours
+                                  if n not in (actual_name, prev_name)},
+                          widths={actual_name: 3.5})
     forecast = (None if c.scope.restricted
                 else data.forecast_for(data.forecasts(c), "city", None, fy))
     if forecast is not None:
-        charts.add_projection(fig, fy_days[1], forecast.co2_t_p10, forecast.co2_t_p50,
+        charts.add_projection(option, fy_days[1], forecast.co2_t_p10, forecast.co2_t_p50,
                               forecast.co2_t_p90, name=t("ov.projected", lang) + " (P10–P90)")
-    ui.chart(fig, "ov_cumulative")
+    ui.chart(option, "ov_cumulative")
 with right:
     st.subheader(t("ov.sector_progress", lang))
     # Group as the targets do: public sites count in commercial (業務その他部門).

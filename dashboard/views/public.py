@@ -8,11 +8,10 @@ company or site names; Japanese first, English through the toggle or ``?lang=en`
 from __future__ import annotations
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import charts, public, ui
-from dashboard.i18n import axis_format, fmt_number, fmt_pct, sector_label, t
+from dashboard.i18n import fmt_number, fmt_pct, sector_label, t
 from greenpipe.fiscal import fy_label
 
 # Wall-screen type: readable from across a lobby at 1920×1080.
@@ -27,13 +26,6 @@ h2, h3 { font-size: 2.2rem !important; }
 c = ui.ctx()
 lang = c.lang
 st.title(t("pub.title", lang, city=c.cfg.city.name, fy=fy_label(c.fy, lang)))
-
-
-def _wall_type(fig: go.Figure) -> None:
-    """Chart text readable on a wall screen: ticks, titles and legend at 20+ px."""
-    fig.update_layout(height=520, legend={"font": {"size": 22}})
-    fig.update_xaxes(tickfont={"size": 20}, title_font={"size": 22})
-    fig.update_yaxes(tickfont={"size": 20}, title_font={"size": 22})
 
 
 @st.fragment(run_every=max(1, c.cfg.dashboard.refresh_s))
@@ -70,25 +62,23 @@ def progress() -> None:
             colours[path] = "#C0392B"
             frames.insert(0, pd.DataFrame({"series": path, "x": [p.fy_first_day, p.fy_last_day],
                                            "y": [0.0, p.path_fy_t]}))
-        fig = charts.lines(pd.concat(frames, ignore_index=True), "x", "y", "series",
-                           x_title="", y_title=t("col.co2_t", lang), colours=colours,
-                           x_format=axis_format(lang, "day"),
-                           dashes={n: "dash" for n in colours if n != actual},
-                           widths={actual: 5})
-        _wall_type(fig)
-        fig.update_xaxes(dtick="M1", tickformat="%-m月" if lang == "ja" else "%b")
-        ui.chart(fig, "pub_cumulative")
+        # Wall-screen type (readable from across a lobby), ticked once a month.
+        option = charts.lines(pd.concat(frames, ignore_index=True), "x", "y", "series",
+                              x_title="", y_title=t("col.co2_t", lang), colours=colours,
+                              dashes={n: "dashed" for n in colours if n != actual},
+                              widths={actual: 5})
+        charts.monthly_ticks(charts.large_type(option), "{M}月" if lang == "ja" else "{MMM}")
+        ui.chart(option, "pub_cumulative")
     with right:
         st.subheader(t("pub.sectors", lang))
         if p.sectors:
-            fig = charts.progress_bars(
+            option = charts.progress_bars(
                 [sector_label(b.sector, lang) for b in p.sectors],
                 [charts.SECTOR_COLOURS.get(b.sector, "#9D9D9D") for b in p.sectors],
                 [b.co2_t for b in p.sectors], None, [b.budget_t for b in p.sectors],
                 names={"this": fy_label(p.fy, lang), "last": "", "target": t("pub.path", lang)},
                 x_title="", y_title=t("col.co2_t", lang))
-            _wall_type(fig)
-            ui.chart(fig, "pub_sectors")
+            ui.chart(charts.large_type(option), "pub_sectors")
         if p.suppressed:
             st.caption(t("pub.suppressed", lang,
                          sectors=", ".join(sector_label(s, lang) for s in p.suppressed)))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import charts, data, ui
@@ -37,11 +36,10 @@ st.subheader(t("rp.companies", lang))
 names = [c2.name for c2 in rs.companies]
 kls = [c2.crude_oil_kl for c2 in rs.companies]
 limit = rs.companies[0].threshold_kl
-fig = charts.horizontal_bars(names, kls, [charts.KIND_COLOURS["electricity"]] * len(names),
-                             x_title=t("rp.kl_axis", lang))
-fig.add_vline(x=limit, line_dash="dash", line_color="#E45756",
-              annotation_text=t("rp.threshold", lang, kl=fmt_number(limit, lang)))
-ui.chart(fig, "rp_companies")
+ui.chart(charts.horizontal_bars(names, kls, [charts.KIND_COLOURS["electricity"]] * len(names),
+                                x_title=t("rp.kl_axis", lang),
+                                limit=(limit, t("rp.threshold", lang,
+                                                kl=fmt_number(limit, lang)))), "rp_companies")
 for comp in rs.companies:
     status = t("rp.specified" if comp.specified else "rp.not_specified", lang)
     st.caption(f"{comp.name}: {fmt_number(comp.crude_oil_kl, lang, 1)} kL — {status}")
@@ -75,14 +73,12 @@ ui.chart(charts.intensity_trend(
     y_title=t("rp.intensity_axis", lang, unit=rep.intensity_unit)), "rp_intensity")
 
 st.subheader(t("rp.co2", lang))
-co2 = go.Figure()
-for basis, colour in (("basic", "#4C78A8"), ("adjusted", "#72B7B2")):
-    figs = [f for f in rep.co2 if f.basis == basis]
-    co2.add_trace(go.Bar(x=[f.source for f in figs], y=[f.co2_t for f in figs],
-                         name=t(f"rp.{basis}", lang), marker_color=colour))
-co2.update_layout(barmode="group", height=320,
-                  font={"family": charts.FONT}, yaxis_title=t("rp.co2_axis", lang))
-ui.chart(co2, "rp_co2")
+sources = list(dict.fromkeys(f.source for f in rep.co2))
+by_basis = {(f.basis, f.source): f.co2_t for f in rep.co2}
+ui.chart(charts.grouped_bars(
+    sources, {t(f"rp.{basis}", lang): ([by_basis.get((basis, s)) for s in sources], colour)
+              for basis, colour in (("basic", "#4C78A8"), ("adjusted", "#72B7B2"))},
+    x_title="", y_title=t("rp.co2_axis", lang), height=320), "rp_co2")
 
 if rs.warnings:
     st.subheader(t("rp.warnings", lang))

@@ -12,8 +12,9 @@ Python). For each store it measures, per page:
   run, store already open) and warm (cache filled by the previous run);
 * browser time-to-ready: ``streamlit run`` + headless chromium over DevTools, from
   navigation until the page's title, charts and tables have rendered and the script has
-  finished: first visit (a new browser session, cold server cache; the browser loaded
-  Streamlit's own bundle once before, from a throw-away server), repeat visit (a new
+  finished: first visit (a new browser session, cold data cache: each round starts its own
+  server and warms it, untimed, on the audit page, which also fills the browser's HTTP
+  cache with Streamlit's bundle), repeat visit (a new
   session, warm cache) and a page switch inside one session (a click on the sidebar link,
   as on a wall screen that stays open; the chart code is already loaded: the ring of
   switches runs twice and the second lap is timed).
@@ -40,12 +41,14 @@ store without the rollup job's per-meter totals (``meter_totals``, deleted) and 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -227,19 +230,11 @@ def apptest_times(cfg_path: Path, repeat: int, pages: tuple[tuple[str, str], ...
     return out
 
 
-def browser_times(cfg_path: Path, full: bool, repeat: int, browser: Chromium,
-                  pages: tuple[tuple[str, str], ...] = PAGES, memory: bool = True
-                  ) -> dict[str, tuple[float, float, float]]:
-    """Browser time-to-ready per page in seconds: first visit, repeat visit, page switch.
-
-    Page switches go round ``pages`` in a ring (one page alone is entered from the
-    forecast page, or the overview); ``memory`` adds the server's RSS after 10 and 50 loads.
-    """
-    ring = pages if len(pages) > 1 else (
-        (PAGES[2] if pages[0] != PAGES[2] else PAGES[0]), *pages)
+@contextlib.contextmanager
+def _server(cfg_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """A ``streamlit run`` of the dashboard on ``cfg_path`` (free port), once it is healthy."""
     port = free_loopback_port()
     env = dashboard_env(cfg_path, None, AS_OF.isoformat())
-    out: dict[str, tuple[float, float, float]] = {}
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(streamlit_command(port), env=env, stdout=log, stderr=log)
         try:
@@ -249,58 +244,86 @@ def browser_times(cfg_path: Path, full: bool, repeat: int, browser: Chromium,
                         break
                 except requests.RequestException:
                     time.sleep(0.1)
-            first: dict[str, list[float]] = {n: [] for n, _ in ring}
-            again: dict[str, list[float]] = {n: [] for n, _ in ring}
-            switch: dict[str, list[float]] = {n: [] for n, _ in ring}
-            for r in range(repeat):
-                for name, path in pages:
+            yield proc, port
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def _click(browser: Chromium, name: str, expr: str) -> float:
+    """Click the sidebar link of page ``name`` and wait for ``expr``; the seconds taken."""
+    t0 = time.perf_counter()
+    browser.evaluate(
+        "[...document.querySelectorAll('[data-testid=\"stSidebarNav\"] a')]"
+        f".find(a => a.innerText.trim().endsWith('{name.title()}')).click()")
+    browser.wait_for(expr, timeout_s=300, stable_polls=1, poll_s=0.05)
+    return time.perf_counter() - t0
+
+
+def browser_times(cfg_path: Path, full: bool, repeat: int, browser: Chromium,
+                  pages: tuple[tuple[str, str], ...] = PAGES, memory: bool = True
+                  ) -> dict[str, tuple[float, float, float]]:
+    """Browser time-to-ready per page in seconds: first visit, repeat visit, page switch
+    (medians over ``repeat`` rounds).
+
+    Each round starts its own server and warms it, untimed, on the audit page: that
+    imports the dashboard's modules and opens the store once, as a server that has run
+    for days has, but fills no data cache the measured pages use. So every round's first
+    visit meets a cold data cache, and no page pays the process's start-up alone (before,
+    only round 0 was cold and its first page paid the start-up). Page switches go round
+    ``pages`` in a ring (one page alone is entered from the forecast page, or the
+    overview); ``memory`` adds the server's RSS after 10 and 50 loads (last round).
+    """
+    ring = pages if len(pages) > 1 else (
+        (PAGES[2] if pages[0] != PAGES[2] else PAGES[0]), *pages)
+    first: dict[str, list[float]] = {n: [] for n, _ in ring}
+    again: dict[str, list[float]] = {n: [] for n, _ in ring}
+    switch: dict[str, list[float]] = {n: [] for n, _ in ring}
+    out: dict[str, tuple[float, float, float]] = {}
+    for r in range(repeat):
+        with _server(cfg_path) as (proc, port):
+            browser.navigate("about:blank")
+            browser.navigate(f"http://127.0.0.1:{port}/audit?warm={r}")
+            browser.wait_for(ready_expression(PageSpec("audit", 0, 0, "")), timeout_s=300,
+                             stable_polls=1, poll_s=0.05)
+            for name, path in pages:
+                plots, tables = FULL[name] if full else (0, 0)
+                expr = ready_expression(PageSpec(path, plots, tables, TITLES[name]))
+                for bucket in (first, again):
+                    browser.navigate("about:blank")
+                    t0 = time.perf_counter()
+                    browser.navigate(f"http://127.0.0.1:{port}/{path}?r={r}")
+                    browser.wait_for(expr, timeout_s=300, stable_polls=1, poll_s=0.05)
+                    bucket[name].append(time.perf_counter() - t0)
+            # Page switches inside one session, in a ring so each page is entered once,
+            # starting from the page visited last (``ring[-1]``). Two laps, the second
+            # timed: in the first, the first page with a chart also loads and evaluates
+            # the chart library for this page load, which an open session (a wall screen)
+            # has done long before.
+            for lap in range(2):
+                for name, _path in ring:
                     plots, tables = FULL[name] if full else (0, 0)
-                    expr = ready_expression(PageSpec(path, plots, tables, TITLES[name]))
-                    for bucket in (first, again):
-                        browser.navigate("about:blank")
-                        t0 = time.perf_counter()
-                        browser.navigate(f"http://127.0.0.1:{port}/{path}?r={r}")
-                        browser.wait_for(expr, timeout_s=300, stable_polls=1, poll_s=0.05)
-                        bucket[name].append(time.perf_counter() - t0)
-                # Page switches inside one session, in a ring so each page is entered once,
-                # starting from the page visited last (``ring[-1]``). Two laps, the second
-                # timed: in the first, the first page with a chart also loads and evaluates
-                # the ECharts chunk for this page load, which an open session (a wall
-                # screen) has done long before.
-                for lap in range(2):
-                    for name, _path in ring:
-                        plots, tables = FULL[name] if full else (0, 0)
-                        expr = ready_expression(PageSpec(_path, plots, tables, TITLES[name]))
-                        t0 = time.perf_counter()
-                        browser.evaluate(
-                            "[...document.querySelectorAll('[data-testid=\"stSidebarNav\"] a')]"
-                            f".find(a => a.innerText.trim().endsWith('{name.title()}')).click()")
-                        browser.wait_for(expr, timeout_s=300, stable_polls=1, poll_s=0.05)
-                        if lap == 1:
-                            switch[name].append(time.perf_counter() - t0)
+                    took = _click(browser, name, ready_expression(
+                        PageSpec(_path, plots, tables, TITLES[name])))
+                    if lap == 1:
+                        switch[name].append(took)
+            if r < repeat - 1:
+                continue
             if full and any(n == "sites" for n, _ in pages):
-                tabs = _tab_switches(browser, port, repeat)
-            # Only round 0's first visit meets a cold server cache.
-            out = {n: (first[n][0], statistics.median(again[n]), statistics.median(switch[n]))
-                   for n, _ in pages}
+                out["tabs"] = _tab_switches(browser, port, repeat)
             rss: list[float] = []
             for load in range(1, 51 if memory else 0):  # 50 loads: memory must stay flat
                 name, _path = ring[load % len(ring)]
                 plots, tables = FULL[name] if full else (0, 0)
-                browser.evaluate(
-                    "[...document.querySelectorAll('[data-testid=\"stSidebarNav\"] a')]"
-                    f".find(a => a.innerText.trim().endsWith('{name.title()}')).click()")
-                browser.wait_for(ready_expression(PageSpec(_path, plots, tables, TITLES[name])),
-                                 timeout_s=300, stable_polls=1, poll_s=0.05)
+                _click(browser, name, ready_expression(
+                    PageSpec(_path, plots, tables, TITLES[name])))
                 if load in (10, 50):
                     rss.append(_rss_mb(proc.pid))
             if memory:
                 out["memory"] = (rss[0], rss[1], rss[1] / rss[0])
-            if full and any(n == "sites" for n, _ in pages):
-                out["tabs"] = tabs
-        finally:
-            proc.terminate()
-            proc.wait(10)
+    for n, _ in pages:
+        out[n] = (statistics.median(first[n]), statistics.median(again[n]),
+                  statistics.median(switch[n]))
     return out
 
 
@@ -396,11 +419,6 @@ def _run(args: argparse.Namespace, tmp: Path, binary: str | None,
     if binary:
         browser = Chromium(binary)
         try:
-            # Untimed, on a throw-away server: fills the new browser's HTTP cache with
-            # Streamlit's own bundle, as an operator's browser has it from yesterday. Without
-            # it the empty store's first page paid that alone (the measured servers stay
-            # cold: each ``browser_times`` starts its own).
-            browser_times(empty_cfg, False, 1, browser, pages[:1], memory=False)
             br_empty = browser_times(empty_cfg, False, args.repeat, browser, pages,
                                      not args.no_memory)
             br_year = browser_times(year_cfg, True, args.repeat, browser, pages,

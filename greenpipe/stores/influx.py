@@ -85,6 +85,11 @@ SITE_DAILY_MEASUREMENT = "energy_site_1d"
 """``energy_1d`` summed per site, meter kind and day (tags site, kind, sector)."""
 SECTOR_DAILY_MEASUREMENT = "energy_sector_1d"
 """``energy_1d`` summed per sector, meter kind and day (tags sector, kind)."""
+_POINT_WIDTH_MS = {ROLLUP_MEASUREMENT: 3_600_000, DAILY_ROLLUP_MEASUREMENT: 86_400_000,
+                   SITE_DAILY_MEASUREMENT: 86_400_000, SECTOR_DAILY_MEASUREMENT: 86_400_000}
+"""The span each point of a rollup measurement sums (it is stamped at the span's end). [ms]"""
+_FEW_SERIES_A_GROUP = (SITE_DAILY_MEASUREMENT, SECTOR_DAILY_MEASUREMENT)
+"""Rollups whose series per site or sector are one per meter kind, not one per meter."""
 MONTHLY_MEASUREMENT = monthly.MONTHLY_MEASUREMENT
 SITE_MONTHLY_MEASUREMENT = monthly.SITE_MONTHLY_MEASUREMENT
 DEAD_LETTER_MEASUREMENT = "dead_letter"
@@ -474,6 +479,12 @@ class InfluxStore(ResultRecordsMixin):
         # InfluxQL buckets are [t, t + w); shifting them by 1 ms gives (b, b + w] for
         # ms-precision timestamps, labelled b + 1 ms, which we shift back below.
         shift_ms = (round(offset.total_seconds() * 1000) + 1) % width_ms
+        if rollup and width_ms == _POINT_WIDTH_MS.get(measurement) and (
+                group == GroupBy.METER or measurement in _FEW_SERIES_A_GROUP):
+            # A bucket of the rollup's own width holds one point per series, and the group
+            # has one series (a few kinds per site or sector): select the points.
+            return monthly.bucket_points(self, measurement, start, end, width_ms, shift_ms,
+                                         group, tags)
         q = (f"SELECT {select} FROM {quote_ident(measurement)} WHERE {' AND '.join(where)} "
              f"GROUP BY time({width_ms}ms, {shift_ms}ms), {quote_ident(group.value)} "
              "fill(none)")
@@ -553,21 +564,24 @@ class InfluxStore(ResultRecordsMixin):
         totals = self._current_totals()[1]
         if totals is None:
             return self._latest_where("")
-        out = self._latest_where(tot.span_where(None, totals.lo))
+        # Before the sealed days, then after them (newer: it wins), in one request.
+        before, out = self._latest_parts([tot.span_where(None, totals.lo),
+                                          tot.span_where(totals.hi, None)])
         newest: dict[str, int] = {}
         for (meter, _), (_, _, _, last) in totals.series.items():
-            newest[meter] = max(newest.get(meter, last), last)
+            if meter not in out:  # silent since the sealed days: read at its last instant
+                newest[meter] = max(newest.get(meter, last), last)
         by_instant: dict[int, list[str]] = {}
         for meter, last in newest.items():
             by_instant.setdefault(last, []).append(meter)
+        sealed: dict[str, Reading] = {}
         for i in range(0, len(by_instant), 200):
             for part in self._latest_parts([
                     f"WHERE time = {time_literal_ns(_from_ms(ms))} AND (" + " OR ".join(
                         f'"meter" = {quote_literal(m)}' for m in meters) + ")"
                     for ms, meters in list(by_instant.items())[i:i + 200]]):
-                out.update(part)
-        out.update(self._latest_where(tot.span_where(totals.hi, None)))
-        return out
+                sealed.update(part)
+        return {**before, **sealed, **out}
 
     def _latest_where(self, where: str) -> dict[str, Reading]:
         return self._latest_parts([where])[0]

@@ -21,7 +21,7 @@ from greenpipe.app.cli import main
 from greenpipe.config import load_config
 from greenpipe.errors import ConfigError
 from greenpipe.model import Meter, MeterKind, Reading, Sector, Site
-from greenpipe.stores import Catalog, influx_totals, open_store
+from greenpipe.stores import Catalog, influx_points, influx_totals, open_store
 from greenpipe.stores.influx import InfluxStore
 from greenpipe.stores.influx_admin import (
     check,
@@ -256,6 +256,53 @@ def test_stats_read_covered_days_from_the_rollup_and_the_rest_raw(store: InfluxS
     after = {m.meter: m for m in store.stats().meters}
     assert after["p-main"].readings == {m.meter: m for m in before.meters}["p-main"].readings + 1
     assert after["p-main"].last_ts == late.ts
+
+
+def test_short_reads_and_the_stats_edge_from_points_equal_the_grouped_answers(
+        store: InfluxStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reads by meter of at most two days and the unsealed edge of stats() sum the raw
+    points in Python (``influx_points``) while they hold at most ``POINTS_MAX`` points:
+    the frames and the StoreStats equal InfluxDB's grouped answers (forced with
+    ``POINTS_MAX = 0``), with readings lacking energy, power or temperature, and the
+    hand numbers of one hour."""
+    weather = [Reading("h-weather", "hall", T0 + timedelta(hours=h, minutes=7),
+                       temp_air_c=4.0 + h) for h in range(30, 40)]
+    store.write([*_city(days=3), *weather])
+    run_rollups(store, hours=24 * 2, every_s=None, now=lambda: T0 + timedelta(days=2, hours=5))
+    used: list[bool] = []
+    original = influx_points.raw_points
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        rows = original(*args, **kwargs)
+        used.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(influx_points, "raw_points", spy)
+
+    def answers() -> tuple[list[pd.DataFrame], Any]:
+        day = T0 + timedelta(days=1, hours=3)
+        return ([store.read(day, day + timedelta(days=1), H),
+                 store.read(T0, T0 + timedelta(days=2), 3 * H, offset=H),
+                 store.read(day, day + timedelta(days=1), H, meters=["o-main"])],
+                store.stats())
+
+    reads, stats = answers()
+    assert used and all(used)  # every short read and the edge answered from points
+    hour = reads[0][reads[0]["meter"] == "p-main"].iloc[0]  # (day, day + 1 h]: i = 163..168
+    assert (hour["energy_kwh"], hour["readings"]) == (sum(i % 7 for i in range(163, 169)), 6)
+    assert hour["power_kw"] == pytest.approx(sum((i % 5) * 6.0 for i in range(163, 169)) / 6)
+    used.clear()
+    monkeypatch.setattr(influx_points, "POINTS_MAX", 0)
+    grouped, grouped_stats = answers()
+    assert not any(used)
+    for got, want in zip(reads, grouped, strict=True):
+        assert len(got) > 0
+        pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
+    assert [replace(m, energy_kwh=0.0) for m in stats.meters] == [
+        replace(m, energy_kwh=0.0) for m in grouped_stats.meters]
+    assert [m.energy_kwh for m in stats.meters] == pytest.approx(
+        [m.energy_kwh for m in grouped_stats.meters], rel=1e-12)
+    assert stats.dead_letters == grouped_stats.dead_letters
 
 
 def test_meter_totals_grow_with_sealed_days_and_rebuild_after_a_gap(

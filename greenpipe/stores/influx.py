@@ -39,6 +39,7 @@ from greenpipe.results import (
     SavingsRecord,
 )
 from greenpipe.stores import influx_months as monthly
+from greenpipe.stores import influx_points as points
 from greenpipe.stores import influx_results, line_protocol
 from greenpipe.stores import influx_totals as tot
 from greenpipe.stores.base import (
@@ -88,6 +89,8 @@ SECTOR_DAILY_MEASUREMENT = "energy_sector_1d"
 _POINT_WIDTH_MS = {ROLLUP_MEASUREMENT: 3_600_000, DAILY_ROLLUP_MEASUREMENT: 86_400_000,
                    SITE_DAILY_MEASUREMENT: 86_400_000, SECTOR_DAILY_MEASUREMENT: 86_400_000}
 """The span each point of a rollup measurement sums (it is stamped at the span's end). [ms]"""
+_POINTS_SPAN = timedelta(days=2)
+"""``read`` by meter over at most this span tries the raw points (``meter_points``)."""
 _FEW_SERIES_A_GROUP = (SITE_DAILY_MEASUREMENT, SECTOR_DAILY_MEASUREMENT)
 """Rollups whose series per site or sector are one per meter kind, not one per meter."""
 MONTHLY_MEASUREMENT = monthly.MONTHLY_MEASUREMENT
@@ -483,8 +486,12 @@ class InfluxStore(ResultRecordsMixin):
                 group == GroupBy.METER or measurement in _FEW_SERIES_A_GROUP):
             # A bucket of the rollup's own width holds one point per series, and the group
             # has one series (a few kinds per site or sector): select the points.
-            return monthly.bucket_points(self, measurement, start, end, width_ms, shift_ms,
+            return points.bucket_points(self, measurement, start, end, width_ms, shift_ms,
                                          group, tags)
+        if not rollup and group == GroupBy.METER and end - start <= _POINTS_SPAN:
+            frame = points.meter_points(self, where, width_ms, shift_ms)
+            if frame is not None:
+                return frame
         q = (f"SELECT {select} FROM {quote_ident(measurement)} WHERE {' AND '.join(where)} "
              f"GROUP BY time({width_ms}ms, {shift_ms}ms), {quote_ident(group.value)} "
              "fill(none)")
@@ -637,12 +644,18 @@ class InfluxStore(ResultRecordsMixin):
         raw = 'COUNT("quality"), SUM("energy_kwh")'
         counting = [tot.sums_by_series(self, raw, MEASUREMENT, tot.span_where(None, lo))]
         instants = [tot.first_last(self, tot.span_where(None, lo))]
-        if lo is not None:
-            counting += [
-                tot.sums_by_series(self, 'SUM("readings"), SUM("energy_kwh")',
-                                   DAILY_ROLLUP_MEASUREMENT, tot.span_where(sealed, hi)),
-                tot.sums_by_series(self, raw, MEASUREMENT, tot.span_where(hi, None))]
-            instants.append(tot.first_last(self, tot.span_where(sealed, None)))
+        if lo is not None and sealed is not None and hi is not None:
+            counting.append(tot.sums_by_series(self, 'SUM("readings"), SUM("energy_kwh")',
+                                               DAILY_ROLLUP_MEASUREMENT,
+                                               tot.span_where(sealed, hi)))
+            edge = points.edge_stats(self, sealed, hi)  # the unsealed edge's raw points
+            if edge is not None:
+                counting.append(edge[0])
+                instants.append(edge[1])
+            else:
+                counting.append(tot.sums_by_series(self, raw, MEASUREMENT,
+                                                   tot.span_where(hi, None)))
+                instants.append(tot.first_last(self, tot.span_where(sealed, None)))
         if totals is not None:
             counting.append({k: v[:2] for k, v in totals.series.items()})
             instants.append({k: v[2:] for k, v in totals.series.items()})

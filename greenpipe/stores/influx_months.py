@@ -147,36 +147,6 @@ def month_points(store: InfluxStore, months: Sequence[datetime], group: GroupBy,
     return read_frame(_rows(sums), group)
 
 
-def bucket_points(store: InfluxStore, measurement: str, start: datetime, end: datetime,
-                  width_ms: int, shift_ms: int, group: GroupBy, tags: Sequence[str]
-                  ) -> pd.DataFrame:
-    """The ``read_rollup`` frame of ``(b, b + width]`` buckets (InfluxQL's
-    ``GROUP BY time(width, shift)``, labelled ``b``) of ``measurement``'s points in
-    ``(start, end]``, summed per group and bucket here.
-
-    Why not ``GROUP BY time(...), "<group>"`` in the database: InfluxDB 1.x spends most
-    of such a read on the grouping itself, per series and bucket: a week of hourly
-    ``energy_1h`` points of 1,000 meters took 0.27 s grouped and 0.03-0.04 s as points
-    with the group's tag as a column, a fiscal year of ``energy_site_1mo`` per site 0.15
-    vs 0.025 s (docs/BENCHMARKS.md). Callers use it where a bucket holds about one point
-    per group (the bucket is the rollup's own width, the group its series), so the answer
-    is no bigger than the grouped one.
-    """
-    tag = quote_ident(group.value)
-    q = (f"SELECT {_FIELDS}, {tag} FROM {quote_ident(measurement)} WHERE "
-         + " AND ".join([f"time > {time_literal_ns(start)}", f"time <= {time_literal_ns(end)}",
-                         *tags]))
-    sums: dict[tuple[str, int], list[Any]] = {}
-    for series in store.query(q)[0]:
-        for t, *values, key in series.values:
-            # InfluxQL's bucket [s, s + w) holding t, with s = shift (mod w), is labelled
-            # s; ``read`` labels it s - 1 ms, the start of (b, b + w] (see _aggregate).
-            label = int(t) - (int(t) - shift_ms) % width_ms - 1
-            _add(sums.setdefault((_tag(key), label),
-                                 [None, 0.0, 0, 0.0, 0, 0]), values)
-    return read_frame(_rows(sums), group)
-
-
 def _tag(value: Any) -> str:
     """A tag selected as a column: its value, "" where the point has none."""
     return "" if value is None else str(value)

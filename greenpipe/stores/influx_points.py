@@ -1,0 +1,139 @@
+"""InfluxDB reads that select points and aggregate them in Python (issue 15).
+
+InfluxDB 1.x spends most of a read with ``GROUP BY "<tag>"`` (and ``GROUP BY time``) on
+the grouping when each group holds few points: one output series per group, each bucket
+walked per series. Selecting the points with the group's tag as a column and summing them
+here answered the dashboard's reads 2-7x faster at 1,000 meters (docs/BENCHMARKS.md):
+
+* ``bucket_points``: a rollup read whose bucket is the rollup's own width (one point a
+  series and bucket): hourly ``energy_1h`` by meter, daily ``energy_sector_1d`` by sector;
+* ``raw_points``, ``meter_points``, ``edge_stats``: raw ``energy`` points of a short
+  range (today's hours by meter, the unsealed edge of ``stats()``), up to ``POINTS_MAX``
+  points, else the caller groups in the database as before.
+
+The aggregates are the InfluxQL ones: sums (None when no point has the field), means over
+the points that have the field, counts of ``quality`` (always written).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from greenpipe.stores.base import GroupBy, read_frame
+from greenpipe.stores.influx_months import _FIELDS, _add, _rows, _tag
+from greenpipe.stores.influx_totals import span_where
+from greenpipe.stores.influxql import ms_of, quote_ident, time_literal_ns
+
+if TYPE_CHECKING:
+    from greenpipe.stores.influx import InfluxStore
+
+
+def bucket_points(store: InfluxStore, measurement: str, start: datetime, end: datetime,
+                  width_ms: int, shift_ms: int, group: GroupBy, tags: Sequence[str]
+                  ) -> pd.DataFrame:
+    """The ``read_rollup`` frame of ``(b, b + width]`` buckets (InfluxQL's
+    ``GROUP BY time(width, shift)``, labelled ``b``) of ``measurement``'s points in
+    ``(start, end]``, summed per group and bucket here.
+
+    Why not ``GROUP BY time(...), "<group>"`` in the database: InfluxDB 1.x spends most
+    of such a read on the grouping itself, per series and bucket: a week of hourly
+    ``energy_1h`` points of 1,000 meters took 0.27 s grouped and 0.03-0.04 s as points
+    with the group's tag as a column, a fiscal year of ``energy_site_1mo`` per site 0.15
+    vs 0.025 s (docs/BENCHMARKS.md). Callers use it where a bucket holds about one point
+    per group (the bucket is the rollup's own width, the group its series), so the answer
+    is no bigger than the grouped one.
+    """
+    tag = quote_ident(group.value)
+    q = (f"SELECT {_FIELDS}, {tag} FROM {quote_ident(measurement)} WHERE "
+         + " AND ".join([f"time > {time_literal_ns(start)}", f"time <= {time_literal_ns(end)}",
+                         *tags]))
+    sums: dict[tuple[str, int], list[Any]] = {}
+    for series in store.query(q)[0]:
+        for t, *values, key in series.values:
+            # InfluxQL's bucket [s, s + w) holding t, with s = shift (mod w), is labelled
+            # s; ``read`` labels it s - 1 ms, the start of (b, b + w] (see _aggregate).
+            label = int(t) - (int(t) - shift_ms) % width_ms - 1
+            _add(sums.setdefault((_tag(key), label),
+                                 [None, 0.0, 0, 0.0, 0, 0]), values)
+    return read_frame(_rows(sums), group)
+
+
+POINTS_MAX = 50_000
+"""Most raw points a read selects to aggregate in Python (``raw_points``): a day of
+30-minute readings of 1,000 meters; beyond it the database aggregates."""
+
+
+def raw_points(store: InfluxStore, columns: str, where: str,
+               limit: int | None = None) -> list[list[Any]] | None:
+    """The rows (time first, then ``columns``) of ``energy``'s points in ``where``, or None
+    when there are more than ``limit`` (default ``POINTS_MAX``; then aggregate in the
+    database instead).
+
+    Why: InfluxDB 1.x spends most of a ``GROUP BY "meter"`` read of few points a meter on
+    the grouping (one output series per meter): the unsealed edge's per-meter counts,
+    sums and first/last instants of 1,000 meters took 0.15 s grouped (three statements)
+    against 0.07 s as points with 24 readings a meter (docs/BENCHMARKS.md).
+    """
+    from greenpipe.stores.influx import MEASUREMENT
+
+    limit = POINTS_MAX if limit is None else limit
+    rows: list[list[Any]] = []
+    for one in store.query(f"SELECT {columns} FROM {quote_ident(MEASUREMENT)} {where} "
+                           f"LIMIT {int(limit) + 1}")[0]:
+        rows.extend(one.values)
+    return rows if len(rows) <= limit else None
+
+
+def edge_stats(store: InfluxStore, sealed: datetime, hi: datetime
+               ) -> tuple[dict[tuple[str, str], tuple[int, float]],
+                          dict[tuple[str, str], tuple[int, int]]] | None:
+    """Per (meter, site): readings and energy [kWh] of the raw points after ``hi``, and
+    first and last reading instants [ms] after ``sealed`` (``sealed <= hi``), from one
+    ``raw_points`` read; None when the edge holds too many points. The same numbers as
+    ``sums_by_series`` (``COUNT("quality"), SUM("energy_kwh")``) and ``first_last``."""
+    rows = raw_points(store, '"quality", "energy_kwh", "meter", "site"',
+                      span_where(sealed, None))
+    if rows is None:
+        return None
+    hi_ms = ms_of(hi)
+    counts: dict[tuple[str, str], list[Any]] = {}
+    instants: dict[tuple[str, str], tuple[int, int]] = {}
+    for t, quality, energy, meter, site in rows:
+        key = (str(meter or ""), str(site or ""))
+        t = int(t)
+        if t > hi_ms:
+            acc = counts.setdefault(key, [0, None])
+            acc[0] += quality is not None
+            if energy is not None:
+                acc[1] = energy if acc[1] is None else acc[1] + energy
+        if quality is not None:
+            f, la = instants.get(key, (t, t))
+            instants[key] = (min(f, t), max(la, t))
+    return {k: (n, e) for k, (n, e) in counts.items()}, instants
+
+
+def meter_points(store: InfluxStore, where: Sequence[str], width_ms: int, shift_ms: int
+                 ) -> pd.DataFrame | None:
+    """``read``'s per-meter buckets of a short range summed here from the raw points
+    (``raw_points`` says why; None: too many points, group in the database). The same
+    aggregates as ``read``'s InfluxQL: energy summed (None when no reading has it), power
+    and temperature averaged over the readings that have them, readings counted by
+    ``quality``."""
+    rows = raw_points(store, '"energy_kwh", "power_kw", "temp_air_c", "quality", "meter"',
+                      "WHERE " + " AND ".join(where))
+    if rows is None:
+        return None
+    acc: dict[tuple[str, int], list[Any]] = {}
+    for t, energy, power, temp, quality, meter in rows:
+        ms = int(t)  # in InfluxQL's bucket [s, s + w), s = shift (mod w): labelled s - 1
+        _add(acc.setdefault((_tag(meter), ms - (ms - shift_ms) % width_ms - 1),
+                            [None, 0.0, 0, 0.0, 0, 0]),
+             [energy, power, power is not None, temp, temp is not None, quality is not None])
+    # Every bucket with a point, as InfluxQL's (``_rows`` would drop uncounted ones).
+    return read_frame([(m, b, e, p_sum / p_n if p_n else None, t_sum / t_n if t_n else None, n)
+                       for (m, b), (e, p_sum, p_n, t_sum, t_n, n) in sorted(acc.items())],
+                      GroupBy.METER)

@@ -29,6 +29,7 @@ from greenpipe.stores.base import (
     read_by_months,
     read_frame,
 )
+from greenpipe.stores.influx_points import FIELDS, sum_rollup_points
 from greenpipe.stores.influxql import ms_of, quote_ident, quote_literal, time_literal_ns
 
 if TYPE_CHECKING:
@@ -43,8 +44,7 @@ the month's end."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SUMS = ('SUM("energy_kwh"), SUM("power_kw_sum"), SUM("power_n"), SUM("temp_air_c_sum"), '
          'SUM("temp_n"), SUM("readings")')
-_FIELDS = '"energy_kwh", "power_kw_sum", "power_n", "temp_air_c_sum", "temp_n", "readings"'
-"""The six fields of every rollup point, in ``_SUMS``' order."""
+
 
 
 def whole_days(store: InfluxStore, span: tuple[datetime, datetime] | None
@@ -106,18 +106,24 @@ def one_bucket(store: InfluxStore, daily: str, start: datetime, end: datetime, g
     points = months == SITE_MONTHLY_MEASUREMENT
     tag = quote_ident(group.value)
     statements = [
-        f"SELECT {f'{_FIELDS}, {tag}' if points else _SUMS} FROM {quote_ident(measurement)} "
+        f"SELECT {f'{FIELDS}, {tag}' if points else _SUMS} FROM {quote_ident(measurement)} "
         "WHERE " + " AND ".join([f"time > {time_literal_ns(lo)}",
                                  f"time <= {time_literal_ns(hi)}", *tags])
         + ("" if points else f" GROUP BY {tag}")
         for measurement, lo, hi in parts if lo < hi]
+    results = store.query("; ".join(statements))
+    if points:  # one bucket (start, end]: labelled start
+        width_ms = ms_of(end) - ms_of(start)
+        return sum_rollup_points([row for result in results for series in result
+                                  for row in series.values], group, width_ms,
+                                 (ms_of(start) + 1) % width_ms)
     sums: dict[tuple[str, int], list[Any]] = {}
-    for result in store.query("; ".join(statements)):
+    for result in results:
         for series in result:
-            for _, *values in series.values if points else series.values[:1]:
-                key = (_tag(values.pop()) if points
-                       else series.tags.get(group.value, ""))
-                _add(sums.setdefault((key, ms_of(start)), [None, 0.0, 0, 0.0, 0, 0]), values)
+            acc = sums.setdefault((series.tags.get(group.value, ""), ms_of(start)),
+                                  [None, 0.0, 0, 0.0, 0, 0])
+            for _, *values in series.values[:1]:
+                _add(acc, values)
     return read_frame(_rows(sums), group)
 
 
@@ -132,7 +138,7 @@ def month_points(store: InfluxStore, months: Sequence[datetime], group: GroupBy,
     300 meters over 5 years in the profile of docs/BENCHMARKS.md).
     """
     label = {ms_of(b): ms_of(a) for a, b in itertools.pairwise(months)}
-    q = (f"SELECT {_FIELDS} FROM {quote_ident(MONTHLY_MEASUREMENT)} WHERE "
+    q = (f"SELECT {FIELDS} FROM {quote_ident(MONTHLY_MEASUREMENT)} WHERE "
          + " AND ".join([f"time > {time_literal_ns(months[0])}",
                          f"time <= {time_literal_ns(months[-1])}", *tags])
          + f" GROUP BY {quote_ident(group.value)}")
@@ -145,11 +151,6 @@ def month_points(store: InfluxStore, months: Sequence[datetime], group: GroupBy,
             acc = sums.setdefault((key, label[int(t)]), [None, 0.0, 0, 0.0, 0, 0])
             _add(acc, values)
     return read_frame(_rows(sums), group)
-
-
-def _tag(value: Any) -> str:
-    """A tag selected as a column: its value, "" where the point has none."""
-    return "" if value is None else str(value)
 
 
 def _add(acc: list[Any], values: Sequence[Any]) -> None:

@@ -645,9 +645,10 @@ class InfluxStore(ResultRecordsMixin):
         counting = [tot.sums_by_series(self, raw, MEASUREMENT, tot.span_where(None, lo))]
         instants = [tot.first_last(self, tot.span_where(None, lo))]
         if lo is not None and sealed is not None and hi is not None:
-            counting.append(tot.sums_by_series(self, 'SUM("readings"), SUM("energy_kwh")',
-                                               DAILY_ROLLUP_MEASUREMENT,
-                                               tot.span_where(sealed, hi)))
+            if sealed < hi:  # covered days after the sealed ones (none: no query)
+                counting.append(tot.sums_by_series(self, 'SUM("readings"), SUM("energy_kwh")',
+                                                   DAILY_ROLLUP_MEASUREMENT,
+                                                   tot.span_where(sealed, hi)))
             edge = points.edge_stats(self, sealed, hi)  # the unsealed edge's raw points
             if edge is not None:
                 counting.append(edge[0])

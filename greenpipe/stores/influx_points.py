@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from greenpipe.stores.base import GroupBy, empty_read_frame
@@ -37,47 +38,62 @@ FIELDS = ", ".join(quote_ident(f) for f in ROLLUP_FIELDS)
 """``ROLLUP_FIELDS`` as an InfluxQL field list."""
 
 
-def labels_ms(t: pd.Series, width_ms: int, shift_ms: int) -> pd.Series:
-    """The ``read`` label of each instant's bucket: InfluxQL's ``GROUP BY time(width,
-    shift)`` puts ``t`` in ``[s, s + width)`` with ``s = shift (mod width)``, labelled
-    ``s``; ``read`` labels it ``s - 1`` ms, the start of ``(b, b + width]`` (see
-    ``InfluxStore._aggregate``)."""
-    t = t.astype("int64")
-    return t - (t - shift_ms) % width_ms - 1
+def _grouped_sums(rows: list[list[Any]], width_ms: int, shift_ms: int, n_values: int
+                  ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Sum the ``n_values`` columns after the time of ``rows`` (``[time, *values, key]``,
+    None for a missing value) per key and bucket: (keys, bucket labels [ms], sums, counts
+    of the non-missing values), one entry per (key, bucket) with a row, sorted by key then
+    bucket.
+
+    Buckets as InfluxQL's ``GROUP BY time(width, shift)``: ``t`` in ``[s, s + width)``
+    with ``s = shift (mod width)``, labelled ``s - 1`` ms, the start of ``(b, b + width]``
+    as ``read`` labels it (see ``InfluxStore._aggregate``). Vectorised with numpy: a Python
+    loop, or a pandas ``groupby``, cost more than the query at 1,000 meters.
+    """
+    columns = list(zip(*rows, strict=True))
+    t = np.asarray(columns[0], dtype=np.int64)
+    labels = t - (t - shift_ms) % width_ms - 1
+    key_codes, key_names = pd.factorize(np.asarray(
+        ["" if k is None else str(k) for k in columns[-1]], dtype=object), sort=True)
+    label_codes, label_values = pd.factorize(labels, sort=True)
+    groups, inverse = np.unique(key_codes.astype(np.int64) * len(label_values) + label_codes,
+                                return_inverse=True)
+    values = np.asarray(columns[1:1 + n_values], dtype=np.float64).reshape(n_values, -1)
+    present = ~np.isnan(values)
+    sums = np.stack([np.bincount(inverse, weights=np.where(ok, v, 0.0), minlength=len(groups))
+                     for v, ok in zip(values, present, strict=True)])
+    counts = np.stack([np.bincount(inverse, weights=ok, minlength=len(groups))
+                       for ok in present])
+    keys = [str(k) for k in key_names[groups // len(label_values)]]
+    return keys, np.asarray(label_values)[groups % len(label_values)], sums, counts
 
 
 def sum_rollup_points(rows: list[list[Any]], group: GroupBy, width_ms: int,
                       shift_ms: int) -> pd.DataFrame:
     """The ``read_rollup`` frame of rollup points ``[time, *ROLLUP_FIELDS, group tag]``
-    summed per group and ``(b, b + width]`` bucket (vectorised: a Python loop over the
-    points cost more than the query at 1,000 meters). Means from sums and counts; buckets
-    without readings left out."""
+    summed per group and ``(b, b + width]`` bucket (``_grouped_sums``). Means from sums
+    and counts; buckets without readings left out."""
     if not rows:
         return empty_read_frame(group)
-    frame = pd.DataFrame(rows, columns=["t", *ROLLUP_FIELDS, "key"])
-    frame["b"] = labels_ms(frame["t"], width_ms, shift_ms)
-    frame["key"] = frame["key"].fillna("").astype(str)
-    values = frame[list(ROLLUP_FIELDS)].astype("float64")
-    values[["key", "b"]] = frame[["key", "b"]]
-    sums = values.groupby(["key", "b"], sort=True).sum(min_count=1)
-    sums = sums[sums["readings"].fillna(0) > 0]
-    return _frame(group, sums.index, sums["energy_kwh"],
-                  sums["power_kw_sum"] / sums["power_n"].where(sums["power_n"] > 0),
-                  sums["temp_air_c_sum"] / sums["temp_n"].where(sums["temp_n"] > 0),
-                  sums["readings"])
+    keys, labels, sums, counts = _grouped_sums(rows, width_ms, shift_ms, len(ROLLUP_FIELDS))
+    energy, p_sum, p_n, t_sum, t_n, n = sums
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frame = _frame(group, keys, labels, np.where(counts[0] > 0, energy, np.nan),
+                       np.where(p_n > 0, p_sum / p_n, np.nan),
+                       np.where(t_n > 0, t_sum / t_n, np.nan), n)
+    return frame[frame["readings"] > 0].reset_index(drop=True)
 
 
-def _frame(group: GroupBy, index: pd.MultiIndex, energy: pd.Series, power: pd.Series,
-           temp: pd.Series, readings: pd.Series) -> pd.DataFrame:
+def _frame(group: GroupBy, keys: list[str], labels: np.ndarray, energy: np.ndarray,
+           power: np.ndarray, temp: np.ndarray, readings: np.ndarray) -> pd.DataFrame:
     """The ``Store.read`` frame (as ``base.read_frame``) of per-(group, bucket ms) columns."""
     return pd.DataFrame({
-        group.value: index.get_level_values(0).tolist(),  # inferred as read_frame's
-        "bucket": pd.to_datetime(index.get_level_values(1).astype("int64"), unit="ms",
-                                 utc=True),
-        "energy_kwh": energy.to_numpy(dtype="float64"),
-        "power_kw": power.to_numpy(dtype="float64"),
-        "temp_air_c": temp.to_numpy(dtype="float64"),
-        "readings": readings.to_numpy().astype("int64"),
+        group.value: keys,
+        "bucket": pd.to_datetime(labels.astype(np.int64), unit="ms", utc=True),
+        "energy_kwh": energy.astype(np.float64),
+        "power_kw": power.astype(np.float64),
+        "temp_air_c": temp.astype(np.float64),
+        "readings": np.rint(readings).astype(np.int64),
     })
 
 
@@ -171,13 +187,10 @@ def meter_points(store: InfluxStore, where: Sequence[str], width_ms: int, shift_
         return None
     if not rows:
         return empty_read_frame(GroupBy.METER)
-    frame = pd.DataFrame(rows, columns=["t", "energy", "power", "temp", "quality", "key"])
-    for c in ("energy", "power", "temp"):
-        frame[c] = frame[c].astype("float64")
-    frame["b"] = labels_ms(frame["t"], width_ms, shift_ms)
-    frame["key"] = frame["key"].fillna("").astype(str)
     # Every bucket with a point, as InfluxQL's (``readings`` may be 0 there).
-    by = frame.groupby(["key", "b"], sort=True)
-    energy = by["energy"].sum(min_count=1)
-    return _frame(GroupBy.METER, energy.index, energy, by["power"].mean(),
-                  by["temp"].mean(), by["quality"].count())
+    quality = [[t, e, p, tc, q is not None, m] for t, e, p, tc, q, m in rows]
+    keys, labels, sums, counts = _grouped_sums(quality, width_ms, shift_ms, 4)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _frame(GroupBy.METER, keys, labels, np.where(counts[0] > 0, sums[0], np.nan),
+                      np.where(counts[1] > 0, sums[1] / counts[1], np.nan),
+                      np.where(counts[2] > 0, sums[2] / counts[2], np.nan), sums[3])

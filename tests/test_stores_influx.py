@@ -260,11 +260,11 @@ def test_stats_read_covered_days_from_the_rollup_and_the_rest_raw(store: InfluxS
 
 def test_short_reads_and_the_stats_edge_from_points_equal_the_grouped_answers(
         store: InfluxStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Reads by meter of at most two days and the unsealed edge of stats() sum the raw
-    points in Python (``influx_points``) while they hold at most ``POINTS_MAX`` points:
-    the frames and the StoreStats equal InfluxDB's grouped answers (forced with
-    ``POINTS_MAX = 0``), with readings lacking energy, power or temperature, and the
-    hand numbers of one hour."""
+    """Reads of at most two days (by meter, site, sector) and the unsealed edge of
+    stats() sum the raw points in Python (``influx_points``) while they hold at most
+    ``POINTS_MAX`` points: the frames and the StoreStats equal InfluxDB's grouped answers
+    (forced with ``POINTS_MAX = 0``), with readings lacking energy, power or temperature,
+    and the hand numbers of one hour."""
     weather = [Reading("h-weather", "hall", T0 + timedelta(hours=h, minutes=7),
                        temp_air_c=4.0 + h) for h in range(30, 40)]
     store.write([*_city(days=3), *weather])
@@ -283,7 +283,10 @@ def test_short_reads_and_the_stats_edge_from_points_equal_the_grouped_answers(
         day = T0 + timedelta(days=1, hours=3)
         return ([store.read(day, day + timedelta(days=1), H),
                  store.read(T0, T0 + timedelta(days=2), 3 * H, offset=H),
-                 store.read(day, day + timedelta(days=1), H, meters=["o-main"])],
+                 store.read(day, day + timedelta(days=1), H, meters=["o-main"]),
+                 store.read(day, day + timedelta(hours=9), timedelta(days=1),
+                            offset=timedelta(hours=-9), group_by="site"),
+                 store.read(T0, day, 12 * H, group_by="sector", kinds=["electricity"])],
                 store.stats())
 
     reads, stats = answers()
@@ -295,9 +298,9 @@ def test_short_reads_and_the_stats_edge_from_points_equal_the_grouped_answers(
     monkeypatch.setattr(influx_points, "POINTS_MAX", 0)
     grouped, grouped_stats = answers()
     assert not any(used)
-    for got, want in zip(reads, grouped, strict=True):
-        assert len(got) > 0
-        pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
+    for i, (got, want) in enumerate(zip(reads, grouped, strict=True)):
+        assert len(got) > 0, i
+        pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12, obj=f"read {i}")
     assert [replace(m, energy_kwh=0.0) for m in stats.meters] == [
         replace(m, energy_kwh=0.0) for m in grouped_stats.meters]
     assert [m.energy_kwh for m in stats.meters] == pytest.approx(

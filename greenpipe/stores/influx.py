@@ -90,7 +90,7 @@ _POINT_WIDTH_MS = {ROLLUP_MEASUREMENT: 3_600_000, DAILY_ROLLUP_MEASUREMENT: 86_4
                    SITE_DAILY_MEASUREMENT: 86_400_000, SECTOR_DAILY_MEASUREMENT: 86_400_000}
 """The span each point of a rollup measurement sums (it is stamped at the span's end). [ms]"""
 _POINTS_SPAN = timedelta(days=2)
-"""``read`` by meter over at most this span tries the raw points (``meter_points``)."""
+"""``read`` over at most this span tries the raw points (``short_read_points``)."""
 _FEW_SERIES_A_GROUP = (SITE_DAILY_MEASUREMENT, SECTOR_DAILY_MEASUREMENT)
 """Rollups whose series per site or sector are one per meter kind, not one per meter."""
 MONTHLY_MEASUREMENT = monthly.MONTHLY_MEASUREMENT
@@ -488,8 +488,8 @@ class InfluxStore(ResultRecordsMixin):
             # has one series (a few kinds per site or sector): select the points.
             return points.bucket_points(self, measurement, start, end, width_ms, shift_ms,
                                          group, tags)
-        if not rollup and group == GroupBy.METER and end - start <= _POINTS_SPAN:
-            frame = points.meter_points(self, where, width_ms, shift_ms)
+        if not rollup and end - start <= _POINTS_SPAN:
+            frame = points.short_read_points(self, where, width_ms, shift_ms, group)
             if frame is not None:
                 return frame
         q = (f"SELECT {select} FROM {quote_ident(measurement)} WHERE {' AND '.join(where)} "

@@ -7,9 +7,10 @@ here answered the dashboard's reads 2-7x faster at 1,000 meters (docs/BENCHMARKS
 
 * ``bucket_points``: a rollup read whose bucket is the rollup's own width (one point a
   series and bucket): hourly ``energy_1h`` by meter, daily ``energy_sector_1d`` by sector;
-* ``raw_points``, ``meter_points``, ``edge_stats``: raw ``energy`` points of a short
-  range (today's hours by meter, the unsealed edge of ``stats()``), up to ``POINTS_MAX``
-  points, else the caller groups in the database as before.
+* ``raw_points``, ``short_read_points``, ``edge_stats``: raw ``energy`` points of a short
+  range (today's hours by meter, today by site and sector, the unsealed edge of
+  ``stats()``), up to ``POINTS_MAX`` points, else the caller groups in the database as
+  before.
 
 The aggregates are the InfluxQL ones: sums (None when no point has the field), means over
 the points that have the field, counts of ``quality`` (always written).
@@ -174,23 +175,27 @@ def edge_stats(store: InfluxStore, sealed: datetime, hi: datetime
     return {k: (n, e) for k, (n, e) in counts.items()}, instants
 
 
-def meter_points(store: InfluxStore, where: Sequence[str], width_ms: int, shift_ms: int
-                 ) -> pd.DataFrame | None:
-    """``read``'s per-meter buckets of a short range summed here from the raw points
+def short_read_points(store: InfluxStore, where: Sequence[str], width_ms: int,
+                      shift_ms: int, group: GroupBy) -> pd.DataFrame | None:
+    """``read``'s buckets per ``group`` of a short range summed here from the raw points
     (``raw_points`` says why; None: too many points, group in the database). The same
     aggregates as ``read``'s InfluxQL: energy summed (None when no reading has it), power
     and temperature averaged over the readings that have them, readings counted by
-    ``quality``."""
-    rows = raw_points(store, '"energy_kwh", "power_kw", "temp_air_c", "quality", "meter"',
-                      "WHERE " + " AND ".join(where))
+    ``quality``.
+
+    At the bench city's one reading a meter and day this is 3-5x faster than the grouped
+    read; at a day of 30-minute readings of 1,000 meters (24,000 points by noon) the two
+    were about equal per site and 3x apart per meter (docs/BENCHMARKS.md)."""
+    rows = raw_points(store, '"energy_kwh", "power_kw", "temp_air_c", "quality", '
+                             f"{quote_ident(group.value)}", "WHERE " + " AND ".join(where))
     if rows is None:
         return None
     if not rows:
-        return empty_read_frame(GroupBy.METER)
+        return empty_read_frame(group)
     # Every bucket with a point, as InfluxQL's (``readings`` may be 0 there).
     quality = [[t, e, p, tc, q is not None, m] for t, e, p, tc, q, m in rows]
     keys, labels, sums, counts = _grouped_sums(quality, width_ms, shift_ms, 4)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return _frame(GroupBy.METER, keys, labels, np.where(counts[0] > 0, sums[0], np.nan),
+        return _frame(group, keys, labels, np.where(counts[0] > 0, sums[0], np.nan),
                       np.where(counts[1] > 0, sums[1] / counts[1], np.nan),
                       np.where(counts[2] > 0, sums[2] / counts[2], np.nan), sums[3])

@@ -18,7 +18,9 @@ import base64
 import binascii
 import logging
 import os
+import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -105,6 +107,9 @@ PRODUCTION_MEASUREMENT = "production"
 TOKEN_ENV = "GREENPIPE_INFLUX_TOKEN"
 """Environment variable holding the InfluxDB token (``user:password`` on 1.x)."""
 
+_CHANGES = re.compile(r"\b(DELETE|DROP)\b", re.IGNORECASE)
+STATE_CACHE_S = 1.0
+"""How long ``InfluxStore._rollup_state`` trusts its last read (no write in between). [s]"""
 _FORBIDDEN_IN_TAGS = ("\n", "\r", "\t", "\\")
 _State = tuple[datetime, datetime, datetime | None, datetime | None, int]
 """A ``rollup_state`` point: from, until, months_from, site_months_from, its instant [ms]."""
@@ -229,6 +234,8 @@ class InfluxStore(ResultRecordsMixin):
         self._client: Any = None
         self._write_api: Any = None
         self._lock = threading.Lock()
+        self._state_cache: tuple[float, _State | None] | None = None
+        """(monotonic time, ``_rollup_state`` answer), see ``_rollup_state``."""
 
     def __repr__(self) -> str:
         return f"InfluxStore({self.base_url!r}, database={self.database!r})"
@@ -334,6 +341,7 @@ class InfluxStore(ResultRecordsMixin):
             self.write_lines(lines[half:])
 
     def _write_once(self, lines: Sequence[str], precision: str = "ms") -> None:
+        self._state_cache = None  # it may be a new rollup_state point: read it anew
         if self.api == "v1":
             self.http.write_v1(self.database, lines, precision=precision)
             return
@@ -376,6 +384,8 @@ class InfluxStore(ResultRecordsMixin):
 
     def query(self, statements: str) -> list[list[Series]]:
         """Run InfluxQL statements against this store's database."""
+        if _CHANGES.search(statements):
+            self._state_cache = None  # it may change what _rollup_state read
         return self.http.query(self.database, statements)
 
     def read(
@@ -537,7 +547,21 @@ class InfluxStore(ResultRecordsMixin):
         """The newest ``rollup_state``: from, until, ``months_from`` and
         ``site_months_from`` (None: a span recorded before ``energy_1mo`` or
         ``energy_site_1mo`` existed) and the point's instant (the run that wrote it)
-        [ms since epoch]."""
+        [ms since epoch].
+
+        Memoised for ``STATE_CACHE_S`` (and until this store writes or deletes anything):
+        one cold dashboard page asks for it a dozen times or more (every rollup read's
+        coverage check). A state point written by another process (the ``db rollup``
+        job) is seen that much later: the coverage it replaced was true when recorded."""
+        now = time.monotonic()
+        cached = self._state_cache
+        if cached is not None and now - cached[0] < STATE_CACHE_S:
+            return cached[1]
+        state = self._read_rollup_state()
+        self._state_cache = (now, state)
+        return state
+
+    def _read_rollup_state(self) -> _State | None:
         series = self.query(f'SELECT "from_ms", "until_ms", "months_from_ms", '
                             f'"site_months_from_ms" FROM '
                             f"{quote_ident(ROLLUP_STATE_MEASUREMENT)} "

@@ -120,10 +120,15 @@ def build(tmp: Path, days: int, n_meters: int = 50,
         db: Path | str = tmp / f"{name}.db" if influx is None else influx.store_url(
             f"bench_{name}")
         cfg_path = tmp / f"{name}.toml"
-        if influx is None and (tmp / f"{name}.done").exists():  # --workdir: built before
+        done = tmp / f"{name}.done"
+        what = f"{n_meters} meters, {n_days} days, {interval}\n"
+        if done.exists() and done.read_text(encoding="utf-8") == what:  # --workdir: reuse
+            # An InfluxDB server restarted on the same data dir listens on a new port.
+            cfg_path.write_text(city_toml(db, max(1, n_meters // 5)), encoding="utf-8")
             print(f"  reusing {db}", flush=True)
             paths.append(cfg_path)
             continue
+        done.unlink(missing_ok=True)
         cfg_path.write_text(city_toml(db, max(1, n_meters // 5)), encoding="utf-8")
         cfg = load_config(cfg_path, env={})
         store: Any = (SqliteStore(db, Catalog.of(cfg.meters, cfg.sites)) if influx is None
@@ -144,9 +149,7 @@ def build(tmp: Path, days: int, n_meters: int = 50,
                 _roll_up(store, AS_OF - timedelta(days=n_days + 1), AS_OF)
                 print(f"  rolled up in {time.perf_counter() - t0:.0f} s", flush=True)
         store.close()
-        if influx is None:
-            (tmp / f"{name}.done").write_text(f"{n_meters} meters, {n_days} days, "
-                                              f"{interval}\n", encoding="utf-8")
+        done.write_text(what, encoding="utf-8")
         paths.append(cfg_path)
     return paths[0], paths[1]
 
@@ -374,29 +377,43 @@ def main() -> int:
     parser.add_argument("--no-memory", action="store_true",
                         help="skip the 50-page-load memory check")
     parser.add_argument("--workdir", type=Path, default=None,
-                        help="sqlite: build the stores here and reuse them on the next run "
-                             "with the same directory (default: a temporary directory)")
+                        help="build the stores here (influx: and keep the influxd data "
+                             "dir) and reuse them on the next run with the same directory "
+                             "and city (default: a temporary directory)")
     args = parser.parse_args()
     unknown = set(args.pages.split(",")) - {n for n, _ in PAGES}
     if unknown:
         parser.error(f"unknown pages {sorted(unknown)}; choose from "
                      + ", ".join(n for n, _ in PAGES))
     binary = find_chromium()
-    if args.workdir is not None and args.store == "sqlite":
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        return _run(args, args.workdir, binary, None)
-    with tempfile.TemporaryDirectory(prefix="greenpipe-bench-dashboard-") as tmp:
-        influx = None
-        if args.store == "influx":
+    with workdir_and_server(args.workdir, args.store == "influx", "dashboard") as (tmp, influx):
+        return _run(args, tmp, binary, influx)
+
+
+@contextlib.contextmanager
+def workdir_and_server(workdir: Path | None, influx: bool, name: str
+                       ) -> Iterator[tuple[Path, InfluxProcess | None]]:
+    """The bench's directory (``workdir``, kept, or a temporary one) and, with ``influx``,
+    a throw-away influxd whose data dir is ``influxd`` inside it (so a kept ``workdir``
+    keeps the seeded and rolled-up stores for the next run)."""
+    with contextlib.ExitStack() as stack:
+        if workdir is not None:
+            workdir.mkdir(parents=True, exist_ok=True)
+            tmp = workdir
+        else:
+            tmp = Path(stack.enter_context(
+                tempfile.TemporaryDirectory(prefix=f"greenpipe-bench-{name}-")))
+        server = None
+        if influx:
             from tests.conftest import start_influxd
 
-            influx = start_influxd(Path(tmp) / "influxd")
+            server = start_influxd(tmp / "influxd")
         try:
-            return _run(args, Path(tmp), binary, influx)
+            yield tmp, server
         finally:
-            if influx is not None:
-                influx.process.terminate()
-                influx.process.wait(30)
+            if server is not None:
+                server.process.terminate()
+                server.process.wait(30)
 
 
 def _run(args: argparse.Namespace, tmp: Path, binary: str | None,

@@ -13,6 +13,10 @@ trusted, then with ``energy_site_1mo`` trusted too (``site_months_from_ms``), an
 (docs/BENCHMARKS.md).
 
     .venv/bin/python bench/influx_queries.py --meters 300 --days 730 [--pages overview meters]
+        [--workdir DIR] [--current-only]
+
+``--workdir`` keeps influxd's data dir, so a second run (e.g. of another checkout, for a
+before/after in one session) skips the seeding and the rollup backfill.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ import contextlib
 import os
 import re
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -35,9 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from bench.dashboard import AS_OF, REPO, build
+from bench.dashboard import AS_OF, REPO, build, workdir_and_server
 from greenpipe.stores import influx_totals as tot
-from greenpipe.stores.influx import InfluxStore
+from greenpipe.stores.influx import STATE_CACHE_S, InfluxStore
 
 _LISTS = re.compile(r"\((\"\w+\" = '[^']*'(?: OR )?){3,}\)")
 _TIMES = re.compile(r"\d{19}")
@@ -85,7 +88,7 @@ def profile(cfg_path: Path, page: str, months: int, memo: bool
     # A new state point, as after a rollup run: the store's memo of the warm-up run's
     # meter_totals no longer applies, so the timed run reads them as a cold one does.
     _set_months(cfg_path, months)
-    time.sleep(0.1)
+    time.sleep(STATE_CACHE_S + 0.1)  # the page's store then reads the new state point
     with timed_queries() as times:
         st.cache_data.clear()
         t0 = time.perf_counter()
@@ -137,29 +140,35 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=730)
     parser.add_argument("--interval-min", type=int, default=1440)
     parser.add_argument("--pages", nargs="+", default=["overview"])
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="keep influxd's data dir here and reuse the seeded, rolled-up "
+                             "stores on the next run with the same directory and city")
+    parser.add_argument("--current-only", action="store_true",
+                        help="profile only the store as the rollup job leaves it (both "
+                             "monthly rollups trusted, meter_totals memo), not the three "
+                             "earlier variants")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="cold runs per variant (each printed; the table of the last)")
     args = parser.parse_args()
-    from tests.conftest import start_influxd
-
-    with tempfile.TemporaryDirectory(prefix="greenpipe-bench-influxq-") as tmp:
-        influx = start_influxd(Path(tmp) / "influxd")
-        try:
-            _, year_cfg = build(Path(tmp), args.days, args.meters,
-                                timedelta(minutes=args.interval_min), influx)
-            for page in args.pages:
-                for months, memo in ((0, False), (1, False), (2, False), (2, True)):
+    variants = (((2, True),) if args.current_only
+                else ((0, False), (1, False), (2, False), (2, True)))
+    with workdir_and_server(args.workdir, True, "influxq") as (tmp, influx):
+        assert influx is not None
+        _, year_cfg = build(tmp, args.days, args.meters,
+                            timedelta(minutes=args.interval_min), influx)
+        for page in args.pages:
+            for months, memo in variants:
+                used = ("no monthly rollup", "energy_1mo", "energy_site_1mo")[months]
+                for k in range(args.repeat):
                     total, rows = profile(year_cfg, page, months, memo)
                     in_queries = sum(r[2] for r in rows)
-                    used = ("no monthly rollup", "energy_1mo", "energy_site_1mo")[months]
                     print(f"\n{page}, {used}, "
-                          f"meter_totals {'once per state point' if memo else 'every call'}: "
-                          f"cold run {total:.2f} s, {sum(r[1] for r in rows)} queries "
-                          f"{in_queries:.2f} s")
-                    print("| seconds | count | query |\n| ---: | ---: | --- |")
-                    for q, n, secs in rows:
-                        print(f"| {secs:.3f} | {n} | `{q}` |")
-        finally:
-            influx.process.terminate()
-            influx.process.wait(30)
+                          f"meter_totals {'once per state point' if memo else 'every call'}"
+                          f" (run {k + 1}): cold run {total:.2f} s, "
+                          f"{sum(r[1] for r in rows)} queries {in_queries:.2f} s", flush=True)
+                print("| seconds | count | query |\n| ---: | ---: | --- |")
+                for q, n, secs in rows:
+                    print(f"| {secs:.3f} | {n} | `{q}` |")
     return 0
 
 

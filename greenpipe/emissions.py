@@ -276,15 +276,12 @@ def co2_kg(
         raise ValueError(f"column {time_col!r} is timezone-naive; store UTC-aware timestamps")
     local = times.dt.tz_convert(tz)
     fy = np.where(local.dt.month >= 4, local.dt.year, local.dt.year - 1)
-    keys = pd.DataFrame({"k": frame[kind_col].astype(str).to_numpy(),
-                         "r": frame[region_col].astype(str).to_numpy(), "fy": fy})
-    cache: dict[tuple[str, str, int], float] = {}
-    efs = np.empty(len(keys))
-    for i, (k, r, y) in enumerate(keys.itertuples(index=False, name=None)):
-        key = (k, r, int(y))
-        if key not in cache:
-            cache[key] = table.lookup(k, r, int(y), basis).ef_kg_per_kwh
-        efs[i] = cache[key]
+    # One look-up per distinct (kind, region, fiscal year), spread back over the rows.
+    codes, distinct = pd.MultiIndex.from_arrays([
+        frame[kind_col].astype(str).to_numpy(), frame[region_col].astype(str).to_numpy(),
+        fy]).factorize()
+    efs = np.array([table.lookup(str(k), str(r), int(y), basis).ef_kg_per_kwh
+                    for k, r, y in distinct], dtype="float64")[codes]
     energy = pd.to_numeric(frame[energy_col], errors="coerce").to_numpy(dtype="float64")
     return pd.Series(energy * efs, index=frame.index, name="co2_kg")
 

@@ -661,6 +661,14 @@ def test_rollups_equal_raw_sums_over_late_and_duplicate_readings(
                             group_by=group, offset=offset, kinds=kinds)
                 _assert_sums(frame, group, _expected(last, group, width, offset, kinds),
                              (width, group, kinds))
+        # A day by meter, site and sector (the dashboard's reads of today; on InfluxDB
+        # summed from the raw points in Python).
+        day = start + timedelta(days=1)
+        for group, width in (("meter", H), ("site", 6 * H), ("sector", timedelta(days=1))):
+            _assert_sums(store.read(day, day + timedelta(days=1), width, group_by=group),
+                         group, _expected({k: r for k, r in last.items()
+                                           if day < r.ts <= day + timedelta(days=1)},
+                                          group, width, timedelta(0)), ("one day", group))
     finally:
         store.close()
 

@@ -21,7 +21,7 @@ from greenpipe.app.cli import main
 from greenpipe.config import load_config
 from greenpipe.errors import ConfigError
 from greenpipe.model import Meter, MeterKind, Reading, Sector, Site
-from greenpipe.stores import Catalog, influx_totals, open_store
+from greenpipe.stores import Catalog, influx, influx_points, influx_totals, open_store
 from greenpipe.stores.influx import InfluxStore
 from greenpipe.stores.influx_admin import (
     check,
@@ -258,6 +258,56 @@ def test_stats_read_covered_days_from_the_rollup_and_the_rest_raw(store: InfluxS
     assert after["p-main"].last_ts == late.ts
 
 
+def test_short_reads_and_the_stats_edge_from_points_equal_the_grouped_answers(
+        store: InfluxStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reads of at most two days (by meter, site, sector) and the unsealed edge of
+    stats() sum the raw points in Python (``influx_points``) while they hold at most
+    ``POINTS_MAX`` points: the frames and the StoreStats equal InfluxDB's grouped answers
+    (forced with ``POINTS_MAX = 0``), with readings lacking energy, power or temperature,
+    and the hand numbers of one hour."""
+    weather = [Reading("h-weather", "hall", T0 + timedelta(hours=h, minutes=7),
+                       temp_air_c=4.0 + h) for h in range(30, 40)]
+    store.write([*_city(days=3), *weather])
+    run_rollups(store, hours=24 * 2, every_s=None, now=lambda: T0 + timedelta(days=2, hours=5))
+    used: list[bool] = []
+    original = influx_points.raw_points
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        rows = original(*args, **kwargs)
+        used.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(influx_points, "raw_points", spy)
+
+    def answers() -> tuple[list[pd.DataFrame], Any]:
+        day = T0 + timedelta(days=1, hours=3)
+        return ([store.read(day, day + timedelta(days=1), H),
+                 store.read(T0, T0 + timedelta(days=2), 3 * H, offset=H),
+                 store.read(day, day + timedelta(days=1), H, meters=["o-main"]),
+                 store.read(day, day + timedelta(hours=9), timedelta(days=1),
+                            offset=timedelta(hours=-9), group_by="site"),
+                 store.read(T0, day, 12 * H, group_by="sector", kinds=["electricity"])],
+                store.stats())
+
+    reads, stats = answers()
+    assert used and all(used)  # every short read and the edge answered from points
+    hour = reads[0][reads[0]["meter"] == "p-main"].iloc[0]  # (day, day + 1 h]: i = 163..168
+    assert (hour["energy_kwh"], hour["readings"]) == (sum(i % 7 for i in range(163, 169)), 6)
+    assert hour["power_kw"] == pytest.approx(sum((i % 5) * 6.0 for i in range(163, 169)) / 6)
+    used.clear()
+    monkeypatch.setattr(influx_points, "POINTS_MAX", 0)
+    grouped, grouped_stats = answers()
+    assert not any(used)
+    for i, (got, want) in enumerate(zip(reads, grouped, strict=True)):
+        assert len(got) > 0, i
+        pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12, obj=f"read {i}")
+    assert [replace(m, energy_kwh=0.0) for m in stats.meters] == [
+        replace(m, energy_kwh=0.0) for m in grouped_stats.meters]
+    assert [m.energy_kwh for m in stats.meters] == pytest.approx(
+        [m.energy_kwh for m in grouped_stats.meters], rel=1e-12)
+    assert stats.dead_letters == grouped_stats.dead_letters
+
+
 def test_meter_totals_grow_with_sealed_days_and_rebuild_after_a_gap(
         store: InfluxStore) -> None:
     """The periodic rollup job keeps one meter_totals point per meter over the whole
@@ -297,6 +347,36 @@ def test_meter_totals_grow_with_sealed_days_and_rebuild_after_a_gap(
     assert store.stats() == raw and store.latest() == raw_latest
 
 
+def test_rollup_state_is_read_once_a_second_and_after_this_stores_writes(
+        store: InfluxStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cold dashboard page checks the rollup coverage a dozen times: the state point is
+    queried once per STATE_CACHE_S, and again at once after this store writes or
+    deletes (a rollup run in this process), so its own new coverage is never missed."""
+    store.write(_city(days=2))
+    reads: list[str] = []
+    original = store.query
+
+    def counted(statements: str) -> Any:
+        reads.extend(one for one in statements.split("; ") if "rollup_state" in one)
+        return original(statements)
+
+    monkeypatch.setattr(store, "query", counted)
+    assert store.rollup_coverage() is None
+    assert store.rollup_coverage() is None and store.monthly_coverage() is None
+    assert len(reads) == 1
+    run_rollups(store, hours=24, every_s=None, now=lambda: T0 + timedelta(days=2))
+    assert store.rollup_coverage() == (T0 + timedelta(days=1), T0 + timedelta(days=2))
+    reads.clear()
+    store.rollup_coverage()
+    assert reads == []
+    store.query(f"DELETE FROM {quote_ident('rollup_state')}")
+    assert store.rollup_coverage() is None
+    monkeypatch.setattr(influx, "STATE_CACHE_S", 0.0)
+    n = len(reads)
+    store.rollup_coverage()
+    assert len(reads) == n + 1
+
+
 def test_stats_ignore_totals_whose_spans_disagree(store: InfluxStore) -> None:
     """A run that stopped while rewriting meter_totals leaves mixed spans: stats() then
     counts from energy_1d, and the next run rebuilds the totals."""
@@ -319,9 +399,10 @@ def test_stats_ignore_totals_whose_spans_disagree(store: InfluxStore) -> None:
 def test_meter_totals_are_read_once_per_rollup_state_point(
         store: InfluxStore, influxdb: InfluxProcess, monkeypatch: pytest.MonkeyPatch) -> None:
     """A dashboard process (its own store) reads meter_totals once for stats(), latest()
-    and has_readings() of one cold run. The rollup job's next state point makes it read
-    them again, so a late reading in a sealed day that the job re-rolled is counted; past
-    TOTALS_CACHE_S they are read again without a new state point."""
+    and has_readings() of one cold run. The rollup job's next state point (seen once the
+    store's STATE_CACHE_S memo of the state has expired) makes it read them again, so a
+    late reading in a sealed day that the job re-rolled is counted; past TOTALS_CACHE_S
+    they are read again without a new state point."""
     readings = _city(days=6)
     store.write(readings)
     day = timedelta(days=1)
@@ -356,6 +437,7 @@ def test_meter_totals_are_read_once_per_rollup_state_point(
         assert sealed is not None and sealed.lo < late.ts <= sealed.hi
         store.write([late])
         run_rollups(store, hours=96, every_s=None, now=lambda: T0 + 6 * day)
+        monkeypatch.setattr(influx, "STATE_CACHE_S", 0.0)  # as a second later
         assert got() == _hand_meter_stats(sorted([*readings, late], key=lambda r: r.ts))
         assert len(totals_reads) == 2
         assert dashboard.latest() == newest and len(totals_reads) == 2

@@ -146,3 +146,25 @@ def test_names_line_protocol_cannot_carry_are_refused(bad: str) -> None:
             assert "id" in str(info.value)
         store.close()
     assert server.requests == []
+
+
+@pytest.mark.parametrize("separator", ["\n", "", " \r\n"])
+def test_query_answers_in_chunks_merge_per_series_and_bad_json_is_retryable(
+        separator: str) -> None:
+    """A chunked /query answer is one JSON document a line (parsed with orjson); documents
+    not split by newlines are read too; a series split over chunks is merged; an answer
+    that is not JSON is a retryable InfluxError, not a traceback."""
+    chunks = ['{"results":[{"statement_id":0,"series":[{"name":"energy","tags":{"meter":"m1"},'
+              '"columns":["time","n"],"values":[[1,2]]}],"partial":true}]}',
+              '{"results":[{"statement_id":0,"series":[{"name":"energy","tags":{"meter":"m1"},'
+              '"columns":["time","n"],"values":[[3,4]]}]},{"statement_id":1}]}']
+    body = (separator.join(chunks) + "\n").encode()
+    with recording_server(_fixed(200, {"Content-Type": "application/json"}, body)) as server:
+        store = InfluxStore(server.store_url("db"), api="v1")
+        results = store.query("SELECT n FROM energy GROUP BY meter; SELECT 1")
+        assert [[(s.tags, s.values) for s in r] for r in results] == [
+            [({"meter": "m1"}, [[1, 2], [3, 4]])], []]
+    with recording_server(_fixed(200, {}, b'{"results": [')) as server:
+        with pytest.raises(InfluxError, match="invalid JSON") as info:
+            InfluxStore(server.store_url("db"), api="v1").query("SELECT 1")
+        assert info.value.retryable

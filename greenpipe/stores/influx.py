@@ -18,7 +18,9 @@ import base64
 import binascii
 import logging
 import os
+import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -39,6 +41,7 @@ from greenpipe.results import (
     SavingsRecord,
 )
 from greenpipe.stores import influx_months as monthly
+from greenpipe.stores import influx_points as points
 from greenpipe.stores import influx_results, line_protocol
 from greenpipe.stores import influx_totals as tot
 from greenpipe.stores.base import (
@@ -85,6 +88,13 @@ SITE_DAILY_MEASUREMENT = "energy_site_1d"
 """``energy_1d`` summed per site, meter kind and day (tags site, kind, sector)."""
 SECTOR_DAILY_MEASUREMENT = "energy_sector_1d"
 """``energy_1d`` summed per sector, meter kind and day (tags sector, kind)."""
+_POINT_WIDTH_MS = {ROLLUP_MEASUREMENT: 3_600_000, DAILY_ROLLUP_MEASUREMENT: 86_400_000,
+                   SITE_DAILY_MEASUREMENT: 86_400_000, SECTOR_DAILY_MEASUREMENT: 86_400_000}
+"""The span each point of a rollup measurement sums (it is stamped at the span's end). [ms]"""
+_POINTS_SPAN = timedelta(days=2)
+"""``read`` over at most this span tries the raw points (``short_read_points``)."""
+_FEW_SERIES_A_GROUP = (SITE_DAILY_MEASUREMENT, SECTOR_DAILY_MEASUREMENT)
+"""Rollups whose series per site or sector are one per meter kind, not one per meter."""
 MONTHLY_MEASUREMENT = monthly.MONTHLY_MEASUREMENT
 SITE_MONTHLY_MEASUREMENT = monthly.SITE_MONTHLY_MEASUREMENT
 DEAD_LETTER_MEASUREMENT = "dead_letter"
@@ -97,6 +107,9 @@ PRODUCTION_MEASUREMENT = "production"
 TOKEN_ENV = "GREENPIPE_INFLUX_TOKEN"
 """Environment variable holding the InfluxDB token (``user:password`` on 1.x)."""
 
+_CHANGES = re.compile(r"\b(DELETE|DROP)\b", re.IGNORECASE)
+STATE_CACHE_S = 1.0
+"""How long ``InfluxStore._rollup_state`` trusts its last read (no write in between). [s]"""
 _FORBIDDEN_IN_TAGS = ("\n", "\r", "\t", "\\")
 _State = tuple[datetime, datetime, datetime | None, datetime | None, int]
 """A ``rollup_state`` point: from, until, months_from, site_months_from, its instant [ms]."""
@@ -221,6 +234,8 @@ class InfluxStore(ResultRecordsMixin):
         self._client: Any = None
         self._write_api: Any = None
         self._lock = threading.Lock()
+        self._state_cache: tuple[float, _State | None] | None = None
+        """(monotonic time, ``_rollup_state`` answer), see ``_rollup_state``."""
 
     def __repr__(self) -> str:
         return f"InfluxStore({self.base_url!r}, database={self.database!r})"
@@ -326,6 +341,7 @@ class InfluxStore(ResultRecordsMixin):
             self.write_lines(lines[half:])
 
     def _write_once(self, lines: Sequence[str], precision: str = "ms") -> None:
+        self._state_cache = None  # it may be a new rollup_state point: read it anew
         if self.api == "v1":
             self.http.write_v1(self.database, lines, precision=precision)
             return
@@ -368,6 +384,8 @@ class InfluxStore(ResultRecordsMixin):
 
     def query(self, statements: str) -> list[list[Series]]:
         """Run InfluxQL statements against this store's database."""
+        if _CHANGES.search(statements):
+            self._state_cache = None  # it may change what _rollup_state read
         return self.http.query(self.database, statements)
 
     def read(
@@ -474,6 +492,16 @@ class InfluxStore(ResultRecordsMixin):
         # InfluxQL buckets are [t, t + w); shifting them by 1 ms gives (b, b + w] for
         # ms-precision timestamps, labelled b + 1 ms, which we shift back below.
         shift_ms = (round(offset.total_seconds() * 1000) + 1) % width_ms
+        if rollup and width_ms == _POINT_WIDTH_MS.get(measurement) and (
+                group == GroupBy.METER or measurement in _FEW_SERIES_A_GROUP):
+            # A bucket of the rollup's own width holds one point per series, and the group
+            # has one series (a few kinds per site or sector): select the points.
+            return points.bucket_points(self, measurement, start, end, width_ms, shift_ms,
+                                         group, tags)
+        if not rollup and end - start <= _POINTS_SPAN:
+            frame = points.short_read_points(self, where, width_ms, shift_ms, group)
+            if frame is not None:
+                return frame
         q = (f"SELECT {select} FROM {quote_ident(measurement)} WHERE {' AND '.join(where)} "
              f"GROUP BY time({width_ms}ms, {shift_ms}ms), {quote_ident(group.value)} "
              "fill(none)")
@@ -519,7 +547,21 @@ class InfluxStore(ResultRecordsMixin):
         """The newest ``rollup_state``: from, until, ``months_from`` and
         ``site_months_from`` (None: a span recorded before ``energy_1mo`` or
         ``energy_site_1mo`` existed) and the point's instant (the run that wrote it)
-        [ms since epoch]."""
+        [ms since epoch].
+
+        Memoised for ``STATE_CACHE_S`` (and until this store writes or deletes anything):
+        one cold dashboard page asks for it a dozen times or more (every rollup read's
+        coverage check). A state point written by another process (the ``db rollup``
+        job) is seen that much later: the coverage it replaced was true when recorded."""
+        now = time.monotonic()
+        cached = self._state_cache
+        if cached is not None and now - cached[0] < STATE_CACHE_S:
+            return cached[1]
+        state = self._read_rollup_state()
+        self._state_cache = (now, state)
+        return state
+
+    def _read_rollup_state(self) -> _State | None:
         series = self.query(f'SELECT "from_ms", "until_ms", "months_from_ms", '
                             f'"site_months_from_ms" FROM '
                             f"{quote_ident(ROLLUP_STATE_MEASUREMENT)} "
@@ -553,21 +595,24 @@ class InfluxStore(ResultRecordsMixin):
         totals = self._current_totals()[1]
         if totals is None:
             return self._latest_where("")
-        out = self._latest_where(tot.span_where(None, totals.lo))
+        # Before the sealed days, then after them (newer: it wins), in one request.
+        before, out = self._latest_parts([tot.span_where(None, totals.lo),
+                                          tot.span_where(totals.hi, None)])
         newest: dict[str, int] = {}
         for (meter, _), (_, _, _, last) in totals.series.items():
-            newest[meter] = max(newest.get(meter, last), last)
+            if meter not in out:  # silent since the sealed days: read at its last instant
+                newest[meter] = max(newest.get(meter, last), last)
         by_instant: dict[int, list[str]] = {}
         for meter, last in newest.items():
             by_instant.setdefault(last, []).append(meter)
+        sealed: dict[str, Reading] = {}
         for i in range(0, len(by_instant), 200):
             for part in self._latest_parts([
                     f"WHERE time = {time_literal_ns(_from_ms(ms))} AND (" + " OR ".join(
                         f'"meter" = {quote_literal(m)}' for m in meters) + ")"
                     for ms, meters in list(by_instant.items())[i:i + 200]]):
-                out.update(part)
-        out.update(self._latest_where(tot.span_where(totals.hi, None)))
-        return out
+                sealed.update(part)
+        return {**before, **sealed, **out}
 
     def _latest_where(self, where: str) -> dict[str, Reading]:
         return self._latest_parts([where])[0]
@@ -623,12 +668,19 @@ class InfluxStore(ResultRecordsMixin):
         raw = 'COUNT("quality"), SUM("energy_kwh")'
         counting = [tot.sums_by_series(self, raw, MEASUREMENT, tot.span_where(None, lo))]
         instants = [tot.first_last(self, tot.span_where(None, lo))]
-        if lo is not None:
-            counting += [
-                tot.sums_by_series(self, 'SUM("readings"), SUM("energy_kwh")',
-                                   DAILY_ROLLUP_MEASUREMENT, tot.span_where(sealed, hi)),
-                tot.sums_by_series(self, raw, MEASUREMENT, tot.span_where(hi, None))]
-            instants.append(tot.first_last(self, tot.span_where(sealed, None)))
+        if lo is not None and sealed is not None and hi is not None:
+            if sealed < hi:  # covered days after the sealed ones (none: no query)
+                counting.append(tot.sums_by_series(self, 'SUM("readings"), SUM("energy_kwh")',
+                                                   DAILY_ROLLUP_MEASUREMENT,
+                                                   tot.span_where(sealed, hi)))
+            edge = points.edge_stats(self, sealed, hi)  # the unsealed edge's raw points
+            if edge is not None:
+                counting.append(edge[0])
+                instants.append(edge[1])
+            else:
+                counting.append(tot.sums_by_series(self, raw, MEASUREMENT,
+                                                   tot.span_where(hi, None)))
+                instants.append(tot.first_last(self, tot.span_where(sealed, None)))
         if totals is not None:
             counting.append({k: v[:2] for k, v in totals.series.items()})
             instants.append({k: v[2:] for k, v in totals.series.items()})

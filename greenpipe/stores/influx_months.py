@@ -29,6 +29,7 @@ from greenpipe.stores.base import (
     read_by_months,
     read_frame,
 )
+from greenpipe.stores.influx_points import FIELDS, sum_rollup_points
 from greenpipe.stores.influxql import ms_of, quote_ident, quote_literal, time_literal_ns
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ the month's end."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SUMS = ('SUM("energy_kwh"), SUM("power_kw_sum"), SUM("power_n"), SUM("temp_air_c_sum"), '
          'SUM("temp_n"), SUM("readings")')
+
 
 
 def whole_days(store: InfluxStore, span: tuple[datetime, datetime] | None
@@ -99,14 +101,24 @@ def one_bucket(store: InfluxStore, daily: str, start: datetime, end: datetime, g
     if span is None:
         return None
     parts = [(daily, start, span[0]), (months, span[0], span[1]), (daily, span[1], end)]
+    # Per site or sector (a few series a group): the points themselves, summed here
+    # (``bucket_points`` says why); per meter, summed in the database.
+    points = months == SITE_MONTHLY_MEASUREMENT
+    tag = quote_ident(group.value)
     statements = [
-        f"SELECT {_SUMS} FROM {quote_ident(measurement)} WHERE "
-        + " AND ".join([f"time > {time_literal_ns(lo)}", f"time <= {time_literal_ns(hi)}",
-                        *tags])
-        + f" GROUP BY {quote_ident(group.value)}"
+        f"SELECT {f'{FIELDS}, {tag}' if points else _SUMS} FROM {quote_ident(measurement)} "
+        "WHERE " + " AND ".join([f"time > {time_literal_ns(lo)}",
+                                 f"time <= {time_literal_ns(hi)}", *tags])
+        + ("" if points else f" GROUP BY {tag}")
         for measurement, lo, hi in parts if lo < hi]
+    results = store.query("; ".join(statements))
+    if points:  # one bucket (start, end]: labelled start
+        width_ms = ms_of(end) - ms_of(start)
+        return sum_rollup_points([row for result in results for series in result
+                                  for row in series.values], group, width_ms,
+                                 (ms_of(start) + 1) % width_ms)
     sums: dict[tuple[str, int], list[Any]] = {}
-    for result in store.query("; ".join(statements)):
+    for result in results:
         for series in result:
             acc = sums.setdefault((series.tags.get(group.value, ""), ms_of(start)),
                                   [None, 0.0, 0, 0.0, 0, 0])
@@ -126,8 +138,7 @@ def month_points(store: InfluxStore, months: Sequence[datetime], group: GroupBy,
     300 meters over 5 years in the profile of docs/BENCHMARKS.md).
     """
     label = {ms_of(b): ms_of(a) for a, b in itertools.pairwise(months)}
-    q = (f'SELECT "energy_kwh", "power_kw_sum", "power_n", "temp_air_c_sum", "temp_n", '
-         f'"readings" FROM {quote_ident(MONTHLY_MEASUREMENT)} WHERE '
+    q = (f"SELECT {FIELDS} FROM {quote_ident(MONTHLY_MEASUREMENT)} WHERE "
          + " AND ".join([f"time > {time_literal_ns(months[0])}",
                          f"time <= {time_literal_ns(months[-1])}", *tags])
          + f" GROUP BY {quote_ident(group.value)}")

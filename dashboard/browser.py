@@ -148,6 +148,8 @@ READY_JS = """(() => {
   const main = document.querySelector('[data-testid="stMainBlockContainer"]');
   if (!main) return false;
   if (document.querySelector('[data-testid="stSkeleton"]')) return false;
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
   const status = document.querySelector('[data-testid="stStatusWidget"]');
   if (status && status.innerText.trim()) return false;
   const h1 = main.querySelector('h1');
@@ -166,10 +168,12 @@ READY_JS = """(() => {
 })()"""
 """Truthy (the page's state) once a Streamlit page has finished its run, drawn every ECharts
 chart it holds, and shows at least the given number of charts and tables under a title
-containing the given text. A chart counts as drawn when Streamlit's container
-(``stEChartsChart``) is no longer ``aria-busy`` and holds SVG paths (``dashboard.ui.chart``
-renders SVG without animation, so axes and series are drawn in the same pass); a
-container without them is undrawn and keeps the page not ready."""
+containing the given text. Finished means the app's ``data-test-script-state`` is
+``notRunning``: the status widget shows a run only after about half a second, so a page with
+nothing else to wait for used to pass while its script was still running. A chart counts as
+drawn when Streamlit's container (``stEChartsChart``) is no longer ``aria-busy`` and holds
+SVG paths (``dashboard.ui.chart`` renders SVG without animation, so axes and series are
+drawn in the same pass); a container without them is undrawn and keeps the page not ready."""
 
 
 @dataclass(frozen=True)

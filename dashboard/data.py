@@ -163,11 +163,13 @@ def _read(config_path: str, store_url: str, start: datetime, end: datetime, buck
 def read(ctx: Ctx, start: datetime, end: datetime, bucket: timedelta, *,
          group_by: GroupBy | str = GroupBy.METER, meters: Sequence[str] | None = None,
          sites: Sequence[str] | None = None, sectors: Sequence[str] | None = None,
-         offset: timedelta = timedelta(0)) -> pd.DataFrame:
+         offset: timedelta = timedelta(0), rollup: bool = False) -> pd.DataFrame:
     """Aggregate readings in the store (cached); see ``Store.read`` for the semantics.
 
-    A restricted scope reads only its own sites; per sector it gets its own plus the
-    other organisations' sites merged, where at least ``access.MIN_OTHER_SITES`` contribute.
+    ``rollup``: the range is closed local days, read with ``Store.read_rollup`` where the
+    store's rollups cover it (the same numbers, see ``_read``). A restricted scope reads
+    only its own sites; per sector it gets its own plus the other organisations' sites
+    merged, where at least ``access.MIN_OTHER_SITES`` contribute.
     """
     if ctx.scope.restricted and GroupBy(group_by) == GroupBy.SECTOR:
         return _scoped_sector_read(ctx, start, end, bucket, meters=meters, sites=sites,
@@ -178,7 +180,7 @@ def read(ctx: Ctx, start: datetime, end: datetime, bucket: timedelta, *,
                  None if meters is None else tuple(meters),
                  None if sites is None else tuple(sites),
                  None if sectors is None else tuple(sectors),
-                 int(offset.total_seconds())).copy()
+                 int(offset.total_seconds()), None, rollup).copy()
 
 
 def _scoped_sector_read(ctx: Ctx, start: datetime, end: datetime, bucket: timedelta, *,
@@ -538,9 +540,8 @@ def meter_health(ctx: Ctx, window: timedelta = timedelta(days=7)) -> pd.DataFram
                                  zone).astimezone(UTC)
     # Closed days from the rollups where they are current (InfluxDB: energy_1h, not a raw
     # scan of every meter's week), today raw: the same numbers (``Store.read_rollup``).
-    sites = access.restrict_ids(None, ctx.scope.sites)
-    hourly = _concat([_read(ctx.config_path, ctx.store_url, a, b, 3600, GroupBy.METER.value,
-                            None, None if sites is None else tuple(sites), None, 0, None, closed)
+    hourly = _concat([read(ctx, a, b, timedelta(hours=1), group_by=GroupBy.METER,
+                           rollup=closed)
                       for a, b, closed in _closed_days_and_today(ctx, first_day, ctx.as_of)])
     first_hour = start.replace(minute=0, second=0, microsecond=0)
     hourly = hourly[hourly["bucket"] >= pd.Timestamp(first_hour)].reset_index(drop=True)

@@ -73,8 +73,6 @@ start = datetime.combine(first, datetime.min.time(), zone).astimezone(UTC)
 end = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
 width = {"30min": timedelta(minutes=30), "hour": timedelta(hours=1), "day": timedelta(days=1)}
 chosen = [str(which)]
-filters = {"sector": {"sectors": chosen}, "site": {"sites": chosen},
-           "meter": {"meters": chosen}}.get(scope, {})
 chosen_meters = {"city": [m.id for m in data.visible_meters(c)],
                  "sector": [m.id for m in data.visible_meters(c) if m.site in sites
                             and sites[m.site].sector.value == which],
@@ -86,7 +84,10 @@ tz_name = c.as_of.astimezone(zone).strftime("%Z")
 def _table(lo: datetime, hi: datetime) -> pd.DataFrame:
     """The export's rows over ``(lo, hi]``: one per meter and non-empty interval."""
     frame = data.read(c, lo, hi, width[resolution], group_by="meter",
-                      offset=c.day_offset if resolution == "day" else timedelta(0), **filters)
+                      offset=c.day_offset if resolution == "day" else timedelta(0),
+                      sectors=chosen if scope == "sector" else None,
+                      sites=chosen if scope == "site" else None,
+                      meters=chosen if scope == "meter" else None)
     frame = summaries.annotate(frame, c.cfg.meters_by_id(), sites)
     return pd.DataFrame({
         "meter": frame["meter"], "site": frame["site"], "sector": frame["sector"],

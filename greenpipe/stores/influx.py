@@ -236,6 +236,10 @@ class InfluxStore(ResultRecordsMixin):
         self._lock = threading.Lock()
         self._state_cache: tuple[float, _State | None] | None = None
         """(monotonic time, ``_rollup_state`` answer), see ``_rollup_state``."""
+        self._totals_cache: tuple[float, int, tot.Totals | None] | None = None
+        """(monotonic time, state point [ms], totals), see ``tot.read_totals_cached``."""
+        self._horizon_cache: tuple[float, datetime | None] | None = None
+        """(monotonic time, retention horizon), see ``tot.retention_horizon``."""
 
     def __repr__(self) -> str:
         return f"InfluxStore({self.base_url!r}, database={self.database!r})"

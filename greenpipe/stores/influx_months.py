@@ -46,7 +46,6 @@ _SUMS = ('SUM("energy_kwh"), SUM("power_kw_sum"), SUM("power_n"), SUM("temp_air_
          'SUM("temp_n"), SUM("readings")')
 
 
-
 def whole_days(store: InfluxStore, span: tuple[datetime, datetime] | None
                ) -> tuple[datetime, datetime] | None:
     """The whole local days (``day_offset`` grid) inside ``span``, as ``(first day's start,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from greenpipe.stores import line_protocol
 from greenpipe.stores.influxql import ms_of, quote_ident, time_literal_ns
@@ -94,11 +94,11 @@ def read_totals_cached(store: InfluxStore, state_ms: int) -> Totals | None:
     import time
 
     now = time.monotonic()
-    cached = getattr(store, "_totals_cache", None)
+    cached = store._totals_cache
     if cached is not None and cached[1] == state_ms and now - cached[0] < TOTALS_CACHE_S:
-        return cast("Totals | None", cached[2])
+        return cached[2]
     totals = read_totals(store)
-    store._totals_cache = (now, state_ms, totals)  # type: ignore[attr-defined]
+    store._totals_cache = (now, state_ms, totals)
     return totals
 
 
@@ -156,7 +156,7 @@ def retention_horizon(store: InfluxStore) -> datetime | None:
     from greenpipe.stores.influxql import InfluxError
 
     now = time.monotonic()
-    cached = getattr(store, "_horizon_cache", None)
+    cached = store._horizon_cache
     if cached is not None and now - cached[0] < HORIZON_CACHE_S:
         return cached[1]
     horizon: datetime | None = None
@@ -174,7 +174,7 @@ def retention_horizon(store: InfluxStore) -> datetime | None:
     # the oldest one starts later, nothing has expired (its data simply starts there).
     if starts and duration and min(starts) <= datetime.now(UTC) - duration:
         horizon = min(starts)
-    store._horizon_cache = (now, horizon)  # type: ignore[attr-defined]
+    store._horizon_cache = (now, horizon)
     return horizon
 
 
@@ -271,7 +271,7 @@ def update_totals(store: InfluxStore, rerolled_from: datetime, stamp_ms: int) ->
             return len(base)
     else:
         store.query(f"DELETE FROM {quote_ident(TOTALS_MEASUREMENT)}")
-        store._totals_cache = None  # type: ignore[attr-defined]
+        store._totals_cache = None
         start, base = lo, {}
     if hi <= lo or (old is not None and start == old.hi == hi):
         return 0  # nothing sealed yet, or nothing sealed since the previous run
@@ -294,7 +294,7 @@ def update_totals(store: InfluxStore, rerolled_from: datetime, stamp_ms: int) ->
 def _write_totals(store: InfluxStore, base: dict[tuple[str, str], tuple[int, float, int, int]],
                   lo: datetime, hi: datetime, stamp_ms: int) -> int:
     """Write the totals of ``(lo, hi]`` stamped ``stamp_ms``, then delete older points."""
-    store._totals_cache = None  # type: ignore[attr-defined]  # this process reads them anew
+    store._totals_cache = None  # this process reads them anew
     span = {"from_ms": float(ms_of(lo)), "until_ms": float(ms_of(hi))}
     lines = [line_protocol.encode_point(
         TOTALS_MEASUREMENT, {"meter": meter, "site": site},

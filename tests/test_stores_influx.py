@@ -347,6 +347,40 @@ def test_meter_totals_grow_with_sealed_days_and_rebuild_after_a_gap(
     assert store.stats() == raw and store.latest() == raw_latest
 
 
+def test_latest_reads_the_unsealed_edge_as_points(
+        store: InfluxStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With current meter_totals, latest() takes the newest point per meter of the
+    unsealed edge from the points (``influx_points.newest_points``) while it holds at most
+    ``POINTS_MAX``: the same readings as before any rollup and as the grouped answer
+    (forced with ``POINTS_MAX = 0``); a meter silent since the sealed days is still read."""
+    weather = [Reading("h-weather", "hall", T0 + timedelta(hours=h, minutes=7),
+                       temp_air_c=4.0 + h) for h in range(30, 40)]
+    store.write([*_city(days=9), *weather])
+    raw_latest = store.latest()  # no coverage yet: every point, grouped
+    run_rollups(store, hours=24 * 5, every_s=None, now=lambda: T0 + timedelta(days=5))
+    run_rollups(store, hours=2, every_s=None, now=lambda: T0 + timedelta(days=5))
+    totals = read_totals(store)
+    assert totals is not None and totals.lo < weather[-1].ts <= totals.hi
+    used: list[bool] = []
+    original = influx_points.newest_points
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        newest = original(*args, **kwargs)
+        used.append(newest is not None)
+        return newest
+
+    monkeypatch.setattr(influx_points, "newest_points", spy)
+    latest = store.latest()
+    assert used == [True] and latest == raw_latest
+    assert latest["p-main"] == Reading("p-main", "plant", T0 + timedelta(days=9),
+                                       energy_kwh=float(9 * 144 % 7),
+                                       power_kw=float(9 * 144 % 5) * 6.0)
+    assert latest["h-weather"] == weather[-1]
+    used.clear()
+    monkeypatch.setattr(influx_points, "POINTS_MAX", 0)
+    assert store.latest() == raw_latest and used == [False]
+
+
 def test_rollup_state_is_read_once_a_second_and_after_this_stores_writes(
         store: InfluxStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """A cold dashboard page checks the rollup coverage a dozen times: the state point is

@@ -625,9 +625,12 @@ class InfluxStore(ResultRecordsMixin):
         if totals is None:
             return self._latest_where("")
         # Before the sealed days, then after them (newer: it wins), in one request; the
-        # unsealed edge (a day or so of points) as points (``influx_points.newest_points``).
-        before, out = self._latest_edge(tot.span_where(None, totals.lo),
-                                        tot.span_where(totals.hi, None))
+        # unsealed edge (a day or so) of sparse meters as points (``points.newest_points``).
+        before, out = (self._latest_edge(tot.span_where(None, totals.lo),
+                                         tot.span_where(totals.hi, None))
+                       if points.sparse(totals) else
+                       self._latest_parts([tot.span_where(None, totals.lo),
+                                           tot.span_where(totals.hi, None)]))
         newest: dict[str, int] = {}
         for (meter, _), (_, _, _, last) in totals.series.items():
             if meter not in out:  # silent since the sealed days: read at its last instant

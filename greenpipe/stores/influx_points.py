@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from greenpipe.stores.base import GroupBy, empty_read_frame
-from greenpipe.stores.influx_totals import span_where
+from greenpipe.stores.influx_totals import Totals, span_where
 from greenpipe.stores.influxql import ms_of, quote_ident, time_literal_ns
 
 if TYPE_CHECKING:
@@ -139,14 +139,32 @@ def points_query(columns: str, where: str, limit: int | None = None) -> str:
     return f"SELECT {columns} FROM {quote_ident(MEASUREMENT)} {where} LIMIT {int(limit) + 1}"
 
 
+SPARSE_READINGS_A_DAY = 2.0
+"""Most readings a meter and day (on average over the sealed days) for which ``latest()``
+reads the unsealed edge as points (``sparse``)."""
+
+
+def sparse(totals: Totals) -> bool:
+    """True when the meters of ``totals`` sent at most ``SPARSE_READINGS_A_DAY`` readings a
+    day on average over the sealed days: then ``latest()``'s unsealed edge (today and at
+    most a day or two before) holds a few points a meter, and ``newest_points`` beats
+    ``GROUP BY "meter"``; with 24 or more a day it did not (docs/storage.md)."""
+    days = (totals.hi - totals.lo).total_seconds() / 86_400
+    readings = sum(series[0] for series in totals.series.values())
+    return bool(totals.series) and days > 0 and (
+        readings <= SPARSE_READINGS_A_DAY * days * len(totals.series))
+
+
 def newest_points(rows: list[list[Any]]) -> dict[str, list[Any]] | None:
     """Per meter, the newest of ``points_query`` rows ``[time, *LATEST_COLUMNS, meter]``
     (as ``[time, *LATEST_COLUMNS]``; a tie keeps the later row); None when there are more
     than ``POINTS_MAX``.
 
     Why not ``GROUP BY "meter" ORDER BY time DESC LIMIT 1``: one output series per meter
-    (``raw_points`` says why); the unsealed edge of ``latest()``, a day of 1,000 meters,
-    took 0.05 s grouped and 0.01 s as points on the bench store (docs/BENCHMARKS.md).
+    (``raw_points`` says why); the unsealed edge of ``latest()`` at one reading a meter
+    and day, 1,000 meters, took 0.05 s grouped and 0.015 s as points on the bench store
+    (docs/BENCHMARKS.md). Only for ``sparse`` meters: at 24 readings a meter and day the
+    points were slower (docs/storage.md).
     """
     if len(rows) > POINTS_MAX:
         return None

@@ -73,6 +73,21 @@ def _city(days: int = 2) -> list[Reading]:
     return out
 
 
+def _answered(monkeypatch: pytest.MonkeyPatch, name: str) -> list[bool]:
+    """Wrap ``influx_points.<name>``; the list records, per call, whether it answered (not
+    None: the points were few enough)."""
+    used: list[bool] = []
+    original = getattr(influx_points, name)
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        answer = original(*args, **kwargs)
+        used.append(answer is not None)
+        return answer
+
+    monkeypatch.setattr(influx_points, name, spy)
+    return used
+
+
 pytestmark = pytest.mark.integration
 
 
@@ -269,15 +284,7 @@ def test_short_reads_and_the_stats_edge_from_points_equal_the_grouped_answers(
                        temp_air_c=4.0 + h) for h in range(30, 40)]
     store.write([*_city(days=3), *weather])
     run_rollups(store, hours=24 * 2, every_s=None, now=lambda: T0 + timedelta(days=2, hours=5))
-    used: list[bool] = []
-    original = influx_points.raw_points
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        rows = original(*args, **kwargs)
-        used.append(rows is not None)
-        return rows
-
-    monkeypatch.setattr(influx_points, "raw_points", spy)
+    used = _answered(monkeypatch, "raw_points")
 
     def answers() -> tuple[list[pd.DataFrame], Any]:
         day = T0 + timedelta(days=1, hours=3)
@@ -375,15 +382,7 @@ def test_latest_reads_a_sparse_unsealed_edge_as_points(
     totals = read_totals(store)
     assert totals is not None and totals.lo < weather[-1].ts <= totals.hi
     assert influx_points.sparse(totals) is sparse
-    used: list[bool] = []
-    original = influx_points.newest_points
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        newest = original(*args, **kwargs)
-        used.append(newest is not None)
-        return newest
-
-    monkeypatch.setattr(influx_points, "newest_points", spy)
+    used = _answered(monkeypatch, "newest_points")
     latest = store.latest()
     assert used == ([True] if sparse else []) and latest == raw_latest
     last = max((r for r in readings if r.meter_id == "p-main"), key=lambda r: r.ts)

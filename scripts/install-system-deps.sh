@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite talks to, when they are missing:
-# mosquitto (MQTT broker), influxdb (1.x server), chromium and a Japanese font (dashboard
-# screenshots).
+# mosquitto (MQTT broker), influxdb (1.x server), chromium, a Japanese font and colour emoji
+# (dashboard screenshots).
 # Needs root (CI machines run as root); otherwise it says what to install and carries on.
 set -euo pipefail
 
@@ -11,6 +11,8 @@ command -v influxd >/dev/null 2>&1 || missing+=(influxdb)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # Japanese glyphs for the dashboard screenshots (otherwise they render as empty boxes).
 dpkg -s fonts-ipafont-gothic >/dev/null 2>&1 || missing+=(fonts-ipafont-gothic)
+# Colour emoji: the Meters page marks each meter's status with one (🟢 🔴 ⚪ 🟠).
+dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || missing+=(fonts-noto-color-emoji)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

@@ -227,7 +227,8 @@ def test_meters_page_health_and_dead_letters(tmp_path: Path,
     at = _open(_app(tmp_path, monkeypatch), "views/meters.py")
     health = at.dataframe[0].value
     assert list(health["Meter"]) == ["f1-gas", "f2-main", "f1-main", "office-1-main", "pv-1"]
-    assert list(health["Status"]) == ["offline", "never seen", "online", "online", "online"]
+    assert list(health["Status"]) == ["🔴 offline", "⚪ never seen", "🟢 online", "🟢 online",
+                                      "🟢 online"]
     # f1-main: hourly buckets from 09:00 JST 30 Sep to 12:00 JST 1 Oct = 27, 2 with data.
     assert list(health["Gaps [h]"]) == [0, 0, 25, 0, 0]
     assert list(health["Quality flags"]) == ["", "", "", "quality.counter_reset", ""]
@@ -258,6 +259,9 @@ def test_meters_page_shows_upstream_loss_and_broker_drops(
     health = at.dataframe[0].value
     lost = dict(zip(health["Meter"], health["Lost upstream"], strict=True))
     assert lost == {"f1-gas": 0, "f2-main": 0, "f1-main": 69, "office-1-main": 0, "pv-1": 0}
+    # Online but with messages lost upstream: marked orange, not green.
+    status = dict(zip(health["Meter"], health["Status"], strict=True))
+    assert status["f1-main"] == "🟠 online" and status["pv-1"] == "🟢 online"
     assert any("69 messages were lost" in w.value and "max_queued_messages 0" in w.value
                for w in at.warning)
     bars = _figure(at, 0)
@@ -297,7 +301,7 @@ def test_empty_store_shows_helpful_empty_states(tmp_path: Path,
         infos = " ".join(i.value for i in at.info)
         assert "is the collector running?" in infos or "No forecast yet" in infos, page
     _open(at, "views/meters.py")
-    assert set(at.dataframe[0].value["Status"]) == {"never seen"}
+    assert set(at.dataframe[0].value["Status"]) == {"⚪ never seen"}
 
 
 def test_broken_config_is_an_error_message_not_a_traceback(

@@ -33,6 +33,7 @@ _AUDIT_PAGE = ("views/audit.py", "nav.audit", ":material/policy:", "audit")
 def main() -> None:
     """Render the frame and run the selected page."""
     st.set_page_config(page_title="greenpipe", page_icon="🌱", layout="wide")
+    ui.freeze_startup_heap()
     try:
         ctx = data.context()
     except GreenpipeError as exc:

@@ -654,3 +654,21 @@ def test_pages_have_no_bare_strings_that_streamlit_magic_would_show() -> None:
         bare = [node.lineno for node in body[1:] if isinstance(node, ast.Expr)
                 and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)]
         assert not bare, f"{page.name}: bare strings at lines {bare} would show on the page"
+
+
+def test_the_first_run_freezes_the_startup_heap_once(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app moves the started server's objects out of the collector's reach
+    (``ui.freeze_startup_heap``) at its first run and never again: later runs, and tests
+    that clear ``st.cache_resource``, leave the frozen generation as it is."""
+    import gc
+
+    from dashboard import ui
+
+    at = _open(_app(tmp_path, monkeypatch), "views/overview.py")
+    frozen = gc.get_freeze_count()
+    assert ui._frozen.is_set() and frozen > 10_000  # the modules at least
+    st.cache_resource.clear()
+    at.run()
+    assert not at.exception
+    assert gc.get_freeze_count() == frozen and ui.freeze_startup_heap() is False

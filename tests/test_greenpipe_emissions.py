@@ -118,3 +118,31 @@ def test_avoided_and_grid_import() -> None:
     with pytest.raises(ValueError):
         avoided_co2_kg(1.0, float("nan"))
     assert_allclose(grid_import_kwh(np.array([10.0, 3.0]), np.array([4.0, 5.0])), [6.0, 0.0])
+
+
+def test_co2_per_row_equals_the_factor_at_each_rows_instant() -> None:
+    """Rows of several kinds, grid regions and fiscal years, shuffled and with repeated
+    instants: each row's CO2 is its energy times ``factor_kg_per_kwh`` at its own instant
+    (the per-distinct look-ups spread back to the right rows), exactly, on both bases."""
+    table = load_factors(overrides=[
+        _Override("electricity", 0.50, "a", "tepco", 2024),
+        _Override("electricity", 0.40, "b", "tepco", 2025),
+        _Override("electricity", 0.30, "c", "kansai", 2025),
+    ])
+    rng = np.random.default_rng(7)
+    instants = pd.date_range("2024-03-25T15:00Z", "2026-04-05T15:00Z", freq="7D")
+    n = 300
+    frame = pd.DataFrame({
+        "bucket": instants[rng.integers(0, len(instants), n)],
+        "kind": rng.choice(["electricity", "gas", "pv"], n),
+        "grid_region": rng.choice(["tepco", "kansai", "japan"], n),
+        "energy_kwh": rng.uniform(0.0, 1000.0, n),
+    })
+    rows = list(frame[["bucket", "kind", "grid_region", "energy_kwh"]].itertuples(index=False))
+    for basis in ("location", "market"):
+        factors = [factor_kg_per_kwh(k, r, b.to_pydatetime(), table=table, basis=basis)
+                   for b, k, r, _ in rows]
+        assert len(set(factors)) >= 3  # kinds, regions and fiscal years matter
+        got = co2_kg(frame, table=table, basis=basis)
+        assert got.to_numpy().tolist() == [row[3] * f for row, f in zip(rows, factors,
+                                                                       strict=True)]

@@ -73,6 +73,21 @@ def _city(days: int = 2) -> list[Reading]:
     return out
 
 
+def _answered(monkeypatch: pytest.MonkeyPatch, name: str) -> list[bool]:
+    """Wrap ``influx_points.<name>``; the list records, per call, whether it answered (not
+    None: the points were few enough)."""
+    used: list[bool] = []
+    original = getattr(influx_points, name)
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        answer = original(*args, **kwargs)
+        used.append(answer is not None)
+        return answer
+
+    monkeypatch.setattr(influx_points, name, spy)
+    return used
+
+
 pytestmark = pytest.mark.integration
 
 
@@ -269,15 +284,7 @@ def test_short_reads_and_the_stats_edge_from_points_equal_the_grouped_answers(
                        temp_air_c=4.0 + h) for h in range(30, 40)]
     store.write([*_city(days=3), *weather])
     run_rollups(store, hours=24 * 2, every_s=None, now=lambda: T0 + timedelta(days=2, hours=5))
-    used: list[bool] = []
-    original = influx_points.raw_points
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        rows = original(*args, **kwargs)
-        used.append(rows is not None)
-        return rows
-
-    monkeypatch.setattr(influx_points, "raw_points", spy)
+    used = _answered(monkeypatch, "raw_points")
 
     def answers() -> tuple[list[pd.DataFrame], Any]:
         day = T0 + timedelta(days=1, hours=3)
@@ -345,6 +352,45 @@ def test_meter_totals_grow_with_sealed_days_and_rebuild_after_a_gap(
     assert rebuilt is not None
     assert (rebuilt.lo, rebuilt.hi) == (T0 + 6 * day + 15 * hour, T0 + 7 * day + 15 * hour)
     assert store.stats() == raw and store.latest() == raw_latest
+
+
+def _daily(days: int) -> list[Reading]:
+    """Two meters with one reading a day (01:00 UTC), varying energy and power."""
+    return [r for d in range(1, days + 1) for r in (
+        Reading("p-main", "plant", T0 + timedelta(days=d, hours=1), energy_kwh=float(d % 7),
+                power_kw=float(d % 5) * 6.0),
+        Reading("o-main", "office", T0 + timedelta(days=d, hours=1), energy_kwh=0.5 * d,
+                temp_air_c=20.0 + d % 3))]
+
+
+@pytest.mark.parametrize("sparse", [True, False], ids=["daily", "10-minute"])
+def test_latest_reads_a_sparse_unsealed_edge_as_points(
+        store: InfluxStore, monkeypatch: pytest.MonkeyPatch, sparse: bool) -> None:
+    """With current meter_totals of meters sending at most two readings a day, latest()
+    takes the newest point per meter of the unsealed edge from the points
+    (``influx_points.newest_points``) while it holds at most ``POINTS_MAX``; denser meters
+    keep the grouped read. Always the same readings as before any rollup, and as the
+    grouped answer (forced with ``POINTS_MAX = 0``); a meter silent since the sealed days
+    is still read."""
+    weather = [Reading("h-weather", "hall", T0 + timedelta(hours=h, minutes=7),
+                       temp_air_c=4.0 + h) for h in (30, 39)]
+    readings = _daily(days=9) if sparse else _city(days=9)
+    store.write([*readings, *weather])
+    raw_latest = store.latest()  # no coverage yet: every point, grouped
+    run_rollups(store, hours=24 * 5, every_s=None, now=lambda: T0 + timedelta(days=5))
+    run_rollups(store, hours=2, every_s=None, now=lambda: T0 + timedelta(days=5))
+    totals = read_totals(store)
+    assert totals is not None and totals.lo < weather[-1].ts <= totals.hi
+    assert influx_points.sparse(totals) is sparse
+    used = _answered(monkeypatch, "newest_points")
+    latest = store.latest()
+    assert used == ([True] if sparse else []) and latest == raw_latest
+    last = max((r for r in readings if r.meter_id == "p-main"), key=lambda r: r.ts)
+    assert latest["p-main"] == last and last.ts > totals.hi
+    assert latest["h-weather"] == weather[-1]
+    used.clear()
+    monkeypatch.setattr(influx_points, "POINTS_MAX", 0)
+    assert store.latest() == raw_latest and used == ([False] if sparse else [])
 
 
 def test_rollup_state_is_read_once_a_second_and_after_this_stores_writes(

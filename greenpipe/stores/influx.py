@@ -40,9 +40,9 @@ from greenpipe.results import (
     R,
     SavingsRecord,
 )
+from greenpipe.stores import influx_latest, influx_results, line_protocol
 from greenpipe.stores import influx_months as monthly
 from greenpipe.stores import influx_points as points
-from greenpipe.stores import influx_results, line_protocol
 from greenpipe.stores import influx_totals as tot
 from greenpipe.stores.base import (
     SEQUENCE_INT_FIELDS,
@@ -594,55 +594,9 @@ class InfluxStore(ResultRecordsMixin):
         """Return the newest reading of every meter.
 
         With current ``meter_totals`` only the points outside the sealed days are scanned;
-        a meter silent since is read at its ``last_ms`` instant.
+        a meter silent since is read at its ``last_ms`` instant (``influx_latest``).
         """
-        totals = self._current_totals()[1]
-        if totals is None:
-            return self._latest_where("")
-        # Before the sealed days, then after them (newer: it wins), in one request.
-        before, out = self._latest_parts([tot.span_where(None, totals.lo),
-                                          tot.span_where(totals.hi, None)])
-        newest: dict[str, int] = {}
-        for (meter, _), (_, _, _, last) in totals.series.items():
-            if meter not in out:  # silent since the sealed days: read at its last instant
-                newest[meter] = max(newest.get(meter, last), last)
-        by_instant: dict[int, list[str]] = {}
-        for meter, last in newest.items():
-            by_instant.setdefault(last, []).append(meter)
-        sealed: dict[str, Reading] = {}
-        for i in range(0, len(by_instant), 200):
-            for part in self._latest_parts([
-                    f"WHERE time = {time_literal_ns(_from_ms(ms))} AND (" + " OR ".join(
-                        f'"meter" = {quote_literal(m)}' for m in meters) + ")"
-                    for ms, meters in list(by_instant.items())[i:i + 200]]):
-                sealed.update(part)
-        return {**before, **sealed, **out}
-
-    def _latest_where(self, where: str) -> dict[str, Reading]:
-        return self._latest_parts([where])[0]
-
-    def _latest_parts(self, wheres: Sequence[str]) -> list[dict[str, Reading]]:
-        """The newest reading per meter of each ``WHERE`` clause, in one request."""
-        statements = [
-            f'SELECT "site", "energy_kwh", "register_kwh", "power_kw", "temp_air_c", '
-            f'"quality" FROM {quote_ident(MEASUREMENT)} {where} GROUP BY "meter" '
-            "ORDER BY time DESC LIMIT 1" for where in wheres]
-        results = self.query("; ".join(statements))
-        parts: list[dict[str, Reading]] = []
-        for result in [*results, *[[]] * (len(statements) - len(results))]:
-            out: dict[str, Reading] = {}
-            for series in result:
-                meter = series.tags.get("meter", "")
-                for ts, site, energy, register, power, temp, quality in series.values[:1]:
-                    out[meter] = Reading(
-                        meter_id=meter, site_id=str(site),
-                        ts=_from_ms(ts),
-                        energy_kwh=_float(energy), register_kwh=_float(register),
-                        power_kw=_float(power), temp_air_c=_float(temp),
-                        quality=frozenset(q for q in str(quality or "").split(",") if q),
-                    )
-            parts.append(out)
-        return parts
+        return influx_latest.latest(self)
 
     def _current_totals(self) -> tuple[tuple[datetime, datetime] | None, tot.Totals | None]:
         """The covered whole days and the ``meter_totals`` that match them (or None)."""

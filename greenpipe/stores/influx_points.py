@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from greenpipe.stores.base import GroupBy, empty_read_frame
-from greenpipe.stores.influx_totals import span_where
+from greenpipe.stores.influx_totals import Totals, span_where
 from greenpipe.stores.influxql import ms_of, quote_ident, time_literal_ns
 
 if TYPE_CHECKING:
@@ -126,6 +126,57 @@ POINTS_MAX = 50_000
 30-minute readings of 1,000 meters; beyond it the database aggregates."""
 
 
+LATEST_COLUMNS = '"site", "energy_kwh", "register_kwh", "power_kw", "temp_air_c", "quality"'
+"""The ``energy`` columns of a ``Reading`` after its time (``InfluxStore.latest``)."""
+
+
+def points_query(columns: str, where: str, limit: int | None = None) -> str:
+    """InfluxQL selecting ``energy``'s points in ``where``, at most one more than ``limit``
+    (default ``POINTS_MAX``), so an answer longer than ``limit`` says "too many"."""
+    from greenpipe.stores.influx import MEASUREMENT
+
+    limit = POINTS_MAX if limit is None else limit
+    return f"SELECT {columns} FROM {quote_ident(MEASUREMENT)} {where} LIMIT {int(limit) + 1}"
+
+
+SPARSE_READINGS_A_DAY = 2.0
+"""Most readings a meter and day (on average over the sealed days) for which ``latest()``
+reads the unsealed edge as points (``sparse``)."""
+
+
+def sparse(totals: Totals) -> bool:
+    """True when the meters of ``totals`` sent at most ``SPARSE_READINGS_A_DAY`` readings a
+    day on average over the sealed days: then ``latest()``'s unsealed edge (today and at
+    most a day or two before) holds a few points a meter, and ``newest_points`` beats
+    ``GROUP BY "meter"``; with 24 or more a day it did not (docs/storage.md)."""
+    days = (totals.hi - totals.lo).total_seconds() / 86_400
+    readings = sum(series[0] for series in totals.series.values())
+    return bool(totals.series) and days > 0 and (
+        readings <= SPARSE_READINGS_A_DAY * days * len(totals.series))
+
+
+def newest_points(rows: list[list[Any]]) -> dict[str, list[Any]] | None:
+    """Per meter, the newest of ``points_query`` rows ``[time, *LATEST_COLUMNS, meter]``
+    (as ``[time, *LATEST_COLUMNS]``; a tie keeps the later row); None when there are more
+    than ``POINTS_MAX``.
+
+    Why not ``GROUP BY "meter" ORDER BY time DESC LIMIT 1``: one output series per meter
+    (``raw_points`` says why); the unsealed edge of ``latest()`` at one reading a meter
+    and day, 1,000 meters, took 0.05 s grouped and 0.015 s as points on the bench store
+    (docs/BENCHMARKS.md). Only for ``sparse`` meters: at 24 readings a meter and day the
+    points were slower (docs/storage.md).
+    """
+    if len(rows) > POINTS_MAX:
+        return None
+    newest: dict[str, list[Any]] = {}
+    for row in rows:
+        meter = str(row[-1] or "")
+        old = newest.get(meter)
+        if old is None or int(row[0]) >= int(old[0]):
+            newest[meter] = row[:-1]
+    return newest
+
+
 def raw_points(store: InfluxStore, columns: str, where: str,
                limit: int | None = None) -> list[list[Any]] | None:
     """The rows (time first, then ``columns``) of ``energy``'s points in ``where``, or None
@@ -137,12 +188,9 @@ def raw_points(store: InfluxStore, columns: str, where: str,
     sums and first/last instants of 1,000 meters took 0.15 s grouped (three statements)
     against 0.07 s as points with 24 readings a meter (docs/BENCHMARKS.md).
     """
-    from greenpipe.stores.influx import MEASUREMENT
-
     limit = POINTS_MAX if limit is None else limit
     rows: list[list[Any]] = []
-    for one in store.query(f"SELECT {columns} FROM {quote_ident(MEASUREMENT)} {where} "
-                           f"LIMIT {int(limit) + 1}")[0]:
+    for one in store.query(points_query(columns, where, limit))[0]:
         rows.extend(one.values)
     return rows if len(rows) <= limit else None
 

@@ -631,7 +631,7 @@ def test_totals_and_coverage_follow_the_retention_policy_when_a_shard_expires(
     oldest = min(shards.values, key=lambda row: str(row[cols.index("start_time")]))
     cut = datetime.fromisoformat(str(oldest[cols.index("end_time")]).replace("Z", "+00:00"))
     assert start < cut < now  # the oldest shard group holds some of the readings
-    store._horizon_cache = None  # as 60 s later
+    store._horizon_memo.clear()  # as 60 s later
     assert store.rollup_coverage() == (now - 21 * day, now + timedelta(minutes=10))
     # The policy shrinks to 14 days: the oldest shard group (ended more than 14 days ago)
     # expires, and the retention service drops it (done here at once, as it would within
@@ -639,7 +639,7 @@ def test_totals_and_coverage_follow_the_retention_policy_when_a_shard_expires(
     store.query(f"ALTER RETENTION POLICY {quote_ident('greenpipe')} ON "
                 f"{quote_ident(store.database)} DURATION 14d")
     store.query(f"DROP SHARD {int(oldest[cols.index('id')])}")
-    store._horizon_cache = None  # as 60 s later
+    store._horizon_memo.clear()  # as 60 s later
     kept = [r for r in readings if r.ts >= cut]
     newest = {r.meter_id: r for r in sorted(kept, key=lambda r: r.ts)}
     covered = store.rollup_coverage()

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -512,3 +513,35 @@ def concat_read_frames(frames: Sequence[pd.DataFrame], group_by: GroupBy | str) 
         return empty_read_frame(group_by)
     out = pd.concat(full, ignore_index=True) if len(full) > 1 else full[0]
     return out.sort_values([group, "bucket"], kind="stable").reset_index(drop=True)
+
+
+_T = TypeVar("_T")
+
+
+class Memo(Generic[_T]):
+    """The last answer of one costly store read, trusted for a while.
+
+    ``get`` returns the remembered answer while its key matches and it is younger than the
+    bound, else reads anew; ``clear`` forgets it (after the store changed what it read).
+    Hand-written rather than ``cachetools.TTLCache`` (not a dependency here): one value,
+    and the bound is given at each call, from the stores' module constants that tests and
+    benches shorten at run time.
+    """
+
+    def __init__(self) -> None:
+        """An empty memo."""
+        self._entry: tuple[float, Hashable, _T] | None = None
+
+    def get(self, read: Callable[[], _T], ttl_s: float, key: Hashable = None) -> _T:
+        """The remembered answer for ``key`` if younger than ``ttl_s`` [s], else ``read()``."""
+        now = time.monotonic()
+        entry = self._entry
+        if entry is not None and entry[1] == key and now - entry[0] < ttl_s:
+            return entry[2]
+        value = read()
+        self._entry = (now, key, value)
+        return value
+
+    def clear(self) -> None:
+        """Forget the remembered answer: the next ``get`` reads anew."""
+        self._entry = None

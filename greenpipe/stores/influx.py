@@ -20,7 +20,6 @@ import logging
 import os
 import re
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -48,6 +47,7 @@ from greenpipe.stores.base import (
     SEQUENCE_INT_FIELDS,
     Catalog,
     GroupBy,
+    Memo,
     MeterStats,
     ResultRecordsMixin,
     StoreStats,
@@ -234,12 +234,12 @@ class InfluxStore(ResultRecordsMixin):
         self._client: Any = None
         self._write_api: Any = None
         self._lock = threading.Lock()
-        self._state_cache: tuple[float, _State | None] | None = None
-        """(monotonic time, ``_rollup_state`` answer), see ``_rollup_state``."""
-        self._totals_cache: tuple[float, int, tot.Totals | None] | None = None
-        """(monotonic time, state point [ms], totals), see ``tot.read_totals_cached``."""
-        self._horizon_cache: tuple[float, datetime | None] | None = None
-        """(monotonic time, retention horizon), see ``tot.retention_horizon``."""
+        self._state_memo: Memo[_State | None] = Memo()
+        """The ``rollup_state`` answer, see ``_rollup_state``."""
+        self._totals_memo: Memo[tot.Totals | None] = Memo()
+        """The ``meter_totals`` for one state point, see ``tot.read_totals_cached``."""
+        self._horizon_memo: Memo[datetime | None] = Memo()
+        """The retention horizon, see ``tot.retention_horizon``."""
 
     def __repr__(self) -> str:
         return f"InfluxStore({self.base_url!r}, database={self.database!r})"
@@ -345,7 +345,7 @@ class InfluxStore(ResultRecordsMixin):
             self.write_lines(lines[half:])
 
     def _write_once(self, lines: Sequence[str], precision: str = "ms") -> None:
-        self._state_cache = None  # it may be a new rollup_state point: read it anew
+        self._state_memo.clear()  # it may be a new rollup_state point: read it anew
         if self.api == "v1":
             self.http.write_v1(self.database, lines, precision=precision)
             return
@@ -389,7 +389,7 @@ class InfluxStore(ResultRecordsMixin):
     def query(self, statements: str) -> list[list[Series]]:
         """Run InfluxQL statements against this store's database."""
         if _CHANGES.search(statements):
-            self._state_cache = None  # it may change what _rollup_state read
+            self._state_memo.clear()  # it may change what _rollup_state read
         return self.http.query(self.database, statements)
 
     def read(
@@ -557,13 +557,7 @@ class InfluxStore(ResultRecordsMixin):
         one cold dashboard page asks for it a dozen times or more (every rollup read's
         coverage check). A state point written by another process (the ``db rollup``
         job) is seen that much later: the coverage it replaced was true when recorded."""
-        now = time.monotonic()
-        cached = self._state_cache
-        if cached is not None and now - cached[0] < STATE_CACHE_S:
-            return cached[1]
-        state = self._read_rollup_state()
-        self._state_cache = (now, state)
-        return state
+        return self._state_memo.get(self._read_rollup_state, STATE_CACHE_S)
 
     def _read_rollup_state(self) -> _State | None:
         series = self.query(f'SELECT "from_ms", "until_ms", "months_from_ms", '

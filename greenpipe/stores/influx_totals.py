@@ -91,15 +91,7 @@ def read_totals_cached(store: InfluxStore, state_ms: int) -> Totals | None:
     state point of a run still writing its totals (until then readers saw the previous
     totals anyway), and totals written by another process without a state point.
     """
-    import time
-
-    now = time.monotonic()
-    cached = store._totals_cache
-    if cached is not None and cached[1] == state_ms and now - cached[0] < TOTALS_CACHE_S:
-        return cached[2]
-    totals = read_totals(store)
-    store._totals_cache = (now, state_ms, totals)
-    return totals
+    return store._totals_memo.get(lambda: read_totals(store), TOTALS_CACHE_S, key=state_ms)
 
 
 TOTALS_CACHE_S = 30.0
@@ -151,14 +143,13 @@ def retention_horizon(store: InfluxStore) -> datetime | None:
     ``SHOW SHARDS`` refused: it needs an admin user on 1.x and 2.x/3.x lack it); then the
     rollups and totals are trusted as before. Cached on the store for
     ``HORIZON_CACHE_S``."""
-    import time
+    return store._horizon_memo.get(lambda: _read_horizon(store), HORIZON_CACHE_S)
 
+
+def _read_horizon(store: InfluxStore) -> datetime | None:
+    """``retention_horizon`` without the memo: ``SHOW RETENTION POLICIES; SHOW SHARDS``."""
     from greenpipe.stores.influxql import InfluxError
 
-    now = time.monotonic()
-    cached = store._horizon_cache
-    if cached is not None and now - cached[0] < HORIZON_CACHE_S:
-        return cached[1]
     horizon: datetime | None = None
     try:
         policies, shards = store.query("SHOW RETENTION POLICIES; SHOW SHARDS")[:2]
@@ -174,7 +165,6 @@ def retention_horizon(store: InfluxStore) -> datetime | None:
     # the oldest one starts later, nothing has expired (its data simply starts there).
     if starts and duration and min(starts) <= datetime.now(UTC) - duration:
         horizon = min(starts)
-    store._horizon_cache = (now, horizon)
     return horizon
 
 
@@ -271,7 +261,7 @@ def update_totals(store: InfluxStore, rerolled_from: datetime, stamp_ms: int) ->
             return len(base)
     else:
         store.query(f"DELETE FROM {quote_ident(TOTALS_MEASUREMENT)}")
-        store._totals_cache = None
+        store._totals_memo.clear()
         start, base = lo, {}
     if hi <= lo or (old is not None and start == old.hi == hi):
         return 0  # nothing sealed yet, or nothing sealed since the previous run
@@ -294,7 +284,7 @@ def update_totals(store: InfluxStore, rerolled_from: datetime, stamp_ms: int) ->
 def _write_totals(store: InfluxStore, base: dict[tuple[str, str], tuple[int, float, int, int]],
                   lo: datetime, hi: datetime, stamp_ms: int) -> int:
     """Write the totals of ``(lo, hi]`` stamped ``stamp_ms``, then delete older points."""
-    store._totals_cache = None  # this process reads them anew
+    store._totals_memo.clear()  # this process reads them anew
     span = {"from_ms": float(ms_of(lo)), "until_ms": float(ms_of(hi))}
     lines = [line_protocol.encode_point(
         TOTALS_MEASUREMENT, {"meter": meter, "site": site},
